@@ -1,0 +1,55 @@
+"""The `leadbill` command line: thin commands over the services.
+
+Each concept contributes its commands (`<concept>/commands.py`); this file
+mounts them.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from leadbill.accounts.commands import app as accounts_app
+from leadbill.billing.commands import register as register_billing
+from leadbill.console import err, out, sessions
+from leadbill.leads.commands import app as import_app
+from leadbill.plans.commands import app as plans_app
+from leadbill.reports.commands import app as reports_app
+from leadbill.seats.commands import app as seats_app
+from leadbill.subscriptions.commands import app as subscriptions_app
+
+app = typer.Typer(
+    help="leadbill: meter lead events, decide what is billable, invoice it.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (Alembic migrations)."""
+    from leadbill.migrate import upgrade
+
+    engine = sessions().kw["bind"]
+    upgrade(engine)
+    out.print(f"database at {engine.url.render_as_string(hide_password=True)} is up to date")
+
+
+@app.command()
+def demo() -> None:
+    """Load the demo data into the database, bill it, and print the invoices."""
+    from leadbill.demo import run_demo
+
+    try:
+        run_demo(sessions())
+    except Exception as error:  # the demo reports and stops on the first problem
+        err.print(f"[red]demo failed:[/red] {error}")
+        raise typer.Exit(1) from None
+
+
+app.add_typer(plans_app, name="plans")
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(subscriptions_app, name="subscriptions")
+app.add_typer(seats_app, name="seats")
+app.add_typer(import_app, name="import")
+app.add_typer(reports_app, name="reports")
+register_billing(app)

@@ -1,0 +1,67 @@
+"""What every CLI command needs: a transaction, instant parsing, error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import cache
+
+import typer
+from rich.console import Console
+from sqlalchemy.orm import Session, sessionmaker
+
+from leadbill.core.errors import RuleViolation
+from leadbill.db import make_engine, session_factory
+from leadbill.errors import InvalidInput, LeadbillError
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@cache
+def sessions() -> sessionmaker[Session]:
+    """The session factory of the configured database (one engine per process)."""
+    return session_factory(make_engine())
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """One transaction for one command; leadbill errors become a message and exit code."""
+    try:
+        with sessions()() as session, session.begin():
+            yield session
+    except LeadbillError as error:
+        err.print(f"[red]error:[/red] {error.detail}")
+        raise typer.Exit(error.exit_code) from None
+    except RuleViolation as error:
+        err.print(f"[red]error:[/red] {error.field}: {error.reason}")
+        raise typer.Exit(InvalidInput.exit_code) from None
+
+
+def parse_instant(value: str, field: str = "as_of") -> datetime:
+    """An RFC 3339 instant; a date alone means midnight UTC; no offset is refused."""
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return datetime.fromisoformat(text).replace(tzinfo=UTC)
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(field, f"{value!r} is not an RFC 3339 instant") from None
+    if parsed.tzinfo is None:
+        raise InvalidInput(field, f"{value!r} has no UTC offset (add Z or +hh:mm)")
+    return parsed.astimezone(UTC)
+
+
+def instant_option(value: str, field: str) -> datetime:
+    """Parse an instant given on the command line, exiting with a clear error if bad."""
+    try:
+        return parse_instant(value, field)
+    except InvalidInput as error:
+        err.print(f"[red]error:[/red] {error.detail}")
+        raise typer.Exit(error.exit_code) from None
+
+
+def now() -> datetime:
+    """The wall clock, read only at the edge (never in the core)."""
+    return datetime.now(UTC)

@@ -1,0 +1,123 @@
+"""Billing periods: half-open `[start, end)` intervals in UTC.
+
+A subscription's periods are anchored on its start, read as a wall-clock time in
+the account's time zone. Period k starts at the anchor plus k months (or k
+years); a day of month the target month lacks clamps to its last day, always
+measured from the anchor, so Jan 31 -> Feb 28 -> Mar 31. Converting each
+boundary from local wall time to UTC keeps periods correct across DST changes.
+"""
+
+from __future__ import annotations
+
+import calendar
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from leadbill.core.errors import RuleViolation
+
+
+class Interval(enum.StrEnum):
+    """How long one billing period lasts."""
+
+    MONTH = "month"
+    YEAR = "year"
+
+    @property
+    def months(self) -> int:
+        """Length of the interval in calendar months."""
+        return 1 if self is Interval.MONTH else 12
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """One billing period `[start, end)` in UTC, numbered from 0 at the anchor."""
+
+    index: int
+    start: datetime
+    end: datetime
+
+    def contains(self, instant: datetime) -> bool:
+        """True when `start <= instant < end`."""
+        return self.start <= instant < self.end
+
+    @property
+    def seconds(self) -> int:
+        """Length of the period in whole seconds."""
+        return int((self.end - self.start).total_seconds())
+
+
+def check_time_zone(name: str) -> ZoneInfo:
+    """Return the IANA time zone, or raise naming the field."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise RuleViolation("time_zone", f"{name!r} is not an IANA time zone") from None
+
+
+def require_utc(instant: datetime, field: str = "instant") -> datetime:
+    """Return the instant in UTC; a naive datetime is refused, never guessed."""
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise RuleViolation(
+            field, "must carry a time zone offset (for example 2026-01-01T00:00:00Z)"
+        )
+    return instant.astimezone(UTC)
+
+
+def _add_months(local: datetime, months: int, anchor_day: int) -> datetime:
+    total = local.year * 12 + (local.month - 1) + months
+    year, month0 = divmod(total, 12)
+    day = min(anchor_day, calendar.monthrange(year, month0 + 1)[1])
+    return local.replace(year=year, month=month0 + 1, day=day)
+
+
+def _wall_to_utc(wall: datetime, zone: ZoneInfo) -> datetime:
+    """Wall-clock time in `zone` to UTC; a time skipped by DST moves forward."""
+    aware = wall.replace(tzinfo=zone, fold=0)
+    as_utc = aware.astimezone(UTC)
+    if as_utc.astimezone(zone).replace(tzinfo=None) != wall:
+        # The wall time does not exist (spring forward): use the instant just after the gap.
+        as_utc = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    return as_utc
+
+
+def period_at(anchor: datetime, time_zone: str, interval: Interval, index: int) -> Period:
+    """The period number `index` of a subscription anchored at `anchor`."""
+    if index < 0:
+        raise RuleViolation("index", "period index must be zero or more")
+    zone = check_time_zone(time_zone)
+    local_anchor = require_utc(anchor, "anchor").astimezone(zone).replace(tzinfo=None)
+    step = interval.months
+    start_wall = _add_months(local_anchor, index * step, local_anchor.day)
+    end_wall = _add_months(local_anchor, (index + 1) * step, local_anchor.day)
+    start = anchor.astimezone(UTC) if index == 0 else _wall_to_utc(start_wall, zone)
+    return Period(index, start, _wall_to_utc(end_wall, zone))
+
+
+def period_containing(
+    anchor: datetime, time_zone: str, interval: Interval, instant: datetime
+) -> Period:
+    """The period that contains `instant` (which must not precede the anchor)."""
+    instant = require_utc(instant)
+    anchor = require_utc(anchor, "anchor")
+    if instant < anchor:
+        raise RuleViolation("instant", "precedes the subscription start")
+    # Estimate from elapsed days, then step to the exact period.
+    approx_days = 31 if interval is Interval.MONTH else 366
+    index = max(0, int((instant - anchor) / timedelta(days=approx_days)) - 1)
+    period = period_at(anchor, time_zone, interval, index)
+    while not period.contains(instant):
+        index += 1
+        period = period_at(anchor, time_zone, interval, index)
+    return period
+
+
+def remaining_share(period: Period, instant: datetime) -> Fraction:
+    """Exact share of the period left at `instant`, as a ratio of seconds."""
+    instant = require_utc(instant)
+    if not period.start <= instant <= period.end:
+        raise RuleViolation("instant", "is outside the period")
+    remaining = int((period.end - instant).total_seconds())
+    return Fraction(remaining, period.seconds)

@@ -1,0 +1,158 @@
+"""Rating: usage and plan terms to invoice lines.
+
+The plan fee is charged in advance at the start of each period (R1); counted
+leads beyond the included leads are charged at the plan's per-lead rate at the
+end of the period (R4); unused included leads expire (R5).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from fractions import Fraction
+
+from leadbill.core.errors import RuleViolation
+from leadbill.core.money import Money, total
+from leadbill.core.periods import Period, require_utc
+from leadbill.core.plans import PlanTerms
+
+
+class LineKind(enum.StrEnum):
+    """What an invoice line charges for."""
+
+    PLAN_FEE = "plan_fee"
+    OVERAGE = "overage"
+    SEAT_FEE = "seat_fee"
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One invoice line; `amount` is rounded once, here, and never again."""
+
+    kind: LineKind
+    description: str
+    quantity: int
+    unit_price: Money
+    amount: Money
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+
+
+def _line(
+    kind: LineKind,
+    description: str,
+    quantity: int,
+    unit_price: Money,
+    period: Period | None = None,
+) -> Line:
+    return Line(
+        kind=kind,
+        description=description,
+        quantity=quantity,
+        unit_price=unit_price,
+        amount=(unit_price * quantity).rounded(),
+        period_start=period.start if period else None,
+        period_end=period.end if period else None,
+    )
+
+
+def _span(period: Period) -> str:
+    return f"{period.start:%Y-%m-%d} to {period.end:%Y-%m-%d}"
+
+
+def fee_in_advance(plan: PlanTerms, period: Period) -> Line:
+    """The plan fee for `period`, invoiced at its start (R1)."""
+    return _line(
+        LineKind.PLAN_FEE,
+        f"{plan.name}: {plan.included_leads} leads, {_span(period)}",
+        1,
+        plan.fee,
+        period,
+    )
+
+
+def overage_leads(plan: PlanTerms, counted_leads: int) -> int:
+    """Counted leads beyond the plan's included leads (R4)."""
+    if counted_leads < 0:
+        raise RuleViolation("counted_leads", "must not be negative")
+    return max(0, counted_leads - plan.included_leads)
+
+
+def overage_in_arrears(plan: PlanTerms, period: Period, counted_leads: int) -> Line:
+    """The overage of a closed period at the plan's per-lead rate (R4, R5)."""
+    extra = overage_leads(plan, counted_leads)
+    return _line(
+        LineKind.OVERAGE,
+        f"Overage {_span(period)}: {counted_leads} leads counted, "
+        f"{plan.included_leads} included, {extra} over",
+        extra,
+        plan.per_lead_rate,
+        period,
+    )
+
+
+def boundary_lines(
+    closing_plan: PlanTerms,
+    closing_period: Period,
+    counted_leads: int,
+    next_plan: PlanTerms | None,
+    next_period: Period | None,
+) -> list[Line]:
+    """Lines due at a period boundary: the closed period's overage, then the next fee."""
+    lines = [overage_in_arrears(closing_plan, closing_period, counted_leads)]
+    if next_plan is not None and next_period is not None:
+        lines.append(fee_in_advance(next_plan, next_period))
+    return lines
+
+
+def seat_fee(plan: PlanTerms, seat_label: str) -> Line:
+    """The one-time fee of a new seat, invoiced at once (R8)."""
+    return _line(LineKind.SEAT_FEE, f"Seat fee: {seat_label}", 1, plan.seat_fee)
+
+
+def invoice_total(lines: list[Line], currency: str) -> Money:
+    """The invoice total: the sum of its rounded lines."""
+    return total([line.amount for line in lines], currency)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageSummary:
+    """Where a subscription stands in its current period."""
+
+    counted_leads: int
+    included_leads: int
+    remaining_leads: int
+    overage_leads: int
+    overage_so_far: Money
+    projected_leads: int
+    projected_overage: Money
+    projected_cost: Money
+    elapsed_share: Fraction
+
+
+def usage_summary(
+    plan: PlanTerms, period: Period, counted_leads: int, as_of: datetime
+) -> UsageSummary:
+    """Usage so far and the projected cost if the current pace holds to period end."""
+    as_of = require_utc(as_of, "as_of")
+    elapsed = min(max(as_of, period.start), period.end) - period.start
+    share = Fraction(int(elapsed.total_seconds()), period.seconds)
+    # Projection: leads per elapsed second, times the whole period, whole leads down.
+    projected = counted_leads if share == 0 else int(Fraction(counted_leads) / share)
+    projected = max(projected, counted_leads)
+    over_now = overage_leads(plan, counted_leads)
+    over_projected = overage_leads(plan, projected)
+    overage_now = (plan.per_lead_rate * over_now).rounded()
+    overage_projected = (plan.per_lead_rate * over_projected).rounded()
+    return UsageSummary(
+        counted_leads=counted_leads,
+        included_leads=plan.included_leads,
+        remaining_leads=max(0, plan.included_leads - counted_leads),
+        overage_leads=over_now,
+        overage_so_far=overage_now,
+        projected_leads=projected,
+        projected_overage=overage_projected,
+        projected_cost=plan.fee.rounded() + overage_projected,
+        elapsed_share=share,
+    )

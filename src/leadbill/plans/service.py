@@ -1,0 +1,96 @@
+"""Plan use cases: create a catalogue entry, read it, turn it into core terms."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from leadbill.core.errors import RuleViolation
+from leadbill.core.money import Money, check_currency, parse_decimal
+from leadbill.core.periods import Interval, require_utc
+from leadbill.core.plans import CountingPolicy, PlanTerms
+from leadbill.errors import Conflict, InvalidInput, NotFound, from_rule
+from leadbill.plans.models import Plan
+
+
+def terms(plan: Plan) -> PlanTerms:
+    """The core terms of a stored plan."""
+    return PlanTerms(
+        code=plan.code,
+        name=plan.name,
+        currency=plan.currency,
+        interval=Interval(plan.interval),
+        fee=Money(plan.fee, plan.currency),
+        included_leads=plan.included_leads,
+        per_lead_rate=Money(plan.per_lead_rate, plan.currency),
+        seat_fee=Money(plan.seat_fee, plan.currency),
+        counting_policy=CountingPolicy(plan.counting_policy),
+    )
+
+
+def _choice(enum_type: type[Interval] | type[CountingPolicy], value: str, field: str) -> str:
+    try:
+        return enum_type(value).value
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum_type)
+        raise InvalidInput(field, f"{value!r} is not one of {allowed}") from None
+
+
+def create_plan(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    currency: str,
+    interval: str,
+    fee: object,
+    included_leads: int,
+    per_lead_rate: object,
+    seat_fee: object = "0",
+    counting_policy: str = "called",
+    ladder: str | None = None,
+    as_of: datetime,
+) -> Plan:
+    """Add a plan to the catalogue; its terms are validated by the core."""
+    try:
+        currency = check_currency(currency)
+        plan = Plan(
+            code=code.strip(),
+            name=name.strip() or code.strip(),
+            ladder=ladder,
+            currency=currency,
+            interval=_choice(Interval, interval, "interval"),
+            fee=parse_decimal(fee, "fee"),
+            included_leads=included_leads,
+            per_lead_rate=parse_decimal(per_lead_rate, "per_lead_rate"),
+            seat_fee=parse_decimal(seat_fee, "seat_fee"),
+            counting_policy=_choice(CountingPolicy, counting_policy, "counting_policy"),
+            created_at=require_utc(as_of, "as_of"),
+        )
+        terms(plan)  # the core checks every term
+    except RuleViolation as error:
+        raise from_rule(error) from None
+    if session.scalar(select(Plan.id).where(Plan.code == plan.code)) is not None:
+        raise Conflict(f"plan {plan.code!r} already exists; plans are immutable, use a new code")
+    session.add(plan)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"plan {plan.code!r} already exists") from None
+    return plan
+
+
+def get_plan(session: Session, code: str) -> Plan:
+    """The plan with this code."""
+    plan = session.scalar(select(Plan).where(Plan.code == code))
+    if plan is None:
+        raise NotFound(f"plan {code!r} does not exist")
+    return plan
+
+
+def list_plans(session: Session) -> list[Plan]:
+    """Every plan, by ladder then fee."""
+    return list(session.scalars(select(Plan).order_by(Plan.ladder, Plan.included_leads, Plan.code)))

@@ -1,0 +1,91 @@
+"""`leadbill seats ...`"""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from leadbill.accounts.service import get_account
+from leadbill.console import now, out, unit_of_work
+from leadbill.seats import service
+
+app = typer.Typer(help="Seats: a fixed primary and an optional backup.", no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    account: str = typer.Argument(..., help="Account code"),
+    code: str = typer.Option(..., help="Seat code, unique in the account"),
+    primary_name: str = typer.Option(...),
+    primary_email: str = typer.Option(...),
+    primary_phone: str | None = typer.Option(None),
+    backup_name: str | None = typer.Option(None),
+    backup_email: str | None = typer.Option(None),
+    backup_phone: str | None = typer.Option(None),
+) -> None:
+    """Create a seat; its one-time fee is invoiced at once."""
+    with unit_of_work() as session:
+        seat, invoice = service.create_seat(
+            session,
+            account=get_account(session, account),
+            code=code,
+            primary_name=primary_name,
+            primary_email=primary_email,
+            primary_phone=primary_phone,
+            backup_name=backup_name,
+            backup_email=backup_email,
+            backup_phone=backup_phone,
+            as_of=now(),
+        )
+        out.print(
+            f"seat {seat.code} created; fee invoice {invoice.number}: "
+            f"{invoice.total:f} {invoice.currency}"
+        )
+
+
+@app.command("list")
+def list_(account: str = typer.Argument(..., help="Account code")) -> None:
+    """List the account's seats."""
+    with unit_of_work() as session:
+        table = Table("seat", "primary", "backup", "created")
+        for seat in service.list_seats(session, get_account(session, account)):
+            backup = f"{seat.backup_name} <{seat.backup_email}>" if seat.backup_name else "-"
+            table.add_row(
+                seat.code,
+                f"{seat.primary_name} <{seat.primary_email}>",
+                backup,
+                f"{seat.created_at:%Y-%m-%d}",
+            )
+        out.print(table)
+
+
+@app.command("set-backup")
+def set_backup(
+    account: str = typer.Argument(...),
+    seat: str = typer.Argument(...),
+    name: str = typer.Option(...),
+    email: str = typer.Option(...),
+    phone: str | None = typer.Option(None),
+) -> None:
+    """Add or replace a seat's backup."""
+    with unit_of_work() as session:
+        found = service.get_seat(session, get_account(session, account), seat)
+        service.set_backup(session, found, name=name, email=email, phone=phone)
+        out.print(f"seat {found.code}: backup is now {name} <{email}>")
+
+
+@app.command("remove-backup")
+def remove_backup(account: str = typer.Argument(...), seat: str = typer.Argument(...)) -> None:
+    """Remove a seat's backup."""
+    with unit_of_work() as session:
+        found = service.get_seat(session, get_account(session, account), seat)
+        service.remove_backup(session, found)
+        out.print(f"seat {found.code}: backup removed")
+
+
+@app.command("change-primary")
+def change_primary(account: str = typer.Argument(...), seat: str = typer.Argument(...)) -> None:
+    """Refused by design: a seat's primary is fixed; create a new seat instead."""
+    with unit_of_work() as session:
+        found = service.get_seat(session, get_account(session, account), seat)
+        service.change_primary(session, found)

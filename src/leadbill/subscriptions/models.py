@@ -1,0 +1,69 @@
+"""Subscriptions, their periods and the segments inside a period."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from leadbill.db import Base, BigId, UTCDateTime
+
+
+class Subscription(Base):
+    """An account on a plan. `current_period_*` is the open period."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        # One live subscription per account: usage is the account's counted leads.
+        Index(
+            "uq_subscriptions_one_active_per_account",
+            "account_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+        Index("ix_subscriptions_due", "status", "current_period_end"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    status: Mapped[str] = mapped_column(String(16))  # active | ended
+    anchor_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    current_period_index: Mapped[int] = mapped_column(Integer)
+    current_period_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    current_period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SubscriptionPeriod(Base):
+    """One billing period of a subscription, as it was opened."""
+
+    __tablename__ = "subscription_periods"
+    __table_args__ = (UniqueConstraint("subscription_id", "period_index"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"))
+    period_index: Mapped[int] = mapped_column(Integer)
+    start: Mapped[datetime] = mapped_column(UTCDateTime())
+    end: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SubscriptionSegment(Base):
+    """A stretch of a period on one plan; a plan change inside a period splits it."""
+
+    __tablename__ = "subscription_segments"
+    __table_args__ = (UniqueConstraint("subscription_id", "period_index", "start"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"))
+    period_index: Mapped[int] = mapped_column(Integer)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    start: Mapped[datetime] = mapped_column(UTCDateTime())
+    end: Mapped[datetime] = mapped_column(UTCDateTime())
