@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -51,6 +52,15 @@ def parse_instant(value: str, field: str = "as_of") -> datetime:
     if parsed.tzinfo is None:
         raise InvalidInput(field, f"{value!r} has no UTC offset (add Z or +hh:mm)")
     return parsed.astimezone(UTC)
+
+
+def local_midnight(value: str, time_zone: str, field: str = "start") -> datetime:
+    """Midnight at the start of a calendar date in a time zone, as a UTC instant."""
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(field, f"{value!r} is not a date (YYYY-MM-DD)") from None
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(time_zone)).astimezone(UTC)
 
 
 def instant_option(value: str, field: str) -> datetime:

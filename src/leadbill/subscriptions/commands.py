@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from leadbill.accounts.service import get_account
-from leadbill.console import instant_option, now, out, unit_of_work
+from leadbill.console import instant_option, local_midnight, now, out, unit_of_work
 from leadbill.plans.models import Plan
 from leadbill.plans.service import get_plan
 from leadbill.subscriptions import service
@@ -18,16 +18,21 @@ app = typer.Typer(help="Subscriptions: an account on a plan.", no_args_is_help=T
 def create(
     account: str = typer.Argument(..., help="Account code"),
     plan: str = typer.Option(..., help="Plan code"),
-    start: str = typer.Option(..., help="RFC 3339 instant the first period starts"),
+    start: str = typer.Option(
+        ...,
+        help="First period start: an RFC 3339 instant, or a date meaning local midnight "
+        "in the account's time zone",
+    ),
 ) -> None:
     """Subscribe an account to a plan; the first period's fee is invoiced at once."""
-    start_at = instant_option(start, "start")
     with unit_of_work() as session:
+        customer = get_account(session, account)
+        if len(start.strip()) == 10:
+            start_at = local_midnight(start, customer.time_zone)
+        else:
+            start_at = instant_option(start, "start")
         subscription = service.create_subscription(
-            session,
-            account=get_account(session, account),
-            plan=get_plan(session, plan),
-            start=start_at,
+            session, account=customer, plan=get_plan(session, plan), start=start_at
         )
         out.print(
             f"subscription {subscription.id} created; first period "
