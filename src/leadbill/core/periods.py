@@ -75,12 +75,13 @@ def _add_months(local: datetime, months: int, anchor_day: int) -> datetime:
 
 def _wall_to_utc(wall: datetime, zone: ZoneInfo) -> datetime:
     """Wall-clock time in `zone` to UTC; a time skipped by DST moves forward."""
-    aware = wall.replace(tzinfo=zone, fold=0)
-    as_utc = aware.astimezone(UTC)
-    if as_utc.astimezone(zone).replace(tzinfo=None) != wall:
-        # The wall time does not exist (spring forward): use the instant just after the gap.
-        as_utc = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
-    return as_utc
+    # fold=0 reads the wall time with the offset in force before a transition, as
+    # RFC 5545 does: a repeated time (fall back) is its first occurrence, and a
+    # skipped time (spring forward) moves forward by the length of the gap, so
+    # 02:30 on the New York spring-forward day is 03:30 EDT and a midnight that
+    # DST skips (America/Sao_Paulo, 2018-11-04) is 01:00 of that same day.
+    # (fold=1 would move a skipped time backwards, onto the previous day.)
+    return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
 def period_at(anchor: datetime, time_zone: str, interval: Interval, index: int) -> Period:
