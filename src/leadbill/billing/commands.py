@@ -2,8 +2,309 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
 import typer
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadbill.accounts.models import Account
+from leadbill.accounts.service import get_account
+from leadbill.billing import invoices as invoice_service
+from leadbill.billing import payments as payment_service
+from leadbill.billing.models import Invoice
+from leadbill.billing.repository import invoices_by_id
+from leadbill.billing.service import run_billing
+from leadbill.console import err, instant_option, now, out, sessions, unit_of_work
+from leadbill.core.money import Money
+from leadbill.errors import InvalidInput, LeadbillError
+
+invoices_app = typer.Typer(
+    help="Invoices: list, show, export, finalize, void.", no_args_is_help=True
+)
+payments_app = typer.Typer(help="Payments received against invoices.", no_args_is_help=True)
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    return f"{Money(amount, currency).rounded().amount:,} {currency}"
+
+
+def _plain(amount: Decimal, currency: str) -> str:
+    return str(Money(amount, currency).rounded().amount)
+
+
+def _at(instant: datetime | None) -> str:
+    return f"{instant:%Y-%m-%d %H:%M} UTC" if instant else ""
+
+
+def _account_codes(session: Session, account_ids: set[int]) -> dict[int, str]:
+    if not account_ids:
+        return {}
+    rows = session.execute(select(Account.id, Account.code).where(Account.id.in_(account_ids)))
+    return {account_id: code for account_id, code in rows}
+
+
+def bill(
+    as_of: str = typer.Option(..., "--as-of", help="Bill every period that ended by this instant"),
+    batch_size: int = typer.Option(500, help="Subscriptions per transaction"),
+    draft: bool = typer.Option(False, "--draft", help="Leave the invoices as drafts"),
+) -> None:
+    """Run billing: close every period that ended by --as-of and print the invoices issued."""
+    instant = instant_option(as_of, "as_of")
+    try:
+        result = run_billing(sessions(), instant, batch_size=batch_size, finalize=not draft)
+    except LeadbillError as error:
+        err.print(f"[red]error:[/red] {error.detail}")
+        raise typer.Exit(error.exit_code) from None
+    out.print(
+        f"billing run as of {_at(result.as_of)}: {result.invoices_issued} invoices issued, "
+        f"{result.subscriptions_renewed} renewals, {result.subscriptions_ended} "
+        f"subscriptions ended"
+    )
+    with unit_of_work() as session:
+        issued = invoices_by_id(session, result.invoice_ids)
+        codes = _account_codes(session, {invoice.account_id for invoice in issued})
+        for invoice in issued:
+            out.print(
+                f"{invoice.number or f'draft {invoice.id}'}  {codes[invoice.account_id]}  "
+                f"issued {_at(invoice.issued_at)}  {_money(invoice.total, invoice.currency)}  "
+                f"{invoice.status}"
+            )
+
+
+def _account_id(session: Session, code: str | None) -> int | None:
+    return get_account(session, code).id if code else None
+
+
+@invoices_app.command("list")
+def list_invoices(
+    account: str | None = typer.Option(None, help="Only this account (code)"),
+    status: str | None = typer.Option(None, help="draft | open | paid | void"),
+) -> None:
+    """List invoices, oldest first."""
+    with unit_of_work() as session:
+        found = invoice_service.list_invoices(
+            session, account_id=_account_id(session, account), status=status
+        )
+        codes = _account_codes(session, {invoice.account_id for invoice in found})
+        table = Table("number", "id", "account", "kind", "issued", "status", "total")
+        for invoice in found:
+            table.add_row(
+                invoice.number or "",
+                str(invoice.id),
+                codes[invoice.account_id],
+                invoice.kind,
+                _at(invoice.issued_at),
+                invoice.status,
+                _money(invoice.total, invoice.currency),
+            )
+        out.print(table)
+
+
+@invoices_app.command("show")
+def show(number: str = typer.Argument(..., help="Invoice number (or id of a draft)")) -> None:
+    """Show an invoice: header, lines, payments and balance."""
+    with unit_of_work() as session:
+        invoice = invoice_service.get_invoice(session, number)
+        account = session.get_one(Account, invoice.account_id)
+        out.print(
+            f"[bold]{invoice.number or f'draft {invoice.id}'}[/bold]  {invoice.status}  "
+            f"account {account.code} ({account.name})"
+        )
+        out.print(f"issued {_at(invoice.issued_at)}")
+        for label, instant in (
+            ("finalized", invoice.finalized_at),
+            ("paid", invoice.paid_at),
+            ("voided", invoice.voided_at),
+        ):
+            if instant is not None:
+                out.print(f"{label} {_at(instant)}")
+        lines = Table("#", "description", "qty", "unit price", "amount")
+        for line in invoice_service.invoice_lines(session, invoice.id):
+            lines.add_row(
+                str(line.position),
+                line.description,
+                str(line.quantity),
+                _money(line.unit_price, invoice.currency),
+                _money(line.amount, invoice.currency),
+            )
+        out.print(lines)
+        out.print(f"total {_money(invoice.total, invoice.currency)}")
+        received = payment_service.payments_of(session, invoice.id)
+        if received:
+            table = Table("payment", "received", "amount")
+            for payment in received:
+                table.add_row(
+                    payment.reference,
+                    _at(payment.received_at),
+                    _money(payment.amount, payment.currency),
+                )
+            out.print(table)
+        out.print(f"paid {_money(payment_service.amount_paid(session, invoice), invoice.currency)}")
+        out.print(
+            f"balance due {_money(payment_service.balance_due(session, invoice), invoice.currency)}"
+        )
+
+
+EXPORT_COLUMNS = [
+    "invoice",
+    "account",
+    "status",
+    "issued_at",
+    "currency",
+    "invoice_total",
+    "line",
+    "kind",
+    "description",
+    "quantity",
+    "unit_price",
+    "amount",
+    "period_start",
+    "period_end",
+]
+
+
+def _iso(instant: datetime | None) -> str:
+    return instant.isoformat().replace("+00:00", "Z") if instant else ""
+
+
+def _export_rows(session: Session, found: list[Invoice]) -> list[list[str]]:
+    codes = _account_codes(session, {invoice.account_id for invoice in found})
+    rows: list[list[str]] = []
+    for invoice in found:
+        for line in invoice_service.invoice_lines(session, invoice.id):
+            rows.append(
+                [
+                    invoice.number or f"draft-{invoice.id}",
+                    codes[invoice.account_id],
+                    invoice.status,
+                    _iso(invoice.issued_at),
+                    invoice.currency,
+                    _plain(invoice.total, invoice.currency),
+                    str(line.position),
+                    line.kind,
+                    line.description,
+                    str(line.quantity),
+                    _plain(line.unit_price, invoice.currency),
+                    _plain(line.amount, invoice.currency),
+                    _iso(line.period_start),
+                    _iso(line.period_end),
+                ]
+            )
+    return rows
+
+
+@invoices_app.command("export")
+def export(
+    number: str | None = typer.Argument(None, help="Invoice number (or give --account)"),
+    account: str | None = typer.Option(None, help="Every invoice of this account"),
+    format_: str = typer.Option("csv", "--format", help="csv"),
+    output: Path | None = typer.Option(None, help="Write to this file instead of stdout"),
+) -> None:
+    """Export the lines of one invoice, or of all an account's invoices, as CSV."""
+    with unit_of_work() as session:
+        if format_ != "csv":
+            raise InvalidInput("format", f"{format_!r} is not supported; use csv")
+        if (number is None) == (account is None):
+            raise InvalidInput("number", "give either an invoice number or --account")
+        if number is not None:
+            found = [invoice_service.get_invoice(session, number)]
+        else:
+            found = invoice_service.list_invoices(session, account_id=_account_id(session, account))
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(EXPORT_COLUMNS)
+        writer.writerows(_export_rows(session, found))
+    if output is None:
+        typer.echo(buffer.getvalue(), nl=False)
+    else:
+        output.write_text(buffer.getvalue(), encoding="utf-8")
+        out.print(f"wrote {len(found)} invoices to {output}")
+
+
+@invoices_app.command("finalize")
+def finalize(invoice_id: str = typer.Argument(..., help="Id of the draft invoice")) -> None:
+    """Finalize a draft: it gets the next gapless number and becomes immutable."""
+    with unit_of_work() as session:
+        if not invoice_id.isdigit():
+            raise InvalidInput("id", f"{invoice_id!r} is not a draft invoice id")
+        invoice = invoice_service.get_invoice(session, invoice_id)
+        invoice_service.finalize_invoice(session, invoice, now())
+        out.print(f"invoice {invoice.id} finalized as {invoice.number} ({invoice.status})")
+
+
+@invoices_app.command("void")
+def void(number: str = typer.Argument(..., help="Invoice number")) -> None:
+    """Void an open invoice (a paid invoice is never voided)."""
+    with unit_of_work() as session:
+        invoice = invoice_service.void_invoice(
+            session, invoice_service.get_invoice(session, number), now()
+        )
+        out.print(f"invoice {invoice.number} is void")
+
+
+@payments_app.command("record")
+def record(
+    number: str = typer.Argument(..., help="Invoice number"),
+    amount: str = typer.Option(..., help="Amount received, a decimal such as 10.00"),
+    reference: str = typer.Option(..., help="Payment reference, unique per account"),
+    currency: str | None = typer.Option(None, help="Default: the invoice currency"),
+    received_at: str | None = typer.Option(None, help="Instant received (default: now)"),
+) -> None:
+    """Record a payment against an invoice."""
+    at = instant_option(received_at, "received_at") if received_at else now()
+    with unit_of_work() as session:
+        invoice = invoice_service.get_invoice(session, number)
+        payment = payment_service.record_payment(
+            session,
+            invoice=invoice,
+            amount=amount,
+            currency=currency or invoice.currency,
+            reference=reference,
+            received_at=at,
+        )
+        balance = payment_service.balance_due(session, invoice)
+        out.print(
+            f"payment {payment.reference} of {_money(payment.amount, payment.currency)} on "
+            f"{invoice.number}: invoice {invoice.status}, balance due "
+            f"{_money(balance, invoice.currency)}"
+        )
+
+
+@payments_app.command("list")
+def list_payments(
+    account: str | None = typer.Option(None, help="Only this account (code)"),
+) -> None:
+    """List payments, oldest first."""
+    with unit_of_work() as session:
+        found = payment_service.list_payments(session, account_id=_account_id(session, account))
+        numbers = dict(
+            session.execute(
+                select(Invoice.id, Invoice.number).where(
+                    Invoice.id.in_({payment.invoice_id for payment in found})
+                )
+            ).tuples()
+        )
+        codes = _account_codes(session, {payment.account_id for payment in found})
+        table = Table("reference", "account", "invoice", "received", "amount")
+        for payment in found:
+            table.add_row(
+                payment.reference,
+                codes[payment.account_id],
+                numbers.get(payment.invoice_id) or "",
+                _at(payment.received_at),
+                _money(payment.amount, payment.currency),
+            )
+        out.print(table)
 
 
 def register(app: typer.Typer) -> None:
     """Mount the billing commands on the main app."""
+    app.command("bill")(bill)
+    app.add_typer(invoices_app, name="invoices")
+    app.add_typer(payments_app, name="payments")

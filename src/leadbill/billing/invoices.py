@@ -3,21 +3,29 @@
 Numbers come from one counter row that is locked (UPDATE ... RETURNING) inside
 the finalizing transaction, so they are gapless and never reused, however many
 processes finalize at once.
+
+An invoice is a draft (lines may change, no number), then open (finalized:
+numbered and immutable), then paid or void. Voiding is a status change of an
+open invoice; a paid invoice is never voided (it takes a credit note).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from leadbill.billing.models import Invoice, InvoiceLine, NumberSequence
+from leadbill.billing.models import Invoice, InvoiceLine, NumberSequence, Payment
+from leadbill.core.errors import RuleViolation
+from leadbill.core.periods import require_utc
 from leadbill.core.rating import Line, invoice_total
-from leadbill.errors import Conflict, NotFound
+from leadbill.errors import Conflict, InvalidInput, NotFound, from_rule
 
 INVOICE_SEQUENCE = "invoice"
+STATUSES = ("draft", "open", "paid", "void")
 
 
 def format_number(value: int) -> str:
@@ -91,21 +99,119 @@ def issue_invoice(
     return invoice
 
 
+def finalized_status(total: Decimal) -> str:
+    """Status of a just-finalized invoice: nothing to pay means paid at once."""
+    return "paid" if total == 0 else "open"
+
+
+def _locked_status(session: Session, invoice: Invoice) -> str:
+    # Lock the row (PostgreSQL; SQLite already holds the write lock) and read the
+    # stored status, so that two finalizations or voids at once cannot both pass.
+    session.flush()
+    status: str = session.execute(
+        select(Invoice.status).where(Invoice.id == invoice.id).with_for_update()
+    ).scalar_one()
+    return status
+
+
+def _label(invoice: Invoice) -> str:
+    return invoice.number or f"draft {invoice.id}"
+
+
 def finalize_invoice(session: Session, invoice: Invoice, as_of: datetime) -> Invoice:
     """Give a draft its gapless number and make it immutable (status open)."""
-    if invoice.status != "draft":
-        raise Conflict(
-            f"invoice {invoice.number} is {invoice.status}; only a draft can be finalized"
-        )
+    status = _locked_status(session, invoice)
+    if status != "draft":
+        raise Conflict(f"invoice {_label(invoice)} is {status}; only a draft can be finalized")
     (value,) = take_numbers(session, 1)
     invoice.number = format_number(value)
-    invoice.status = "open"
+    invoice.status = finalized_status(invoice.total)
     invoice.finalized_at = as_of
-    if invoice.total == 0:
-        invoice.status = "paid"
+    if invoice.status == "paid":
         invoice.paid_at = as_of
     session.flush()
     return invoice
+
+
+def void_invoice(session: Session, invoice: Invoice, as_of: datetime) -> Invoice:
+    """Void an open invoice (a status change; its number and lines stay as they were)."""
+    try:
+        as_of = require_utc(as_of, "as_of")
+    except RuleViolation as error:
+        raise from_rule(error) from None
+    status = _locked_status(session, invoice)
+    if status != "open":
+        hint = {
+            "paid": "a paid invoice is never voided; issue a credit note",
+            "draft": "a draft has no number yet; change its lines instead",
+            "void": "it is already void",
+        }[status]
+        raise Conflict(f"invoice {_label(invoice)} is {status}; {hint}")
+    paid = session.scalar(select(func.count(Payment.id)).where(Payment.invoice_id == invoice.id))
+    if paid:
+        raise Conflict(
+            f"invoice {_label(invoice)} has payments recorded against it; it cannot be voided"
+        )
+    invoice.status = "void"
+    invoice.voided_at = as_of
+    session.flush()
+    return invoice
+
+
+def _require_draft(session: Session, invoice: Invoice) -> None:
+    status = _locked_status(session, invoice)
+    if status != "draft":
+        raise Conflict(
+            f"invoice {_label(invoice)} is {status}; a finalized invoice is immutable "
+            "(issue a credit note instead)"
+        )
+
+
+def replace_lines(session: Session, invoice: Invoice, lines: Sequence[Line]) -> Invoice:
+    """Replace every line of a draft and recompute its total; refused once finalized."""
+    _require_draft(session, invoice)
+    for line in lines:
+        if line.amount.currency != invoice.currency:
+            raise InvalidInput(
+                "lines", f"a line in {line.amount.currency} on a {invoice.currency} invoice"
+            )
+    session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id))
+    session.execute(insert(InvoiceLine), line_rows(invoice.account_id, invoice.id, lines))
+    invoice.total = invoice_total(list(lines), invoice.currency).amount
+    session.flush()
+    return invoice
+
+
+def add_line(session: Session, invoice: Invoice, line: Line) -> Invoice:
+    """Append one line to a draft and recompute its total; refused once finalized."""
+    _require_draft(session, invoice)
+    if line.amount.currency != invoice.currency:
+        raise InvalidInput("line", f"is in {line.amount.currency}, invoice in {invoice.currency}")
+    position = session.scalar(
+        select(func.coalesce(func.max(InvoiceLine.position), 0)).where(
+            InvoiceLine.invoice_id == invoice.id
+        )
+    )
+    row = line_rows(invoice.account_id, invoice.id, [line])[0]
+    row["position"] = int(position or 0) + 1
+    session.execute(insert(InvoiceLine), [row])
+    invoice.total = invoice.total + line.amount.amount
+    session.flush()
+    return invoice
+
+
+def list_invoices(
+    session: Session, *, account_id: int | None = None, status: str | None = None
+) -> list[Invoice]:
+    """Invoices, oldest first, optionally of one account and in one status."""
+    query = select(Invoice).order_by(Invoice.issued_at, Invoice.id)
+    if account_id is not None:
+        query = query.where(Invoice.account_id == account_id)
+    if status is not None:
+        if status not in STATUSES:
+            raise InvalidInput("status", f"{status!r} is not one of {', '.join(STATUSES)}")
+        query = query.where(Invoice.status == status)
+    return list(session.scalars(query))
 
 
 def get_invoice(session: Session, number_or_id: str, account_id: int | None = None) -> Invoice:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, event, inspect, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadbill.db import Base, BigId, MoneyAmount, UTCDateTime
+from leadbill.errors import Conflict
 
 
 class Invoice(Base):
@@ -83,3 +85,46 @@ class Payment(Base):
     currency: Mapped[str] = mapped_column(String(3))
     reference: Mapped[str] = mapped_column(String(128))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# A finalized invoice is immutable: only its status and the instants that record a
+# status change may move. The guard sits on the mapper so that no code path that
+# goes through the ORM can edit a finalized invoice or its lines by accident.
+_STATUS_FIELDS = frozenset({"status", "paid_at", "voided_at"})
+
+
+def _previous_status(invoice: Invoice) -> str:
+    history = inspect(invoice).attrs.status.history
+    if history.deleted:
+        return str(history.deleted[0])
+    return invoice.status
+
+
+def _refuse_finalized_invoice_change(_mapper: Any, _connection: Any, invoice: Invoice) -> None:
+    previous = _previous_status(invoice)
+    if previous == "draft":
+        return
+    if invoice.status == "draft":
+        raise Conflict(f"invoice {invoice.number} is {previous}; it cannot become a draft again")
+    state = inspect(invoice)
+    for attribute in state.mapper.column_attrs:
+        if attribute.key in _STATUS_FIELDS:
+            continue
+        if state.attrs[attribute.key].history.has_changes():
+            raise Conflict(
+                f"invoice {invoice.number} is {previous} and immutable; "
+                f"{attribute.key} cannot change (issue a credit note instead)"
+            )
+
+
+def _refuse_finalized_line_change(_mapper: Any, connection: Any, line: InvoiceLine) -> None:
+    status = connection.execute(
+        select(Invoice.__table__.c.status).where(Invoice.__table__.c.id == line.invoice_id)
+    ).scalar()
+    if status is not None and status != "draft":
+        raise Conflict(f"invoice {line.invoice_id} is {status}; its lines cannot change")
+
+
+event.listen(Invoice, "before_update", _refuse_finalized_invoice_change)
+for _event in ("before_insert", "before_update", "before_delete"):
+    event.listen(InvoiceLine, _event, _refuse_finalized_line_change)

@@ -1,0 +1,168 @@
+"""Payments: money received against one finalized invoice.
+
+A payment's reference is unique per account, so re-sending the same payment
+changes nothing. An invoice becomes paid when its payments cover its total; a
+payment may never exceed what is still due. Amounts are summed as Decimals in
+Python, never in SQL (SQLite keeps money as text).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from leadbill.billing.models import Invoice, Payment
+from leadbill.core.errors import RuleViolation
+from leadbill.core.money import Money, check_currency, minor_unit, parse_decimal
+from leadbill.core.periods import require_utc
+from leadbill.errors import Conflict, InvalidInput, from_rule
+
+
+def payments_of(session: Session, invoice_id: int) -> list[Payment]:
+    """The payments recorded against an invoice, in the order they were received."""
+    return list(
+        session.scalars(
+            select(Payment)
+            .where(Payment.invoice_id == invoice_id)
+            .order_by(Payment.received_at, Payment.id)
+        )
+    )
+
+
+def amount_paid(session: Session, invoice: Invoice) -> Decimal:
+    """The sum of the payments recorded against the invoice."""
+    return sum((payment.amount for payment in payments_of(session, invoice.id)), Decimal(0))
+
+
+def balance_due(session: Session, invoice: Invoice) -> Decimal:
+    """What remains to be paid on the invoice (zero for a void or paid one)."""
+    if invoice.status in ("void", "paid"):
+        return Decimal(0)
+    return invoice.total - amount_paid(session, invoice)
+
+
+def list_payments(session: Session, *, account_id: int | None = None) -> list[Payment]:
+    """Payments, oldest first, optionally of one account."""
+    query = select(Payment).order_by(Payment.received_at, Payment.id)
+    if account_id is not None:
+        query = query.where(Payment.account_id == account_id)
+    return list(session.scalars(query))
+
+
+def _same(payment: Payment, invoice: Invoice, amount: Decimal, currency: str, at: datetime) -> bool:
+    return (
+        payment.invoice_id == invoice.id
+        and payment.amount == amount
+        and payment.currency == currency
+        and payment.received_at == at
+    )
+
+
+def _existing(session: Session, account_id: int, reference: str) -> Payment | None:
+    return session.scalar(
+        select(Payment).where(Payment.account_id == account_id, Payment.reference == reference)
+    )
+
+
+def _replay(
+    existing: Payment, invoice: Invoice, amount: Decimal, currency: str, at: datetime
+) -> Payment:
+    if _same(existing, invoice, amount, currency, at):
+        return existing
+    raise Conflict(
+        f"payment reference {existing.reference!r} was already recorded with different "
+        f"details ({existing.amount} {existing.currency} on invoice {existing.invoice_id} "
+        f"at {existing.received_at:%Y-%m-%dT%H:%M:%SZ})"
+    )
+
+
+def _parse(invoice: Invoice, amount: object, currency: str) -> tuple[Decimal, str]:
+    try:
+        value = parse_decimal(amount, "amount")
+        code = check_currency(currency)
+    except RuleViolation as error:
+        raise from_rule(error) from None
+    if code != invoice.currency:
+        raise InvalidInput(
+            "currency", f"{code} does not match the invoice currency {invoice.currency}"
+        )
+    if value <= 0:
+        raise InvalidInput("amount", f"{value} must be greater than zero")
+    if Money(value, code).rounded().amount != value:
+        raise InvalidInput(
+            "amount", f"{value} has more than {minor_unit(code)} decimal places for {code}"
+        )
+    return value, code
+
+
+def record_payment(
+    session: Session,
+    *,
+    invoice: Invoice,
+    amount: Decimal | str,
+    currency: str,
+    reference: str,
+    received_at: datetime,
+) -> Payment:
+    """Record money received against an invoice; the invoice is paid once covered.
+
+    Re-sending a payment with the same reference returns the stored payment when
+    it is identical, and is refused with Conflict when it differs.
+    """
+    value, code = _parse(invoice, amount, currency)
+    reference = reference.strip()
+    if not reference:
+        raise InvalidInput("reference", "must not be empty")
+    if len(reference) > 128:
+        raise InvalidInput("reference", "must be at most 128 characters")
+    try:
+        received_at = require_utc(received_at, "received_at")
+    except RuleViolation as error:
+        raise from_rule(error) from None
+
+    existing = _existing(session, invoice.account_id, reference)
+    if existing is not None:
+        return _replay(existing, invoice, value, code, received_at)
+
+    # Lock the invoice (PostgreSQL; SQLite holds the write lock) so that two
+    # payments at once cannot both fit in the same remaining balance.
+    session.execute(select(Invoice.id).where(Invoice.id == invoice.id).with_for_update())
+    session.refresh(invoice)
+    label = invoice.number or f"draft {invoice.id}"
+    if invoice.status == "draft":
+        raise InvalidInput("invoice", f"{label} is a draft; finalize it before recording payments")
+    if invoice.status == "void":
+        raise InvalidInput("invoice", f"{label} is void; it takes no payments")
+    remaining = balance_due(session, invoice)
+    if value > remaining:
+        raise InvalidInput(
+            "amount",
+            f"{value} {code} exceeds the remaining balance {remaining} {code} of {label}",
+        )
+
+    payment = Payment(
+        account_id=invoice.account_id,
+        invoice_id=invoice.id,
+        amount=value,
+        currency=code,
+        reference=reference,
+        received_at=received_at,
+    )
+    try:
+        with session.begin_nested():
+            session.add(payment)
+    except IntegrityError:
+        # The same reference was recorded by a concurrent request just now.
+        raced = _existing(session, invoice.account_id, reference)
+        if raced is None:
+            raise
+        return _replay(raced, invoice, value, code, received_at)
+    if value == remaining:
+        invoice.status = "paid"
+        invoice.paid_at = received_at
+        session.flush()
+    return payment

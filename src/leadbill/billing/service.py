@@ -1,0 +1,269 @@
+"""The billing run: close every period that ended, invoice it, open the next one.
+
+At boundary k (k >= 1) a subscription gets one invoice that closes period k-1
+with its overage in arrears (R4, R5) and, unless the subscription was cancelled
+for that boundary, opens period k with its fee in advance (R1, R6). A
+cancelled subscription ends at the boundary; its final invoice carries only
+the closed period's overage (R6).
+
+The run works in batches, each its own transaction, and everything in a batch
+is set-based: one query locks the batch, one GROUP BY counts the usage of all
+its closing periods, and each table is written with one bulk statement.
+Exactly once comes from the database: (subscription_id, boundary_index) is
+unique on invoices, due subscriptions are locked (FOR UPDATE SKIP LOCKED on
+PostgreSQL, BEGIN IMMEDIATE on SQLite), and a batch that loses a race to a
+concurrent run is rolled back and taken again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from leadbill.billing import repository
+from leadbill.billing.invoices import finalized_status, format_number, line_rows, take_numbers
+from leadbill.billing.repository import ClosingPeriod, DueSubscription
+from leadbill.core.errors import RuleViolation
+from leadbill.core.periods import Interval, Period, period_at, require_utc
+from leadbill.core.plans import CountingPolicy, PlanTerms
+from leadbill.core.rating import boundary_lines, invoice_total
+from leadbill.errors import InvalidInput, from_rule
+from leadbill.plans.service import terms
+
+# A batch that collides with a concurrent run is retried this many times.
+MAX_ATTEMPTS = 5
+# PostgreSQL's serialization failure and deadlock: both mean "take the batch again".
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+@dataclass(frozen=True, slots=True)
+class BillingRunResult:
+    """What one billing run did.
+
+    `subscriptions_renewed` counts renewals (periods opened), so a subscription
+    three periods behind renews three times in one run.
+    """
+
+    as_of: datetime
+    invoices_issued: int
+    subscriptions_renewed: int
+    subscriptions_ended: int
+    invoice_ids: list[int] = field(default_factory=list)
+    invoice_numbers: list[str] = field(default_factory=list)
+    batches: int = 0
+    retries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Boundary:
+    """One due boundary of a subscription: the period it closes and the one it opens."""
+
+    subscription: DueSubscription
+    index: int
+    closing: Period
+    opening: Period | None
+
+    @property
+    def at(self) -> datetime:
+        """The boundary instant: the closing period's end, the invoice's issue instant."""
+        return self.closing.end
+
+
+@dataclass(slots=True)
+class _BatchOutcome:
+    invoice_ids: list[int]
+    invoice_numbers: list[str]
+    renewed: int
+    ended: int
+
+
+def due_boundaries(due: DueSubscription, interval: Interval, as_of: datetime) -> list[Boundary]:
+    """Every boundary of the subscription up to `as_of`, oldest first (catch-up included)."""
+    closing = Period(due.period_index, due.period_start, due.period_end)
+    found: list[Boundary] = []
+    while closing.end <= as_of:
+        index = closing.index + 1
+        if due.cancel_at_period_end:
+            found.append(Boundary(due, index, closing, None))
+            break
+        calendar = period_at(due.anchor_at, due.time_zone, interval, index)
+        # The next period starts exactly where the closed one ended: no gap, no overlap.
+        opening = Period(index, closing.end, calendar.end)
+        found.append(Boundary(due, index, closing, opening))
+        closing = opening
+    return found
+
+
+def _usage(
+    session: Session, boundaries: list[Boundary], plans: dict[int, PlanTerms]
+) -> dict[tuple[int, int], int]:
+    # Usage is the account's counted leads in the period, across all its seats (R3).
+    # Under the `called` policy a lead counts once it was called (R2).
+    wanted = [
+        ClosingPeriod(
+            b.subscription.id,
+            b.closing.index,
+            b.subscription.account_id,
+            b.closing.start,
+            b.closing.end,
+        )
+        for b in boundaries
+        if plans[b.subscription.plan_id].counting_policy is CountingPolicy.CALLED
+    ]
+    return repository.called_leads(session, wanted)
+
+
+def _bill_batch(
+    session: Session,
+    as_of: datetime,
+    batch_size: int,
+    finalize: bool,
+    plan_cache: dict[int, PlanTerms],
+) -> _BatchOutcome | None:
+    due = repository.lock_due_subscriptions(session, as_of, batch_size)
+    if not due:
+        return None
+    missing = {d.plan_id for d in due} - plan_cache.keys()
+    for plan_id, stored in repository.plans_by_id(session, missing).items():
+        plan_cache[plan_id] = terms(stored)
+
+    boundaries: list[Boundary] = []
+    for subscription in due:
+        interval = plan_cache[subscription.plan_id].interval
+        boundaries.extend(due_boundaries(subscription, interval, as_of))
+    # Numbers follow the boundary instant, then the subscription id: deterministic.
+    boundaries.sort(key=lambda b: (b.at, b.subscription.id, b.index))
+
+    opened = [b for b in boundaries if b.opening is not None]
+    repository.insert_periods(
+        session,
+        [
+            {
+                "account_id": b.subscription.account_id,
+                "subscription_id": b.subscription.id,
+                "period_index": b.opening.index,
+                "start": b.opening.start,
+                "end": b.opening.end,
+                "plan_id": b.subscription.plan_id,
+            }
+            for b in opened
+            if b.opening is not None
+        ],
+    )
+
+    usage = _usage(session, boundaries, plan_cache)
+    rated = []
+    for b in boundaries:
+        plan = plan_cache[b.subscription.plan_id]
+        counted = usage.get((b.subscription.id, b.closing.index), 0)
+        lines = boundary_lines(plan, b.closing, counted, plan if b.opening else None, b.opening)
+        rated.append((b, lines, invoice_total(lines, b.subscription.currency).amount))
+
+    numbers = [format_number(n) for n in take_numbers(session, len(rated))] if finalize else []
+    invoice_rows: list[dict[str, Any]] = []
+    for position, (b, _lines, total) in enumerate(rated):
+        status = finalized_status(total) if finalize else "draft"
+        invoice_rows.append(
+            {
+                "account_id": b.subscription.account_id,
+                "subscription_id": b.subscription.id,
+                "seat_id": None,
+                "boundary_index": b.index,
+                "kind": "period",
+                "number": numbers[position] if finalize else None,
+                "status": status,
+                "currency": b.subscription.currency,
+                "total": total,
+                "issued_at": b.at,
+                "finalized_at": b.at if finalize else None,
+                "paid_at": b.at if status == "paid" else None,
+                "voided_at": None,
+            }
+        )
+    ids = repository.insert_invoices(session, invoice_rows)
+    line_batch: list[dict[str, object]] = []
+    for b, lines, _total in rated:
+        line_batch.extend(
+            line_rows(b.subscription.account_id, ids[(b.subscription.id, b.index)], lines)
+        )
+    repository.insert_lines(session, line_batch)
+
+    # The last boundary of each subscription decides where it now stands.
+    last: dict[int, Boundary] = {b.subscription.id: b for b in boundaries}
+    repository.update_subscriptions(
+        session,
+        [
+            {
+                "b_id": b.subscription.id,
+                "b_status": "active" if b.opening else "ended",
+                "b_index": (b.opening or b.closing).index,
+                "b_start": (b.opening or b.closing).start,
+                "b_end": (b.opening or b.closing).end,
+                "b_ended_at": None if b.opening else b.at,
+            }
+            for b in last.values()
+        ],
+    )
+    return _BatchOutcome(
+        invoice_ids=[ids[(b.subscription.id, b.index)] for b, _, _ in rated],
+        invoice_numbers=numbers,
+        renewed=len(opened),
+        ended=len(boundaries) - len(opened),
+    )
+
+
+def _retryable(error: DBAPIError) -> bool:
+    if isinstance(error, IntegrityError):
+        return True  # a concurrent run issued the same invoice first
+    return getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def run_billing(
+    sessions: sessionmaker[Session],
+    as_of: datetime,
+    *,
+    batch_size: int = 500,
+    finalize: bool = True,
+) -> BillingRunResult:
+    """Invoice every period that ended by `as_of`, in batches, each its own transaction."""
+    try:
+        as_of = require_utc(as_of, "as_of")
+    except RuleViolation as error:
+        raise from_rule(error) from None
+    if batch_size < 1:
+        raise InvalidInput("batch_size", "must be at least 1")
+    plan_cache: dict[int, PlanTerms] = {}
+    invoice_ids: list[int] = []
+    invoice_numbers: list[str] = []
+    renewed = ended = batches = retries = 0
+    while True:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                with sessions() as session, session.begin():
+                    outcome = _bill_batch(session, as_of, batch_size, finalize, plan_cache)
+                break
+            except DBAPIError as error:
+                if attempt == MAX_ATTEMPTS or not _retryable(error):
+                    raise
+                retries += 1
+        if outcome is None:
+            break
+        batches += 1
+        invoice_ids.extend(outcome.invoice_ids)
+        invoice_numbers.extend(outcome.invoice_numbers)
+        renewed += outcome.renewed
+        ended += outcome.ended
+    return BillingRunResult(
+        as_of=as_of,
+        invoices_issued=len(invoice_ids),
+        subscriptions_renewed=renewed,
+        subscriptions_ended=ended,
+        invoice_ids=invoice_ids,
+        invoice_numbers=invoice_numbers,
+        batches=batches,
+        retries=retries,
+    )
