@@ -1,7 +1,241 @@
-"""`leadbill reports` commands."""
+"""`leadbill reports ...`: the master call report (R9) and the billing summary."""
 
 from __future__ import annotations
 
-import typer
+import csv
+import enum
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO
 
-app = typer.Typer(no_args_is_help=True)
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from leadbill.accounts.service import get_account
+from leadbill.console import instant_option, local_midnight, now, out, unit_of_work
+from leadbill.core.money import Money, minor_unit
+from leadbill.core.periods import Period
+from leadbill.reports import service
+
+app = typer.Typer(
+    help="Reports: the master call report and the billing summary.", no_args_is_help=True
+)
+
+
+class Format(enum.StrEnum):
+    """Output formats of the reports."""
+
+    TABLE = "table"
+    CSV = "csv"
+
+
+CALL_REPORT_COLUMNS = (
+    "lead_id",
+    "seat",
+    "name",
+    "phone",
+    "email",
+    "postal_code",
+    "source",
+    "received_at",
+    "calls",
+    "last_call_result",
+    "last_call_at",
+    "counted",
+    "reason",
+    "reason_text",
+    "counted_at",
+    "call_history",
+)
+
+
+def instant_text(instant: datetime | None) -> str:
+    """An instant as RFC 3339 in UTC with a Z, or empty."""
+    if instant is None:
+        return ""
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def compact_instant(instant: datetime) -> str:
+    """A short UTC instant: minutes, and seconds only when they are not zero."""
+    instant = instant.astimezone(UTC)
+    if instant.second or instant.microsecond:
+        return f"{instant:%Y-%m-%dT%H:%M:%S}Z"
+    return f"{instant:%Y-%m-%dT%H:%M}Z"
+
+
+def history_text(history: Iterable[service.CallEvent]) -> str:
+    """A call history as one string: `2026-01-03T14:05Z call_answered answered 183s; ...`."""
+    calls = []
+    for call in history:
+        parts = [compact_instant(call.occurred_at), call.type]
+        if call.result:
+            parts.append(call.result)
+        if call.duration_seconds is not None:
+            parts.append(f"{call.duration_seconds}s")
+        calls.append(" ".join(parts))
+    return "; ".join(calls)
+
+
+def money_text(money: Money) -> str:
+    """A decimal string with the currency; the minor unit is shown, no digit is dropped."""
+    quantum = Decimal(1).scaleb(-minor_unit(money.currency))
+    amount = money.amount
+    shown = amount.quantize(quantum) if amount == amount.quantize(quantum) else amount.normalize()
+    return f"{shown:f} {money.currency}"
+
+
+def _csv_row(row: service.CallReportRow) -> list[str]:
+    return [
+        row.lead_id,
+        row.seat_code or "",
+        row.name or "",
+        row.phone or "",
+        row.email or "",
+        row.postal_code or "",
+        row.source or "",
+        instant_text(row.received_at),
+        str(row.calls),
+        row.last_call_result or "",
+        instant_text(row.last_call_at),
+        "yes" if row.counted else "no",
+        row.reason,
+        row.reason_text,
+        instant_text(row.counted_at),
+        history_text(row.call_history),
+    ]
+
+
+@contextmanager
+def _destination(output: Path | None) -> Iterator[IO[str] | None]:
+    if output is None:
+        yield None
+        return
+    with output.open("w", encoding="utf-8", newline="") as handle:
+        yield handle
+
+
+def _print(renderable: object, handle: IO[str] | None) -> None:
+    console = out if handle is None else Console(file=handle, width=200, highlight=False)
+    console.print(renderable)
+
+
+def _period_text(period: Period) -> str:
+    return f"period {period.index}: {instant_text(period.start)} to {instant_text(period.end)}"
+
+
+@app.command("call-report")
+def call_report(
+    account: str = typer.Argument(..., help="Account code"),
+    as_of: str | None = typer.Option(None, help="RFC 3339 instant (default: now)"),
+    period: int | None = typer.Option(None, help="Period number (0 is the first)"),
+    date: str | None = typer.Option(
+        None,
+        help="Report the period containing this date (local midnight in the account's "
+        "time zone) or RFC 3339 instant",
+    ),
+    format_: Format = typer.Option(Format.TABLE, "--format", help="table or csv"),
+    output: Path | None = typer.Option(None, help="Write to this file instead of stdout"),
+) -> None:
+    """Every lead of every seat in one period: calls, last result, counted or not and why."""
+    as_of_at = instant_option(as_of, "as_of") if as_of else now()
+    with unit_of_work() as session, _destination(output) as handle:
+        customer = get_account(session, account)
+        in_period = None
+        if date is not None:
+            in_period = (
+                local_midnight(date, customer.time_zone, "date")
+                if len(date.strip()) == 10
+                else instant_option(date, "date")
+            )
+        scope = service.report_scope(
+            session, customer, as_of=as_of_at, period_index=period, in_period=in_period
+        )
+        rows = service.iter_call_report(session, scope)
+        if format_ is Format.CSV:
+            writer = csv.writer(handle if handle is not None else sys.stdout)
+            writer.writerow(CALL_REPORT_COLUMNS)
+            for row in rows:
+                writer.writerow(_csv_row(row))
+            return
+        table = Table(
+            "lead",
+            "seat",
+            "name",
+            "last call",
+            "calls",
+            "counted",
+            "reason",
+            title=f"{scope.account_code}, plan {scope.plan.code}, {_period_text(scope.period)}",
+        )
+        counted = leads = 0
+        for row in rows:
+            leads += 1
+            counted += row.counted
+            table.add_row(
+                row.lead_id,
+                row.seat_code or "-",
+                row.name or "",
+                row.last_call_result or "-",
+                str(row.calls),
+                "yes" if row.counted else "no",
+                row.reason_text,
+            )
+        table.caption = f"{leads} leads, {counted} counted in this period"
+        _print(table, handle)
+
+
+def summary_rows(summary: service.BillingSummary) -> list[tuple[str, str]]:
+    """The summary as (field, value) pairs, in reading order."""
+    usage = summary
+    rows = [
+        ("account", summary.account_code),
+        ("plan", summary.plan_code),
+        ("plan_name", summary.plan_name),
+        ("period_index", str(summary.period.index)),
+        ("period_start", instant_text(summary.period.start)),
+        ("period_end", instant_text(summary.period.end)),
+        ("as_of", instant_text(summary.as_of)),
+        ("fee", money_text(summary.fee)),
+        ("per_lead_rate", money_text(summary.per_lead_rate)),
+        ("counted_leads", str(usage.counted_leads)),
+        ("included_leads", str(usage.included_leads)),
+        ("remaining_leads", str(usage.remaining_leads)),
+        ("overage_leads", str(usage.overage_leads)),
+        ("overage_so_far", money_text(usage.overage_so_far)),
+        ("projected_leads", str(usage.projected_leads)),
+        ("projected_overage", money_text(usage.projected_overage)),
+        ("projected_cost", money_text(usage.projected_cost)),
+    ]
+    rows += [
+        (f"seat:{seat.seat_code or '(no seat)'}", str(seat.counted_leads))
+        for seat in summary.counted_by_seat
+    ]
+    return rows
+
+
+@app.command("summary")
+def summary(
+    account: str = typer.Argument(..., help="Account code"),
+    as_of: str | None = typer.Option(None, help="RFC 3339 instant (default: now)"),
+    format_: Format = typer.Option(Format.TABLE, "--format", help="table or csv"),
+) -> None:
+    """Usage of the current period: counted, included, remaining, overage, projection."""
+    as_of_at = instant_option(as_of, "as_of") if as_of else now()
+    with unit_of_work() as session:
+        result = service.billing_summary(session, get_account(session, account), as_of_at)
+        rows = summary_rows(result)
+        if format_ is Format.CSV:
+            writer = csv.writer(sys.stdout)
+            writer.writerow(("field", "value"))
+            writer.writerows(rows)
+            return
+        table = Table("", "", show_header=False, title=f"{result.account_code}: billing summary")
+        for field, value in rows:
+            table.add_row(field.replace("_", " "), value)
+        out.print(table)

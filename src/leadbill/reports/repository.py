@@ -1,0 +1,168 @@
+"""Set-based queries of the reports: a page of leads, their events, usage counts.
+
+A call report reads one page of leads (keyset pagination on the operator's lead
+id, which the `(account_id, external_id)` unique index serves) and then every
+event of that page in one query ordered by lead and time. Usage is one COUNT
+over `leads.first_called_at` in the period, the same predicate the billing run
+uses, so the report, the summary and the invoice agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from leadbill.core.billability import CALL_EVENTS
+from leadbill.core.periods import Period
+from leadbill.leads.models import Lead, LeadEvent
+from leadbill.seats.models import Seat
+from leadbill.subscriptions.models import SubscriptionSegment
+
+CALL_TYPES = sorted(event_type.value for event_type in CALL_EVENTS)
+
+
+@dataclass(frozen=True, slots=True)
+class LeadRow:
+    """The stored details of one lead, with its seat's code."""
+
+    id: int
+    external_id: str
+    seat_code: str | None
+    name: str | None
+    phone: str | None
+    email: str | None
+    postal_code: str | None
+    source: str | None
+    received_at: datetime | None
+    first_called_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One stored event of a lead."""
+
+    lead_id: int
+    type: str
+    occurred_at: datetime
+    call_result: str | None
+    duration_seconds: int | None
+
+
+def _in_period(column: Any, period: Period) -> ColumnElement[bool]:
+    # Half-open [start, end): an instant on a boundary belongs to the later period.
+    return and_(column >= period.start, column < period.end)
+
+
+def leads_page(
+    session: Session, account_id: int, period: Period, *, after: str | None, limit: int
+) -> list[LeadRow]:
+    """Up to `limit` leads of the account received or called in `period`, by lead id.
+
+    A lead belongs to the period when it was received in it, first called in it
+    (which is when it counts), or had any call event in it. `after` is the last
+    operator lead id of the previous page.
+    """
+    called_in_period = exists().where(
+        LeadEvent.account_id == account_id,
+        LeadEvent.lead_id == Lead.id,
+        LeadEvent.type.in_(CALL_TYPES),
+        _in_period(LeadEvent.occurred_at, period),
+    )
+    query = (
+        select(
+            Lead.id,
+            Lead.external_id,
+            Seat.code,
+            Lead.name,
+            Lead.phone,
+            Lead.email,
+            Lead.postal_code,
+            Lead.source,
+            Lead.received_at,
+            Lead.first_called_at,
+        )
+        .outerjoin(Seat, Seat.id == Lead.seat_id)
+        .where(
+            Lead.account_id == account_id,
+            or_(
+                _in_period(Lead.received_at, period),
+                _in_period(Lead.first_called_at, period),
+                called_in_period,
+            ),
+        )
+        .order_by(Lead.external_id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(Lead.external_id > after)
+    rows: Sequence[Any] = session.execute(query).all()
+    return [LeadRow(*row) for row in rows]
+
+
+def events_of(session: Session, account_id: int, lead_ids: Sequence[int]) -> list[EventRow]:
+    """Every event of these leads in one query, ordered by lead, then time."""
+    if not lead_ids:
+        return []
+    query = (
+        select(
+            LeadEvent.lead_id,
+            LeadEvent.type,
+            LeadEvent.occurred_at,
+            LeadEvent.call_result,
+            LeadEvent.duration_seconds,
+        )
+        .where(LeadEvent.account_id == account_id, LeadEvent.lead_id.in_(lead_ids))
+        .order_by(LeadEvent.lead_id, LeadEvent.occurred_at, LeadEvent.id)
+    )
+    rows: Sequence[Any] = session.execute(query).all()
+    return [EventRow(*row) for row in rows]
+
+
+def counted_leads(session: Session, account_id: int, period: Period) -> int:
+    """Leads of the account first called in `period`: the usage billing charges."""
+    count = session.scalar(
+        select(func.count(Lead.id)).where(
+            Lead.account_id == account_id, _in_period(Lead.first_called_at, period)
+        )
+    )
+    return int(count or 0)
+
+
+def counted_leads_by_seat(
+    session: Session, account_id: int, period: Period
+) -> dict[int | None, int]:
+    """Leads first called in `period`, per seat id (None: leads without a seat)."""
+    query = (
+        select(Lead.seat_id, func.count(Lead.id))
+        .where(Lead.account_id == account_id, _in_period(Lead.first_called_at, period))
+        .group_by(Lead.seat_id)
+    )
+    return {seat_id: int(count) for seat_id, count in session.execute(query)}
+
+
+def seat_codes(session: Session, account_id: int) -> list[tuple[int, str]]:
+    """The account's seats as (id, code), oldest first."""
+    query = select(Seat.id, Seat.code).where(Seat.account_id == account_id).order_by(Seat.id)
+    return [(seat_id, code) for seat_id, code in session.execute(query)]
+
+
+def plan_in_force(
+    session: Session, subscription_id: int, period_index: int, instant: datetime
+) -> int | None:
+    """The plan id of the period's segment in force at `instant`, if the period was opened."""
+    return session.scalar(
+        select(SubscriptionSegment.plan_id)
+        .where(
+            SubscriptionSegment.subscription_id == subscription_id,
+            SubscriptionSegment.period_index == period_index,
+            SubscriptionSegment.start <= instant,
+        )
+        .order_by(SubscriptionSegment.start.desc())
+        .limit(1)
+    )

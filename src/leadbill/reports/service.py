@@ -1,0 +1,354 @@
+"""Reports: the master call report (R9) and the billing summary of a period.
+
+Both read a subscription's period and ask the core for every figure: whether
+and why a lead counts comes from `core.billability.decide` on the lead's
+events, the money from `core.rating.usage_summary`. "Counted in this period"
+means the lead's counting instant lies in the period, which is what the billing
+run charges (`leads.first_called_at` in `[start, end)`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from fractions import Fraction
+from typing import NamedTuple
+
+from sqlalchemy.orm import Session
+
+from leadbill.accounts.models import Account
+from leadbill.core.billability import (
+    CALL_EVENTS,
+    REASON_TEXT,
+    EventType,
+    LeadEvent,
+    decide,
+)
+from leadbill.core.errors import RuleViolation
+from leadbill.core.money import Money
+from leadbill.core.periods import Interval, Period, period_at, period_containing, require_utc
+from leadbill.core.plans import PlanTerms
+from leadbill.core.rating import usage_summary
+from leadbill.errors import InvalidInput
+from leadbill.plans.models import Plan
+from leadbill.plans.service import terms
+from leadbill.reports import repository
+from leadbill.subscriptions.service import current_subscription
+
+DEFAULT_PAGE_SIZE = 500
+# A page's lead ids go into one IN list; stay far below every driver's bind limit.
+MAX_PAGE_SIZE = 1000
+
+_KNOWN_TYPES = {event_type.value: event_type for event_type in EventType}
+_CALL_TYPES = frozenset(event_type.value for event_type in CALL_EVENTS)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportScope:
+    """What a report covers: one account's subscription, one period, its plan terms."""
+
+    account_id: int
+    account_code: str
+    currency: str
+    subscription_id: int
+    plan: PlanTerms
+    period: Period
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    """One call of a lead's call history."""
+
+    type: str
+    occurred_at: datetime
+    result: str | None
+    duration_seconds: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallReportRow:
+    """One lead of the master call report, with its call history and verdict.
+
+    `counted` says whether the lead counts in the report's period; `billable`,
+    `reason` and `counted_at` are the core's verdict on the lead's events.
+    """
+
+    lead_id: str
+    seat_code: str | None
+    name: str | None
+    phone: str | None
+    email: str | None
+    postal_code: str | None
+    source: str | None
+    received_at: datetime | None
+    calls: int
+    last_call_result: str | None
+    last_call_at: datetime | None
+    call_history: tuple[CallEvent, ...]
+    billable: bool
+    counted: bool
+    reason: str
+    reason_text: str
+    counted_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallReportPage:
+    """One page of the call report; `next_after` continues it (None: last page)."""
+
+    rows: list[CallReportRow]
+    next_after: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallReport:
+    """The whole call report of one period."""
+
+    scope: ReportScope
+    rows: list[CallReportRow]
+
+    @property
+    def counted_leads(self) -> int:
+        """Leads of the report that count in its period."""
+        return sum(1 for row in self.rows if row.counted)
+
+
+class SeatUsage(NamedTuple):
+    """Leads counted in the period for one seat (None: leads without a seat)."""
+
+    seat_code: str | None
+    counted_leads: int
+
+
+@dataclass(frozen=True, slots=True)
+class BillingSummary:
+    """Where an account stands in its current period, and where it is heading.
+
+    The figures are the core's `UsageSummary` of the period, spelled out.
+    """
+
+    account_code: str
+    currency: str
+    plan_code: str
+    plan_name: str
+    fee: Money
+    per_lead_rate: Money
+    period: Period
+    as_of: datetime
+    counted_leads: int
+    included_leads: int
+    remaining_leads: int
+    overage_leads: int
+    overage_so_far: Money
+    projected_leads: int
+    projected_overage: Money
+    projected_cost: Money
+    elapsed_share: Fraction
+    counted_by_seat: tuple[SeatUsage, ...]
+
+    @property
+    def period_start(self) -> datetime:
+        """Start of the period (inclusive)."""
+        return self.period.start
+
+    @property
+    def period_end(self) -> datetime:
+        """End of the period (exclusive)."""
+        return self.period.end
+
+
+def _instant(value: datetime, field: str) -> datetime:
+    try:
+        return require_utc(value, field)
+    except RuleViolation as error:
+        raise InvalidInput(field, error.reason) from None
+
+
+def report_scope(
+    session: Session,
+    account: Account,
+    *,
+    as_of: datetime,
+    period_index: int | None = None,
+    in_period: datetime | None = None,
+) -> ReportScope:
+    """The account's subscription period a report covers, with the plan in force in it.
+
+    By default the period containing `as_of`; otherwise period number
+    `period_index` (0 is the first), or the period containing `in_period`.
+    """
+    as_of = _instant(as_of, "as_of")
+    if period_index is not None and in_period is not None:
+        raise InvalidInput("period", "choose a period by index or by a date in it, not both")
+    subscription = current_subscription(session, account)
+    subscribed_plan = session.get_one(Plan, subscription.plan_id)
+    interval = Interval(subscribed_plan.interval)
+    anchor = subscription.anchor_at
+    try:
+        if period_index is not None:
+            period = period_at(anchor, account.time_zone, interval, period_index)
+        else:
+            field = "as_of" if in_period is None else "date"
+            instant = as_of if in_period is None else _instant(in_period, field)
+            if instant < anchor:
+                raise InvalidInput(
+                    field, f"{instant:%Y-%m-%d %H:%M} UTC precedes the subscription start"
+                )
+            period = period_containing(anchor, account.time_zone, interval, instant)
+    except RuleViolation as error:
+        raise InvalidInput("period", error.reason) from None
+    # The plan in force at as_of (or at the period's last instant for a past period);
+    # a period the billing run has not opened yet is on the subscription's plan.
+    reference = max(period.start, min(as_of, period.end - timedelta(microseconds=1)))
+    plan_id = repository.plan_in_force(session, subscription.id, period.index, reference)
+    if plan_id is None or plan_id == subscribed_plan.id:
+        plan = subscribed_plan
+    else:
+        plan = session.get_one(Plan, plan_id)
+    return ReportScope(
+        account_id=account.id,
+        account_code=account.code,
+        currency=account.currency,
+        subscription_id=subscription.id,
+        plan=terms(plan),
+        period=period,
+    )
+
+
+def _reason_text(
+    reason_text: str, counted: bool, counted_at: datetime | None, period: Period
+) -> str:
+    if counted or counted_at is None:
+        return reason_text
+    when = "an earlier" if counted_at < period.start else "a later"
+    return (
+        f"not counted in this period: it counts in {when} period ({counted_at:%Y-%m-%d %H:%M} UTC)"
+    )
+
+
+def _row(
+    lead: repository.LeadRow, events: Sequence[repository.EventRow], scope: ReportScope
+) -> CallReportRow:
+    core_events = [
+        LeadEvent(_KNOWN_TYPES[event.type], event.occurred_at)
+        for event in events
+        if event.type in _KNOWN_TYPES
+    ]
+    verdict = decide(scope.plan.counting_policy, core_events)
+    counted = verdict.counted_at is not None and scope.period.contains(verdict.counted_at)
+    history = tuple(
+        CallEvent(event.type, event.occurred_at, event.call_result, event.duration_seconds)
+        for event in events
+        if event.type in _CALL_TYPES
+    )
+    last = history[-1] if history else None
+    return CallReportRow(
+        lead_id=lead.external_id,
+        seat_code=lead.seat_code,
+        name=lead.name,
+        phone=lead.phone,
+        email=lead.email,
+        postal_code=lead.postal_code,
+        source=lead.source,
+        received_at=lead.received_at,
+        calls=len(history),
+        # A call event without a result is reported by its type (call_missed, ...).
+        last_call_result=(last.result or last.type) if last else None,
+        last_call_at=last.occurred_at if last else None,
+        call_history=history,
+        billable=verdict.billable,
+        counted=counted,
+        reason=verdict.reason.value,
+        reason_text=_reason_text(
+            REASON_TEXT[verdict.reason], counted, verdict.counted_at, scope.period
+        ),
+        counted_at=verdict.counted_at,
+    )
+
+
+def call_report_page(
+    session: Session,
+    scope: ReportScope,
+    *,
+    after: str | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+) -> CallReportPage:
+    """One page of the master call report (R9), by operator lead id after `after`.
+
+    Two queries per page whatever its size: the leads, then all their events.
+    """
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
+    leads = repository.leads_page(session, scope.account_id, scope.period, after=after, limit=limit)
+    events = repository.events_of(session, scope.account_id, [lead.id for lead in leads])
+    by_lead: dict[int, list[repository.EventRow]] = {}
+    for event in events:
+        by_lead.setdefault(event.lead_id, []).append(event)
+    rows = [_row(lead, by_lead.get(lead.id, []), scope) for lead in leads]
+    next_after = rows[-1].lead_id if len(rows) == limit else None
+    return CallReportPage(rows, next_after)
+
+
+def iter_call_report(
+    session: Session, scope: ReportScope, *, page_size: int = DEFAULT_PAGE_SIZE
+) -> Iterator[CallReportRow]:
+    """Every row of the call report, read page by page (keyset pagination)."""
+    after: str | None = None
+    while True:
+        page = call_report_page(session, scope, after=after, limit=page_size)
+        yield from page.rows
+        if page.next_after is None:
+            return
+        after = page.next_after
+
+
+def call_report(
+    session: Session,
+    account: Account,
+    *,
+    as_of: datetime,
+    period_index: int | None = None,
+    in_period: datetime | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> CallReport:
+    """The master call report of one period (default: the one containing `as_of`)."""
+    scope = report_scope(
+        session, account, as_of=as_of, period_index=period_index, in_period=in_period
+    )
+    return CallReport(scope, list(iter_call_report(session, scope, page_size=page_size)))
+
+
+def billing_summary(session: Session, account: Account, as_of: datetime) -> BillingSummary:
+    """Usage, allowance, overage so far and projected cost of the period containing `as_of`."""
+    scope = report_scope(session, account, as_of=as_of)
+    as_of = _instant(as_of, "as_of")
+    counted = repository.counted_leads(session, scope.account_id, scope.period)
+    by_seat = repository.counted_leads_by_seat(session, scope.account_id, scope.period)
+    seats = [
+        SeatUsage(code, by_seat.get(seat_id, 0))
+        for seat_id, code in repository.seat_codes(session, scope.account_id)
+    ]
+    if None in by_seat:
+        seats.append(SeatUsage(None, by_seat[None]))
+    usage = usage_summary(scope.plan, scope.period, counted, as_of)
+    return BillingSummary(
+        account_code=scope.account_code,
+        currency=scope.currency,
+        plan_code=scope.plan.code,
+        plan_name=scope.plan.name,
+        fee=scope.plan.fee,
+        per_lead_rate=scope.plan.per_lead_rate,
+        period=scope.period,
+        as_of=as_of,
+        counted_leads=usage.counted_leads,
+        included_leads=usage.included_leads,
+        remaining_leads=usage.remaining_leads,
+        overage_leads=usage.overage_leads,
+        overage_so_far=usage.overage_so_far,
+        projected_leads=usage.projected_leads,
+        projected_overage=usage.projected_overage,
+        projected_cost=usage.projected_cost,
+        elapsed_share=usage.elapsed_share,
+        counted_by_seat=tuple(seats),
+    )
