@@ -11,7 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
@@ -439,3 +439,29 @@ def test_r9_summary_csv_prints_money_with_currency(cli: CliRunner) -> None:
     table = cli.invoke(reports_app, ["summary", "brokerage", "--as-of", "2026-01-31T00:00Z"])
     assert table.exit_code == 0, table.output
     assert "1000.00 USD" in table.output
+
+
+def test_r9_report_queries_do_not_grow_with_leads(session: Session) -> None:
+    account = _brokerage(session)
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    def queries_of_report() -> int:
+        session.expire_all()
+        statements.clear()
+        reports.call_report(session, account, as_of=utc(2026, 1, 31))
+        return len(statements)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        few = queries_of_report()
+        session.expire_all()
+        _many_leads(session, account, {"s1": 40, "s2": 40})
+        many = queries_of_report()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    # The account, its subscription, plan and segment, one page of leads, all their events.
+    assert many == few == 6
