@@ -7,14 +7,16 @@ bulk statement per table written. No query runs per subscription or per lead.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Table, and_, bindparam, column, func, insert, select, update, values
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
+import leadbill.models  # noqa: F401  (every table, so that foreign keys resolve)
 from leadbill.accounts.models import Account
 from leadbill.billing.models import Invoice, InvoiceLine
 from leadbill.db import Base, UTCDateTime
@@ -99,47 +101,122 @@ def plans_by_id(session: Session, plan_ids: Iterable[int]) -> dict[int, Plan]:
     return {plan.id: plan for plan in session.scalars(select(Plan).where(Plan.id.in_(ids)))}
 
 
+def _is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _unnest(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> tuple[str, dict[str, list[Any]]]:
+    """PostgreSQL: `unnest(...)` of one typed array per column, and its parameters.
+
+    The statement text does not depend on the number of rows, so it is parsed and
+    planned once, and a whole batch travels as a handful of array parameters.
+    """
+    dialect = session.get_bind().dialect
+    casts, params = [], {}
+    for number, name in enumerate(columns):
+        column = table.c[name]
+        # A foreign key column declared without a type takes its referenced column's.
+        column_type = (
+            next(iter(column.foreign_keys)).column.type
+            if column.foreign_keys and column.type._isnull
+            else column.type
+        )
+        sql_type = column_type.compile(dialect=dialect)
+        casts.append(f"CAST(:a{number} AS {sql_type}[])")
+        params[f"a{number}"] = [row[name] for row in rows]
+    return f"unnest({', '.join(casts)})", params
+
+
+def _quoted(session: Session, columns: Sequence[str]) -> str:
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    return ", ".join(quote(name) for name in columns)
+
+
+def _bulk_insert(
+    session: Session, table: Table, rows: Sequence[dict[str, Any]], returning: str = ""
+) -> Any:
+    """Insert rows in one statement per chunk; on PostgreSQL from arrays via unnest."""
+    columns = list(rows[0])
+    if _is_postgresql(session):
+        source, params = _unnest(session, table, columns, rows)
+        sql = f"INSERT INTO {table.name} ({_quoted(session, columns)}) SELECT * FROM {source}"
+        return session.execute(text(sql + (f" RETURNING {returning}" if returning else "")), params)
+    statement = insert(table)
+    if returning:
+        statement = statement.returning(*(table.c[name.strip()] for name in returning.split(",")))
+    return session.execute(statement, list(rows))
+
+
+_USAGE_SQL = {
+    # Each batch's closing periods arrive as arrays (PostgreSQL) or one JSON array
+    # (SQLite): the statement text is fixed, so it is prepared and cached once.
+    "postgresql": """
+        SELECT cp.subscription_id, cp.period_index, count(*)
+        FROM unnest(CAST(:subscription_ids AS BIGINT[]), CAST(:period_indexes AS INTEGER[]),
+                    CAST(:account_ids AS BIGINT[]), CAST(:starts AS TIMESTAMPTZ[]),
+                    CAST(:ends AS TIMESTAMPTZ[]))
+             AS cp(subscription_id, period_index, account_id, period_start, period_end)
+        JOIN leads ON leads.account_id = cp.account_id
+              AND leads.first_called_at >= cp.period_start
+              AND leads.first_called_at < cp.period_end
+        GROUP BY cp.subscription_id, cp.period_index
+    """,
+    "sqlite": """
+        WITH cp AS (
+            SELECT json_extract(value, '$[0]') AS subscription_id,
+                   json_extract(value, '$[1]') AS period_index,
+                   json_extract(value, '$[2]') AS account_id,
+                   json_extract(value, '$[3]') AS period_start,
+                   json_extract(value, '$[4]') AS period_end
+            FROM json_each(:periods)
+        )
+        SELECT cp.subscription_id, cp.period_index, count(*)
+        FROM cp
+        JOIN leads ON leads.account_id = cp.account_id
+              AND leads.first_called_at >= cp.period_start
+              AND leads.first_called_at < cp.period_end
+        GROUP BY cp.subscription_id, cp.period_index
+    """,
+}
+
+
+def _usage_params(session: Session, chunk: Sequence[ClosingPeriod]) -> dict[str, Any]:
+    if _is_postgresql(session):
+        return {
+            "subscription_ids": [p.subscription_id for p in chunk],
+            "period_indexes": [p.period_index for p in chunk],
+            "account_ids": [p.account_id for p in chunk],
+            "starts": [p.start for p in chunk],
+            "ends": [p.end for p in chunk],
+        }
+    # Instants in exactly the text form the UTCDateTime column stores on SQLite.
+    dialect = session.get_bind().dialect
+    stored = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert stored is not None
+    rows = [
+        [p.subscription_id, p.period_index, p.account_id, stored(p.start), stored(p.end)]
+        for p in chunk
+    ]
+    return {"periods": json.dumps(rows)}
+
+
 def called_leads(
     session: Session, closing_periods: Sequence[ClosingPeriod]
 ) -> dict[tuple[int, int], int]:
     """Leads first called inside each period, keyed by (subscription id, period index).
 
-    One GROUP BY per chunk: the periods are joined, as a VALUES list, to the
-    account's leads on the (account_id, first_called_at) index. A lead called
-    exactly at a boundary belongs to the later period (half-open intervals).
-    Periods without any called lead are absent from the result.
+    One GROUP BY per chunk of periods, joined to the account's leads on the
+    (account_id, first_called_at) index. A lead called exactly at a boundary
+    belongs to the later period (half-open intervals). Periods without any
+    called lead are absent from the result.
     """
     counts: dict[tuple[int, int], int] = {}
+    sql = text(_USAGE_SQL[session.get_bind().dialect.name])
     for offset in range(0, len(closing_periods), USAGE_CHUNK):
-        chunk = closing_periods[offset : offset + USAGE_CHUNK]
-        closing = (
-            values(
-                column("subscription_id", Integer),
-                column("period_index", Integer),
-                column("account_id", Integer),
-                column("period_start", UTCDateTime()),
-                column("period_end", UTCDateTime()),
-                name="closing_periods",
-            )
-            .data(
-                [(p.subscription_id, p.period_index, p.account_id, p.start, p.end) for p in chunk]
-            )
-            .cte("closing_periods")
-        )
-        query = (
-            select(closing.c.subscription_id, closing.c.period_index, func.count(leads.c.id))
-            .select_from(closing)
-            .join(
-                leads,
-                and_(
-                    leads.c.account_id == closing.c.account_id,
-                    leads.c.first_called_at >= closing.c.period_start,
-                    leads.c.first_called_at < closing.c.period_end,
-                ),
-            )
-            .group_by(closing.c.subscription_id, closing.c.period_index)
-        )
-        for subscription_id, period_index, count in session.execute(query):
+        params = _usage_params(session, closing_periods[offset : offset + USAGE_CHUNK])
+        for subscription_id, period_index, count in session.execute(sql, params):
             counts[(int(subscription_id), int(period_index))] = int(count)
     return counts
 
@@ -148,19 +225,14 @@ def insert_invoices(session: Session, rows: Sequence[dict[str, Any]]) -> dict[tu
     """Bulk insert boundary invoices; their ids keyed by (subscription id, boundary index)."""
     if not rows:
         return {}
-    result = session.execute(
-        insert(invoices).returning(
-            invoices.c.id, invoices.c.subscription_id, invoices.c.boundary_index
-        ),
-        list(rows),
-    )
+    result = _bulk_insert(session, invoices, rows, returning="id, subscription_id, boundary_index")
     return {(int(sub), int(boundary)): int(id_) for id_, sub, boundary in result}
 
 
 def insert_lines(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Bulk insert invoice lines."""
     if rows:
-        session.execute(insert(invoice_lines), list(rows))
+        _bulk_insert(session, invoice_lines, rows)
 
 
 def insert_periods(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -168,13 +240,38 @@ def insert_periods(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
     period_rows = [{key: value for key, value in row.items() if key != "plan_id"} for row in rows]
-    session.execute(insert(periods), period_rows)
-    session.execute(insert(segments), list(rows))
+    _bulk_insert(session, periods, period_rows)
+    _bulk_insert(session, segments, rows)
+
+
+_SUBSCRIPTION_UPDATE = {
+    "b_id": "id",
+    "b_status": "status",
+    "b_index": "current_period_index",
+    "b_start": "current_period_start",
+    "b_end": "current_period_end",
+    "b_ended_at": "ended_at",
+}
 
 
 def update_subscriptions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Bulk update the billed subscriptions: their new current period, or their end."""
     if not rows:
+        return
+    if _is_postgresql(session):
+        renamed = [
+            {column: row[key] for key, column in _SUBSCRIPTION_UPDATE.items()} for row in rows
+        ]
+        columns = list(_SUBSCRIPTION_UPDATE.values())
+        source, params = _unnest(session, subscriptions, columns, renamed)
+        assignments = ", ".join(f"{name} = u.{name}" for name in columns[1:])
+        session.execute(
+            text(
+                f"UPDATE subscriptions SET {assignments} "
+                f"FROM {source} AS u({', '.join(columns)}) WHERE subscriptions.id = u.id"
+            ),
+            params,
+        )
         return
     statement = (
         update(subscriptions)
