@@ -171,10 +171,13 @@ def test_total_is_the_sum_of_rounded_lines_not_the_rounded_sum() -> None:
     assert usd("0.015").rounded().amount == Decimal("0.02")
 
 
-def test_total_of_no_lines_is_zero_in_the_currency() -> None:
-    empty = total([], "KWD")
+@pytest.mark.parametrize(
+    ("currency", "expected"), [("USD", "0.00 USD"), ("JPY", "0 JPY"), ("KWD", "0.000 KWD")]
+)
+def test_total_of_no_lines_is_zero_in_minor_units(currency: str, expected: str) -> None:
+    empty = total([], currency)
     assert empty.is_zero()
-    assert empty.currency == "KWD"
+    assert str(empty) == expected
 
 
 def test_arithmetic_and_comparison_in_one_currency() -> None:

@@ -110,7 +110,8 @@ class Money:
 
 def total(lines: list[Money], currency: str) -> Money:
     """Sum already-rounded line amounts; a total is never rounded again."""
-    result = Money.zero(currency)
+    # Start from zero in minor units so that even an empty total reads 0.00 USD.
+    result = Money.zero(currency).rounded()
     for line in lines:
         result = result + line
     return result
