@@ -283,13 +283,14 @@ def list_payments(
     """List payments, oldest first."""
     with unit_of_work() as session:
         found = payment_service.list_payments(session, account_id=_account_id(session, account))
-        numbers = dict(
-            session.execute(
+        numbers = {
+            invoice_id: number
+            for invoice_id, number in session.execute(
                 select(Invoice.id, Invoice.number).where(
                     Invoice.id.in_({payment.invoice_id for payment in found})
                 )
-            ).tuples()
-        )
+            )
+        }
         codes = _account_codes(session, {payment.account_id for payment in found})
         table = Table("reference", "account", "invoice", "received", "amount")
         for payment in found:
