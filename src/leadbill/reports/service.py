@@ -236,7 +236,11 @@ def _row(
         if event.type in _KNOWN_TYPES
     ]
     verdict = decide(scope.plan.counting_policy, core_events)
-    counted = verdict.counted_at is not None and scope.period.contains(verdict.counted_at)
+    counted = (
+        verdict.billable
+        and verdict.counted_at is not None
+        and scope.period.contains(verdict.counted_at)
+    )
     history = tuple(
         CallEvent(event.type, event.occurred_at, event.call_result, event.duration_seconds)
         for event in events
