@@ -29,6 +29,9 @@ from leadbill.core.plans import CountingPolicy
 from leadbill.core.rating import Line, boundary_lines, invoice_total, seat_fee
 from tests.unit.sample_plans import prepaid_plan
 
+# The machine is shared: a slow example is not a failure.
+RELAXED = settings(deadline=None)
+
 ZONES = [
     "UTC",
     "America/New_York",
@@ -37,9 +40,6 @@ ZONES = [
     "America/Sao_Paulo",
     "Asia/Kolkata",
 ]
-
-# The machine is shared: no per-example deadline, a fixed number of examples.
-FAST = settings(max_examples=150, deadline=None)
 
 
 @st.composite
@@ -61,7 +61,7 @@ def subscriptions(draw: st.DrawFn) -> tuple[datetime, str, Interval]:
 # --- Periods ------------------------------------------------------------------------------
 
 
-@FAST
+@RELAXED
 @given(subscriptions())
 def test_consecutive_periods_tile_time_without_gap_or_overlap(
     subscription: tuple[datetime, str, Interval],
@@ -84,7 +84,7 @@ def test_consecutive_periods_tile_time_without_gap_or_overlap(
         assert earlier.end == later.start
 
 
-@FAST
+@RELAXED
 @given(subscriptions(), st.data())
 def test_every_instant_after_the_anchor_is_in_exactly_one_period(
     subscription: tuple[datetime, str, Interval], data: st.DataObject
@@ -99,12 +99,13 @@ def test_every_instant_after_the_anchor_is_in_exactly_one_period(
     neighbours = [found.index - 1, found.index + 1]
     for index in (k for k in neighbours if k >= 0):
         assert not period_at(anchor, zone, interval, index).contains(instant)
-    # And the remaining share at that instant is an exact fraction in (0, 1].
+    # And the remaining share at that instant is a ratio of whole seconds within [0, 1].
     share = remaining_share(found, instant)
-    assert 0 < share <= 1
+    assert 0 <= share <= 1
+    assert (share * found.seconds).denominator == 1
 
 
-@FAST
+@RELAXED
 @given(subscriptions())
 def test_period_boundaries_keep_the_anchors_local_wall_time(
     subscription: tuple[datetime, str, Interval],
@@ -174,7 +175,7 @@ def boundaries_on_a_dst_change(
     return zone_name, interval, index, anchor, wall, before
 
 
-@FAST
+@RELAXED
 @given(boundaries_on_a_dst_change())
 def test_a_boundary_skipped_or_repeated_by_dst_reads_with_the_offset_before_it(
     case: tuple[str, Interval, int, datetime, datetime, timedelta],
@@ -213,7 +214,7 @@ def shuffled_with_repeats(data: st.DataObject, events: Sequence[LeadEvent]) -> l
     return data.draw(st.permutations([*events, *repeats]), label="order")
 
 
-@FAST
+@RELAXED
 @given(lead_events(), st.data())
 def test_r2_order_and_repetition_of_events_do_not_change_billability(
     events: list[LeadEvent], data: st.DataObject
@@ -222,7 +223,7 @@ def test_r2_order_and_repetition_of_events_do_not_change_billability(
     assert decide(CountingPolicy.CALLED, again) == decide(CountingPolicy.CALLED, events)
 
 
-@FAST
+@RELAXED
 @given(lead_events())
 def test_r2_a_lead_counts_if_and_only_if_it_was_called(events: list[LeadEvent]) -> None:
     verdict = decide(CountingPolicy.CALLED, events)
@@ -249,7 +250,7 @@ def exponent(money: Money) -> int:
     return value
 
 
-@FAST
+@RELAXED
 @given(
     currency=st.sampled_from(CURRENCIES),
     fee=amounts(),
@@ -291,7 +292,7 @@ def test_invoice_total_is_the_sum_of_rounded_lines_in_minor_units(
     assert overage.quantity == max(0, counted - included)
 
 
-@FAST
+@RELAXED
 @given(st.lists(lead_events(), max_size=40), st.integers(0, 20), st.data())
 def test_r3_same_events_in_any_order_give_the_same_invoice_lines(
     leads: list[list[LeadEvent]], included: int, data: st.DataObject
