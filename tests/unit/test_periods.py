@@ -311,3 +311,21 @@ def test_unknown_time_zone_is_refused_naming_the_field(name: str) -> None:
     assert error.value.field == "time_zone"
     with pytest.raises(RuleViolation):
         check_time_zone(name)
+
+
+def test_half_hour_dst_in_lord_howe() -> None:
+    # Lord Howe moves its clocks by 30 minutes (UTC+10:30 to +11 on 2026-10-04).
+    zone = ZoneInfo("Australia/Lord_Howe")
+    anchor = datetime(2026, 9, 15, tzinfo=zone)
+    september, october = periods(anchor, "Australia/Lord_Howe", Interval.MONTH, 2)
+    assert september.start == utc(2026, 9, 14, 13, 30)
+    assert september.end == utc(2026, 10, 14, 13)
+    assert september.seconds == 30 * 86400 - 1800
+    assert october.start.astimezone(zone) == datetime(2026, 10, 15, tzinfo=zone)
+
+
+def test_local_midnight_east_of_utc_is_the_previous_utc_day() -> None:
+    # Kolkata is UTC+05:30 all year: every boundary is 18:30Z the day before.
+    anchor = datetime(2026, 1, 31, tzinfo=ZoneInfo("Asia/Kolkata"))
+    starts = [p.start for p in periods(anchor, "Asia/Kolkata", Interval.MONTH, 3)]
+    assert starts == [utc(2026, 1, 30, 18, 30), utc(2026, 2, 27, 18, 30), utc(2026, 3, 30, 18, 30)]
