@@ -334,6 +334,33 @@ def test_r6_cancel_final_invoice_carries_overage(sessions: sessionmaker[Session]
         assert len(boundary_invoices(session, subscription.id)) == 1
 
 
+def test_r6_cancel_during_catch_up_ends_at_end_of_the_period_it_was_made_in(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as session:
+        account, subscription = subscribed(session)
+        add_leads(session, account, spread(utc(2026, 3, 2), 104))
+        # Billing has not run since January; the customer cancels on March 20.
+        cancel_subscription(session, subscription, utc(2026, 3, 20))
+
+    run_billing(sessions, utc(2026, 6, 1))
+
+    with sessions.begin() as session:
+        invoices = boundary_invoices(session, subscription.id)
+        assert [invoice.issued_at for invoice in invoices] == [
+            utc(2026, 2, 1),
+            utc(2026, 3, 1),
+            utc(2026, 4, 1),
+        ]
+        assert [invoice.total for invoice in invoices] == [
+            Decimal("1000.00"),
+            Decimal("1000.00"),
+            Decimal("38.00"),
+        ]
+        stored = reload(session, subscription.id)
+        assert (stored.status, stored.ended_at) == ("ended", utc(2026, 4, 1))
+
+
 def test_r6_cancel_without_overage_ends_with_zero_invoice(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as session:
         account, subscription = subscribed(session)

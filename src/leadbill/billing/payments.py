@@ -92,11 +92,12 @@ def _parse(invoice: Invoice, amount: object, currency: str) -> tuple[Decimal, st
         )
     if value <= 0:
         raise InvalidInput("amount", f"{value} must be greater than zero")
-    if Money(value, code).rounded().amount != value:
+    rounded = Money(value, code).rounded().amount
+    if rounded != value:
         raise InvalidInput(
             "amount", f"{value} has more than {minor_unit(code)} decimal places for {code}"
         )
-    return value, code
+    return rounded, code
 
 
 def record_payment(

@@ -48,6 +48,7 @@ class DueSubscription:
     period_start: datetime
     period_end: datetime
     cancel_at_period_end: bool
+    cancel_requested_at: datetime | None
     time_zone: str
     currency: str
 
@@ -80,6 +81,7 @@ def lock_due_subscriptions(session: Session, as_of: datetime, limit: int) -> lis
             subscriptions.c.current_period_start.label("period_start"),
             subscriptions.c.current_period_end.label("period_end"),
             subscriptions.c.cancel_at_period_end,
+            subscriptions.c.cancel_requested_at,
             accounts.c.time_zone,
             accounts.c.currency,
         )

@@ -87,7 +87,11 @@ def due_boundaries(due: DueSubscription, interval: Interval, as_of: datetime) ->
     found: list[Boundary] = []
     while closing.end <= as_of:
         index = closing.index + 1
-        if due.cancel_at_period_end:
+        if due.cancel_at_period_end and (
+            due.cancel_requested_at is None or due.cancel_requested_at < closing.end
+        ):
+            # A cancellation takes effect at the end of the period it was made in (R6),
+            # even when the run is catching up on periods that ended before it.
             found.append(Boundary(due, index, closing, None))
             break
         calendar = period_at(due.anchor_at, due.time_zone, interval, index)
