@@ -560,3 +560,30 @@ def test_draft_run_then_finalize(sessions: sessionmaker[Session]) -> None:
 def test_run_refuses_naive_as_of(sessions: sessionmaker[Session]) -> None:
     with pytest.raises(InvalidInput, match="as_of"):
         run_billing(sessions, datetime(2026, 2, 1))
+
+
+def test_plan_without_counting_policy_renews_fee_only(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as session:
+        plan = create_plan(
+            session,
+            code="licence",
+            name="Licence",
+            currency="USD",
+            interval="month",
+            fee="49.00",
+            included_leads=0,
+            per_lead_rate="0",
+            counting_policy="none",
+            as_of=START,
+        )
+        account, subscription = subscribed(session, plan=plan)
+        add_leads(session, account, spread(utc(2026, 1, 2), 30))
+
+    run_billing(sessions, utc(2026, 2, 1))
+
+    with sessions.begin() as session:
+        (invoice,) = boundary_invoices(session, subscription.id)
+        assert amounts(session, invoice) == [
+            ("overage", 0, Decimal("0.00")),
+            ("plan_fee", 1, Decimal("49.00")),
+        ]

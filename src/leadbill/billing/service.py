@@ -27,11 +27,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from leadbill.billing import repository
 from leadbill.billing.invoices import finalized_status, format_number, line_rows, take_numbers
 from leadbill.billing.repository import ClosingPeriod, DueSubscription
+from leadbill.core.billability import CALL_EVENTS, counting_events
 from leadbill.core.errors import RuleViolation
 from leadbill.core.periods import Interval, Period, period_at, require_utc
-from leadbill.core.plans import CountingPolicy, PlanTerms
+from leadbill.core.plans import PlanTerms
 from leadbill.core.rating import boundary_lines, invoice_total
-from leadbill.errors import InvalidInput, from_rule
+from leadbill.errors import Conflict, InvalidInput, from_rule
 from leadbill.plans.service import terms
 
 # A batch that collides with a concurrent run is retried this many times.
@@ -102,6 +103,25 @@ def due_boundaries(due: DueSubscription, interval: Interval, as_of: datetime) ->
     return found
 
 
+def _counts_first_call(plan: PlanTerms) -> bool:
+    """True when the plan counts a lead at its first call; False when it counts none.
+
+    `leads.first_called_at` is the stored form of the core's `called` policy (the
+    earliest call event). A policy that counts on other events needs its own
+    stored instant before the run can bill it; until then it is refused loudly
+    rather than billed as if no lead had counted.
+    """
+    events = counting_events(plan.counting_policy)
+    if not events:
+        return False
+    if events == CALL_EVENTS:
+        return True
+    raise Conflict(
+        f"plan {plan.code} counts leads under the {plan.counting_policy.value!r} policy, "
+        "which the billing run cannot count yet"
+    )
+
+
 def _usage(
     session: Session, boundaries: list[Boundary], plans: dict[int, PlanTerms]
 ) -> dict[tuple[int, int], int]:
@@ -116,7 +136,7 @@ def _usage(
             b.closing.end,
         )
         for b in boundaries
-        if plans[b.subscription.plan_id].counting_policy is CountingPolicy.CALLED
+        if _counts_first_call(plans[b.subscription.plan_id])
     ]
     return repository.called_leads(session, wanted)
 
