@@ -465,3 +465,43 @@ def test_r9_report_queries_do_not_grow_with_leads(session: Session) -> None:
         event.remove(engine, "before_cursor_execute", count)
     # The account, its subscription, plan and segment, one page of leads, all their events.
     assert many == few == 6
+
+
+def test_r9_plan_without_counting_policy_counts_no_lead(session: Session) -> None:
+    account = create_account(
+        session,
+        code="sales-team",
+        name="Sales Team",
+        currency="USD",
+        time_zone="UTC",
+        billing_email="billing@sales.test",
+        as_of=START,
+    )
+    plan = create_plan(
+        session,
+        code="licence-monthly",
+        name="Licence, monthly",
+        currency="USD",
+        interval="month",
+        fee="0",
+        included_leads=0,
+        per_lead_rate="0",
+        counting_policy="none",
+        as_of=START,
+    )
+    create_subscription(session, account=account, plan=plan, start=START)
+    _lead(
+        session,
+        account,
+        "L-1",
+        received_at=utc(2026, 1, 3),
+        calls=[("call_answered", utc(2026, 1, 3, 1), "answered", 10)],
+    )
+    report = reports.call_report(session, account, as_of=utc(2026, 1, 20))
+    (row,) = report.rows
+    assert (row.counted, row.reason) == (False, "no_counting_policy")
+    assert row.reason_text == REASON_TEXT[Reason.NO_COUNTING_POLICY]
+    summary = reports.billing_summary(session, account, utc(2026, 1, 20))
+    assert summary.counted_leads == report.counted_leads == 0
+    assert summary.counted_by_seat == ()
+    assert summary.projected_cost == Money(Decimal("0.00"), "USD")

@@ -23,6 +23,7 @@ from leadbill.core.billability import (
     REASON_TEXT,
     EventType,
     LeadEvent,
+    counting_events,
     decide,
 )
 from leadbill.core.errors import RuleViolation
@@ -30,7 +31,7 @@ from leadbill.core.money import Money
 from leadbill.core.periods import Interval, Period, period_at, period_containing, require_utc
 from leadbill.core.plans import PlanTerms
 from leadbill.core.rating import usage_summary
-from leadbill.errors import InvalidInput
+from leadbill.errors import Conflict, InvalidInput
 from leadbill.plans.models import Plan
 from leadbill.plans.service import terms
 from leadbill.reports import repository
@@ -323,12 +324,32 @@ def call_report(
     return CallReport(scope, list(iter_call_report(session, scope, page_size=page_size)))
 
 
+def _counts_at_first_call(plan: PlanTerms) -> bool:
+    """True when the plan counts a lead at its first call, False when it counts none.
+
+    `leads.first_called_at` is the stored instant of the core's `called` policy,
+    as in the billing run; a policy counted on other events has no stored instant
+    yet, and a summary that silently showed no usage would mislead.
+    """
+    events = counting_events(plan.counting_policy)
+    if not events:
+        return False
+    if events == CALL_EVENTS:
+        return True
+    raise Conflict(
+        f"plan {plan.code} counts leads under the {plan.counting_policy.value!r} policy, "
+        "which the billing summary cannot count yet"
+    )
+
+
 def billing_summary(session: Session, account: Account, as_of: datetime) -> BillingSummary:
     """Usage, allowance, overage so far and projected cost of the period containing `as_of`."""
     scope = report_scope(session, account, as_of=as_of)
     as_of = _instant(as_of, "as_of")
-    counted = repository.counted_leads(session, scope.account_id, scope.period)
-    by_seat = repository.counted_leads_by_seat(session, scope.account_id, scope.period)
+    counted, by_seat = 0, {}
+    if _counts_at_first_call(scope.plan):
+        counted = repository.counted_leads(session, scope.account_id, scope.period)
+        by_seat = repository.counted_leads_by_seat(session, scope.account_id, scope.period)
     seats = [
         SeatUsage(code, by_seat.get(seat_id, 0))
         for seat_id, code in repository.seat_codes(session, scope.account_id)
