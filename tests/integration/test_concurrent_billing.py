@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import threading
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -126,3 +127,33 @@ def test_two_runs_at_once_invoice_each_boundary_exactly_once(
 
     # And a rerun afterwards finds nothing left to do.
     assert run_billing(sessions, utc(2026, 5, 1)).invoices_issued == 0
+
+
+def test_run_waits_for_a_due_subscription_locked_elsewhere(
+    engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks need PostgreSQL; SQLite runs serialise on the database lock")
+    with sessions.begin() as session:
+        plan = make_plan(session)
+        ids = [subscribed(session, f"acct-{n}", plan=plan)[1].id for n in range(3)]
+
+    # Another transaction (say, a cancellation being saved) holds one due subscription.
+    holder = engine.connect()
+    transaction = holder.begin()
+    holder.execute(select(Subscription.id).where(Subscription.id == ids[1]).with_for_update())
+    release = threading.Timer(1.0, transaction.commit)
+    release.start()
+    try:
+        result = run_billing(sessions, utc(2026, 2, 1))
+    finally:
+        release.join()
+        holder.close()
+
+    # The run skipped it while taking free batches, then waited for it: nothing is left due.
+    assert result.invoices_issued == 3
+    with sessions.begin() as session:
+        billed = session.scalars(
+            select(Invoice.subscription_id).where(Invoice.boundary_index == 1)
+        ).all()
+        assert sorted(billed) == ids

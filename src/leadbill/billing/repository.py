@@ -64,12 +64,14 @@ class ClosingPeriod:
     end: datetime
 
 
-def lock_due_subscriptions(session: Session, as_of: datetime, limit: int) -> list[DueSubscription]:
+def lock_due_subscriptions(
+    session: Session, as_of: datetime, limit: int, *, skip_locked: bool = True
+) -> list[DueSubscription]:
     """The next `limit` active subscriptions whose period ended by `as_of`, locked.
 
-    Ordered by (period end, id). On PostgreSQL the rows are locked FOR UPDATE
-    SKIP LOCKED, so concurrent runs take disjoint batches; on SQLite the
-    transaction already holds the database write lock (BEGIN IMMEDIATE).
+    Ordered by (period end, id). On PostgreSQL the rows are locked FOR UPDATE,
+    by default SKIP LOCKED so that concurrent runs take disjoint batches; on
+    SQLite the transaction already holds the database write lock (BEGIN IMMEDIATE).
     """
     query = (
         select(
@@ -91,7 +93,7 @@ def lock_due_subscriptions(session: Session, as_of: datetime, limit: int) -> lis
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=subscriptions)
+        query = query.with_for_update(skip_locked=skip_locked, of=subscriptions)
     return [DueSubscription(**row._asdict()) for row in session.execute(query)]
 
 

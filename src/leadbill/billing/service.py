@@ -147,8 +147,9 @@ def _bill_batch(
     batch_size: int,
     finalize: bool,
     plan_cache: dict[int, PlanTerms],
+    skip_locked: bool,
 ) -> _BatchOutcome | None:
-    due = repository.lock_due_subscriptions(session, as_of, batch_size)
+    due = repository.lock_due_subscriptions(session, as_of, batch_size, skip_locked=skip_locked)
     if not due:
         return None
     missing = {d.plan_id for d in due} - plan_cache.keys()
@@ -264,18 +265,26 @@ def run_billing(
     invoice_ids: list[int] = []
     invoice_numbers: list[str] = []
     renewed = ended = batches = retries = 0
+    # First take every batch nobody else holds; then wait for rows held elsewhere (a
+    # concurrent run's batch, a cancellation being saved) so that nothing due is left.
+    skip_locked = True
     while True:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 with sessions() as session, session.begin():
-                    outcome = _bill_batch(session, as_of, batch_size, finalize, plan_cache)
+                    outcome = _bill_batch(
+                        session, as_of, batch_size, finalize, plan_cache, skip_locked
+                    )
                 break
             except DBAPIError as error:
                 if attempt == MAX_ATTEMPTS or not _retryable(error):
                     raise
                 retries += 1
         if outcome is None:
-            break
+            if not skip_locked:
+                break
+            skip_locked = False
+            continue
         batches += 1
         invoice_ids.extend(outcome.invoice_ids)
         invoice_numbers.extend(outcome.invoice_numbers)
