@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -31,7 +32,7 @@ from leadbill.core.billability import CALL_EVENTS, counting_events
 from leadbill.core.errors import RuleViolation
 from leadbill.core.periods import Interval, Period, period_at, require_utc
 from leadbill.core.plans import PlanTerms
-from leadbill.core.rating import boundary_lines, invoice_total
+from leadbill.core.rating import Line, boundary_lines, invoice_total
 from leadbill.errors import Conflict, InvalidInput, from_rule
 from leadbill.plans.service import terms
 
@@ -141,6 +142,58 @@ def _usage(
     return repository.called_leads(session, wanted)
 
 
+def _period_rows(boundaries: list[Boundary]) -> list[dict[str, Any]]:
+    """Rows of the periods (and their first segment) that the boundaries open."""
+    return [
+        {
+            "account_id": b.subscription.account_id,
+            "subscription_id": b.subscription.id,
+            "period_index": b.opening.index,
+            "start": b.opening.start,
+            "end": b.opening.end,
+            "plan_id": b.subscription.plan_id,
+        }
+        for b in boundaries
+        if b.opening is not None
+    ]
+
+
+def _invoice_row(b: Boundary, total: Decimal, number: str | None) -> dict[str, Any]:
+    """The invoice of one boundary, issued (and finalized) at the boundary instant."""
+    status = finalized_status(total) if number else "draft"
+    return {
+        "account_id": b.subscription.account_id,
+        "subscription_id": b.subscription.id,
+        "seat_id": None,
+        "boundary_index": b.index,
+        "kind": "period",
+        "number": number,
+        "status": status,
+        "currency": b.subscription.currency,
+        "total": total,
+        "issued_at": b.at,
+        "finalized_at": b.at if number else None,
+        "paid_at": b.at if status == "paid" else None,
+        "voided_at": None,
+    }
+
+
+def _subscription_rows(boundaries: list[Boundary]) -> list[dict[str, Any]]:
+    """Where each subscription stands after its last boundary: renewed or ended."""
+    last = {b.subscription.id: b for b in boundaries}  # boundaries are in time order
+    return [
+        {
+            "b_id": b.subscription.id,
+            "b_status": "active" if b.opening else "ended",
+            "b_index": (b.opening or b.closing).index,
+            "b_start": (b.opening or b.closing).start,
+            "b_end": (b.opening or b.closing).end,
+            "b_ended_at": None if b.opening else b.at,
+        }
+        for b in last.values()
+    ]
+
+
 def _bill_batch(
     session: Session,
     as_of: datetime,
@@ -163,25 +216,10 @@ def _bill_batch(
     # Numbers follow the boundary instant, then the subscription id: deterministic.
     boundaries.sort(key=lambda b: (b.at, b.subscription.id, b.index))
 
-    opened = [b for b in boundaries if b.opening is not None]
-    repository.insert_periods(
-        session,
-        [
-            {
-                "account_id": b.subscription.account_id,
-                "subscription_id": b.subscription.id,
-                "period_index": b.opening.index,
-                "start": b.opening.start,
-                "end": b.opening.end,
-                "plan_id": b.subscription.plan_id,
-            }
-            for b in opened
-            if b.opening is not None
-        ],
-    )
-
+    # Catch-up periods are recorded first; usage is counted from the boundaries' spans.
+    repository.insert_periods(session, _period_rows(boundaries))
     usage = _usage(session, boundaries, plan_cache)
-    rated = []
+    rated: list[tuple[Boundary, list[Line], Decimal]] = []
     for b in boundaries:
         plan = plan_cache[b.subscription.plan_id]
         counted = usage.get((b.subscription.id, b.closing.index), 0)
@@ -189,55 +227,26 @@ def _bill_batch(
         rated.append((b, lines, invoice_total(lines, b.subscription.currency).amount))
 
     numbers = [format_number(n) for n in take_numbers(session, len(rated))] if finalize else []
-    invoice_rows: list[dict[str, Any]] = []
-    for position, (b, _lines, total) in enumerate(rated):
-        status = finalized_status(total) if finalize else "draft"
-        invoice_rows.append(
-            {
-                "account_id": b.subscription.account_id,
-                "subscription_id": b.subscription.id,
-                "seat_id": None,
-                "boundary_index": b.index,
-                "kind": "period",
-                "number": numbers[position] if finalize else None,
-                "status": status,
-                "currency": b.subscription.currency,
-                "total": total,
-                "issued_at": b.at,
-                "finalized_at": b.at if finalize else None,
-                "paid_at": b.at if status == "paid" else None,
-                "voided_at": None,
-            }
-        )
-    ids = repository.insert_invoices(session, invoice_rows)
-    line_batch: list[dict[str, object]] = []
-    for b, lines, _total in rated:
-        line_batch.extend(
-            line_rows(b.subscription.account_id, ids[(b.subscription.id, b.index)], lines)
-        )
-    repository.insert_lines(session, line_batch)
-
-    # The last boundary of each subscription decides where it now stands.
-    last: dict[int, Boundary] = {b.subscription.id: b for b in boundaries}
-    repository.update_subscriptions(
+    ids = repository.insert_invoices(
         session,
         [
-            {
-                "b_id": b.subscription.id,
-                "b_status": "active" if b.opening else "ended",
-                "b_index": (b.opening or b.closing).index,
-                "b_start": (b.opening or b.closing).start,
-                "b_end": (b.opening or b.closing).end,
-                "b_ended_at": None if b.opening else b.at,
-            }
-            for b in last.values()
+            _invoice_row(b, total, numbers[position] if finalize else None)
+            for position, (b, _lines, total) in enumerate(rated)
         ],
     )
+    line_batch: list[dict[str, object]] = []
+    for b, lines, _total in rated:
+        invoice_id = ids[(b.subscription.id, b.index)]
+        line_batch.extend(line_rows(b.subscription.account_id, invoice_id, lines))
+    repository.insert_lines(session, line_batch)
+    repository.update_subscriptions(session, _subscription_rows(boundaries))
+
+    renewed = sum(1 for b in boundaries if b.opening is not None)
     return _BatchOutcome(
         invoice_ids=[ids[(b.subscription.id, b.index)] for b, _, _ in rated],
         invoice_numbers=numbers,
-        renewed=len(opened),
-        ended=len(boundaries) - len(opened),
+        renewed=renewed,
+        ended=len(boundaries) - renewed,
     )
 
 
