@@ -1,7 +1,155 @@
-"""`leadbill leads` commands."""
+"""`leadbill import ...`: load lead events from CSV files.
+
+The file is read as a stream, in chunks of `CHUNK_ROWS` rows, each stored in its
+own transaction; an interrupted import can simply be run again, since every
+event already stored is a duplicate. With --all-or-nothing the whole file is
+one transaction and one rejected row means nothing is stored.
+"""
 
 from __future__ import annotations
 
-import typer
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 
-app = typer.Typer(no_args_is_help=True)
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+from leadbill.console import err, now, out, sessions
+from leadbill.errors import InvalidInput, LeadbillError
+from leadbill.leads.csv_format import check_header
+from leadbill.leads.service import CHUNK_ROWS, IngestResult, RowOutcome, ingest_events
+
+app = typer.Typer(help="Import lead events from CSV files.", no_args_is_help=True)
+
+# Rejections printed one by one; the rest are counted.
+SHOWN_REJECTIONS = 50
+# Files at least this large show a progress bar on a terminal.
+PROGRESS_BYTES = 1_000_000
+EXIT_REJECTED = 2
+
+
+@dataclass
+class _Totals:
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    discarded: int = 0
+    shown: list[RowOutcome] = field(default_factory=list)
+
+    def add(self, result: IngestResult) -> None:
+        self.accepted += result.accepted
+        self.duplicate += result.duplicate
+        self.rejected += result.rejected
+        self.discarded += result.discarded
+        room = SHOWN_REJECTIONS - len(self.shown)
+        if room > 0:
+            self.shown.extend(result.rejections[:room])
+
+
+def _chunks(reader: csv.DictReader[str]) -> Iterator[tuple[int, list[dict[str, str | None]]]]:
+    """Chunks of rows with the line number of their first row (the header is line 1)."""
+    line = 2
+    chunk: list[dict[str, str | None]] = []
+    for row in reader:
+        chunk.append(row)
+        if len(chunk) == CHUNK_ROWS:
+            yield line, chunk
+            line += len(chunk)
+            chunk = []
+    if chunk:
+        yield line, chunk
+
+
+@app.command("events")
+def events(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV file of lead events"),
+    all_or_nothing: bool = typer.Option(
+        False, "--all-or-nothing", help="Store nothing if any row is rejected (one transaction)"
+    ),
+) -> None:
+    """Import lead events from a CSV file (see docs/csv-format.md).
+
+    Exit code 0 when every row was accepted or a duplicate, 2 when some rows were
+    rejected (with --all-or-nothing: nothing was stored).
+    """
+    totals = _Totals()
+    size = file.stat().st_size
+    try:
+        with file.open("rb") as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            reader = csv.DictReader(text)
+            unknown = check_header(reader.fieldnames)
+            reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
+            if unknown:
+                err.print(f"[yellow]ignored column(s):[/yellow] {', '.join(unknown)}")
+            progress = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                DownloadColumn(),
+                TimeRemainingColumn(),
+                console=err,
+                transient=True,
+                disable=size < PROGRESS_BYTES or not err.is_terminal,
+            )
+            with progress:
+                task = progress.add_task(f"importing {file.name}", total=size)
+                if all_or_nothing:
+                    _import_as_one(
+                        reader, totals, lambda: progress.update(task, completed=raw.tell())
+                    )
+                else:
+                    for first_line, chunk in _chunks(reader):
+                        with sessions()() as session, session.begin():
+                            totals.add(
+                                ingest_events(session, chunk, as_of=now(), first_line=first_line)
+                            )
+                        progress.update(task, completed=raw.tell())
+    except LeadbillError as error:
+        err.print(f"[red]error:[/red] {error.detail}")
+        raise typer.Exit(error.exit_code) from None
+    except (UnicodeDecodeError, csv.Error) as error:
+        err.print(f"[red]error:[/red] {file.name} is not a readable CSV file: {error}")
+        raise typer.Exit(InvalidInput.exit_code) from None
+    _report(totals, all_or_nothing)
+
+
+class _RollBack(Exception):
+    """Leaves the all-or-nothing transaction without storing anything."""
+
+
+def _import_as_one(reader: csv.DictReader[str], totals: _Totals, tick: Callable[[], None]) -> None:
+    """The whole file in one transaction, rolled back if any row is rejected."""
+    stamp = now()
+    try:
+        with sessions()() as session, session.begin():
+            for first_line, chunk in _chunks(reader):
+                # After a rejection later chunks are still checked, so that every
+                # rejection is reported; the transaction is rolled back anyway.
+                totals.add(
+                    ingest_events(
+                        session, chunk, as_of=stamp, all_or_nothing=True, first_line=first_line
+                    )
+                )
+                tick()
+            if totals.rejected:
+                raise _RollBack
+    except _RollBack:
+        totals.discarded += totals.accepted + totals.duplicate
+        totals.accepted = totals.duplicate = 0
+
+
+def _report(totals: _Totals, all_or_nothing: bool) -> None:
+    out.print(
+        f"accepted {totals.accepted}, duplicate {totals.duplicate}, rejected {totals.rejected}"
+    )
+    for outcome in totals.shown:
+        out.print(str(outcome))
+    if totals.rejected > len(totals.shown):
+        out.print(f"… and {totals.rejected - len(totals.shown)} more")
+    if totals.rejected:
+        if all_or_nothing:
+            out.print(f"nothing stored (--all-or-nothing): {totals.discarded} valid rows discarded")
+        raise typer.Exit(EXIT_REJECTED)

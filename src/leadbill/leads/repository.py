@@ -1,0 +1,241 @@
+"""Set-based statements of lead-event ingestion, one per step and chunk.
+
+Each statement handles a whole chunk of rows: the chunk travels as typed arrays
+(PostgreSQL, `unnest`) or as one JSON array (SQLite, `json_each`), or through
+the driver's executemany. Nothing here runs once per event. Statements go
+through the session's own connection with `exec_driver_sql`, so they join the
+caller's transaction at the cost of the driver alone.
+
+Instants arrive already in the text form the `UTCDateTime` column stores (see
+`stored_instant`), so text order is time order on SQLite and the same text
+parses to the same instant on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+
+# Bind parameters per statement stay below SQLite's limit (32766).
+IN_CHUNK = 10_000
+
+LeadKey = tuple[int, str]
+# account_id, external_id, seat_id, name, phone, email, postal_code, source,
+# received_at, first_called_at: the aggregate of one chunk's accepted events of a lead.
+LeadRow = Sequence[Any]
+# account_id, lead_id, idempotency_key, type, occurred_at, call_result,
+# duration_seconds, detail.
+EventRow = tuple[Any, ...]
+
+
+def dialect_name(session: Session) -> str:
+    """`sqlite` or `postgresql`."""
+    return session.get_bind().dialect.name
+
+
+def stored_instant(instant: datetime, dialect: str) -> str:
+    """The instant as the UTCDateTime column writes it, as text.
+
+    SQLite: naive UTC 'YYYY-MM-DD HH:MM:SS.ffffff' (what SQLAlchemy's DateTime
+    writes); PostgreSQL: the same with '+00:00', parsed by the server.
+    """
+    utc = instant.astimezone(UTC)
+    if dialect == "sqlite":
+        return utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return utc.isoformat(" ", "microseconds")
+
+
+def _connection(session: Session) -> Connection:
+    return session.connection()
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def account_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
+    """Account id by code, for the codes that exist."""
+    wanted = sorted(set(codes))
+    found: dict[str, int] = {}
+    conn = _connection(session)
+    marker = "?" if dialect_name(session) == "sqlite" else "%s"
+    for chunk in _chunks(wanted, IN_CHUNK):
+        sql = f"SELECT code, id FROM accounts WHERE code IN ({', '.join([marker] * len(chunk))})"
+        found.update(conn.exec_driver_sql(sql, tuple(chunk)).all())
+    return found
+
+
+def seat_ids(session: Session, account_ids: Iterable[int]) -> dict[tuple[int, str], int]:
+    """Seat id by (account id, seat code), for every seat of these accounts."""
+    wanted = sorted(set(account_ids))
+    found: dict[tuple[int, str], int] = {}
+    conn = _connection(session)
+    marker = "?" if dialect_name(session) == "sqlite" else "%s"
+    for chunk in _chunks(wanted, IN_CHUNK):
+        sql = (
+            "SELECT account_id, code, id FROM seats "
+            f"WHERE account_id IN ({', '.join([marker] * len(chunk))})"
+        )
+        for account_id, code, seat_id in conn.exec_driver_sql(sql, tuple(chunk)):
+            found[(account_id, code)] = seat_id
+    return found
+
+
+def existing_keys(session: Session, keys: Sequence[tuple[int, str]]) -> set[tuple[int, str]]:
+    """The (account id, idempotency key) pairs among `keys` already stored."""
+    if not keys:
+        return set()
+    conn = _connection(session)
+    if dialect_name(session) == "postgresql":
+        rows = conn.exec_driver_sql(
+            "SELECT e.account_id, e.idempotency_key"
+            " FROM unnest(%s::bigint[], %s::text[]) AS k(account_id, idempotency_key)"
+            " JOIN lead_events e ON e.account_id = k.account_id"
+            " AND e.idempotency_key = k.idempotency_key",
+            ([k[0] for k in keys], [k[1] for k in keys]),
+        )
+    else:
+        # A join (not a row-value IN, which SQLite answers with a table scan)
+        # probes the unique index once per key.
+        rows = conn.exec_driver_sql(
+            "SELECT e.account_id, e.idempotency_key FROM json_each(?) AS k"
+            " JOIN lead_events e ON e.account_id = json_extract(k.value, '$[0]')"
+            " AND e.idempotency_key = json_extract(k.value, '$[1]')",
+            (json.dumps(keys),),
+        )
+    return {(account_id, key) for account_id, key in rows}
+
+
+_UPSERT_SET = """
+    seat_id = COALESCE(leads.seat_id, excluded.seat_id),
+    name = COALESCE(leads.name, excluded.name),
+    phone = COALESCE(leads.phone, excluded.phone),
+    email = COALESCE(leads.email, excluded.email),
+    postal_code = COALESCE(leads.postal_code, excluded.postal_code),
+    source = COALESCE(leads.source, excluded.source),
+"""
+
+_UPSERT_LEADS = {
+    "postgresql": """
+        INSERT INTO leads (account_id, external_id, seat_id, name, phone, email, postal_code,
+                           source, received_at, first_called_at, created_at)
+        SELECT *, %s::timestamptz FROM unnest(
+            %s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[],
+            %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[])
+        ON CONFLICT (account_id, external_id) DO UPDATE SET"""
+    + _UPSERT_SET
+    + """
+            received_at = LEAST(leads.received_at, excluded.received_at),
+            first_called_at = LEAST(leads.first_called_at, excluded.first_called_at)
+        RETURNING account_id, external_id, id
+    """,
+    # SQLite's two-argument MIN() is NULL if either side is; COALESCE keeps the other.
+    "sqlite": """
+        INSERT INTO leads (account_id, external_id, seat_id, name, phone, email, postal_code,
+                           source, received_at, first_called_at, created_at)
+        SELECT """
+    + ", ".join(f"json_extract(l.value, '$[{n}]')" for n in range(10))
+    + """, ?
+        FROM json_each(?) AS l WHERE true
+        ON CONFLICT (account_id, external_id) DO UPDATE SET"""
+    + _UPSERT_SET
+    + """
+            received_at = COALESCE(MIN(leads.received_at, excluded.received_at),
+                                   leads.received_at, excluded.received_at),
+            first_called_at = COALESCE(MIN(leads.first_called_at, excluded.first_called_at),
+                                       leads.first_called_at, excluded.first_called_at)
+        RETURNING account_id, external_id, id
+    """,
+}
+
+
+def upsert_leads(session: Session, leads: Sequence[LeadRow], created_at: str) -> dict[LeadKey, int]:
+    """Create missing leads and merge the chunk's aggregates into existing ones.
+
+    Attributes and the seat keep the first non-empty value (COALESCE); the
+    instants keep the earliest. Returns the lead id by (account id, external id).
+    """
+    if not leads:
+        return {}
+    conn = _connection(session)
+    if dialect_name(session) == "postgresql":
+        columns = [list(column) for column in zip(*leads, strict=True)]
+        rows = conn.exec_driver_sql(_UPSERT_LEADS["postgresql"], (created_at, *columns))
+    else:
+        rows = conn.exec_driver_sql(_UPSERT_LEADS["sqlite"], (created_at, json.dumps(leads)))
+    return {(account_id, external_id): lead_id for account_id, external_id, lead_id in rows}
+
+
+_INSERT_EVENTS = {
+    "postgresql": """
+        INSERT INTO lead_events (account_id, lead_id, idempotency_key, type, occurred_at,
+                                 call_result, duration_seconds, detail, ingested_at)
+        SELECT *, %s::timestamptz FROM unnest(
+            %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::timestamptz[],
+            %s::text[], %s::integer[], %s::text[])
+        ON CONFLICT (account_id, idempotency_key) DO NOTHING
+        RETURNING account_id, idempotency_key
+    """,
+    "sqlite": """
+        INSERT INTO lead_events (account_id, lead_id, idempotency_key, type, occurred_at,
+                                 call_result, duration_seconds, detail, ingested_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (account_id, idempotency_key) DO NOTHING
+    """,
+}
+
+
+def insert_events(
+    session: Session, events: Sequence[EventRow], ingested_at: str
+) -> set[tuple[int, str]] | None:
+    """Insert the events; a key already stored is skipped by the unique constraint.
+
+    Returns the (account id, key) pairs that were *not* inserted because a
+    concurrent transaction stored them first, or None when every row went in.
+    """
+    if not events:
+        return None
+    conn = _connection(session)
+    if dialect_name(session) == "postgresql":
+        columns = [list(column) for column in zip(*events, strict=True)]
+        inserted = set(
+            conn.exec_driver_sql(_INSERT_EVENTS["postgresql"], (ingested_at, *columns)).all()
+        )
+        if len(inserted) == len(events):
+            return None
+        return {(e[0], e[2]) for e in events} - inserted
+    result = conn.exec_driver_sql(
+        _INSERT_EVENTS["sqlite"], [(*event, ingested_at) for event in events]
+    )
+    if result.rowcount == len(events):
+        return None
+    # SQLite runs one writer at a time (BEGIN IMMEDIATE) and the keys were checked in
+    # the same transaction, so this means the caller's transaction is not a write one.
+    raise RuntimeError("lead events changed during ingestion; the transaction must be retried")
+
+
+def recompute_instants(
+    session: Session, lead_ids: Iterable[int], received_type: str, call_types: Iterable[str]
+) -> None:
+    """Set received_at and first_called_at of these leads from their stored events."""
+    ids = sorted(set(lead_ids))
+    types = sorted(call_types)
+    if not ids:
+        return
+    conn = _connection(session)
+    marker = "?" if dialect_name(session) == "sqlite" else "%s"
+    for chunk in _chunks(ids, IN_CHUNK):
+        sql = (
+            "UPDATE leads SET received_at = (SELECT min(e.occurred_at) FROM lead_events e"
+            f" WHERE e.lead_id = leads.id AND e.type = {marker}),"
+            " first_called_at = (SELECT min(e.occurred_at) FROM lead_events e"
+            f" WHERE e.lead_id = leads.id AND e.type IN ({', '.join([marker] * len(types))}))"
+            f" WHERE id IN ({', '.join([marker] * len(chunk))})"
+        )
+        conn.exec_driver_sql(sql, (received_type, *types, *chunk))

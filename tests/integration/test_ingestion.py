@@ -1,0 +1,291 @@
+"""Lead-event ingestion: validation, idempotency, and leads that match the core (R2).
+
+Every test runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from leadbill.accounts.service import create_account
+from leadbill.core.billability import CALL_EVENTS, EventType, LeadEvent, decide
+from leadbill.core.plans import CountingPolicy
+from leadbill.errors import InvalidInput
+from leadbill.leads.models import Lead
+from leadbill.leads.models import LeadEvent as StoredEvent
+from leadbill.leads.service import RowStatus, ingest_events
+from leadbill.plans.service import create_plan
+from leadbill.seats.service import create_seat
+from leadbill.subscriptions.service import create_subscription
+from tests.conftest import utc
+
+START = utc(2026, 1, 1)
+AS_OF = utc(2026, 1, 20)
+
+
+def _setup(session: Session) -> None:
+    plan = create_plan(
+        session,
+        code="pkg-100",
+        name="Package 100",
+        currency="USD",
+        interval="month",
+        fee="1000.00",
+        included_leads=100,
+        per_lead_rate="10.00",
+        seat_fee="57.00",
+        as_of=START,
+    )
+    for code in ("acme", "beta"):
+        account = create_account(
+            session,
+            code=code,
+            name=code.title(),
+            currency="USD",
+            time_zone="UTC",
+            billing_email=f"billing@{code}.test",
+            as_of=START,
+        )
+        create_subscription(session, account=account, plan=plan, start=START)
+        create_seat(
+            session,
+            account=account,
+            code="north",
+            primary_name="Nora",
+            primary_email=f"nora@{code}.test",
+            as_of=START,
+        )
+
+
+def _row(key: str, lead: str, event_type: str, at: str, **extra: str) -> dict[str, str]:
+    return {
+        "idempotency_key": key,
+        "account": extra.pop("account", "acme"),
+        "lead_id": lead,
+        "event_type": event_type,
+        "occurred_at": at,
+        **extra,
+    }
+
+
+def _lead(session: Session, external_id: str, account: str = "acme") -> Lead:
+    from leadbill.accounts.models import Account
+
+    return session.scalars(
+        select(Lead)
+        .join(Account, Account.id == Lead.account_id)
+        .where(Lead.external_id == external_id, Account.code == account)
+    ).one()
+
+
+def _count(session: Session, model: type) -> int:
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+FILE = [
+    _row("k1", "L1", "received", "2026-01-05T10:00:00Z", name="Ann Lee", seat="north"),
+    _row("k2", "L1", "call_attempted", "2026-01-05T10:30:00Z", call_result="no_answer"),
+    _row("k3", "L1", "call_answered", "2026-01-05T12:00:00+02:00", duration_seconds="120"),
+    _row("k4", "L2", "received", "2026-01-06T09:00:00Z", phone="+13035550100"),
+    _row("k5", "L3", "received", "2026-01-07T09:00:00Z", account="beta"),
+]
+
+
+def test_r2_ingest_counts_and_first_called_at(session: Session) -> None:
+    _setup(session)
+    result = ingest_events(session, FILE, as_of=AS_OF)
+    assert (result.accepted, result.duplicate, result.rejected) == (5, 0, 0)
+    assert result.outcomes == []
+    lead = _lead(session, "L1")
+    assert lead.name == "Ann Lee"
+    assert lead.seat_id is not None
+    assert lead.received_at == utc(2026, 1, 5, 10)
+    # +02:00 is 10:00 UTC, earlier than the 10:30 attempt.
+    assert lead.first_called_at == utc(2026, 1, 5, 10)
+    assert _lead(session, "L2").first_called_at is None
+    assert _lead(session, "L3", "beta").received_at == utc(2026, 1, 7, 9)
+    assert _count(session, StoredEvent) == 5
+    assert _count(session, Lead) == 3
+
+
+def test_resending_the_file_changes_nothing(session: Session) -> None:
+    _setup(session)
+    ingest_events(session, FILE, as_of=AS_OF)
+    before = _lead(session, "L1").first_called_at
+    again = ingest_events(session, FILE, as_of=utc(2026, 1, 21))
+    assert (again.accepted, again.duplicate, again.rejected) == (0, 5, 0)
+    assert [o.line for o in again.duplicates] == [2, 3, 4, 5, 6]
+    assert {o.reason for o in again.duplicates} == {"already received"}
+    assert _count(session, StoredEvent) == 5
+    assert _count(session, Lead) == 3
+    session.expire_all()
+    assert _lead(session, "L1").first_called_at == before == utc(2026, 1, 5, 10)
+
+
+def test_same_key_twice_in_a_batch_first_accepted(session: Session) -> None:
+    _setup(session)
+    rows = [
+        _row("k1", "L1", "call_attempted", "2026-01-05T10:00:00Z"),
+        _row("k1", "L1", "call_attempted", "2026-01-04T10:00:00Z"),
+    ]
+    result = ingest_events(session, rows, as_of=AS_OF)
+    assert (result.accepted, result.duplicate) == (1, 1)
+    (dup,) = result.outcomes
+    assert (dup.line, dup.status, dup.field, dup.reason) == (
+        3,
+        RowStatus.DUPLICATE,
+        "idempotency_key",
+        "repeats line 2",
+    )
+    # The repeated key's other instant does not leak into the lead.
+    assert _lead(session, "L1").first_called_at == utc(2026, 1, 5, 10)
+
+
+def test_rejections_name_line_field_and_reason(session: Session) -> None:
+    _setup(session)
+    rows = [
+        _row("k1", "L1", "received", "2026-01-05T10:00:00Z"),
+        _row("k2", "L1", "received", "2026-13-01"),
+        _row("k3", "L1", "received", "2026-01-05T10:00:00"),
+        _row("k4", "L1", "called", "2026-01-05T10:00:00Z"),
+        _row("", "L1", "received", "2026-01-05T10:00:00Z"),
+        _row("k6", "L1", "call_attempted", "2026-01-05T10:00:00Z", duration_seconds="-3"),
+        _row("k7", "L1", "outcome", "2026-01-05T10:00:00Z", detail="x" * 501),
+        _row("k8", "L1", "received", "2026-01-05T10:00:00Z", account="nobody"),
+        _row("k9", "L1", "received", "2026-01-05T10:00:00Z", seat="south"),
+    ]
+    result = ingest_events(session, rows, as_of=AS_OF, first_line=7)
+    assert (result.accepted, result.duplicate, result.rejected) == (1, 0, 8)
+    assert [str(o) for o in result.rejections] == [
+        "line 8: occurred_at: '2026-13-01' is not an RFC 3339 instant",
+        "line 9: occurred_at: '2026-01-05T10:00:00' has no UTC offset (add Z or +hh:mm)",
+        "line 10: event_type: 'called' is not one of received, call_attempted, call_answered, "
+        "call_missed, recording_available, contact_found, contact_enriched, contact_verified, "
+        "contact_not_found, outcome",
+        "line 11: idempotency_key: is required",
+        "line 12: duration_seconds: '-3' is not a whole number of seconds >= 0",
+        "line 13: detail: longer than 500 characters",
+        "line 14: account: unknown account 'nobody'",
+        "line 15: seat: unknown seat 'south' on account 'acme'",
+    ]
+    assert {o.status for o in result.outcomes} == {RowStatus.REJECTED}
+    assert result.rejections[0].idempotency_key == "k2"
+    assert _count(session, StoredEvent) == 1
+
+
+def test_naive_timestamp_refused(session: Session) -> None:
+    _setup(session)
+    result = ingest_events(
+        session, [_row("k1", "L1", "call_answered", "2026-01-05 10:00:00")], as_of=AS_OF
+    )
+    (rejection,) = result.rejections
+    assert rejection.field == "occurred_at"
+    assert "no UTC offset" in rejection.reason
+    assert _count(session, Lead) == 0
+
+
+def test_seat_of_another_account_is_unknown(session: Session) -> None:
+    _setup(session)
+    # Both accounts have a seat "north"; each row resolves to its own account's seat.
+    rows = [
+        _row("k1", "L1", "received", "2026-01-05T10:00:00Z", seat="north"),
+        _row("k1", "L1", "received", "2026-01-05T10:00:00Z", seat="north", account="beta"),
+    ]
+    result = ingest_events(session, rows, as_of=AS_OF)
+    assert (result.accepted, result.duplicate) == (2, 0)
+    assert _lead(session, "L1").seat_id != _lead(session, "L1", "beta").seat_id
+
+
+def test_all_or_nothing_stores_nothing(session: Session) -> None:
+    _setup(session)
+    rows = [*FILE, _row("k9", "L9", "received", "yesterday")]
+    result = ingest_events(session, rows, as_of=AS_OF, all_or_nothing=True)
+    assert not result.stored
+    assert (result.accepted, result.duplicate, result.rejected, result.discarded) == (0, 0, 1, 5)
+    assert (
+        str(result.rejections[0]) == "line 7: occurred_at: 'yesterday' is not an RFC 3339 instant"
+    )
+    assert _count(session, StoredEvent) == 0
+    assert _count(session, Lead) == 0
+    ok = ingest_events(session, FILE, as_of=AS_OF, all_or_nothing=True)
+    assert ok.stored
+    assert ok.accepted == 5
+
+
+def test_attributes_keep_the_first_non_empty_value(session: Session) -> None:
+    _setup(session)
+    ingest_events(
+        session,
+        [_row("k1", "L1", "call_attempted", "2026-01-05T10:00:00Z", name="", email="a@x.test")],
+        as_of=AS_OF,
+    )
+    ingest_events(
+        session,
+        [
+            _row("k2", "L1", "received", "2026-01-04T10:00:00Z", name="Ann", email="b@x.test"),
+            _row("k3", "L1", "received", "2026-01-03T10:00:00Z", name="Bob", seat="north"),
+        ],
+        as_of=AS_OF,
+    )
+    lead = _lead(session, "L1")
+    assert (lead.name, lead.email) == ("Ann", "a@x.test")
+    assert lead.seat_id is not None
+    assert lead.received_at == utc(2026, 1, 3, 10)
+    assert lead.first_called_at == utc(2026, 1, 5, 10)
+
+
+def test_naive_as_of_refused(session: Session) -> None:
+    with pytest.raises(InvalidInput, match="as_of"):
+        ingest_events(session, FILE, as_of=datetime(2026, 1, 1))
+
+
+def _history(rng: random.Random) -> list[dict[str, str]]:
+    """Random histories of 30 leads: received, calls and other events, with microseconds."""
+    rows = []
+    types = [t.value for t in EventType]
+    for lead in range(30):
+        for number in range(rng.randint(1, 6)):
+            at = datetime(2026, 1, rng.randint(1, 28), rng.randint(0, 23), rng.randint(0, 59))
+            at = at.replace(second=rng.randint(0, 59), microsecond=rng.choice([0, 1, 999999]))
+            offset = rng.choice(["Z", "+05:30", "-08:00"])
+            if offset != "Z":
+                # The same instant written in another offset.
+                from datetime import timedelta, timezone
+
+                hours, minutes = int(offset[1:3]), int(offset[4:6])
+                sign = 1 if offset[0] == "+" else -1
+                zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
+                text = at.replace(tzinfo=utc(2026, 1, 1).tzinfo).astimezone(zone).isoformat()
+            else:
+                text = at.isoformat() + "Z"
+            rows.append(_row(f"L{lead}-{number}", f"L{lead}", rng.choice(types), text))
+    return rows
+
+
+def test_r2_first_called_at_equals_core_decide_whatever_the_order(session: Session) -> None:
+    """Permuted, duplicated and split batches give the leads the core's counted_at."""
+    _setup(session)
+    rng = random.Random(20260101)
+    history = _history(rng)
+    events: dict[str, list[LeadEvent]] = {}
+    for row in history:
+        at = datetime.fromisoformat(row["occurred_at"].replace("Z", "+00:00"))
+        events.setdefault(row["lead_id"], []).append(LeadEvent(EventType(row["event_type"]), at))
+    sent = history + rng.sample(history, len(history) // 2)  # every other event twice
+    rng.shuffle(sent)
+    for start in range(0, len(sent), 17):  # in uneven batches
+        ingest_events(session, sent[start : start + 17], as_of=AS_OF)
+    assert _count(session, StoredEvent) == len(history)
+    for lead_id, lead_events in events.items():
+        lead = _lead(session, lead_id)
+        verdict = decide(CountingPolicy.CALLED, lead_events)
+        assert lead.first_called_at == verdict.counted_at, lead_id
+        received = [e.occurred_at for e in lead_events if e.type is EventType.RECEIVED]
+        assert lead.received_at == (min(received) if received else None)
+    assert any(e.type in CALL_EVENTS for es in events.values() for e in es)
+    assert any(_lead(session, lead).first_called_at is None for lead in events)
