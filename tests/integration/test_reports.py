@@ -24,7 +24,7 @@ from leadbill.billing.service import run_billing
 from leadbill.core.billability import REASON_TEXT, Reason
 from leadbill.core.money import Money
 from leadbill.errors import InvalidInput
-from leadbill.leads.models import Lead, LeadEvent
+from leadbill.leads.service import ingest_events
 from leadbill.plans.service import create_plan
 from leadbill.reports import service as reports
 from leadbill.reports.commands import app as reports_app
@@ -34,6 +34,7 @@ from leadbill.subscriptions.service import create_subscription
 from tests.conftest import utc
 
 START = utc(2026, 1, 1)  # period 0 is January 2026 (UTC), period 1 February
+INGESTED_AT = utc(2026, 3, 1)
 Call = tuple[str, datetime, str | None, int | None]
 
 
@@ -75,6 +76,46 @@ def _seat(session: Session, account: Account, code: str) -> Seat:
     return seat
 
 
+def _event_rows(
+    account: Account,
+    external_id: str,
+    *,
+    received_at: datetime,
+    seat: Seat | str | None = None,
+    calls: Sequence[Call] = (),
+) -> list[dict[str, str]]:
+    """The rows an operator's systems send for one lead: received, then its calls."""
+    seat_code = seat.code if isinstance(seat, Seat) else seat
+    lead = {
+        "account": account.code,
+        "lead_id": external_id,
+        "seat": seat_code or "",
+        "name": f"Prospect {external_id}",
+        "phone": "+1 617 555 0100",
+        "email": f"{external_id.lower()}@example.test",
+        "postal_code": "02139",
+        "source": "phone",
+        "detail": "",
+    }
+    events = [("received", received_at, None, None), *calls]
+    return [
+        {
+            **lead,
+            "idempotency_key": f"{account.code}-{external_id}-{number}",
+            "event_type": event_type,
+            "occurred_at": at.isoformat().replace("+00:00", "Z"),
+            "call_result": result or "",
+            "duration_seconds": "" if duration is None else str(duration),
+        }
+        for number, (event_type, at, result, duration) in enumerate(events)
+    ]
+
+
+def _ingest(session: Session, rows: list[dict[str, str]]) -> None:
+    result = ingest_events(session, rows, as_of=INGESTED_AT)
+    assert (result.accepted, result.rejections) == (len(rows), [])
+
+
 def _lead(
     session: Session,
     account: Account,
@@ -83,39 +124,12 @@ def _lead(
     received_at: datetime,
     seat: Seat | None = None,
     calls: Sequence[Call] = (),
-) -> Lead:
-    """A lead with its received event and call events; first_called_at as ingestion sets it."""
-    lead = Lead(
-        account_id=account.id,
-        external_id=external_id,
-        seat_id=seat.id if seat else None,
-        name=f"Prospect {external_id}",
-        phone="+1 617 555 0100",
-        email=f"{external_id.lower()}@example.test",
-        postal_code="02139",
-        source="phone",
-        received_at=received_at,
-        first_called_at=min((at for _, at, _, _ in calls), default=None),
-        created_at=received_at,
+) -> None:
+    """One lead, through the ingestion service like the operator's events."""
+    _ingest(
+        session,
+        _event_rows(account, external_id, received_at=received_at, seat=seat, calls=calls),
     )
-    session.add(lead)
-    session.flush()
-    events = [("received", received_at, None, None), *calls]
-    session.add_all(
-        LeadEvent(
-            account_id=account.id,
-            lead_id=lead.id,
-            idempotency_key=f"{external_id}-{number}",
-            type=event_type,
-            occurred_at=at,
-            call_result=result,
-            duration_seconds=duration,
-            ingested_at=at,
-        )
-        for number, (event_type, at, result, duration) in enumerate(events)
-    )
-    session.flush()
-    return lead
 
 
 def _brokerage(session: Session) -> Account:
@@ -289,23 +303,20 @@ def test_r9_report_counted_total_equals_billing_usage(
 
 def _many_leads(session: Session, account: Account, seats: dict[str | None, int]) -> None:
     """`count` called leads per seat code, called during the first half of January."""
-    seat_ids = {
-        seat.code: seat
-        for seat in session.scalars(select(Seat).where(Seat.account_id == account.id))
-    }
+    rows = []
     number = 0
     for code, count in seats.items():
         for _ in range(count):
             number += 1
             at = utc(2026, 1, 2) + timedelta(hours=3 * number)
-            _lead(
-                session,
+            rows += _event_rows(
                 account,
                 f"{account.code}-{number:04d}",
-                seat=seat_ids[code] if code else None,
+                seat=code,
                 received_at=at,
                 calls=[("call_answered", at + timedelta(minutes=5), "answered", 120)],
             )
+    _ingest(session, rows)
 
 
 def test_r9_summary_figures_to_the_cent(session: Session) -> None:
