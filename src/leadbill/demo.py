@@ -1,10 +1,376 @@
-"""The demo data set (filled in later)."""
+"""The demo: an inside-sales calling service (seeds 000/001) billed end to end.
+
+A ladder of package plans, a solo agent with one seat and a brokerage with four
+seats (one with a backup, one idle), three months of lead events written to a
+CSV file and imported like any operator's file, then billed. Everything is
+generated from a fixed seed, so the demo prints the same invoices every time.
+"""
 
 from __future__ import annotations
 
+import csv
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from leadbill.accounts.models import Account
+from leadbill.accounts.service import create_account
+from leadbill.billing.invoices import invoice_lines
+from leadbill.billing.models import Invoice
+from leadbill.billing.payments import record_payment
+from leadbill.billing.service import run_billing
+from leadbill.console import out
+from leadbill.leads.service import ingest_events
+from leadbill.plans.service import create_plan, get_plan
+from leadbill.reports.service import billing_summary
+from leadbill.seats.service import create_seat
+from leadbill.subscriptions.service import (
+    cancel_subscription,
+    create_subscription,
+    current_subscription,
+)
 
-def run_demo(sessions: sessionmaker[Session]) -> None:
-    """Load the demo, bill it and print the invoices."""
-    raise NotImplementedError
+CATALOGUE_AT = datetime(2026, 7, 1, tzinfo=UTC)
+LADDER = [
+    # code, name, fee, included leads, per-lead rate: more leads, lower price per lead
+    ("isa-50", "ISA Starter 50", "750.00", 50, "15.00"),
+    ("isa-100", "ISA Growth 100", "1300.00", 100, "13.00"),
+    ("isa-200", "ISA Pro 200", "2400.00", 200, "12.00"),
+    ("isa-400", "ISA Elite 400", "4400.00", 400, "11.00"),
+]
+SEAT_FEE = "57.00"
+MONTHS = [(2026, 8), (2026, 9), (2026, 10)]
+BILL_AS_OF = datetime(2026, 11, 2, tzinfo=UTC)
+SUMMARY_AS_OF = datetime(2026, 10, 31, 23, 0, tzinfo=UTC)
+CALL_RESULTS = [
+    ("answered", 0.45),
+    ("no_answer", 0.25),
+    ("voicemail", 0.2),
+    ("busy", 0.05),
+    ("wrong_number", 0.05),
+]
+FIRST_NAMES = ["Ava", "Ben", "Cara", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivan", "Jo", "Kai", "Lea"]
+LAST_NAMES = ["Nguyen", "Smith", "Garcia", "Patel", "Kim", "Brown", "Lopez", "Cohen", "Okafor"]
+
+
+@dataclass(frozen=True)
+class DemoSeat:
+    """A seat of the demo and how many leads a month it sends."""
+
+    code: str
+    primary: tuple[str, str]
+    backup: tuple[str, str] | None
+    leads_per_month: int
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """A demo customer."""
+
+    code: str
+    name: str
+    time_zone: str
+    plan: str
+    seats: tuple[DemoSeat, ...]
+    cancel_in_last_month: bool = False
+
+
+ACCOUNTS = (
+    DemoAccount(
+        code="solo-sam",
+        name="Sam Rivera, solo agent",
+        time_zone="America/Denver",
+        plan="isa-50",
+        seats=(DemoSeat("sam", ("Sam Rivera", "sam@rivera-homes.example"), None, 62),),
+        cancel_in_last_month=True,
+    ),
+    DemoAccount(
+        code="summit-realty",
+        name="Summit Realty brokerage",
+        time_zone="America/New_York",
+        plan="isa-200",
+        seats=(
+            DemoSeat(
+                "north",
+                ("Nora Quinn", "nora@summit.example"),
+                ("Owen Hale", "owen@summit.example"),
+                95,
+            ),
+            DemoSeat("south", ("Sofia Reyes", "sofia@summit.example"), None, 80),
+            DemoSeat("east", ("Eddie Park", "eddie@summit.example"), None, 70),
+            DemoSeat("west", ("Wendy Ortiz", "wendy@summit.example"), None, 0),  # idle
+        ),
+    ),
+)
+
+
+def _local_month_start(year: int, month: int, zone: str) -> datetime:
+    return datetime(year, month, 1, tzinfo=ZoneInfo(zone)).astimezone(UTC)
+
+
+def _pick(rng: random.Random, weighted: list[tuple[str, float]]) -> str:
+    return rng.choices([value for value, _ in weighted], [w for _, w in weighted])[0]
+
+
+def _iso(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def generate_events(rng: random.Random) -> list[dict[str, str]]:
+    """Three months of received and call events for every demo seat."""
+    rows: list[dict[str, str]] = []
+    for account in ACCOUNTS:
+        for seat in account.seats:
+            for year, month in MONTHS:
+                start = _local_month_start(year, month, account.time_zone)
+                end = _local_month_start(
+                    *((year, month + 1) if month < 12 else (year + 1, 1)), account.time_zone
+                )
+                span = (end - start).total_seconds()
+                count = seat.leads_per_month + rng.randint(-6, 6) if seat.leads_per_month else 0
+                for number in range(count):
+                    lead_id = f"{account.code}-{seat.code}-{year}{month:02d}-{number:03d}"
+                    received = start + timedelta(seconds=rng.uniform(0, span * 0.97))
+                    name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+                    phone = f"+1303555{rng.randint(0, 9999):04d}"
+                    email = f"{name.split()[0].lower()}{rng.randint(1, 999)}@mail.example"
+                    rows.append(
+                        {
+                            "idempotency_key": f"{lead_id}-received",
+                            "account": account.code,
+                            "lead_id": lead_id,
+                            "event_type": "received",
+                            "occurred_at": _iso(received),
+                            "seat": seat.code,
+                            "name": name,
+                            "phone": phone,
+                            "email": email,
+                            "postal_code": f"{rng.randint(80001, 80299)}",
+                            "source": rng.choice(
+                                ["zillow", "website", "realtor.com", "open_house"]
+                            ),
+                        }
+                    )
+                    # About one lead in eight is never called: it never counts (R2).
+                    if rng.random() < 0.12:
+                        continue
+                    at = received + timedelta(minutes=rng.uniform(2, 240))
+                    for attempt in range(rng.randint(1, 3)):
+                        result = _pick(rng, CALL_RESULTS)
+                        answered = result == "answered"
+                        rows.append(
+                            {
+                                "idempotency_key": f"{lead_id}-call-{attempt + 1}",
+                                "account": account.code,
+                                "lead_id": lead_id,
+                                "event_type": "call_answered" if answered else "call_attempted",
+                                "occurred_at": _iso(at),
+                                "seat": seat.code,
+                                "call_result": result,
+                                "duration_seconds": str(
+                                    rng.randint(60, 600) if answered else rng.randint(0, 40)
+                                ),
+                            }
+                        )
+                        if answered:
+                            if rng.random() < 0.3:
+                                rows.append(
+                                    {
+                                        "idempotency_key": f"{lead_id}-outcome",
+                                        "account": account.code,
+                                        "lead_id": lead_id,
+                                        "event_type": "outcome",
+                                        "occurred_at": _iso(at + timedelta(minutes=5)),
+                                        "detail": "appointment_booked",
+                                    }
+                                )
+                            break
+                        at += timedelta(hours=rng.uniform(3, 30))
+    rows.sort(key=lambda row: (row["occurred_at"], row["idempotency_key"]))
+    return rows
+
+
+def write_csv(rows: list[dict[str, str]], path: Path) -> None:
+    """Write the events in the documented CSV import format."""
+    columns = [
+        "idempotency_key",
+        "account",
+        "lead_id",
+        "event_type",
+        "occurred_at",
+        "seat",
+        "name",
+        "phone",
+        "email",
+        "postal_code",
+        "source",
+        "call_result",
+        "duration_seconds",
+        "detail",
+    ]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def load_catalogue_and_accounts(session: Session) -> None:
+    """Plans, accounts, subscriptions and seats of the demo."""
+    for code, name, fee, included, rate in LADDER:
+        create_plan(
+            session,
+            code=code,
+            name=name,
+            currency="USD",
+            interval="month",
+            fee=fee,
+            included_leads=included,
+            per_lead_rate=rate,
+            seat_fee=SEAT_FEE,
+            counting_policy="called",
+            ladder="isa-packages",
+            as_of=CATALOGUE_AT,
+        )
+    for demo in ACCOUNTS:
+        account = create_account(
+            session,
+            code=demo.code,
+            name=demo.name,
+            currency="USD",
+            time_zone=demo.time_zone,
+            billing_email=f"billing@{demo.code}.example",
+            as_of=CATALOGUE_AT,
+        )
+        start = _local_month_start(*MONTHS[0], demo.time_zone)
+        create_subscription(
+            session, account=account, plan=get_plan(session, demo.plan), start=start
+        )
+        for seat in demo.seats:
+            create_seat(
+                session,
+                account=account,
+                code=seat.code,
+                primary_name=seat.primary[0],
+                primary_email=seat.primary[1],
+                backup_name=seat.backup[0] if seat.backup else None,
+                backup_email=seat.backup[1] if seat.backup else None,
+                as_of=start,
+            )
+
+
+def _money(amount: object, currency: str) -> str:
+    return f"{amount:,.2f} {currency}"
+
+
+def print_account(session: Session, account: Account) -> None:
+    """Every invoice of the account with its lines, then its usage summary."""
+    out.rule(f"[bold]{account.name}[/bold] ({account.code}, {account.time_zone})")
+    invoices = session.scalars(
+        select(Invoice)
+        .where(Invoice.account_id == account.id)
+        .order_by(Invoice.issued_at, Invoice.id)
+    )
+    for invoice in invoices:
+        table = Table(
+            title=escape(
+                f"{invoice.number}  issued {invoice.issued_at:%Y-%m-%d %H:%M} UTC"
+                f"  [{invoice.status}]"
+            ),
+            title_justify="left",
+            show_edge=False,
+        )
+        table.add_column("line")
+        table.add_column("qty", justify="right")
+        table.add_column("unit", justify="right")
+        table.add_column("amount", justify="right")
+        for line in invoice_lines(session, invoice.id):
+            table.add_row(
+                line.description,
+                str(line.quantity),
+                f"{line.unit_price:,.2f}",
+                _money(line.amount, invoice.currency),
+            )
+        table.add_row(
+            "[bold]total[/bold]", "", "", f"[bold]{_money(invoice.total, invoice.currency)}[/bold]"
+        )
+        out.print(table)
+    summary = billing_summary(session, account, SUMMARY_AS_OF)
+    out.print(
+        f"Usage {summary.period_start:%Y-%m-%d} to {summary.period_end:%Y-%m-%d} "
+        f"(as of {SUMMARY_AS_OF:%Y-%m-%d %H:%M} UTC): "
+        f"{summary.counted_leads} leads counted of {summary.included_leads} included, "
+        f"{summary.remaining_leads} remaining, {summary.overage_leads} over "
+        f"({_money(summary.overage_so_far.amount, account.currency)} so far), "
+        f"projected cost {_money(summary.projected_cost.amount, account.currency)}"
+    )
+    for seat_code, counted in summary.counted_by_seat:
+        out.print(f"  seat {seat_code}: {counted} leads counted")
+    out.print()
+
+
+def run_demo(sessions: sessionmaker[Session], directory: Path | None = None) -> None:
+    """Load the demo, bill it month by month, pay the past invoices, print everything."""
+    directory = directory or Path.cwd()
+    rng = random.Random(20260801)
+    with sessions() as session, session.begin():
+        if session.scalar(select(Account.id).limit(1)) is not None:
+            raise RuntimeError("the database already holds data; the demo needs an empty one")
+        load_catalogue_and_accounts(session)
+    events_file = directory / "demo-events.csv"
+    rows = generate_events(rng)
+    write_csv(rows, events_file)
+    with sessions() as session, session.begin():
+        result = ingest_events(session, rows, as_of=CATALOGUE_AT)
+    out.print(
+        f"imported {events_file.name}: {result.accepted} events accepted, "
+        f"{result.duplicate} duplicate, {result.rejected} rejected"
+    )
+    # Monthly billing runs, as a scheduler would make them; Sam cancels in October.
+    for as_of in (datetime(2026, 9, 2, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC)):
+        run_billing(sessions, as_of)
+    with sessions() as session, session.begin():
+        for demo in ACCOUNTS:
+            if demo.cancel_in_last_month:
+                account = session.scalars(select(Account).where(Account.code == demo.code)).one()
+                cancel_subscription(
+                    session,
+                    current_subscription(session, account),
+                    datetime(2026, 10, 20, tzinfo=UTC),
+                )
+    run_billing(sessions, BILL_AS_OF)
+    # Customers paid everything issued before November.
+    with sessions() as session, session.begin():
+        for invoice in session.scalars(
+            select(Invoice).where(
+                Invoice.status == "open", Invoice.issued_at < datetime(2026, 10, 25, tzinfo=UTC)
+            )
+        ):
+            record_payment(
+                session,
+                invoice=invoice,
+                amount=invoice.total,
+                currency=invoice.currency,
+                reference=f"demo-{invoice.number}",
+                received_at=invoice.issued_at + timedelta(days=3),
+            )
+    with sessions() as session:
+        for account in session.scalars(select(Account).order_by(Account.id)):
+            print_account(session, account)
+    out.print(
+        "Look further:\n"
+        "  .venv/bin/leadbill invoices list\n"
+        "  .venv/bin/leadbill invoices show INV-000003\n"
+        "  .venv/bin/leadbill reports call-report summit-realty --as-of 2026-10-15\n"
+        "  .venv/bin/leadbill reports call-report summit-realty --as-of 2026-10-15 --format csv\n"
+        "  .venv/bin/leadbill reports summary summit-realty --as-of 2026-10-31T23:00Z\n"
+        "  .venv/bin/leadbill seats list summit-realty\n"
+        "  .venv/bin/leadbill subscriptions show solo-sam\n"
+        "  .venv/bin/leadbill --help"
+    )

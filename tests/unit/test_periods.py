@@ -13,6 +13,7 @@ from leadbill.core.periods import (
     Interval,
     Period,
     check_time_zone,
+    describe_period,
     period_at,
     period_containing,
     remaining_share,
@@ -329,3 +330,11 @@ def test_local_midnight_east_of_utc_is_the_previous_utc_day() -> None:
     anchor = datetime(2026, 1, 31, tzinfo=ZoneInfo("Asia/Kolkata"))
     starts = [p.start for p in periods(anchor, "Asia/Kolkata", Interval.MONTH, 3)]
     assert starts == [utc(2026, 1, 30, 18, 30), utc(2026, 2, 27, 18, 30), utc(2026, 3, 30, 18, 30)]
+
+
+def test_period_is_described_in_local_days_with_an_inclusive_last_day() -> None:
+    # Local midnight in Kolkata is the previous evening in UTC: the text reads local days.
+    anchor = datetime(2026, 1, 31, 18, 30, tzinfo=UTC)  # 2026-02-01 00:00 in Kolkata
+    period = period_at(anchor, "Asia/Kolkata", Interval.MONTH, 0)
+    assert describe_period(period, "Asia/Kolkata") == "2026-02-01 to 2026-02-28"
+    assert describe_period(period, "UTC") == "2026-01-31 to 2026-02-28"

@@ -223,7 +223,14 @@ def _bill_batch(
     for b in boundaries:
         plan = plan_cache[b.subscription.plan_id]
         counted = usage.get((b.subscription.id, b.closing.index), 0)
-        lines = boundary_lines(plan, b.closing, counted, plan if b.opening else None, b.opening)
+        lines = boundary_lines(
+            plan,
+            b.closing,
+            counted,
+            plan if b.opening else None,
+            b.opening,
+            b.subscription.time_zone,
+        )
         rated.append((b, lines, invoice_total(lines, b.subscription.currency).amount))
 
     numbers = [format_number(n) for n in take_numbers(session, len(rated))] if finalize else []

@@ -115,6 +115,14 @@ def period_containing(
     return period
 
 
+def describe_period(period: Period, time_zone: str) -> str:
+    """The period as the customer reads it: first and last local day, inclusive."""
+    zone = check_time_zone(time_zone)
+    first = period.start.astimezone(zone).date()
+    last = (period.end - timedelta(microseconds=1)).astimezone(zone).date()
+    return f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+
+
 def remaining_share(period: Period, instant: datetime) -> Fraction:
     """Exact share of the period left at `instant`, as a ratio of seconds."""
     instant = require_utc(instant)

@@ -14,7 +14,7 @@ from fractions import Fraction
 
 from leadbill.core.errors import RuleViolation
 from leadbill.core.money import Money, total
-from leadbill.core.periods import Period, require_utc
+from leadbill.core.periods import Period, describe_period, require_utc
 from leadbill.core.plans import PlanTerms
 
 
@@ -57,15 +57,11 @@ def _line(
     )
 
 
-def _span(period: Period) -> str:
-    return f"{period.start:%Y-%m-%d} to {period.end:%Y-%m-%d}"
-
-
-def fee_in_advance(plan: PlanTerms, period: Period) -> Line:
-    """The plan fee for `period`, invoiced at its start (R1)."""
+def fee_in_advance(plan: PlanTerms, period: Period, time_zone: str = "UTC") -> Line:
+    """The plan fee for `period`, invoiced at its start (R1); dates read in `time_zone`."""
     return _line(
         LineKind.PLAN_FEE,
-        f"{plan.name}: {plan.included_leads} leads, {_span(period)}",
+        f"{plan.name}: {plan.included_leads} leads, {describe_period(period, time_zone)}",
         1,
         plan.fee,
         period,
@@ -79,12 +75,14 @@ def overage_leads(plan: PlanTerms, counted_leads: int) -> int:
     return max(0, counted_leads - plan.included_leads)
 
 
-def overage_in_arrears(plan: PlanTerms, period: Period, counted_leads: int) -> Line:
+def overage_in_arrears(
+    plan: PlanTerms, period: Period, counted_leads: int, time_zone: str = "UTC"
+) -> Line:
     """The overage of a closed period at the plan's per-lead rate (R4, R5)."""
     extra = overage_leads(plan, counted_leads)
     return _line(
         LineKind.OVERAGE,
-        f"Overage {_span(period)}: {counted_leads} leads counted, "
+        f"Overage {describe_period(period, time_zone)}: {counted_leads} leads counted, "
         f"{plan.included_leads} included, {extra} over",
         extra,
         plan.per_lead_rate,
@@ -98,11 +96,12 @@ def boundary_lines(
     counted_leads: int,
     next_plan: PlanTerms | None,
     next_period: Period | None,
+    time_zone: str = "UTC",
 ) -> list[Line]:
     """Lines due at a period boundary: the closed period's overage, then the next fee."""
-    lines = [overage_in_arrears(closing_plan, closing_period, counted_leads)]
+    lines = [overage_in_arrears(closing_plan, closing_period, counted_leads, time_zone)]
     if next_plan is not None and next_period is not None:
-        lines.append(fee_in_advance(next_plan, next_period))
+        lines.append(fee_in_advance(next_plan, next_period, time_zone))
     return lines
 
 

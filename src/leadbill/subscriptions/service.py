@@ -78,7 +78,7 @@ def create_subscription(
         session,
         account_id=account.id,
         currency=account.currency,
-        lines=[fee_in_advance(terms(plan), first)],
+        lines=[fee_in_advance(terms(plan), first, account.time_zone)],
         issued_at=first.start,
         kind="period",
         subscription_id=subscription.id,
