@@ -27,6 +27,7 @@ from leadbill.billing.models import Invoice
 from leadbill.billing.payments import record_payment
 from leadbill.billing.service import run_billing
 from leadbill.console import out
+from leadbill.leads.csv_format import COLUMNS
 from leadbill.leads.service import ingest_events
 from leadbill.plans.service import create_plan, get_plan
 from leadbill.reports.service import billing_summary
@@ -199,24 +200,8 @@ def generate_events(rng: random.Random) -> list[dict[str, str]]:
 
 def write_csv(rows: list[dict[str, str]], path: Path) -> None:
     """Write the events in the documented CSV import format."""
-    columns = [
-        "idempotency_key",
-        "account",
-        "lead_id",
-        "event_type",
-        "occurred_at",
-        "seat",
-        "name",
-        "phone",
-        "email",
-        "postal_code",
-        "source",
-        "call_result",
-        "duration_seconds",
-        "detail",
-    ]
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
 
