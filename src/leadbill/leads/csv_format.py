@@ -6,8 +6,11 @@ names and limits the service checks, so the two cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
+from leadbill.core.billability import EventType
 from leadbill.errors import InvalidInput
 
 REQUIRED_COLUMNS = ("idempotency_key", "account", "lead_id", "event_type", "occurred_at")
@@ -54,3 +57,228 @@ def check_header(header: Sequence[str] | None) -> list[str]:
             f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
         )
     return [name for name in names if name not in COLUMNS]
+
+
+EVENT_TYPES: frozenset[str] = frozenset(str(value) for value in EventType)
+_TYPE_LIST = ", ".join(str(value) for value in EventType)
+_OPTIONAL_TEXT = ("seat", "name", "phone", "email", "postal_code", "source", "call_result")
+
+# One parsed row: line, idempotency_key, account, lead_id, event type, occurred_at
+# (stored text, see repository.stored_instant), seat, name, phone, email,
+# postal_code, source, call_result, duration_seconds, detail. Plain tuples keep a
+# million rows cheap;
+# lists, so that ids can replace codes in place.
+ParsedRow = list[Any]
+
+
+class Rejection(NamedTuple):
+    """Why one row was refused."""
+
+    line: int
+    idempotency_key: str | None
+    field: str
+    reason: str
+
+
+class _Rejected(Exception):
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+
+
+def _optional(row: Mapping[str, str | None], name: str) -> str | None:
+    value = row.get(name)
+    if not value:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    if len(value) > MAX_LENGTH[name]:
+        raise _Rejected(name, f"longer than {MAX_LENGTH[name]} characters")
+    return value
+
+
+def _required(row: Mapping[str, str | None], name: str) -> str:
+    value = _optional(row, name)
+    if value is None:
+        raise _Rejected(name, "is required")
+    return value
+
+
+def _instant(value: str, sqlite: bool) -> str:
+    # RFC 3339: a full date, 'T' (or a space) and a time with an offset. The
+    # shape check keeps out the other ISO 8601 forms fromisoformat accepts.
+    if len(value) < 19 or value[4] != "-" or value[7] != "-" or value[10] not in "Tt ":
+        raise _Rejected("occurred_at", f"{value!r} is not an RFC 3339 instant")
+    try:
+        instant = datetime.fromisoformat(value.upper())
+    except ValueError:
+        raise _Rejected("occurred_at", f"{value!r} is not an RFC 3339 instant") from None
+    if instant.tzinfo is None:
+        raise _Rejected("occurred_at", f"{value!r} has no UTC offset (add Z or +hh:mm)")
+    instant = instant.astimezone(UTC).replace(tzinfo=None)
+    stored = instant.isoformat(" ", "microseconds")
+    return stored if sqlite else stored + "+00:00"
+
+
+def parse_row(row: Mapping[str, str | None], line: int, sqlite: bool) -> ParsedRow:
+    """Check one row field by field; raise on the first bad field (the precise path)."""
+    key = _required(row, "idempotency_key")
+    account = _required(row, "account")
+    lead = _required(row, "lead_id")
+    event_type = _required(row, "event_type")
+    if event_type not in EVENT_TYPES:
+        raise _Rejected("event_type", f"{event_type!r} is not one of {_TYPE_LIST}")
+    occurred_at = _instant(_required(row, "occurred_at"), sqlite)
+    seat, name, phone, email, postal_code, source, call_result = (
+        _optional(row, column) for column in _OPTIONAL_TEXT
+    )
+    duration: int | None = None
+    text = row.get("duration_seconds")
+    if text and (text := text.strip()):
+        if not (text.isascii() and text.isdigit()):
+            raise _Rejected("duration_seconds", f"{text!r} is not a whole number of seconds >= 0")
+        duration = int(text)
+    detail = _optional(row, "detail")
+    return [
+        line,
+        key,
+        account,
+        lead,
+        event_type,
+        occurred_at,
+        seat,
+        name,
+        phone,
+        email,
+        postal_code,
+        source,
+        call_result,
+        duration,
+        detail,
+    ]
+
+
+class _Slow(Exception):
+    """The fast path met something unusual: take the precise path."""
+
+
+def parse_rows(
+    rows: Sequence[Mapping[str, str | None]], first_line: int, sqlite: bool
+) -> tuple[list[ParsedRow], list[Rejection]]:
+    """Parse rows; the row at index i is line `first_line + i`.
+
+    A fast path handles the usual row (clean values, UTC instants written with
+    'Z') in one pass without function calls; anything else, valid or not, goes
+    through `parse_row`, which decides. Both give the same tuple for a valid row.
+    """
+    parsed: list[ParsedRow] = []
+    rejections: list[Rejection] = []
+    append = parsed.append
+    fromisoformat = datetime.fromisoformat
+    event_types = EVENT_TYPES
+    line = first_line - 1
+    for row in rows:
+        line += 1
+        get = row.get
+        try:
+            key = get("idempotency_key")
+            account = get("account")
+            lead = get("lead_id")
+            event_type = get("event_type")
+            occurred = get("occurred_at")
+            if (
+                not key
+                or not account
+                or not lead
+                or not occurred
+                or event_type not in event_types
+                or len(key) > 128
+                or len(account) > 64
+                or len(lead) > 128
+                or key[0] <= " "
+                or key[-1] <= " "
+                or account[0] <= " "
+                or account[-1] <= " "
+                or lead[0] <= " "
+                or lead[-1] <= " "
+            ):
+                raise _Slow
+            size = len(occurred)
+            # 'YYYY-MM-DDTHH:MM:SSZ' or 'YYYY-MM-DDTHH:MM:SS.ffffffZ', already UTC: the
+            # stored text is a slice of it once fromisoformat has checked it is real.
+            if (
+                (size != 27 and size != 20)
+                or occurred[-1] != "Z"
+                or occurred[4] != "-"
+                or occurred[7] != "-"
+                or occurred[10] != "T"
+                or occurred[13] != ":"
+                or occurred[16] != ":"
+                or (size == 27 and occurred[19] != ".")
+            ):
+                raise _Slow
+            fromisoformat(occurred)
+            if size == 27:
+                stored = f"{occurred[:10]} {occurred[11:26]}"
+            else:
+                stored = f"{occurred[:10]} {occurred[11:19]}.000000"
+            if not sqlite:
+                stored += "+00:00"
+            seat = get("seat") or None
+            name = get("name") or None
+            phone = get("phone") or None
+            email = get("email") or None
+            postal_code = get("postal_code") or None
+            source = get("source") or None
+            call_result = get("call_result") or None
+            detail = get("detail") or None
+            text = get("duration_seconds")
+            duration = int(text) if text and text.isascii() and text.isdigit() else None
+            if duration is None and text:
+                raise _Slow
+            # Present optional values must be clean and short enough; empty ones cost
+            # one test each.
+            if (
+                (seat and (seat[0] <= " " or seat[-1] <= " " or len(seat) > 64))
+                or (name and (name[0] <= " " or name[-1] <= " " or len(name) > 200))
+                or (phone and (phone[0] <= " " or phone[-1] <= " " or len(phone) > 32))
+                or (email and (email[0] <= " " or email[-1] <= " " or len(email) > 254))
+                or (
+                    postal_code
+                    and (postal_code[0] <= " " or postal_code[-1] <= " " or len(postal_code) > 16)
+                )
+                or (source and (source[0] <= " " or source[-1] <= " " or len(source) > 32))
+                or (
+                    call_result
+                    and (call_result[0] <= " " or call_result[-1] <= " " or len(call_result) > 64)
+                )
+                or (detail and (detail[0] <= " " or detail[-1] <= " " or len(detail) > 500))
+            ):
+                raise _Slow
+            append(
+                [
+                    line,
+                    key,
+                    account,
+                    lead,
+                    event_type,
+                    stored,
+                    seat,
+                    name,
+                    phone,
+                    email,
+                    postal_code,
+                    source,
+                    call_result,
+                    duration,
+                    detail,
+                ]
+            )
+        except (_Slow, ValueError, TypeError, AttributeError):
+            try:
+                append(parse_row(row, line, sqlite))
+            except _Rejected as error:
+                key = row.get("idempotency_key")
+                rejections.append(Rejection(line, key or None, error.field, error.reason))
+    return parsed, rejections

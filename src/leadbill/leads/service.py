@@ -21,8 +21,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -32,19 +31,16 @@ from leadbill.core.periods import require_utc
 from leadbill.core.plans import CountingPolicy
 from leadbill.errors import from_rule
 from leadbill.leads import repository
-from leadbill.leads.csv_format import MAX_LENGTH
+from leadbill.leads.csv_format import ParsedRow, parse_rows
 
 # Rows per set-based step: big enough to amortise each statement, small enough
 # to keep one chunk's parameters and memory modest.
 CHUNK_ROWS = 10_000
 
-EVENT_TYPES: frozenset[str] = frozenset(str(value) for value in EventType)
 # The event types whose earliest occurrence sets first_called_at: exactly what the
 # core's `called` policy counts, never a list of our own.
 CALL_TYPES: frozenset[str] = frozenset(str(t) for t in counting_events(CountingPolicy.CALLED))
 RECEIVED = str(EventType.RECEIVED)
-_TYPE_LIST = ", ".join(str(value) for value in EventType)
-_ATTRIBUTES = ("name", "phone", "email", "postal_code", "source")
 
 
 class RowStatus(enum.StrEnum):
@@ -98,89 +94,6 @@ class IngestResult:
         return [o for o in self.outcomes if o.status is RowStatus.DUPLICATE]
 
 
-class _Rejected(Exception):
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
-
-
-# One parsed row: line, idempotency_key, account, lead_id, event type, occurred_at
-# (stored text), seat, name, phone, email, postal_code, source, call_result,
-# duration_seconds, detail. Account and seat are codes after parsing and ids once
-# resolved. Plain tuples keep a million rows cheap.
-_Row = tuple[Any, ...]
-
-
-def _optional(row: Mapping[str, str | None], name: str) -> str | None:
-    value = row.get(name)
-    if not value:
-        return None
-    value = value.strip()
-    if not value:
-        return None
-    if len(value) > MAX_LENGTH[name]:
-        raise _Rejected(name, f"longer than {MAX_LENGTH[name]} characters")
-    return value
-
-
-def _required(row: Mapping[str, str | None], name: str) -> str:
-    value = _optional(row, name)
-    if value is None:
-        raise _Rejected(name, "is required")
-    return value
-
-
-def _instant(value: str, sqlite: bool) -> str:
-    # RFC 3339: a full date, 'T' (or a space) and a time with an offset. The
-    # shape check keeps out the other ISO 8601 forms fromisoformat accepts.
-    if len(value) < 19 or value[4] != "-" or value[7] != "-" or value[10] not in "Tt ":
-        raise _Rejected("occurred_at", f"{value!r} is not an RFC 3339 instant")
-    try:
-        instant = datetime.fromisoformat(value.upper() if value[-1] == "z" else value)
-    except ValueError:
-        raise _Rejected("occurred_at", f"{value!r} is not an RFC 3339 instant") from None
-    if instant.tzinfo is None:
-        raise _Rejected("occurred_at", f"{value!r} has no UTC offset (add Z or +hh:mm)")
-    if instant.tzinfo is not UTC:
-        instant = instant.astimezone(UTC)
-    if sqlite:
-        return instant.replace(tzinfo=None).isoformat(" ", "microseconds")
-    return instant.isoformat(" ", "microseconds")
-
-
-def _parse(row: Mapping[str, str | None], line: int, sqlite: bool) -> _Row:
-    key = _required(row, "idempotency_key")
-    account = _required(row, "account")
-    lead = _required(row, "lead_id")
-    event_type = _required(row, "event_type")
-    if event_type not in EVENT_TYPES:
-        raise _Rejected("event_type", f"{event_type!r} is not one of {_TYPE_LIST}")
-    occurred_at = _instant(_required(row, "occurred_at"), sqlite)
-    duration: int | None = None
-    text = row.get("duration_seconds")
-    if text and (text := text.strip()):
-        if not text.isdigit():
-            raise _Rejected("duration_seconds", f"{text!r} is not a whole number of seconds >= 0")
-        duration = int(text)
-    return (
-        line,
-        key,
-        account,
-        lead,
-        event_type,
-        occurred_at,
-        _optional(row, "seat"),
-        _optional(row, "name"),
-        _optional(row, "phone"),
-        _optional(row, "email"),
-        _optional(row, "postal_code"),
-        _optional(row, "source"),
-        _optional(row, "call_result"),
-        duration,
-        _optional(row, "detail"),
-    )
-
-
 def ingest_events(
     session: Session,
     rows: Sequence[Mapping[str, str | None]],
@@ -203,7 +116,7 @@ def ingest_events(
         raise from_rule(error) from None
     result = IngestResult()
     sqlite = repository.dialect_name(session) == "sqlite"
-    parsed_chunks: list[list[_Row]] = []
+    parsed_chunks: list[list[ParsedRow]] = []
     for start in range(0, len(rows), CHUNK_ROWS):
         parsed = _check_chunk(session, rows, start, first_line, sqlite, result)
         parsed_chunks.append(parsed)
@@ -228,53 +141,41 @@ def _check_chunk(
     first_line: int,
     sqlite: bool,
     result: IngestResult,
-) -> list[_Row]:
+) -> list[ParsedRow]:
     """Parse one chunk and resolve its accounts and seats; record its rejections."""
-    parsed: list[_Row] = []
+    parsed, rejections = parse_rows(rows[start : start + CHUNK_ROWS], first_line + start, sqlite)
     outcomes = result.outcomes
     before = len(outcomes)
-    line = first_line + start
-    for row in rows[start : start + CHUNK_ROWS]:
-        try:
-            parsed.append(_parse(row, line, sqlite))
-        except _Rejected as error:
-            key = row.get("idempotency_key")
-            outcomes.append(
-                RowOutcome(line, key or None, RowStatus.REJECTED, error.field, error.reason)
-            )
-        line += 1
+    for line, key, field_name, reason in rejections:
+        outcomes.append(RowOutcome(line, key, RowStatus.REJECTED, field_name, reason))
     accounts = repository.account_ids(session, {p[2] for p in parsed})
     seated = {accounts[p[2]] for p in parsed if p[6] is not None and p[2] in accounts}
     seats = repository.seat_ids(session, seated) if seated else {}
-    known: list[_Row] = []
+    known: list[ParsedRow] = []
+    keep = known.append
+    account_id_of = accounts.get
     for p in parsed:
-        if p[2] not in accounts:
+        account_id = account_id_of(p[2])
+        if account_id is None:
             reason = f"unknown account {p[2]!r}"
             outcomes.append(RowOutcome(p[0], p[1], RowStatus.REJECTED, "account", reason))
-        elif p[6] is not None and (accounts[p[2]], p[6]) not in seats:
-            reason = f"unknown seat {p[6]!r} on account {p[2]!r}"
-            outcomes.append(RowOutcome(p[0], p[1], RowStatus.REJECTED, "seat", reason))
-        else:
-            known.append(p)
+            continue
+        if p[6] is not None:
+            seat_id = seats.get((account_id, p[6]))
+            if seat_id is None:
+                reason = f"unknown seat {p[6]!r} on account {p[2]!r}"
+                outcomes.append(RowOutcome(p[0], p[1], RowStatus.REJECTED, "seat", reason))
+                continue
+            p[6] = seat_id
+        # Ids replace the codes, so storing needs no further lookup.
+        p[2] = account_id
+        keep(p)
     result.rejected += len(outcomes) - before
-    # Account and seat ids replace the codes, so storing needs no further lookup.
-    return [
-        (
-            p[0],
-            p[1],
-            accounts[p[2]],
-            p[3],
-            p[4],
-            p[5],
-            None if p[6] is None else seats[(accounts[p[2]], p[6])],
-            *p[7:],
-        )
-        for p in known
-    ]
+    return known
 
 
 def _store_chunk(
-    session: Session, parsed: list[_Row], as_of: datetime, result: IngestResult
+    session: Session, parsed: list[ParsedRow], as_of: datetime, result: IngestResult
 ) -> None:
     """Store one checked chunk: skip duplicates, upsert its leads, insert its events."""
     if not parsed:
@@ -282,7 +183,7 @@ def _store_chunk(
     dialect = repository.dialect_name(session)
     # The same key twice in the batch: the first row is the event, later ones repeat it.
     first_seen: dict[tuple[int, str], int] = {}
-    fresh: list[_Row] = []
+    fresh: list[ParsedRow] = []
     for p in parsed:
         account_key = (p[2], p[1])
         seen = first_seen.setdefault(account_key, p[0])
@@ -331,7 +232,7 @@ def _store_chunk(
 
 
 def _lead_aggregates(
-    fresh: list[_Row],
+    fresh: list[ParsedRow],
 ) -> dict[tuple[int, str], list[int | str | None]]:
     """One row per lead: first non-empty seat and attributes, earliest instants."""
     leads: dict[tuple[int, str], list[int | str | None]] = {}

@@ -1,0 +1,159 @@
+"""`leadbill import events FILE.csv`: summary, rejections, exit codes, all-or-nothing.
+
+The command runs against the test database through LEADBILL_DATABASE_URL, on
+SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from leadbill import console
+from leadbill.accounts.service import create_account
+from leadbill.cli import app
+from leadbill.leads import commands
+from leadbill.leads.csv_format import COLUMNS
+from leadbill.leads.models import Lead, LeadEvent
+from tests.conftest import utc
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_database(
+    database_url: str, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[sessionmaker[Session]]:
+    """The CLI pointed at the test database, which holds accounts acme and beta."""
+    with sessions() as session, session.begin():
+        for code in ("acme", "beta"):
+            create_account(
+                session,
+                code=code,
+                name=code.title(),
+                currency="USD",
+                time_zone="UTC",
+                billing_email=f"billing@{code}.test",
+                as_of=utc(2026, 1, 1),
+            )
+    monkeypatch.setenv("LEADBILL_DATABASE_URL", database_url)
+    console.sessions.cache_clear()
+    yield sessions
+    console.sessions().kw["bind"].dispose()
+    console.sessions.cache_clear()
+
+
+def _write(path: Path, rows: list[dict[str, str]], columns: tuple[str, ...] = COLUMNS) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def _event(key: str, lead: str, event_type: str, at: str, account: str = "acme") -> dict[str, str]:
+    return {
+        "idempotency_key": key,
+        "account": account,
+        "lead_id": lead,
+        "event_type": event_type,
+        "occurred_at": at,
+    }
+
+
+GOOD = [
+    _event("k1", "L1", "received", "2026-01-05T10:00:00Z"),
+    _event("k2", "L1", "call_answered", "2026-01-05T10:05:00Z"),
+    _event("k3", "L2", "received", "2026-01-06T09:00:00+01:00", account="beta"),
+]
+
+
+def _counts(sessions: sessionmaker[Session]) -> tuple[int, int]:
+    with sessions() as session:
+        events = session.scalar(select(func.count()).select_from(LeadEvent)) or 0
+        leads = session.scalar(select(func.count()).select_from(Lead)) or 0
+    return events, leads
+
+
+def test_import_prints_summary_and_exits_0(
+    cli_database: sessionmaker[Session], tmp_path: Path
+) -> None:
+    path = _write(tmp_path / "events.csv", GOOD)
+    result = runner.invoke(app, ["import", "events", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "accepted 3, duplicate 0, rejected 0" in result.output
+    assert _counts(cli_database) == (3, 2)
+    again = runner.invoke(app, ["import", "events", str(path)])
+    assert again.exit_code == 0
+    assert "accepted 0, duplicate 3, rejected 0" in again.output
+    assert _counts(cli_database) == (3, 2)
+
+
+def test_rejections_listed_with_line_and_exit_2(
+    cli_database: sessionmaker[Session], tmp_path: Path
+) -> None:
+    rows = [*GOOD, _event("k4", "L3", "received", "2026-13-01"), _event("k5", "L3", "x", "")]
+    path = _write(tmp_path / "events.csv", rows)
+    result = runner.invoke(app, ["import", "events", str(path)])
+    assert result.exit_code == 2
+    assert "accepted 3, duplicate 0, rejected 2" in result.output
+    assert "line 5: occurred_at: '2026-13-01' is not an RFC 3339 instant" in result.output
+    assert "line 6: event_type: 'x' is not one of" in result.output
+    assert _counts(cli_database) == (3, 2)
+
+
+def test_all_or_nothing_stores_nothing_across_chunks(
+    cli_database: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Chunks of 2 rows: the bad row is in the second chunk, after a valid one was sent.
+    monkeypatch.setattr(commands, "CHUNK_ROWS", 2)
+    rows = [*GOOD, _event("k4", "L3", "received", "2026-01-07T09:00:00Z", account="nobody")]
+    path = _write(tmp_path / "events.csv", rows)
+    result = runner.invoke(app, ["import", "events", str(path), "--all-or-nothing"])
+    assert result.exit_code == 2
+    assert "accepted 0, duplicate 0, rejected 1" in result.output
+    assert "line 5: account: unknown account 'nobody'" in result.output
+    assert "nothing stored" in result.output
+    assert _counts(cli_database) == (0, 0)
+
+
+def test_chunks_are_committed_one_by_one(
+    cli_database: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(commands, "CHUNK_ROWS", 2)
+    rows = [*GOOD, _event("k1", "L1", "received", "2026-01-05T10:00:00Z")]
+    path = _write(tmp_path / "events.csv", rows)
+    result = runner.invoke(app, ["import", "events", str(path)])
+    assert result.exit_code == 0, result.output
+    # The repeated key sits in a later chunk than its first occurrence.
+    assert "accepted 3, duplicate 1, rejected 0" in result.output
+    assert _counts(cli_database) == (3, 2)
+
+
+def test_rejection_list_is_capped(
+    cli_database: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(commands, "SHOWN_REJECTIONS", 3)
+    rows = [_event(f"k{n}", "L1", "received", "soon") for n in range(7)]
+    path = _write(tmp_path / "events.csv", rows)
+    result = runner.invoke(app, ["import", "events", str(path)])
+    assert result.exit_code == 2
+    assert result.output.count("is not an RFC 3339 instant") == 3
+    assert "… and 4 more" in result.output
+
+
+def test_missing_required_column_is_named(
+    cli_database: sessionmaker[Session], tmp_path: Path
+) -> None:
+    columns = tuple(name for name in COLUMNS if name != "occurred_at")
+    path = _write(tmp_path / "events.csv", GOOD, columns)
+    result = runner.invoke(app, ["import", "events", str(path)])
+    assert result.exit_code == 2
+    assert "header: missing required column occurred_at" in result.output
+    assert _counts(cli_database) == (0, 0)
