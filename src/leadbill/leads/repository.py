@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from leadbill.errors import InvalidInput
+
 # Bind parameters per statement stay below SQLite's limit (32766).
 IN_CHUNK = 10_000
 
@@ -48,6 +50,28 @@ def stored_instant(instant: datetime, dialect: str) -> str:
     if dialect == "sqlite":
         return utc.replace(tzinfo=None).isoformat(" ", "microseconds")
     return utc.isoformat(" ", "microseconds")
+
+
+_SEPARATOR = "\x1f"
+
+
+def _packed(values: Iterable[Any]) -> str:
+    """PostgreSQL: one column of a chunk as one text parameter, split by the server.
+
+    `string_to_array(text, E'\\x1f', '')` turns it back into an array ('' is NULL).
+    Passing one string per column spares the driver adapting every element of
+    an array parameter, which costs more than the statement itself.
+    """
+    texts = ["" if value is None else str(value) for value in values]
+    packed = _SEPARATOR.join(texts)
+    if packed.count(_SEPARATOR) != len(texts) - 1:
+        raise InvalidInput("row", "a value contains the control character U+001F")
+    return packed
+
+
+def _arrays(*types: str) -> str:
+    """PostgreSQL: the arrays of `unnest(...)`, each from one packed text parameter."""
+    return ", ".join(f"string_to_array(%s, E'\\x1f', '')::{name}[]" for name in types)
 
 
 def _connection(session: Session) -> Connection:
@@ -95,10 +119,10 @@ def existing_keys(session: Session, keys: Sequence[tuple[int, str]]) -> set[tupl
     if dialect_name(session) == "postgresql":
         rows = conn.exec_driver_sql(
             "SELECT e.account_id, e.idempotency_key"
-            " FROM unnest(%s::bigint[], %s::text[]) AS k(account_id, idempotency_key)"
+            f" FROM unnest({_arrays('bigint', 'text')}) AS k(account_id, idempotency_key)"
             " JOIN lead_events e ON e.account_id = k.account_id"
             " AND e.idempotency_key = k.idempotency_key",
-            ([k[0] for k in keys], [k[1] for k in keys]),
+            (_packed(k[0] for k in keys), _packed(k[1] for k in keys)),
         )
     else:
         # A join (not a row-value IN, which SQLite answers with a table scan)
@@ -122,34 +146,29 @@ _UPSERT_SET = """
 """
 
 _UPSERT_LEADS = {
-    "postgresql": """
+    # The upsert returns the id of every lead, created or merged.
+    "postgresql": f"""
         INSERT INTO leads (account_id, external_id, seat_id, name, phone, email, postal_code,
                            source, received_at, first_called_at, created_at)
-        SELECT *, %s::timestamptz FROM unnest(
-            %s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[],
-            %s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[])
+        SELECT *, %s::timestamptz FROM unnest({
+        _arrays(
+            "bigint",
+            "text",
+            "bigint",
+            "text",
+            "text",
+            "text",
+            "text",
+            "text",
+            "timestamptz",
+            "timestamptz",
+        )
+    })
         ON CONFLICT (account_id, external_id) DO UPDATE SET"""
     + _UPSERT_SET
     + """
             received_at = LEAST(leads.received_at, excluded.received_at),
             first_called_at = LEAST(leads.first_called_at, excluded.first_called_at)
-        RETURNING account_id, external_id, id
-    """,
-    # SQLite's two-argument MIN() is NULL if either side is; COALESCE keeps the other.
-    "sqlite": """
-        INSERT INTO leads (account_id, external_id, seat_id, name, phone, email, postal_code,
-                           source, received_at, first_called_at, created_at)
-        SELECT """
-    + ", ".join(f"json_extract(l.value, '$[{n}]')" for n in range(10))
-    + """, ?
-        FROM json_each(?) AS l WHERE true
-        ON CONFLICT (account_id, external_id) DO UPDATE SET"""
-    + _UPSERT_SET
-    + """
-            received_at = COALESCE(MIN(leads.received_at, excluded.received_at),
-                                   leads.received_at, excluded.received_at),
-            first_called_at = COALESCE(MIN(leads.first_called_at, excluded.first_called_at),
-                                       leads.first_called_at, excluded.first_called_at)
         RETURNING account_id, external_id, id
     """,
 }
@@ -165,20 +184,73 @@ def upsert_leads(session: Session, leads: Sequence[LeadRow], created_at: str) ->
         return {}
     conn = _connection(session)
     if dialect_name(session) == "postgresql":
-        columns = [list(column) for column in zip(*leads, strict=True)]
-        rows = conn.exec_driver_sql(_UPSERT_LEADS["postgresql"], (created_at, *columns))
-    else:
-        rows = conn.exec_driver_sql(_UPSERT_LEADS["sqlite"], (created_at, json.dumps(leads)))
-    return {(account_id, external_id): lead_id for account_id, external_id, lead_id in rows}
+        columns = [_packed(column) for column in zip(*leads, strict=True)]
+        rows = conn.exec_driver_sql(_UPSERT_LEADS["postgresql"], (created_at, *columns)).all()
+        return {(account_id, external_id): lead_id for account_id, external_id, lead_id in rows}
+    return _upsert_leads_sqlite(conn, leads, created_at)
+
+
+_LEAD_COLUMNS = (
+    "account_id, external_id, seat_id, name, phone, email, postal_code, source, received_at,"
+    " first_called_at"
+)
+_SQLITE_FIND_LEADS = """
+    SELECT l.account_id, l.external_id, l.id FROM json_each(?) AS k
+    JOIN leads l ON l.account_id = json_extract(k.value, '$[0]')
+     AND l.external_id = json_extract(k.value, '$[1]')
+"""
+_SQLITE_INSERT_LEADS = (
+    f"INSERT INTO leads (id, {_LEAD_COLUMNS}, created_at) VALUES ({', '.join(['?'] * 12)})"
+)
+# SQLite's two-argument MIN() is NULL if either side is; COALESCE keeps the other.
+_SQLITE_MERGE_LEADS = """
+    UPDATE leads SET
+        seat_id = COALESCE(seat_id, ?2),
+        name = COALESCE(name, ?3),
+        phone = COALESCE(phone, ?4),
+        email = COALESCE(email, ?5),
+        postal_code = COALESCE(postal_code, ?6),
+        source = COALESCE(source, ?7),
+        received_at = COALESCE(MIN(received_at, ?8), received_at, ?8),
+        first_called_at = COALESCE(MIN(first_called_at, ?9), first_called_at, ?9)
+    WHERE id = ?1
+"""
+
+
+def _upsert_leads_sqlite(
+    conn: Connection, leads: Sequence[LeadRow], created_at: str
+) -> dict[LeadKey, int]:
+    # The transaction holds SQLite's single write lock (BEGIN IMMEDIATE; a deferred
+    # one could not commit over a concurrent writer), so the leads found here and
+    # the ids taken after max(id) cannot be raced: plain executemany, no upsert.
+    ids: dict[LeadKey, int] = {
+        (account_id, external_id): lead_id
+        for account_id, external_id, lead_id in conn.exec_driver_sql(
+            _SQLITE_FIND_LEADS, (json.dumps([lead[:2] for lead in leads]),)
+        )
+    }
+    new = [lead for lead in leads if (lead[0], lead[1]) not in ids]
+    known = [lead for lead in leads if (lead[0], lead[1]) in ids]
+    if new:
+        next_id = conn.exec_driver_sql("SELECT coalesce(max(id), 0) + 1 FROM leads").scalar_one()
+        rows = []
+        for number, lead in enumerate(new, start=next_id):
+            ids[(lead[0], lead[1])] = number
+            rows.append((number, *lead, created_at))
+        conn.exec_driver_sql(_SQLITE_INSERT_LEADS, rows)
+    if known:
+        merged = [(ids[(lead[0], lead[1])], *lead[2:]) for lead in known]
+        conn.exec_driver_sql(_SQLITE_MERGE_LEADS, merged)
+    return ids
 
 
 _INSERT_EVENTS = {
-    "postgresql": """
+    "postgresql": f"""
         INSERT INTO lead_events (account_id, lead_id, idempotency_key, type, occurred_at,
                                  call_result, duration_seconds, detail, ingested_at)
-        SELECT *, %s::timestamptz FROM unnest(
-            %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::timestamptz[],
-            %s::text[], %s::integer[], %s::text[])
+        SELECT *, %s::timestamptz FROM unnest({
+        _arrays("bigint", "bigint", "text", "text", "timestamptz", "text", "integer", "text")
+    })
         ON CONFLICT (account_id, idempotency_key) DO NOTHING
         RETURNING account_id, idempotency_key
     """,
@@ -203,7 +275,7 @@ def insert_events(
         return None
     conn = _connection(session)
     if dialect_name(session) == "postgresql":
-        columns = [list(column) for column in zip(*events, strict=True)]
+        columns = [_packed(column) for column in zip(*events, strict=True)]
         inserted = set(
             conn.exec_driver_sql(_INSERT_EVENTS["postgresql"], (ingested_at, *columns)).all()
         )
