@@ -173,6 +173,7 @@ def call_report(
             "reason",
             title=f"{scope.account_code}, plan {scope.plan.code}, {_period_text(scope.period)}",
         )
+        table.columns[0].overflow = "fold"  # lead ids are read in full, never cut
         counted = leads = 0
         for row in rows:
             leads += 1
@@ -184,10 +185,17 @@ def call_report(
                 row.last_call_result or "-",
                 str(row.calls),
                 "yes" if row.counted else "no",
-                row.reason_text,
+                _short_reason(row),
             )
         table.caption = f"{leads} leads, {counted} counted in this period"
         _print(table, handle)
+
+
+def _short_reason(row: service.CallReportRow) -> str:
+    """The reason code for a narrow table; the full text is in the CSV."""
+    if not row.counted and row.billable and row.counted_at is not None:
+        return f"counts {row.counted_at:%Y-%m-%d}"
+    return str(row.reason)
 
 
 def summary_rows(summary: service.BillingSummary) -> list[tuple[str, str]]:
