@@ -289,3 +289,39 @@ def test_r2_first_called_at_equals_core_decide_whatever_the_order(session: Sessi
         assert lead.received_at == (min(received) if received else None)
     assert any(e.type in CALL_EVENTS for es in events.values() for e in es)
     assert any(_lead(session, lead).first_called_at is None for lead in events)
+
+
+@pytest.mark.parametrize("sqlite", [True, False])
+def test_fast_and_precise_parsers_agree(sqlite: bool) -> None:
+    """The fast path of parse_rows gives what the precise parse_row gives, row by row."""
+    from leadbill.leads.csv_format import parse_row, parse_rows
+
+    rows = [
+        _row("k1", "L1", "received", "2026-01-05T10:00:00Z", name="Ann", duration_seconds="7"),
+        _row("k2", "L1", "received", "2026-01-05T10:00:00.250000Z", phone="+1303"),
+        _row(" k3 ", "L1", "call_missed", "2026-01-05T12:00:00+02:00", source=" web "),
+        _row("k4", "L1", "outcome", "2026-01-05t10:00:00.5z", detail="booked"),
+        _row("k5", "L1", "received", "2026-01-05 10:00:00+00:00", call_result=""),
+        _row("k6", "L1", "call_attempted", "2026-01-05T10:00:00Z", duration_seconds=" 12 "),
+    ]
+    parsed, rejections = parse_rows(rows, 2, sqlite)
+    assert rejections == []
+    assert parsed == [parse_row(row, line, sqlite) for line, row in enumerate(rows, start=2)]
+    suffix = "" if sqlite else "+00:00"
+    assert [p[5] for p in parsed] == [
+        f"2026-01-05 10:00:00.000000{suffix}",
+        f"2026-01-05 10:00:00.250000{suffix}",
+        f"2026-01-05 10:00:00.000000{suffix}",
+        f"2026-01-05 10:00:00.500000{suffix}",
+        f"2026-01-05 10:00:00.000000{suffix}",
+        f"2026-01-05 10:00:00.000000{suffix}",
+    ]
+    assert parsed[2][1] == "k3" and parsed[2][11] == "web" and parsed[5][13] == 12
+    _, refused = parse_rows(
+        [_row("k7", "L1", "call_answered", "2026-01-05T10:00:00Z", duration_seconds="9" * 10)],
+        2,
+        sqlite,
+    )
+    assert [(r.field, r.reason) for r in refused] == [
+        ("duration_seconds", "'9999999999' is more than 2147483647")
+    ]

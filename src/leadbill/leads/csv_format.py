@@ -80,6 +80,13 @@ class Rejection(NamedTuple):
     reason: str
 
 
+# Only ASCII blanks are trimmed, so that a value whose first and last characters
+# are above ' ' is already trimmed (the fast path's test).
+_BLANK = " \t\r\n\x0b\x0c"
+# duration_seconds is a 32-bit INTEGER column.
+MAX_DURATION = 2_147_483_647
+
+
 class _Rejected(Exception):
     def __init__(self, field: str, reason: str) -> None:
         self.field = field
@@ -90,7 +97,7 @@ def _optional(row: Mapping[str, str | None], name: str) -> str | None:
     value = row.get(name)
     if not value:
         return None
-    value = value.strip()
+    value = value.strip(_BLANK)
     if not value:
         return None
     if len(value) > MAX_LENGTH[name]:
@@ -135,10 +142,12 @@ def parse_row(row: Mapping[str, str | None], line: int, sqlite: bool) -> ParsedR
     )
     duration: int | None = None
     text = row.get("duration_seconds")
-    if text and (text := text.strip()):
+    if text and (text := text.strip(_BLANK)):
         if not (text.isascii() and text.isdigit()):
             raise _Rejected("duration_seconds", f"{text!r} is not a whole number of seconds >= 0")
         duration = int(text)
+        if duration > MAX_DURATION:
+            raise _Rejected("duration_seconds", f"{text!r} is more than {MAX_DURATION}")
     detail = _optional(row, "detail")
     return [
         line,
@@ -234,7 +243,9 @@ def parse_rows(
             call_result = get("call_result") or None
             detail = get("detail") or None
             text = get("duration_seconds")
-            duration = int(text) if text and text.isascii() and text.isdigit() else None
+            duration = (
+                int(text) if text and len(text) < 10 and text.isascii() and text.isdigit() else None
+            )
             if duration is None and text:
                 raise _Slow
             # Present optional values must be clean and short enough; empty ones cost
