@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from leadbill.accounts.service import create_account
 from leadbill.core.billability import CALL_EVENTS, EventType, LeadEvent, decide
@@ -18,7 +18,7 @@ from leadbill.core.plans import CountingPolicy
 from leadbill.errors import InvalidInput
 from leadbill.leads.models import Lead
 from leadbill.leads.models import LeadEvent as StoredEvent
-from leadbill.leads.service import RowStatus, ingest_events
+from leadbill.leads.service import IngestResult, RowStatus, ingest_events
 from leadbill.plans.service import create_plan
 from leadbill.seats.service import create_seat
 from leadbill.subscriptions.service import create_subscription
@@ -325,3 +325,58 @@ def test_fast_and_precise_parsers_agree(sqlite: bool) -> None:
     assert [(r.field, r.reason) for r in refused] == [
         ("duration_seconds", "'9999999999' is more than 2147483647")
     ]
+
+
+def test_concurrent_senders_store_each_event_once(sessions: sessionmaker[Session]) -> None:
+    """Two transactions send overlapping events at once: each event is stored once.
+
+    On PostgreSQL the second sender cannot see the first one's uncommitted keys;
+    the unique constraint skips them, they are reported as duplicates, and the
+    lead's instants are taken again from what is stored. On SQLite the second
+    sender waits for the write lock.
+    """
+    import threading
+
+    with sessions() as session, session.begin():
+        _setup(session)
+    first = [
+        _row("a1", "L1", "received", "2026-01-05T10:00:00Z"),
+        _row("a2", "L1", "call_attempted", "2026-01-05T11:00:00Z"),
+    ]
+    # The same key a2 reused with an earlier instant must not leak into the lead.
+    second = [
+        _row("a2", "L1", "call_attempted", "2026-01-05T10:30:00Z"),
+        _row("b1", "L1", "call_answered", "2026-01-05T12:00:00Z"),
+    ]
+    holding = threading.Event()
+    release = threading.Event()
+    outcome: dict[str, object] = {}
+
+    def send_first() -> None:
+        with sessions() as session, session.begin():
+            ingest_events(session, first, as_of=AS_OF)
+            holding.set()
+            release.wait(10)
+
+    def send_second() -> None:
+        with sessions() as session, session.begin():
+            outcome["second"] = ingest_events(session, second, as_of=AS_OF)
+
+    one = threading.Thread(target=send_first)
+    one.start()
+    assert holding.wait(10)
+    two = threading.Thread(target=send_second)
+    two.start()
+    two.join(1)  # the second sender is blocked behind the first
+    release.set()
+    one.join(10)
+    two.join(10)
+    result = outcome["second"]
+    assert isinstance(result, IngestResult)
+    assert (result.accepted, result.duplicate) == (1, 1)
+    assert [(o.idempotency_key, o.reason) for o in result.duplicates] == [
+        ("a2", "already received")
+    ]
+    with sessions() as session:
+        assert _count(session, StoredEvent) == 3
+        assert _lead(session, "L1").first_called_at == utc(2026, 1, 5, 11)
