@@ -1,8 +1,9 @@
-"""Set-based statements of lead-event ingestion, one per step and chunk.
+"""Set-based statements of lead-event ingestion, a few per step and chunk.
 
-Each statement handles a whole chunk of rows: the chunk travels as typed arrays
-(PostgreSQL, `unnest`) or as one JSON array (SQLite, `json_each`), or through
-the driver's executemany. Nothing here runs once per event. Statements go
+Each statement handles a whole chunk of rows: on PostgreSQL the chunk travels
+as one packed text parameter per column, unnested by the server; on SQLite as
+one JSON array (`json_each`) or through the driver's executemany. Nothing here
+runs once per event. Statements go
 through the session's own connection with `exec_driver_sql`, so they join the
 caller's transaction at the cost of the driver alone.
 

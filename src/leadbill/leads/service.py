@@ -12,8 +12,8 @@ counting policy selects (core.billability), so usage is a plain GROUP BY; its
 attributes keep the first non-empty value they were given.
 
 Everything is set-based: per chunk of rows, one query resolves the accounts,
-one the seats, one finds the keys already stored, one upserts the leads and one
-inserts the events.
+one the seats, one finds the keys already stored, one (PostgreSQL) or three
+(SQLite) write the leads and one inserts the events.
 """
 
 from __future__ import annotations
