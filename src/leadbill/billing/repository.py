@@ -153,21 +153,29 @@ def _bulk_insert(
     return session.execute(statement, list(rows))
 
 
+# The leads that count in a period `cp`: the one predicate of usage, shared by the
+# counts (called_leads) and the ranked leads (counted_leads_at_ranks). Under the
+# `called` policy a lead counts at its first call (leads.first_called_at).
+_COUNTED_JOIN = (
+    "JOIN leads ON leads.account_id = cp.account_id"
+    " AND leads.first_called_at >= cp.period_start"
+    " AND leads.first_called_at < cp.period_end"
+)
+_COUNTED_AT = "leads.first_called_at"
+
 _USAGE_SQL = {
     # Each batch's closing periods arrive as arrays (PostgreSQL) or one JSON array
     # (SQLite): the statement text is fixed, so it is prepared and cached once.
-    "postgresql": """
+    "postgresql": f"""
         SELECT cp.subscription_id, cp.period_index, count(*)
         FROM unnest(CAST(:subscription_ids AS BIGINT[]), CAST(:period_indexes AS INTEGER[]),
                     CAST(:account_ids AS BIGINT[]), CAST(:starts AS TIMESTAMPTZ[]),
                     CAST(:ends AS TIMESTAMPTZ[]))
              AS cp(subscription_id, period_index, account_id, period_start, period_end)
-        JOIN leads ON leads.account_id = cp.account_id
-              AND leads.first_called_at >= cp.period_start
-              AND leads.first_called_at < cp.period_end
+        {_COUNTED_JOIN}
         GROUP BY cp.subscription_id, cp.period_index
     """,
-    "sqlite": """
+    "sqlite": f"""
         WITH cp AS (
             SELECT json_extract(value, '$[0]') AS subscription_id,
                    json_extract(value, '$[1]') AS period_index,
@@ -178,9 +186,7 @@ _USAGE_SQL = {
         )
         SELECT cp.subscription_id, cp.period_index, count(*)
         FROM cp
-        JOIN leads ON leads.account_id = cp.account_id
-              AND leads.first_called_at >= cp.period_start
-              AND leads.first_called_at < cp.period_end
+        {_COUNTED_JOIN}
         GROUP BY cp.subscription_id, cp.period_index
     """,
 }
@@ -223,6 +229,94 @@ def called_leads(
         for subscription_id, period_index, count in session.execute(sql, params):
             counts[(int(subscription_id), int(period_index))] = int(count)
     return counts
+
+
+@dataclass(frozen=True, slots=True)
+class RankedLead:
+    """The lead counted `rank`-th (1 is the first) in one period, in counting order."""
+
+    subscription_id: int
+    period_index: int
+    rank: int
+    lead_id: int
+    external_id: str
+    counted_at: datetime
+
+
+_RANKED_SQL = {
+    "postgresql": """
+        WITH cp AS (
+            SELECT * FROM unnest(
+                CAST(:subscription_ids AS BIGINT[]), CAST(:period_indexes AS INTEGER[]),
+                CAST(:account_ids AS BIGINT[]), CAST(:starts AS TIMESTAMPTZ[]),
+                CAST(:ends AS TIMESTAMPTZ[]), CAST(:ranks AS INTEGER[]))
+            AS w(subscription_id, period_index, account_id, period_start, period_end, wanted)
+        )
+        {ranked}
+    """,
+    "sqlite": """
+        WITH cp AS (
+            SELECT json_extract(value, '$[0]') AS subscription_id,
+                   json_extract(value, '$[1]') AS period_index,
+                   json_extract(value, '$[2]') AS account_id,
+                   json_extract(value, '$[3]') AS period_start,
+                   json_extract(value, '$[4]') AS period_end,
+                   json_extract(value, '$[5]') AS wanted
+            FROM json_each(:periods)
+        )
+        {ranked}
+    """,
+}
+# Counting order: the counted instant, then the operator's lead id (unique per account).
+_RANKED_TAIL = f"""
+        , spans AS (
+            SELECT DISTINCT subscription_id, period_index, account_id, period_start, period_end
+            FROM cp
+        ), ranked AS (
+            SELECT cp.subscription_id, cp.period_index, leads.id AS lead_id,
+                   leads.external_id, {_COUNTED_AT} AS counted_at,
+                   row_number() OVER (
+                       PARTITION BY cp.subscription_id, cp.period_index
+                       ORDER BY {_COUNTED_AT}, leads.external_id
+                   ) AS position
+            FROM spans AS cp
+            {_COUNTED_JOIN}
+        )
+        SELECT cp.subscription_id, cp.period_index, cp.wanted, ranked.lead_id,
+               ranked.external_id, ranked.counted_at
+        FROM cp
+        JOIN ranked ON ranked.subscription_id = cp.subscription_id
+              AND ranked.period_index = cp.period_index
+              AND ranked.position = cp.wanted
+"""
+
+
+def counted_leads_at_ranks(
+    session: Session, wanted: Sequence[tuple[ClosingPeriod, int]]
+) -> dict[tuple[int, int, int], RankedLead]:
+    """The lead counted at each wanted rank of each period, keyed by (subscription, period, rank).
+
+    The leads are exactly those `called_leads` counts, in counting order: the
+    counted instant, then the operator lead id. A rank beyond the period's
+    counted leads is absent from the result. One statement per chunk.
+    """
+    found: dict[tuple[int, int, int], RankedLead] = {}
+    sql = text(_RANKED_SQL[session.get_bind().dialect.name].replace("{ranked}", _RANKED_TAIL))
+    typed = sql.columns(counted_at=UTCDateTime())
+    for offset in range(0, len(wanted), USAGE_CHUNK):
+        chunk = wanted[offset : offset + USAGE_CHUNK]
+        params = _usage_params(session, [period for period, _rank in chunk])
+        if _is_postgresql(session):
+            params["ranks"] = [rank for _period, rank in chunk]
+        else:
+            rows = json.loads(params["periods"])
+            params["periods"] = json.dumps(
+                [[*row, rank] for row, (_period, rank) in zip(rows, chunk, strict=True)]
+            )
+        for sub, index, rank, lead_id, external_id, counted_at in session.execute(typed, params):
+            key = (int(sub), int(index), int(rank))
+            found[key] = RankedLead(*key, int(lead_id), str(external_id), counted_at)
+    return found
 
 
 def insert_invoices(session: Session, rows: Sequence[dict[str, Any]]) -> dict[tuple[int, int], int]:
