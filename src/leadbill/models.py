@@ -7,6 +7,7 @@ from leadbill.leads.models import Lead, LeadEvent
 from leadbill.plans.models import Plan
 from leadbill.seats.models import Seat
 from leadbill.subscriptions.models import Subscription, SubscriptionPeriod, SubscriptionSegment
+from leadbill.usage.models import UsageThresholdCrossing
 
 __all__ = [
     "Account",
@@ -22,4 +23,5 @@ __all__ = [
     "Subscription",
     "SubscriptionPeriod",
     "SubscriptionSegment",
+    "UsageThresholdCrossing",
 ]

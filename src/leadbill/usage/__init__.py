@@ -1,0 +1,1 @@
+"""Usage of the included leads: threshold crossings (80 %, 100 %) per period."""
