@@ -32,6 +32,7 @@ from leadbill.core.plans import CountingPolicy
 from leadbill.errors import from_rule
 from leadbill.leads import repository
 from leadbill.leads.csv_format import ParsedRow, parse_rows
+from leadbill.usage.service import record_threshold_crossings
 
 # Rows per set-based step: big enough to amortise each statement, small enough
 # to keep one chunk's parameters and memory modest.
@@ -229,6 +230,7 @@ def _store_chunk(
         repository.recompute_instants(session, affected, RECEIVED, CALL_TYPES)
     result.accepted += len(fresh) - (len(lost) if lost else 0)
     result.duplicate += len(parsed) - len(fresh) + (len(lost) if lost else 0)
+    record_threshold_crossings(session, {p[2] for p in fresh}, as_of)  # usage thresholds
 
 
 def _lead_aggregates(

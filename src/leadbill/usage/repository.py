@@ -1,0 +1,142 @@
+"""Set-based queries of the usage thresholds: subscriptions to watch, crossings stored.
+
+Counting itself is not here: counts and leads by rank come from
+`billing.repository` (`called_leads`, `counted_leads_at_ranks`), the queries the
+billing run charges from, so thresholds always agree with the invoice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from leadbill.accounts.models import Account
+from leadbill.db import Base
+from leadbill.leads.models import Lead
+from leadbill.plans.models import Plan
+from leadbill.subscriptions.models import Subscription
+from leadbill.usage.models import UsageThresholdCrossing
+
+# Ids per IN list and rows per insert: far below every driver's bind limit.
+CHUNK = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class WatchedSubscription:
+    """An active subscription whose usage may cross a threshold."""
+
+    id: int
+    account_id: int
+    plan_id: int
+    included_leads: int
+    interval: str
+    counting_policy: str
+    anchor_at: datetime
+    time_zone: str
+    period_index: int
+    period_start: datetime
+    period_end: datetime
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for offset in range(0, len(items), CHUNK):
+        yield items[offset : offset + CHUNK]
+
+
+def active_subscriptions(session: Session, account_ids: Iterable[int]) -> list[WatchedSubscription]:
+    """The active subscriptions of these accounts, with their plan's allowance."""
+    found: list[WatchedSubscription] = []
+    for chunk in _chunks(sorted(set(account_ids))):
+        query = (
+            select(
+                Subscription.id,
+                Subscription.account_id,
+                Subscription.plan_id,
+                Plan.included_leads,
+                Plan.interval,
+                Plan.counting_policy,
+                Subscription.anchor_at,
+                Account.time_zone,
+                Subscription.current_period_index,
+                Subscription.current_period_start,
+                Subscription.current_period_end,
+            )
+            .join(Plan, Plan.id == Subscription.plan_id)
+            .join(Account, Account.id == Subscription.account_id)
+            .where(Subscription.account_id.in_(chunk), Subscription.status == "active")
+            .order_by(Subscription.id)
+        )
+        found.extend(WatchedSubscription(*row) for row in session.execute(query))
+    return found
+
+
+def recorded_thresholds(
+    session: Session, subscription_ids: Iterable[int], from_index: int
+) -> set[tuple[int, int, int]]:
+    """(subscription, period, threshold) already recorded for periods from `from_index` on."""
+    found: set[tuple[int, int, int]] = set()
+    table = UsageThresholdCrossing
+    for chunk in _chunks(sorted(set(subscription_ids))):
+        query = select(table.subscription_id, table.period_index, table.threshold).where(
+            table.subscription_id.in_(chunk), table.period_index >= from_index
+        )
+        found.update((int(s), int(p), int(t)) for s, p, t in session.execute(query))
+    return found
+
+
+def insert_crossings(session: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[int, int, int]]:
+    """Insert crossings; one already recorded is skipped. Returns the keys newly inserted."""
+    table: Table = Base.metadata.tables[UsageThresholdCrossing.__tablename__]
+    make = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    inserted: set[tuple[int, int, int]] = set()
+    for chunk in _chunks(rows):
+        statement = (
+            make(table)
+            .values(list(chunk))
+            .on_conflict_do_nothing(index_elements=["subscription_id", "period_index", "threshold"])
+            .returning(table.c.subscription_id, table.c.period_index, table.c.threshold)
+        )
+        inserted.update((int(s), int(p), int(t)) for s, p, t in session.execute(statement))
+    return inserted
+
+
+@dataclass(frozen=True, slots=True)
+class CrossingRow:
+    """One recorded crossing, with the operator id of the lead that reached it."""
+
+    subscription_id: int
+    period_index: int
+    threshold: int
+    leads: int
+    lead_id: int
+    external_id: str
+    crossed_at: datetime
+    recorded_at: datetime
+
+
+def crossings(session: Session, subscription_id: int, period_index: int) -> list[CrossingRow]:
+    """The crossings recorded for one period, lowest threshold first."""
+    table = UsageThresholdCrossing
+    query = (
+        select(
+            table.subscription_id,
+            table.period_index,
+            table.threshold,
+            table.leads,
+            table.lead_id,
+            Lead.external_id,
+            table.crossed_at,
+            table.recorded_at,
+        )
+        .join(Lead, Lead.id == table.lead_id)
+        .where(table.subscription_id == subscription_id, table.period_index == period_index)
+        .order_by(table.threshold)
+    )
+    return [CrossingRow(*row) for row in session.execute(query)]
