@@ -224,7 +224,17 @@ def summary_rows(summary: service.BillingSummary) -> list[tuple[str, str]]:
         (f"seat:{seat.seat_code or '(no seat)'}", str(seat.counted_leads))
         for seat in summary.counted_by_seat
     ]
+    rows += [(f"threshold_{flag.threshold}", threshold_text(flag)) for flag in summary.thresholds]
     return rows
+
+
+def threshold_text(flag: service.ThresholdFlag) -> str:
+    """`reached at 2026-01-20T10:00Z (lead L-080, 80 leads)` or `not reached (80 leads)`."""
+    if not flag.reached:
+        return f"not reached ({flag.leads} leads)"
+    if flag.crossed_at is None:
+        return f"reached ({flag.leads} leads)"
+    return f"reached at {instant_text(flag.crossed_at)} (lead {flag.lead_id}, {flag.leads} leads)"
 
 
 @app.command("summary")

@@ -31,11 +31,13 @@ from leadbill.core.money import Money
 from leadbill.core.periods import Interval, Period, period_at, period_containing, require_utc
 from leadbill.core.plans import PlanTerms
 from leadbill.core.rating import usage_summary
+from leadbill.core.thresholds import reached, thresholds_of
 from leadbill.errors import Conflict, InvalidInput
 from leadbill.plans.models import Plan
 from leadbill.plans.service import terms
 from leadbill.reports import repository
 from leadbill.subscriptions.service import current_subscription
+from leadbill.usage.service import crossings_of, record_threshold_crossings
 
 DEFAULT_PAGE_SIZE = 500
 # A page's lead ids go into one IN list; stay far below every driver's bind limit.
@@ -115,6 +117,21 @@ class CallReport:
         return sum(1 for row in self.rows if row.counted)
 
 
+@dataclass(frozen=True, slots=True)
+class ThresholdFlag:
+    """A usage threshold of the period: `threshold` % of the included leads (`leads`).
+
+    `crossed_at` and `lead_id` are the recorded crossing: the counted instant
+    and operator id of the lead that reached it (None while not reached).
+    """
+
+    threshold: int
+    leads: int
+    reached: bool
+    crossed_at: datetime | None
+    lead_id: str | None
+
+
 class SeatUsage(NamedTuple):
     """Leads counted in the period for one seat (None: leads without a seat)."""
 
@@ -147,6 +164,7 @@ class BillingSummary:
     projected_cost: Money
     elapsed_share: Fraction
     counted_by_seat: tuple[SeatUsage, ...]
+    thresholds: tuple[ThresholdFlag, ...] = ()
 
     @property
     def period_start(self) -> datetime:
@@ -357,6 +375,7 @@ def billing_summary(session: Session, account: Account, as_of: datetime) -> Bill
     if None in by_seat:
         seats.append(SeatUsage(None, by_seat[None]))
     usage = usage_summary(scope.plan, scope.period, counted, as_of)
+    thresholds = _threshold_flags(session, scope, counted, as_of)
     return BillingSummary(
         account_code=scope.account_code,
         currency=scope.currency,
@@ -376,4 +395,26 @@ def billing_summary(session: Session, account: Account, as_of: datetime) -> Bill
         projected_cost=usage.projected_cost,
         elapsed_share=usage.elapsed_share,
         counted_by_seat=tuple(seats),
+        thresholds=thresholds,
+    )
+
+
+def _threshold_flags(
+    session: Session, scope: ReportScope, counted: int, as_of: datetime
+) -> tuple[ThresholdFlag, ...]:
+    """The period's 80 % and 100 % flags; crossings not yet recorded are recorded here."""
+    record_threshold_crossings(session, [scope.account_id], as_of)
+    recorded = {
+        row.threshold: row
+        for row in crossings_of(session, scope.subscription_id, scope.period.index)
+    }
+    return tuple(
+        ThresholdFlag(
+            threshold=percent,
+            leads=leads,
+            reached=percent in reached(scope.plan.included_leads, counted),
+            crossed_at=recorded[percent].crossed_at if percent in recorded else None,
+            lead_id=recorded[percent].external_id if percent in recorded else None,
+        )
+        for percent, leads in thresholds_of(scope.plan.included_leads).items()
     )
