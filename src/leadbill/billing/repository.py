@@ -267,7 +267,8 @@ _RANKED_SQL = {
         {ranked}
     """,
 }
-# Counting order: the counted instant, then the operator's lead id (unique per account).
+# Counting order: the counted instant, then the operator's lead id (unique per account),
+# compared by code point on both databases (PostgreSQL's "C" collation, SQLite's binary).
 _RANKED_TAIL = f"""
         , spans AS (
             SELECT DISTINCT subscription_id, period_index, account_id, period_start, period_end
@@ -277,7 +278,7 @@ _RANKED_TAIL = f"""
                    leads.external_id, {_COUNTED_AT} AS counted_at,
                    row_number() OVER (
                        PARTITION BY cp.subscription_id, cp.period_index
-                       ORDER BY {_COUNTED_AT}, leads.external_id
+                       ORDER BY {_COUNTED_AT}, leads.external_id {{collate}}
                    ) AS position
             FROM spans AS cp
             {_COUNTED_JOIN}
@@ -301,12 +302,14 @@ def counted_leads_at_ranks(
     counted leads is absent from the result. One statement per chunk.
     """
     found: dict[tuple[int, int, int], RankedLead] = {}
-    sql = text(_RANKED_SQL[session.get_bind().dialect.name].replace("{ranked}", _RANKED_TAIL))
+    postgresql = _is_postgresql(session)
+    tail = _RANKED_TAIL.replace("{collate}", 'COLLATE "C"' if postgresql else "")
+    sql = text(_RANKED_SQL["postgresql" if postgresql else "sqlite"].replace("{ranked}", tail))
     typed = sql.columns(counted_at=UTCDateTime())
     for offset in range(0, len(wanted), USAGE_CHUNK):
         chunk = wanted[offset : offset + USAGE_CHUNK]
         params = _usage_params(session, [period for period, _rank in chunk])
-        if _is_postgresql(session):
+        if postgresql:
             params["ranks"] = [rank for _period, rank in chunk]
         else:
             rows = json.loads(params["periods"])

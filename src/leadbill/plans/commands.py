@@ -5,7 +5,10 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from leadbill.console import now, out, unit_of_work
+from leadbill.accounts.service import get_account
+from leadbill.console import instant_option, now, out, unit_of_work
+from leadbill.core.money import Money
+from leadbill.plans import advice as advice_service
 from leadbill.plans import service
 
 app = typer.Typer(help="The plan catalogue (plans are immutable).", no_args_is_help=True)
@@ -71,3 +74,53 @@ def list_() -> None:
                 plan.counting_policy,
             )
         out.print(table)
+
+
+def _amount(money: Money) -> str:
+    return f"{money.amount:,}"
+
+
+@app.command("advise")
+def advise(
+    account: str = typer.Argument(..., help="Account code"),
+    periods: int = typer.Option(
+        advice_service.DEFAULT_PERIODS, help="How many of the last closed periods to price"
+    ),
+    as_of: str | None = typer.Option(None, help="RFC 3339 instant (default: now)"),
+) -> None:
+    """What the last closed periods would have cost under each plan of the ladder."""
+    as_of_at = instant_option(as_of, "as_of") if as_of else now()
+    with unit_of_work() as session:
+        result = advice_service.advise_account(
+            session, get_account(session, account), as_of=as_of_at, periods=periods
+        )
+        advice = result.advice
+        usage = advice.current.periods
+        table = Table(
+            "plan",
+            "included",
+            "per lead",
+            *(f"period {p.period.index} ({p.counted_leads} leads)" for p in usage),
+            "total",
+            "lost to expiry",
+            "",
+            title=f"{result.account_code}: the last {len(usage)} closed periods under each plan "
+            f"of the ladder {result.ladder or '(none)'} ({advice.current.total.currency})",
+        )
+        for option in advice.options:
+            notes = []
+            if option.plan.code == advice.current.plan.code:
+                notes.append("your plan")
+            if option is advice.recommended:
+                notes.append("recommended")
+            table.add_row(
+                option.plan.code,
+                str(option.plan.included_leads),
+                _amount(option.plan.per_lead_rate),
+                *(f"{_amount(p.fee)} + {_amount(p.overage)}" for p in option.periods),
+                _amount(option.total),
+                str(option.lost_leads),
+                ", ".join(notes),
+            )
+        out.print(table)
+        out.print(advice.reasoning)
