@@ -36,6 +36,9 @@ class PlanTerms:
     per_lead_rate: Money
     seat_fee: Money
     counting_policy: CountingPolicy
+    # Per-category lead prices (category, price), e.g. plumbing vs electrical; a lead
+    # of a category without a price is charged the per-lead rate.
+    category_prices: tuple[tuple[str, Money], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.code.strip():
@@ -48,3 +51,21 @@ class PlanTerms:
                 raise RuleViolation(field, "must not be negative")
         if self.included_leads < 0:
             raise RuleViolation("included_leads", "must not be negative")
+        seen: set[str] = set()
+        for category, price in self.category_prices:
+            if not category.strip() or category in seen:
+                raise RuleViolation(
+                    "category_prices", f"category {category!r} is empty or repeated"
+                )
+            seen.add(category)
+            if price.currency != self.currency or price.amount < 0:
+                raise RuleViolation(
+                    "category_prices", f"{category}: must be >= 0 in the plan currency"
+                )
+
+    def lead_price(self, category: str | None) -> Money:
+        """The price of one lead of `category`: its category price, else the per-lead rate."""
+        for name, price in self.category_prices:
+            if name == category:
+                return price
+        return self.per_lead_rate

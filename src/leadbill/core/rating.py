@@ -8,6 +8,7 @@ end of the period (R4); unused included leads expire (R5).
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
@@ -15,7 +16,7 @@ from fractions import Fraction
 from leadbill.core.errors import RuleViolation
 from leadbill.core.money import Money, total
 from leadbill.core.periods import Period, describe_period, require_utc
-from leadbill.core.plans import PlanTerms
+from leadbill.core.plans import CountingPolicy, PlanTerms
 
 
 class LineKind(enum.StrEnum):
@@ -24,6 +25,7 @@ class LineKind(enum.StrEnum):
     PLAN_FEE = "plan_fee"
     OVERAGE = "overage"
     SEAT_FEE = "seat_fee"
+    LEADS = "leads"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,50 @@ def overage_in_arrears(
     )
 
 
+def charges_per_lead(plan: PlanTerms) -> bool:
+    """Pay per lead (seed 002): every counted lead is charged, by category, no allowance."""
+    return (
+        plan.counting_policy is CountingPolicy.RECEIVED_UNLESS_EXCLUDED and plan.included_leads == 0
+    )
+
+
+def leads_in_arrears(
+    plan: PlanTerms,
+    period: Period,
+    counted_by_category: Mapping[str | None, int],
+    time_zone: str = "UTC",
+) -> list[Line]:
+    """Pay per lead (R10): one line per category, quantity x category price, in arrears.
+
+    Leads of a category without a price (or without a category) are charged the
+    per-lead rate on one line; a period without leads gives one line of 0 leads.
+    """
+    when = describe_period(period, time_zone)
+    priced = {name for name, _price in plan.category_prices}
+    quantities: dict[str | None, int] = {}
+    for category, count in counted_by_category.items():
+        if count < 0:
+            raise RuleViolation("counted_leads", "must not be negative")
+        key = category if category in priced else None
+        quantities[key] = quantities.get(key, 0) + count
+    lines = [
+        _line(
+            LineKind.LEADS,
+            f"Leads {when}: {category}, {count} leads",
+            count,
+            plan.lead_price(category),
+            period,
+        )
+        for category, count in sorted((c, n) for c, n in quantities.items() if c and n)
+    ]
+    other = quantities.get(None, 0)
+    if other or not lines:
+        lines.append(
+            _line(LineKind.LEADS, f"Leads {when}: {other} leads", other, plan.per_lead_rate, period)
+        )
+    return lines
+
+
 def boundary_lines(
     closing_plan: PlanTerms,
     closing_period: Period,
@@ -97,9 +143,21 @@ def boundary_lines(
     next_plan: PlanTerms | None,
     next_period: Period | None,
     time_zone: str = "UTC",
+    counted_by_category: Mapping[str | None, int] | None = None,
 ) -> list[Line]:
-    """Lines due at a period boundary: the closed period's overage, then the next fee."""
-    lines = [overage_in_arrears(closing_plan, closing_period, counted_leads, time_zone)]
+    """Lines due at a period boundary: the closed period's leads or overage, then the next fee.
+
+    A pay-per-lead plan without included leads charges its counted leads by
+    category (`counted_by_category`, default all uncategorised); any other plan
+    charges the overage beyond its included leads.
+    """
+    if charges_per_lead(closing_plan):
+        by_category: Mapping[str | None, int] = (
+            counted_by_category if counted_by_category is not None else {None: counted_leads}
+        )
+        lines = leads_in_arrears(closing_plan, closing_period, by_category, time_zone)
+    else:
+        lines = [overage_in_arrears(closing_plan, closing_period, counted_leads, time_zone)]
     if next_plan is not None and next_period is not None:
         lines.append(fee_in_advance(next_plan, next_period, time_zone))
     return lines
