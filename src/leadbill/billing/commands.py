@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +18,7 @@ from leadbill.accounts.models import Account
 from leadbill.accounts.service import get_account
 from leadbill.billing import invoices as invoice_service
 from leadbill.billing import payments as payment_service
+from leadbill.billing.explain import explain_invoice, iter_line_leads
 from leadbill.billing.models import Invoice
 from leadbill.billing.repository import invoices_by_id
 from leadbill.billing.service import run_billing
@@ -225,6 +227,76 @@ def export(
     else:
         output.write_text(buffer.getvalue(), encoding="utf-8")
         out.print(f"wrote {len(found)} invoices to {output}")
+
+
+EXPLAIN_COLUMNS = [
+    "invoice",
+    "line",
+    "kind",
+    "amount",
+    "lead_id",
+    "seat",
+    "counted",
+    "overage",
+    "reason",
+    "counted_at",
+    "explanation",
+]
+
+
+@invoices_app.command("explain")
+def explain(
+    number: str = typer.Argument(..., help="Invoice number (or id of a draft)"),
+    account: str | None = typer.Option(None, help="Only if the invoice is this account's"),
+    format_: str = typer.Option("table", "--format", help="table or csv"),
+) -> None:
+    """For each line of an invoice, the leads behind it and why each counted or not."""
+    if format_ not in ("table", "csv"):
+        err.print(f"[red]error:[/red] format: {format_!r} is not one of table, csv")
+        raise typer.Exit(InvalidInput.exit_code)
+    with unit_of_work() as session:
+        found = explain_invoice(session, number, account_id=_account_id(session, account))
+        writer = csv.writer(sys.stdout, lineterminator="\n") if format_ == "csv" else None
+        if writer is not None:
+            writer.writerow(EXPLAIN_COLUMNS)
+        else:
+            out.print(f"[bold]{found.invoice_label}[/bold]  account {found.account_code}")
+        for line in found.lines:
+            amount = _plain(line.amount.amount, line.amount.currency)
+            head = [found.invoice_label, str(line.position), line.kind, amount]
+            if writer is not None:
+                writer.writerow([*head, "", "", "", "", "", "", line.explanation])
+                for lead in iter_line_leads(session, line):
+                    writer.writerow(
+                        [
+                            *head,
+                            lead.lead_id,
+                            lead.seat_code or "",
+                            "yes" if lead.counted else "no",
+                            "yes" if lead.overage else "no",
+                            lead.reason,
+                            _iso(lead.counted_at),
+                            lead.reason_text,
+                        ]
+                    )
+                continue
+            shown = _money(line.amount.amount, line.amount.currency)
+            out.print(f"line {line.position} {line.kind} {shown}: {line.description}")
+            out.print(f"  {line.explanation}")
+            if line.scope is None:
+                continue
+            table = Table("lead", "seat", "counted", "overage", "reason", "counted at")
+            table.columns[0].overflow = "fold"
+            for lead in iter_line_leads(session, line):
+                table.add_row(
+                    lead.lead_id,
+                    lead.seat_code or "-",
+                    "yes" if lead.counted else "no",
+                    "yes" if lead.overage else "",
+                    lead.reason_text,
+                    _at(lead.counted_at),
+                )
+            out.print(table)
 
 
 @invoices_app.command("finalize")
