@@ -2,9 +2,17 @@
 
 from leadbill.accounts.models import Account
 from leadbill.billing.models import Invoice, InvoiceLine, NumberSequence, Payment
+from leadbill.context.models import (
+    BlockListEntry,
+    Campaign,
+    CampaignPause,
+    CustomerContact,
+    LeadPolicySettings,
+    ServiceAreaCode,
+)
 from leadbill.db import Base
-from leadbill.leads.models import Lead, LeadEvent
-from leadbill.plans.models import Plan
+from leadbill.leads.models import Lead, LeadDecision, LeadEvent
+from leadbill.plans.models import Plan, PlanCategoryPrice
 from leadbill.seats.models import Seat
 from leadbill.subscriptions.models import Subscription, SubscriptionPeriod, SubscriptionSegment
 from leadbill.usage.models import UsageThresholdCrossing
@@ -12,14 +20,22 @@ from leadbill.usage.models import UsageThresholdCrossing
 __all__ = [
     "Account",
     "Base",
+    "BlockListEntry",
+    "Campaign",
+    "CampaignPause",
+    "CustomerContact",
     "Invoice",
     "InvoiceLine",
     "Lead",
+    "LeadDecision",
     "LeadEvent",
+    "LeadPolicySettings",
     "NumberSequence",
     "Payment",
     "Plan",
+    "PlanCategoryPrice",
     "Seat",
+    "ServiceAreaCode",
     "Subscription",
     "SubscriptionPeriod",
     "SubscriptionSegment",

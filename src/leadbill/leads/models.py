@@ -15,7 +15,14 @@ class Lead(Base):
 
     `first_called_at` is the earliest call event, kept up to date on ingestion so
     that usage is a plain indexed GROUP BY; it is what the `called` counting
-    policy of the core selects.
+    policy of the core selects. `first_found_at` is the same for `contact_found`
+    (the earliest contact_found / contact_enriched / contact_verified event).
+
+    `phone_e164` and `email_key` are the normalised phone and e-mail
+    (core.contacts), indexed per account so that duplicates are found by a
+    join. `exclusion_reason` is the core's automatic reason (R12, R18) from
+    the account context, with `exclusion_lead_id` the earlier lead a duplicate
+    repeats; `decision_reason` is the latest staff decision (R16).
     """
 
     __tablename__ = "leads"
@@ -23,6 +30,10 @@ class Lead(Base):
         UniqueConstraint("account_id", "external_id"),
         Index("ix_leads_account_first_called", "account_id", "first_called_at"),
         Index("ix_leads_account_seat", "account_id", "seat_id"),
+        Index("ix_leads_account_received", "account_id", "received_at"),
+        Index("ix_leads_account_first_found", "account_id", "first_found_at"),
+        Index("ix_leads_account_phone", "account_id", "phone_e164"),
+        Index("ix_leads_account_email", "account_id", "email_key"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -37,6 +48,16 @@ class Lead(Base):
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     first_called_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    category: Mapped[str | None] = mapped_column(String(64))
+    campaign: Mapped[str | None] = mapped_column(String(64))
+    company: Mapped[str | None] = mapped_column(String(200))
+    company_domain: Mapped[str | None] = mapped_column(String(200))
+    phone_e164: Mapped[str | None] = mapped_column(String(16))
+    email_key: Mapped[str | None] = mapped_column(String(254))
+    first_found_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    exclusion_reason: Mapped[str | None] = mapped_column(String(32))
+    exclusion_lead_id: Mapped[int | None] = mapped_column(BigId)
+    decision_reason: Mapped[str | None] = mapped_column(String(32))
 
 
 class LeadEvent(Base):
@@ -58,3 +79,17 @@ class LeadEvent(Base):
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str | None] = mapped_column(String(500))
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LeadDecision(Base):
+    """A staff decision on a lead (R16): who marked it non-billable, when, and why."""
+
+    __tablename__ = "lead_decisions"
+    __table_args__ = (Index("ix_lead_decisions_lead", "lead_id", "decided_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    reason: Mapped[str] = mapped_column(String(32))
+    decided_by: Mapped[str] = mapped_column(String(200))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from leadbill.db import Base, BigId, MoneyAmount, UTCDateTime
 
@@ -28,3 +28,17 @@ class Plan(Base):
     seat_fee: Mapped[Decimal] = mapped_column(MoneyAmount())
     counting_policy: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Per-category lead prices, loaded with the plan (a handful of rows).
+    category_prices: Mapped[list[PlanCategoryPrice]] = relationship(
+        lazy="selectin", order_by="PlanCategoryPrice.category"
+    )
+
+
+class PlanCategoryPrice(Base):
+    """The price of one lead of a category under a plan (e.g. plumbing vs electrical)."""
+
+    __tablename__ = "plan_category_prices"
+
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+    price: Mapped[Decimal] = mapped_column(MoneyAmount())

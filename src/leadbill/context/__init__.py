@@ -1,0 +1,1 @@
+"""Account context of the lead policies: campaigns, service area, customers, block list."""
