@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 import leadbill.models  # noqa: F401  (every table, so that foreign keys resolve)
 from leadbill.accounts.models import Account
 from leadbill.billing.models import Invoice, InvoiceLine
+from leadbill.core.plans import CountingPolicy
 from leadbill.db import Base, UTCDateTime
 from leadbill.leads.models import Lead
 from leadbill.plans.models import Plan
@@ -162,6 +163,10 @@ _COUNTED_JOIN = (
     " AND leads.first_called_at < cp.period_end"
 )
 _COUNTED_AT = "leads.first_called_at"
+# The counting policies whose usage the queries below count. Callers outside the
+# billing run (thresholds, plan advice) ask this set before counting, so a policy
+# added here (with its stored instant in the predicate) reaches them as well.
+COUNTED_POLICIES: frozenset[CountingPolicy] = frozenset({CountingPolicy.CALLED})
 
 _USAGE_SQL = {
     # Each batch's closing periods arrive as arrays (PostgreSQL) or one JSON array

@@ -94,7 +94,13 @@ def advise_account(
             "advice compares what past periods would have cost, so it needs at least one"
         )
     counts: dict[tuple[int, int], int] = {}
-    if counting_events(terms(plan).counting_policy):
+    policy = terms(plan).counting_policy
+    if counting_events(policy) and policy not in usage_counts.COUNTED_POLICIES:
+        raise Conflict(
+            f"plan {plan.code} counts leads under the {policy.value!r} policy, "
+            "which plan advice cannot count yet"
+        )
+    if counting_events(policy):
         counts = usage_counts.called_leads(
             session,
             [ClosingPeriod(subscription.id, p.index, account.id, p.start, p.end) for p in closed],

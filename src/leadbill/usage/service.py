@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session
 
 from leadbill.billing import repository as usage_counts
 from leadbill.billing.repository import ClosingPeriod
-from leadbill.core.billability import counting_events
 from leadbill.core.errors import RuleViolation
 from leadbill.core.periods import Interval, Period, period_at, require_utc
 from leadbill.core.plans import CountingPolicy
@@ -68,8 +67,9 @@ def _watched_periods(watched: WatchedSubscription, as_of: datetime) -> list[Peri
 
 
 def _counts_leads(policy: str) -> bool:
-    # Policies the core counts leads under; `counting_events` is the one list of them.
-    return bool(counting_events(CountingPolicy(policy)))
+    # Only policies whose usage the billing queries count (a plan counting no lead has
+    # no thresholds; a policy the queries cannot count yet is left alone, not miscounted).
+    return CountingPolicy(policy) in usage_counts.COUNTED_POLICIES
 
 
 def record_threshold_crossings(
