@@ -7,6 +7,7 @@ from rich.table import Table
 
 from leadbill.accounts.service import get_account
 from leadbill.console import instant_option, now, out, unit_of_work
+from leadbill.core.advice import PeriodCost
 from leadbill.core.money import Money
 from leadbill.plans import advice as advice_service
 from leadbill.plans import service
@@ -80,6 +81,12 @@ def _amount(money: Money) -> str:
     return f"{money.amount:,}"
 
 
+def _period_cell(cost: PeriodCost) -> str:
+    """Fee + overage of one period, and the included leads it left unused."""
+    lost = f", {cost.lost_leads} lost" if cost.lost_leads else ""
+    return f"{_amount(cost.fee)} + {_amount(cost.overage)}{lost}"
+
+
 @app.command("advise")
 def advise(
     account: str = typer.Argument(..., help="Account code"),
@@ -117,7 +124,7 @@ def advise(
                 option.plan.code,
                 str(option.plan.included_leads),
                 _amount(option.plan.per_lead_rate),
-                *(f"{_amount(p.fee)} + {_amount(p.overage)}" for p in option.periods),
+                *(_period_cell(p) for p in option.periods),
                 _amount(option.total),
                 str(option.lost_leads),
                 ", ".join(notes),
