@@ -9,11 +9,14 @@ Two leads are the same caller when their normalised phones or e-mails match.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 DEFAULT_REGION = "US"
 
 
+@lru_cache(maxsize=65_536)
 def normalise_phone(text: str | None, region: str = DEFAULT_REGION) -> str | None:
     """The phone in E.164 form, or None when it is empty or not a valid number."""
     if text is None or not text.strip():

@@ -24,6 +24,10 @@ OPTIONAL_COLUMNS = (
     "call_result",
     "duration_seconds",
     "detail",
+    "category",
+    "campaign",
+    "company",
+    "company_domain",
 )
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
@@ -42,6 +46,10 @@ MAX_LENGTH = {
     "source": 32,
     "call_result": 64,
     "detail": 500,
+    "category": 64,
+    "campaign": 64,
+    "company": 200,
+    "company_domain": 200,
 }
 
 
@@ -62,10 +70,12 @@ def check_header(header: Sequence[str] | None) -> list[str]:
 EVENT_TYPES: frozenset[str] = frozenset(str(value) for value in EventType)
 _TYPE_LIST = ", ".join(str(value) for value in EventType)
 _OPTIONAL_TEXT = ("seat", "name", "phone", "email", "postal_code", "source", "call_result")
+_LEAD_TEXT = ("category", "campaign", "company", "company_domain")
 
 # One parsed row: line, idempotency_key, account, lead_id, event type, occurred_at
 # (stored text, see repository.stored_instant), seat, name, phone, email,
-# postal_code, source, call_result, duration_seconds, detail. Plain tuples keep a
+# postal_code, source, call_result, duration_seconds, detail, category, campaign,
+# company, company_domain. Plain tuples keep a
 # million rows cheap;
 # lists, so that ids can replace codes in place.
 ParsedRow = list[Any]
@@ -149,6 +159,7 @@ def parse_row(row: Mapping[str, str | None], line: int, sqlite: bool) -> ParsedR
         if duration > MAX_DURATION:
             raise _Rejected("duration_seconds", f"{text!r} is more than {MAX_DURATION}")
     detail = _optional(row, "detail")
+    category, campaign, company, company_domain = (_optional(row, c) for c in _LEAD_TEXT)
     return [
         line,
         key,
@@ -165,6 +176,10 @@ def parse_row(row: Mapping[str, str | None], line: int, sqlite: bool) -> ParsedR
         call_result,
         duration,
         detail,
+        category,
+        campaign,
+        company,
+        company_domain,
     ]
 
 
@@ -242,6 +257,10 @@ def parse_rows(
             source = get("source") or None
             call_result = get("call_result") or None
             detail = get("detail") or None
+            category = get("category") or None
+            campaign = get("campaign") or None
+            company = get("company") or None
+            company_domain = get("company_domain") or None
             text = get("duration_seconds")
             duration = (
                 int(text) if text and len(text) < 10 and text.isascii() and text.isdigit() else None
@@ -265,6 +284,17 @@ def parse_rows(
                     and (call_result[0] <= " " or call_result[-1] <= " " or len(call_result) > 64)
                 )
                 or (detail and (detail[0] <= " " or detail[-1] <= " " or len(detail) > 500))
+                or (category and (category[0] <= " " or category[-1] <= " " or len(category) > 64))
+                or (campaign and (campaign[0] <= " " or campaign[-1] <= " " or len(campaign) > 64))
+                or (company and (company[0] <= " " or company[-1] <= " " or len(company) > 200))
+                or (
+                    company_domain
+                    and (
+                        company_domain[0] <= " "
+                        or company_domain[-1] <= " "
+                        or len(company_domain) > 200
+                    )
+                )
             ):
                 raise _Slow
             append(
@@ -284,6 +314,10 @@ def parse_rows(
                     call_result,
                     duration,
                     detail,
+                    category,
+                    campaign,
+                    company,
+                    company_domain,
                 ]
             )
         except (_Slow, ValueError, TypeError, AttributeError):

@@ -29,7 +29,9 @@ IN_CHUNK = 10_000
 
 LeadKey = tuple[int, str]
 # account_id, external_id, seat_id, name, phone, email, postal_code, source,
-# received_at, first_called_at: the aggregate of one chunk's accepted events of a lead.
+# received_at, first_called_at, category, campaign, company, company_domain,
+# first_found_at, phone_e164, email_key: the aggregate of one chunk's accepted
+# events of a lead.
 LeadRow = Sequence[Any]
 # account_id, lead_id, idempotency_key, type, occurred_at, call_result,
 # duration_seconds, detail.
@@ -152,13 +154,21 @@ _UPSERT_SET = """
     email = COALESCE(leads.email, excluded.email),
     postal_code = COALESCE(leads.postal_code, excluded.postal_code),
     source = COALESCE(leads.source, excluded.source),
+    category = COALESCE(leads.category, excluded.category),
+    campaign = COALESCE(leads.campaign, excluded.campaign),
+    company = COALESCE(leads.company, excluded.company),
+    company_domain = COALESCE(leads.company_domain, excluded.company_domain),
+    phone_e164 = CASE WHEN leads.phone IS NULL THEN excluded.phone_e164 ELSE leads.phone_e164 END,
+    email_key = CASE WHEN leads.email IS NULL THEN excluded.email_key ELSE leads.email_key END,
+    first_found_at = LEAST(leads.first_found_at, excluded.first_found_at),
 """
 
 _UPSERT_LEADS = {
     # The upsert returns the id of every lead, created or merged.
     "postgresql": f"""
         INSERT INTO leads (account_id, external_id, seat_id, name, phone, email, postal_code,
-                           source, received_at, first_called_at, created_at)
+                           source, received_at, first_called_at, category, campaign, company,
+                           company_domain, first_found_at, phone_e164, email_key, created_at)
         SELECT *, %s::timestamptz FROM unnest({
         _arrays(
             "bigint",
@@ -171,6 +181,13 @@ _UPSERT_LEADS = {
             "text",
             "timestamptz",
             "timestamptz",
+            "text",
+            "text",
+            "text",
+            "text",
+            "timestamptz",
+            "text",
+            "text",
         )
     })
         ON CONFLICT (account_id, external_id) DO UPDATE SET"""
@@ -201,7 +218,8 @@ def upsert_leads(session: Session, leads: Sequence[LeadRow], created_at: str) ->
 
 _LEAD_COLUMNS = (
     "account_id, external_id, seat_id, name, phone, email, postal_code, source, received_at,"
-    " first_called_at"
+    " first_called_at, category, campaign, company, company_domain, first_found_at, phone_e164,"
+    " email_key"
 )
 _SQLITE_FIND_LEADS = """
     SELECT l.account_id, l.external_id, l.id FROM json_each(?) AS k
@@ -209,7 +227,7 @@ _SQLITE_FIND_LEADS = """
      AND l.external_id = json_extract(k.value, '$[1]')
 """
 _SQLITE_INSERT_LEADS = (
-    f"INSERT INTO leads (id, {_LEAD_COLUMNS}, created_at) VALUES ({', '.join(['?'] * 12)})"
+    f"INSERT INTO leads (id, {_LEAD_COLUMNS}, created_at) VALUES ({', '.join(['?'] * 19)})"
 )
 # SQLite's two-argument MIN() is NULL if either side is; COALESCE keeps the other.
 _SQLITE_MERGE_LEADS = """
@@ -221,7 +239,14 @@ _SQLITE_MERGE_LEADS = """
         postal_code = COALESCE(postal_code, ?6),
         source = COALESCE(source, ?7),
         received_at = COALESCE(MIN(received_at, ?8), received_at, ?8),
-        first_called_at = COALESCE(MIN(first_called_at, ?9), first_called_at, ?9)
+        first_called_at = COALESCE(MIN(first_called_at, ?9), first_called_at, ?9),
+        category = COALESCE(category, ?10),
+        campaign = COALESCE(campaign, ?11),
+        company = COALESCE(company, ?12),
+        company_domain = COALESCE(company_domain, ?13),
+        first_found_at = COALESCE(MIN(first_found_at, ?14), first_found_at, ?14),
+        phone_e164 = CASE WHEN phone IS NULL THEN ?15 ELSE phone_e164 END,
+        email_key = CASE WHEN email IS NULL THEN ?16 ELSE email_key END
     WHERE id = ?1
 """
 
@@ -302,11 +327,16 @@ def insert_events(
 
 
 def recompute_instants(
-    session: Session, lead_ids: Iterable[int], received_type: str, call_types: Iterable[str]
+    session: Session,
+    lead_ids: Iterable[int],
+    received_type: str,
+    call_types: Iterable[str],
+    found_types: Iterable[str] = (),
 ) -> None:
-    """Set received_at and first_called_at of these leads from their stored events."""
+    """Set received_at, first_called_at and first_found_at of these leads from their events."""
     ids = sorted(set(lead_ids))
     types = sorted(call_types)
+    found = sorted(found_types)
     if not ids:
         return
     conn = _connection(session)
@@ -316,7 +346,9 @@ def recompute_instants(
             "UPDATE leads SET received_at = (SELECT min(e.occurred_at) FROM lead_events e"
             f" WHERE e.lead_id = leads.id AND e.type = {marker}),"
             " first_called_at = (SELECT min(e.occurred_at) FROM lead_events e"
-            f" WHERE e.lead_id = leads.id AND e.type IN ({', '.join([marker] * len(types))}))"
+            f" WHERE e.lead_id = leads.id AND e.type IN ({', '.join([marker] * len(types))})),"
+            " first_found_at = (SELECT min(e.occurred_at) FROM lead_events e"
+            f" WHERE e.lead_id = leads.id AND e.type IN ({', '.join([marker] * len(found))}))"
             f" WHERE id IN ({', '.join([marker] * len(chunk))})"
         )
-        conn.exec_driver_sql(sql, (received_type, *types, *chunk))
+        conn.exec_driver_sql(sql, (received_type, *types, *found, *chunk))

@@ -8,12 +8,17 @@ reported as a duplicate and changes nothing, whatever the order or the
 concurrency of the senders.
 
 A lead's `first_called_at` is the earliest of its events that the `called`
-counting policy selects (core.billability), so usage is a plain GROUP BY; its
-attributes keep the first non-empty value they were given.
+counting policy selects (core.billability), and `first_found_at` the earliest
+the `contact_found` policy selects, so usage is a plain GROUP BY; its
+attributes keep the first non-empty value they were given. Its phone and
+e-mail are also stored normalised (core.contacts, in the account's phone
+region), and once the chunk is stored the core's automatic reasons (R12, R18)
+are decided for its leads and stored with them (leads.policies).
 
 Everything is set-based: per chunk of rows, one query resolves the accounts,
 one the seats, one finds the keys already stored, one (PostgreSQL) or three
-(SQLite) write the leads and one inserts the events.
+(SQLite) write the leads and one inserts the events; deciding the automatic
+reasons takes a few more (leads.policies.evaluate_leads).
 """
 
 from __future__ import annotations
@@ -25,13 +30,16 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from leadbill.context.service import settings_of
 from leadbill.core.billability import EventType, counting_events
+from leadbill.core.contacts import normalise_email, normalise_phone
 from leadbill.core.errors import RuleViolation
 from leadbill.core.periods import require_utc
 from leadbill.core.plans import CountingPolicy
 from leadbill.errors import from_rule
 from leadbill.leads import repository
 from leadbill.leads.csv_format import ParsedRow, parse_rows
+from leadbill.leads.policies import evaluate_leads
 from leadbill.usage.service import record_threshold_crossings
 
 # Rows per set-based step: big enough to amortise each statement, small enough
@@ -42,6 +50,10 @@ CHUNK_ROWS = 10_000
 # core's `called` policy counts, never a list of our own.
 CALL_TYPES: frozenset[str] = frozenset(str(t) for t in counting_events(CountingPolicy.CALLED))
 RECEIVED = str(EventType.RECEIVED)
+# The same for first_found_at and the `contact_found` policy.
+FOUND_TYPES: frozenset[str] = frozenset(
+    str(t) for t in counting_events(CountingPolicy.CONTACT_FOUND)
+)
 
 
 class RowStatus(enum.StrEnum):
@@ -211,6 +223,7 @@ def _store_chunk(
         fresh = candidates
 
     leads = _lead_aggregates(fresh)
+    _normalise_contacts(session, leads)
     stamp = repository.stored_instant(as_of, dialect)
     lead_ids = repository.upsert_leads(session, list(leads.values()), stamp)
     events = [(p[2], lead_ids[(p[2], p[3])], p[1], p[4], p[5], p[12], p[13], p[14]) for p in fresh]
@@ -227,7 +240,8 @@ def _store_chunk(
                     )
                 )
                 affected.add(lead_ids[(p[2], p[3])])
-        repository.recompute_instants(session, affected, RECEIVED, CALL_TYPES)
+        repository.recompute_instants(session, affected, RECEIVED, CALL_TYPES, FOUND_TYPES)
+    evaluate_leads(session, lead_ids.values())
     result.accepted += len(fresh) - (len(lost) if lost else 0)
     result.duplicate += len(parsed) - len(fresh) + (len(lost) if lost else 0)
     record_threshold_crossings(session, {p[2] for p in fresh}, as_of)  # usage thresholds
@@ -236,7 +250,11 @@ def _store_chunk(
 def _lead_aggregates(
     fresh: list[ParsedRow],
 ) -> dict[tuple[int, str], list[int | str | None]]:
-    """One row per lead: first non-empty seat and attributes, earliest instants."""
+    """One row per lead: first non-empty seat and attributes, earliest instants.
+
+    The row is a LeadRow (repository); phone_e164 and email_key are filled by
+    `_normalise_contacts`.
+    """
     leads: dict[tuple[int, str], list[int | str | None]] = {}
     for p in fresh:
         key = (p[2], p[3])
@@ -254,14 +272,50 @@ def _lead_aggregates(
                 p[11],
                 at if event_type == RECEIVED else None,
                 at if event_type in CALL_TYPES else None,
+                p[15],
+                p[16],
+                p[17],
+                p[18],
+                at if event_type in FOUND_TYPES else None,
+                None,
+                None,
             ]
             continue
         for index in range(2, 8):
             if lead[index] is None and p[index + 4] is not None:
                 lead[index] = p[index + 4]
+        for index in range(10, 14):
+            if lead[index] is None and p[index + 5] is not None:
+                lead[index] = p[index + 5]
         if event_type == RECEIVED:
             if lead[8] is None or at < lead[8]:
                 lead[8] = at
-        elif event_type in CALL_TYPES and (lead[9] is None or at < lead[9]):
-            lead[9] = at
+        elif event_type in CALL_TYPES:
+            if lead[9] is None or at < lead[9]:
+                lead[9] = at
+        elif event_type in FOUND_TYPES and (lead[14] is None or at < lead[14]):
+            lead[14] = at
     return leads
+
+
+def _normalise_contacts(
+    session: Session, leads: dict[tuple[int, str], list[int | str | None]]
+) -> None:
+    """Fill each lead's phone_e164 and email_key (core.contacts), in its account's region."""
+    regions = {
+        account_id: region
+        for account_id, (region, _days) in settings_of(session, {k[0] for k in leads}).items()
+    }
+    phones: dict[tuple[str, str], str | None] = {}
+    emails: dict[str, str | None] = {}
+    for (account_id, _external_id), lead in leads.items():
+        phone, email = lead[4], lead[5]
+        if phone is not None:
+            key = (str(phone), regions[account_id])
+            if key not in phones:
+                phones[key] = normalise_phone(*key)
+            lead[15] = phones[key]
+        if email is not None:
+            if email not in emails:
+                emails[str(email)] = normalise_email(str(email))
+            lead[16] = emails[str(email)]

@@ -1,0 +1,328 @@
+"""Lead policies at rest: the core's automatic reasons stored on leads, set-based.
+
+`evaluate_leads` applies core.billability.automatic_exclusion to a set of
+leads (one ingestion chunk, or an account's open leads after its context
+changed) and stores the verdict in leads.exclusion_reason / exclusion_lead_id,
+so that the billing run's usage is a plain GROUP BY. A handful of statements
+per call, whatever the number of leads:
+
+1. the leads' own facts;
+2. the account's other leads sharing a normalised phone or e-mail (joins on
+   the (account_id, phone_e164) and (account_id, email_key) indexes): later
+   ones may become (or stop being) duplicates, so they are evaluated too; for
+   each lead and key, the most recent earlier lead is what the core needs;
+3. the accounts' context (context.service.account_contexts);
+4. one bulk update of the leads whose verdict changed.
+
+`lead_contexts` gives the core's full LeadContext of any leads (with the staff
+decision), so that reports and tests call the same `decide`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadbill.context.service import account_contexts
+from leadbill.core.billability import (
+    AccountContext,
+    LeadContext,
+    LeadFacts,
+    Reason,
+    automatic_exclusion,
+)
+from leadbill.core.contacts import normalise_company, normalise_domain
+from leadbill.leads.repository import _arrays, _packed, dialect_name, stored_instant
+from leadbill.subscriptions.models import Subscription
+
+_COLUMNS = (
+    "l.id, l.account_id, l.received_at, l.source, l.postal_code, l.campaign, l.phone_e164,"
+    " l.email_key, l.company, l.company_domain, l.exclusion_reason, l.exclusion_lead_id,"
+    " l.decision_reason"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    facts: LeadFacts
+    account_id: int
+    exclusion_reason: str | None
+    exclusion_lead_id: int | None
+    decision_reason: str | None
+
+
+def _instant(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value.astimezone(UTC) if value is not None else None
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+def _stored(row: Sequence[Any]) -> _Stored:
+    facts = LeadFacts(
+        lead_id=int(row[0]),
+        received_at=_instant(row[2]),
+        source=row[3],
+        postal_code=row[4],
+        campaign=row[5],
+        phone=row[6],
+        email=row[7],
+        company=normalise_company(row[8]),
+        company_domain=normalise_domain(row[9]),
+    )
+    return _Stored(facts, int(row[1]), row[10], row[11], row[12])
+
+
+def _by_ids(session: Session, ids: Sequence[int]) -> dict[int, _Stored]:
+    if not ids:
+        return {}
+    conn = session.connection()
+    if dialect_name(session) == "postgresql":
+        sql = f"SELECT {_COLUMNS} FROM leads l WHERE l.id = ANY({_arrays('bigint')})"
+        rows = conn.exec_driver_sql(sql, (_packed(ids),))
+    else:
+        sql = f"SELECT {_COLUMNS} FROM json_each(?) AS k JOIN leads l ON l.id = k.value"
+        rows = conn.exec_driver_sql(sql, (json.dumps(list(ids)),))
+    return {stored.facts.lead_id: stored for stored in map(_stored, rows)}
+
+
+def _sharing(
+    session: Session, keys: Sequence[tuple[int, int, str, datetime]], column: str
+) -> dict[int, _Stored]:
+    """Per (lead id, account, value, instant): the account's leads with that `column`
+    value received after the lead (at the same instant: with a greater id)."""
+    if not keys:
+        return {}
+    dialect = dialect_name(session)
+    conn = session.connection()
+    if dialect == "postgresql":
+        sql = (
+            f"SELECT DISTINCT {_COLUMNS} FROM unnest("
+            f"{_arrays('bigint', 'bigint', 'text', 'timestamptz')}) AS k(id, a, v, r)"
+            f" JOIN leads l ON l.account_id = k.a AND l.{column} = k.v"
+            " AND (l.received_at > k.r OR (l.received_at = k.r AND l.id > k.id))"
+        )
+        params: tuple[Any, ...] = tuple(
+            _packed(values)
+            for values in (
+                [k[0] for k in keys],
+                [k[1] for k in keys],
+                [k[2] for k in keys],
+                [stored_instant(k[3], dialect) for k in keys],
+            )
+        )
+    else:
+        sql = (
+            f"SELECT DISTINCT {_COLUMNS} FROM ("
+            "SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS a,"
+            " json_extract(value, '$[2]') AS v, json_extract(value, '$[3]') AS r"
+            " FROM json_each(?)) AS k"
+            f" JOIN leads l ON l.account_id = k.a AND l.{column} = k.v"
+            " AND (l.received_at > k.r OR (l.received_at = k.r AND l.id > k.id))"
+        )
+        rows = [[i, a, v, stored_instant(r, dialect)] for i, a, v, r in keys]
+        params = (json.dumps(rows),)
+    return {s.facts.lead_id: s for s in map(_stored, conn.exec_driver_sql(sql, params))}
+
+
+_LATEST_EARLIER = """
+    SELECT {columns} FROM {keys}
+    JOIN leads l ON l.id = (
+        SELECT e.id FROM leads e
+        WHERE e.account_id = k.a AND e.{column} = k.v
+          AND (e.received_at < k.r OR (e.received_at = k.r AND e.id < k.id))
+        ORDER BY e.received_at DESC, e.id DESC
+        LIMIT 1
+    )
+"""
+
+
+def _latest_earlier(
+    session: Session, keys: Sequence[tuple[int, int, str, datetime]], column: str
+) -> dict[int, _Stored]:
+    """Per (lead, key): the most recent earlier lead of the account with that key.
+
+    The core picks the most recent earlier lead inside the window, so the most
+    recent one per key is all it needs (the test of equivalence gives it all).
+    """
+    if not keys:
+        return {}
+    dialect = dialect_name(session)
+    if dialect == "postgresql":
+        source = f"unnest({_arrays('bigint', 'bigint', 'text', 'timestamptz')}) AS k(id, a, v, r)"
+        params: tuple[Any, ...] = tuple(
+            _packed(values)
+            for values in (
+                [k[0] for k in keys],
+                [k[1] for k in keys],
+                [k[2] for k in keys],
+                [stored_instant(k[3], dialect) for k in keys],
+            )
+        )
+    else:
+        source = (
+            "(SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS a,"
+            " json_extract(value, '$[2]') AS v, json_extract(value, '$[3]') AS r"
+            " FROM json_each(?)) AS k"
+        )
+        params = (json.dumps([[i, a, v, stored_instant(r, dialect)] for i, a, v, r in keys]),)
+    sql = _LATEST_EARLIER.format(columns=_COLUMNS, keys=source, column=column)
+    rows = session.connection().exec_driver_sql(sql, params)
+    return {s.facts.lead_id: s for s in map(_stored, rows)}
+
+
+def _earlier(session: Session, leads: Iterable[_Stored]) -> dict[int, _Stored]:
+    """For each lead and each of its keys, the most recent earlier lead sharing it."""
+    phones: list[tuple[int, int, str, datetime]] = []
+    emails: list[tuple[int, int, str, datetime]] = []
+    for lead in leads:
+        at = lead.facts.received_at
+        if at is None:
+            continue
+        if lead.facts.phone:
+            phones.append((lead.facts.lead_id, lead.account_id, lead.facts.phone, at))
+        if lead.facts.email:
+            emails.append((lead.facts.lead_id, lead.account_id, lead.facts.email, at))
+    found = _latest_earlier(session, phones, "phone_e164")
+    found.update(_latest_earlier(session, emails, "email_key"))
+    return found
+
+
+def _later(session: Session, leads: Iterable[_Stored]) -> dict[int, _Stored]:
+    """Leads sharing a phone or e-mail received at or after each lead (any distance).
+
+    Any distance, not just the window: a lead whose received instant moved
+    earlier may leave a later one that repeated it outside the window.
+    """
+    phones: list[tuple[int, int, str, datetime]] = []
+    emails: list[tuple[int, int, str, datetime]] = []
+    for lead in leads:
+        at = lead.facts.received_at
+        if at is None:
+            continue
+        if lead.facts.phone:
+            phones.append((lead.facts.lead_id, lead.account_id, lead.facts.phone, at))
+        if lead.facts.email:
+            emails.append((lead.facts.lead_id, lead.account_id, lead.facts.email, at))
+    found = _sharing(session, phones, "phone_e164")
+    found.update(_sharing(session, emails, "email_key"))
+    return found
+
+
+def _shares_key(a: LeadFacts, b: LeadFacts) -> bool:
+    return (a.phone is not None and a.phone == b.phone) or (
+        a.email is not None and a.email == b.email
+    )
+
+
+def _contexts_of(
+    targets: Iterable[_Stored], pool: dict[int, _Stored], contexts: dict[int, AccountContext]
+) -> dict[int, LeadContext]:
+    by_account: dict[int, list[LeadFacts]] = {}
+    for other in pool.values():
+        by_account.setdefault(other.account_id, []).append(other.facts)
+    found = {}
+    for lead in targets:
+        earlier = tuple(
+            other
+            for other in by_account.get(lead.account_id, ())
+            if other.lead_id != lead.facts.lead_id and _shares_key(lead.facts, other)
+        )
+        staff = Reason(lead.decision_reason) if lead.decision_reason else None
+        found[lead.facts.lead_id] = LeadContext(
+            lead.facts, contexts[lead.account_id], earlier, staff
+        )
+    return found
+
+
+def evaluate_leads(session: Session, lead_ids: Iterable[int]) -> int:
+    """Store the core's automatic reason of these leads (and of leads repeating them).
+
+    Returns the number of leads whose stored verdict changed.
+    """
+    chunk = _by_ids(session, sorted(set(lead_ids)))
+    if not chunk:
+        return 0
+    contexts = account_contexts(session, {lead.account_id for lead in chunk.values()})
+    # Later leads sharing a key may now repeat one of these: evaluate them as well.
+    targets = dict(chunk)
+    for lead_id, lead in _later(session, chunk.values()).items():
+        targets.setdefault(lead_id, lead)
+    pool = dict(targets)
+    pool.update(_earlier(session, targets.values()))
+    changed: list[tuple[str | None, int | None, int]] = []
+    for lead_id, context in _contexts_of(targets.values(), pool, contexts).items():
+        exclusion = automatic_exclusion(context)
+        reason = exclusion.reason.value if exclusion else None
+        earlier = exclusion.earlier_lead_id if exclusion else None
+        stored = targets[lead_id]
+        if (reason, earlier) != (stored.exclusion_reason, stored.exclusion_lead_id):
+            changed.append((reason, earlier, lead_id))
+    _store(session, changed)
+    return len(changed)
+
+
+def _store(session: Session, changed: list[tuple[str | None, int | None, int]]) -> None:
+    if not changed:
+        return
+    conn = session.connection()
+    if dialect_name(session) == "postgresql":
+        conn.exec_driver_sql(
+            "UPDATE leads SET exclusion_reason = u.r, exclusion_lead_id = u.e"
+            f" FROM unnest({_arrays('text', 'bigint', 'bigint')}) AS u(r, e, id)"
+            " WHERE leads.id = u.id",
+            tuple(_packed(column) for column in zip(*changed, strict=True)),
+        )
+        return
+    conn.exec_driver_sql(
+        "UPDATE leads SET exclusion_reason = ?, exclusion_lead_id = ? WHERE id = ?", changed
+    )
+
+
+def open_since(session: Session, account_id: int) -> datetime | None:
+    """Start of the account's earliest period not yet invoiced; None: no subscription."""
+    starts = session.scalars(
+        select(Subscription.current_period_start).where(
+            Subscription.account_id == account_id, Subscription.status == "active"
+        )
+    ).all()
+    return min(starts) if starts else None
+
+
+def reevaluate_open_leads(session: Session, account_id: int, since: datetime | None = None) -> int:
+    """Re-apply the account's context to its leads received since `since`.
+
+    By default `since` is the start of the account's current (not yet invoiced)
+    period: invoiced periods never change. Returns the number of changed leads.
+    """
+    since = since if since is not None else open_since(session, account_id)
+    dialect = dialect_name(session)
+    marker = "%s" if dialect == "postgresql" else "?"
+    sql = f"SELECT id FROM leads WHERE account_id = {marker}"
+    params: tuple[Any, ...] = (account_id,)
+    if since is not None:
+        at = f"{marker}::timestamptz" if dialect == "postgresql" else marker
+        sql += (
+            f" AND (received_at >= {at} OR first_found_at >= {at}"
+            " OR (received_at IS NULL AND first_found_at IS NULL))"
+        )
+        params += (stored_instant(since, dialect), stored_instant(since, dialect))
+    ids = [row[0] for row in session.connection().exec_driver_sql(sql, params)]
+    changed = 0
+    for offset in range(0, len(ids), 10_000):
+        changed += evaluate_leads(session, ids[offset : offset + 10_000])
+    return changed
+
+
+def lead_contexts(session: Session, lead_ids: Iterable[int]) -> dict[int, LeadContext]:
+    """The core's LeadContext of each lead: facts, account context, earlier leads, decision."""
+    leads = _by_ids(session, sorted(set(lead_ids)))
+    contexts = account_contexts(session, {lead.account_id for lead in leads.values()})
+    pool = dict(leads)
+    pool.update(_earlier(session, leads.values()))
+    return _contexts_of(leads.values(), pool, contexts)
