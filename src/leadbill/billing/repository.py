@@ -236,6 +236,75 @@ def called_leads(
     return counts
 
 
+# Per-lead policies (seeds 002, 003): the stored instant at which a lead counts and
+# the stored exclusions that remove it, exactly as core.billability.decide (with
+# reason_applies) says. Staff decisions exclude under both; automatic reasons all
+# exclude pay per lead; only the block list excludes found contacts.
+_POLICY_USAGE = {
+    CountingPolicy.RECEIVED_UNLESS_EXCLUDED: (
+        "received_at",
+        "leads.exclusion_reason IS NULL AND leads.decision_reason IS NULL",
+    ),
+    CountingPolicy.CONTACT_FOUND: (
+        "first_found_at",
+        "(leads.exclusion_reason IS NULL OR leads.exclusion_reason <> 'block_list')"
+        " AND leads.decision_reason IS NULL",
+    ),
+}
+
+
+def _category_sql(dialect: str, policy: CountingPolicy) -> str:
+    column, kept = _POLICY_USAGE[policy]
+    join = (
+        f"JOIN leads ON leads.account_id = cp.account_id AND leads.{column} >= cp.period_start"
+        f" AND leads.{column} < cp.period_end AND {kept}"
+    )
+    select_ = "SELECT cp.subscription_id, cp.period_index, leads.category, count(*)"
+    group = "GROUP BY cp.subscription_id, cp.period_index, leads.category"
+    source = _USAGE_SQL[dialect].split("SELECT cp.subscription_id, cp.period_index, count(*)")[0]
+    if dialect == "postgresql":
+        return (
+            f"{select_} FROM unnest(CAST(:subscription_ids AS BIGINT[]),"
+            " CAST(:period_indexes AS INTEGER[]), CAST(:account_ids AS BIGINT[]),"
+            " CAST(:starts AS TIMESTAMPTZ[]), CAST(:ends AS TIMESTAMPTZ[]))"
+            " AS cp(subscription_id, period_index, account_id, period_start, period_end)"
+            f" {join} {group}"
+        )
+    return f"{source} {select_} FROM cp {join} {group}"
+
+
+def counted_by_category(
+    session: Session, closing_periods: Sequence[ClosingPeriod], policy: CountingPolicy
+) -> dict[tuple[int, int], dict[str | None, int]]:
+    """Counted leads per category in each period under a per-lead `policy`.
+
+    Keyed by (subscription id, period index), then the lead's category (None:
+    uncategorised). One GROUP BY per chunk of periods on the (account_id,
+    received_at) or (account_id, first_found_at) index; leads excluded by an
+    automatic reason that applies to the policy or by a staff decision are left out.
+    """
+    counts: dict[tuple[int, int], dict[str | None, int]] = {}
+    sql = text(_category_sql(session.get_bind().dialect.name, policy))
+    for offset in range(0, len(closing_periods), USAGE_CHUNK):
+        params = _usage_params(session, closing_periods[offset : offset + USAGE_CHUNK])
+        for subscription_id, period_index, category, count in session.execute(sql, params):
+            key = (int(subscription_id), int(period_index))
+            counts.setdefault(key, {})[category] = int(count)
+    return counts
+
+
+def counted_leads(
+    session: Session, closing_periods: Sequence[ClosingPeriod], policy: CountingPolicy
+) -> dict[tuple[int, int], int]:
+    """Counted leads in each period under any counting policy (none: no leads)."""
+    if policy is CountingPolicy.CALLED:
+        return called_leads(session, closing_periods)
+    if policy not in _POLICY_USAGE:
+        return {}
+    by_category = counted_by_category(session, closing_periods, policy)
+    return {key: sum(counts.values()) for key, counts in by_category.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class RankedLead:
     """The lead counted `rank`-th (1 is the first) in one period, in counting order."""

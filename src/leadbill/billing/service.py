@@ -28,12 +28,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from leadbill.billing import repository
 from leadbill.billing.invoices import finalized_status, format_number, line_rows, take_numbers
 from leadbill.billing.repository import ClosingPeriod, DueSubscription
-from leadbill.core.billability import CALL_EVENTS, counting_events
+from leadbill.core.billability import counting_events
 from leadbill.core.errors import RuleViolation
 from leadbill.core.periods import Interval, Period, period_at, require_utc
-from leadbill.core.plans import PlanTerms
+from leadbill.core.plans import CountingPolicy, PlanTerms
 from leadbill.core.rating import Line, boundary_lines, invoice_total
-from leadbill.errors import Conflict, InvalidInput, from_rule
+from leadbill.errors import InvalidInput, from_rule
 from leadbill.plans.service import terms
 
 # A batch that collides with a concurrent run is retried this many times.
@@ -104,42 +104,39 @@ def due_boundaries(due: DueSubscription, interval: Interval, as_of: datetime) ->
     return found
 
 
-def _counts_first_call(plan: PlanTerms) -> bool:
-    """True when the plan counts a lead at its first call; False when it counts none.
+Usage = dict[tuple[int, int], dict[str | None, int]]
 
-    `leads.first_called_at` is the stored form of the core's `called` policy (the
-    earliest call event). A policy that counts on other events needs its own
-    stored instant before the run can bill it; until then it is refused loudly
-    rather than billed as if no lead had counted.
+
+def _usage(session: Session, boundaries: list[Boundary], plans: dict[int, PlanTerms]) -> Usage:
+    """Counted leads of every closing period, by category, keyed by (subscription, period).
+
+    Usage is the account's counted leads in the period, across all its seats (R3),
+    under the plan's counting policy: `called` counts a lead once called (R2,
+    leads.first_called_at); `received_unless_excluded` at its received instant
+    unless excluded (R10-R12, R16); `contact_found` at its first found contact
+    unless blocked or excluded by staff (R17, R18); `none` counts nothing. One
+    GROUP BY per policy present in the batch.
     """
-    events = counting_events(plan.counting_policy)
-    if not events:
-        return False
-    if events == CALL_EVENTS:
-        return True
-    raise Conflict(
-        f"plan {plan.code} counts leads under the {plan.counting_policy.value!r} policy, "
-        "which the billing run cannot count yet"
-    )
-
-
-def _usage(
-    session: Session, boundaries: list[Boundary], plans: dict[int, PlanTerms]
-) -> dict[tuple[int, int], int]:
-    # Usage is the account's counted leads in the period, across all its seats (R3).
-    # Under the `called` policy a lead counts once it was called (R2).
-    wanted = [
-        ClosingPeriod(
-            b.subscription.id,
-            b.closing.index,
-            b.subscription.account_id,
-            b.closing.start,
-            b.closing.end,
+    by_policy: dict[CountingPolicy, list[ClosingPeriod]] = {}
+    for b in boundaries:
+        policy = plans[b.subscription.plan_id].counting_policy
+        by_policy.setdefault(policy, []).append(
+            ClosingPeriod(
+                b.subscription.id,
+                b.closing.index,
+                b.subscription.account_id,
+                b.closing.start,
+                b.closing.end,
+            )
         )
-        for b in boundaries
-        if _counts_first_call(plans[b.subscription.plan_id])
-    ]
-    return repository.called_leads(session, wanted)
+    usage: Usage = {}
+    for policy, wanted in by_policy.items():
+        if policy is CountingPolicy.CALLED:
+            for key, count in repository.called_leads(session, wanted).items():
+                usage[key] = {None: count}
+        elif counting_events(policy):
+            usage.update(repository.counted_by_category(session, wanted, policy))
+    return usage
 
 
 def _period_rows(boundaries: list[Boundary]) -> list[dict[str, Any]]:
@@ -222,7 +219,8 @@ def _bill_batch(
     rated: list[tuple[Boundary, list[Line], Decimal]] = []
     for b in boundaries:
         plan = plan_cache[b.subscription.plan_id]
-        counted = usage.get((b.subscription.id, b.closing.index), 0)
+        by_category = usage.get((b.subscription.id, b.closing.index), {})
+        counted = sum(by_category.values())
         lines = boundary_lines(
             plan,
             b.closing,
@@ -230,6 +228,7 @@ def _bill_batch(
             plan if b.opening else None,
             b.opening,
             b.subscription.time_zone,
+            counted_by_category=by_category,
         )
         rated.append((b, lines, invoice_total(lines, b.subscription.currency).amount))
 
