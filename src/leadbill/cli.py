@@ -11,7 +11,9 @@ import typer
 from leadbill.accounts.commands import app as accounts_app
 from leadbill.billing.commands import register as register_billing
 from leadbill.console import err, out, sessions
+from leadbill.context.commands import app as context_app
 from leadbill.leads.commands import app as import_app
+from leadbill.leads.review_commands import app as leads_app
 from leadbill.plans.commands import app as plans_app
 from leadbill.reports.commands import app as reports_app
 from leadbill.seats.commands import app as seats_app
@@ -51,5 +53,7 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(subscriptions_app, name="subscriptions")
 app.add_typer(seats_app, name="seats")
 app.add_typer(import_app, name="import")
+app.add_typer(leads_app, name="leads")
+app.add_typer(context_app, name="context")
 app.add_typer(reports_app, name="reports")
 register_billing(app)

@@ -285,13 +285,21 @@ def _store(session: Session, changed: list[tuple[str | None, int | None, int]]) 
 
 
 def open_since(session: Session, account_id: int) -> datetime | None:
-    """Start of the account's earliest period not yet invoiced; None: no subscription."""
-    starts = session.scalars(
-        select(Subscription.current_period_start).where(
-            Subscription.account_id == account_id, Subscription.status == "active"
-        )
+    """Start of the account's earliest period not yet invoiced; None: no subscription.
+
+    An active subscription's current period is not invoiced yet (its usage is
+    billed in arrears at its end); an ended subscription's periods all are.
+    """
+    rows = session.execute(
+        select(
+            Subscription.status, Subscription.current_period_start, Subscription.current_period_end
+        ).where(Subscription.account_id == account_id)
     ).all()
-    return min(starts) if starts else None
+    active = [start for status, start, _end in rows if status == "active"]
+    if active:
+        return min(active)
+    ended = [end for status, _start, end in rows if status != "active"]
+    return max(ended) if ended else None
 
 
 def reevaluate_open_leads(session: Session, account_id: int, since: datetime | None = None) -> int:

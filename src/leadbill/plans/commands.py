@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from leadbill.accounts.service import get_account
-from leadbill.console import instant_option, now, out, unit_of_work
+from leadbill.console import err, instant_option, now, out, unit_of_work
 from leadbill.core.advice import PeriodCost
 from leadbill.core.money import Money
 from leadbill.plans import advice as advice_service
@@ -25,10 +25,22 @@ def create(
     included_leads: int = typer.Option(0, help="Leads included in the fee"),
     per_lead_rate: str = typer.Option("0", help="Price of each lead beyond the included ones"),
     seat_fee: str = typer.Option("0", help="One-time fee per seat"),
-    counting_policy: str = typer.Option("called", help="called | none | ..."),
+    counting_policy: str = typer.Option(
+        "called", help="called | received_unless_excluded | contact_found | none"
+    ),
     ladder: str | None = typer.Option(None, help="Ladder (volume pricing family)"),
+    category_price: list[str] = typer.Option(
+        [], help="Per-category lead price CATEGORY=PRICE, e.g. plumbing=45.00 (repeatable)"
+    ),
 ) -> None:
     """Add a plan to the catalogue."""
+    prices: dict[str, str] = {}
+    for entry in category_price:
+        category, _, price = entry.partition("=")
+        if not category.strip() or not price.strip():
+            err.print(f"[red]error:[/red] category_price: {entry!r} is not CATEGORY=PRICE")
+            raise typer.Exit(2)
+        prices[category.strip()] = price.strip()
     with unit_of_work() as session:
         plan = service.create_plan(
             session,
@@ -43,6 +55,7 @@ def create(
             counting_policy=counting_policy,
             ladder=ladder,
             as_of=now(),
+            category_prices=prices,
         )
         out.print(f"plan {plan.code} created")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import select
@@ -13,7 +14,7 @@ from leadbill.core.money import Money, check_currency, parse_decimal
 from leadbill.core.periods import Interval, require_utc
 from leadbill.core.plans import CountingPolicy, PlanTerms
 from leadbill.errors import Conflict, InvalidInput, NotFound, from_rule
-from leadbill.plans.models import Plan
+from leadbill.plans.models import Plan, PlanCategoryPrice
 
 
 def terms(plan: Plan) -> PlanTerms:
@@ -28,6 +29,9 @@ def terms(plan: Plan) -> PlanTerms:
         per_lead_rate=Money(plan.per_lead_rate, plan.currency),
         seat_fee=Money(plan.seat_fee, plan.currency),
         counting_policy=CountingPolicy(plan.counting_policy),
+        category_prices=tuple(
+            (price.category, Money(price.price, plan.currency)) for price in plan.category_prices
+        ),
     )
 
 
@@ -53,8 +57,12 @@ def create_plan(
     counting_policy: str = "called",
     ladder: str | None = None,
     as_of: datetime,
+    category_prices: Mapping[str, object] | None = None,
 ) -> Plan:
-    """Add a plan to the catalogue; its terms are validated by the core."""
+    """Add a plan to the catalogue; its terms are validated by the core.
+
+    `category_prices` maps a lead category (e.g. plumbing) to its per-lead price.
+    """
     try:
         currency = check_currency(currency)
         plan = Plan(
@@ -70,6 +78,12 @@ def create_plan(
             counting_policy=_choice(CountingPolicy, counting_policy, "counting_policy"),
             created_at=require_utc(as_of, "as_of"),
         )
+        plan.category_prices = [
+            PlanCategoryPrice(
+                category=category.strip(), price=parse_decimal(price, f"price of {category}")
+            )
+            for category, price in sorted((category_prices or {}).items())
+        ]
         terms(plan)  # the core checks every term
     except RuleViolation as error:
         raise from_rule(error) from None
