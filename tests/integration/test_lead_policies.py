@@ -490,3 +490,27 @@ def test_r18_block_list_is_never_charged(sessions: sessionmaker[Session]) -> Non
         account = session.scalars(select(Account)).one()
         # 2 counted leads, 2 included: no overage.
         assert period_lines(session, account)[0] == ("overage", 0, "10.00", "0.00")
+
+
+def test_r12_call_report_and_summary_count_as_billing_does(session: Session) -> None:
+    from leadbill.reports.service import billing_summary, call_report
+
+    account = account_on(session, ppl_plan(session))
+    _set_context(session)
+    ingest(session, _context_rows())
+    exclude_leads(session, "acme", ["FIRST"], reason="referral", decided_by="qa", as_of=APRIL)
+    as_of = utc(2026, 3, 31)
+    report = call_report(session, account, as_of=as_of)
+    reasons = {row.lead_id: (row.counted, row.reason) for row in report.rows}
+    assert reasons == {
+        "PAUSED": (False, "campaign_paused"),
+        "RESUMED": (True, "received"),
+        "FAR": (False, "outside_service_area"),
+        "NEAR": (True, "received"),
+        "CUSTOMER": (False, "previous_customer"),
+        "FIRST": (False, "referral"),
+        "AGAIN": (False, "previous_customer"),
+        "FORM-BAD": (False, "non_working_contact"),
+        "FORM-OK": (True, "received"),
+    }
+    assert billing_summary(session, account, as_of).counted_leads == 3

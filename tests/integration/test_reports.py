@@ -474,8 +474,9 @@ def test_r9_report_queries_do_not_grow_with_leads(session: Session) -> None:
         many = queries_of_report()
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    # The account, its subscription, plan and segment, one page of leads, all their events.
-    assert many == few == 6
+    # The account, its subscription, plan (and its category prices) and segment, one page of
+    # leads, all their events.
+    assert many == few == 7
 
 
 def test_r9_plan_without_counting_policy_counts_no_lead(session: Session) -> None:

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from leadbill.context.service import account_contexts
 from leadbill.core.billability import (
@@ -38,6 +39,8 @@ from leadbill.core.billability import (
     automatic_exclusion,
 )
 from leadbill.core.contacts import normalise_company, normalise_domain
+from leadbill.core.plans import CountingPolicy
+from leadbill.leads.models import Lead
 from leadbill.leads.repository import _arrays, _packed, dialect_name, stored_instant
 from leadbill.subscriptions.models import Subscription
 
@@ -334,3 +337,29 @@ def lead_contexts(session: Session, lead_ids: Iterable[int]) -> dict[int, LeadCo
     pool = dict(leads)
     pool.update(_earlier(session, leads.values()))
     return _contexts_of(leads.values(), pool, contexts)
+
+
+def counted_in(policy: CountingPolicy, start: datetime, end: datetime) -> ColumnElement[bool]:
+    """The stored form of core.billability.decide: leads counted in `[start, end)`.
+
+    The counted instant column of the policy, minus the stored exclusions that
+    apply to it (core.billability.reason_applies). The billing run's GROUP BY
+    uses the same predicate in SQL text (billing.repository).
+    """
+    if policy is CountingPolicy.CALLED:
+        return and_(Lead.first_called_at >= start, Lead.first_called_at < end)
+    if policy is CountingPolicy.RECEIVED_UNLESS_EXCLUDED:
+        return and_(
+            Lead.received_at >= start,
+            Lead.received_at < end,
+            Lead.exclusion_reason.is_(None),
+            Lead.decision_reason.is_(None),
+        )
+    if policy is CountingPolicy.CONTACT_FOUND:
+        return and_(
+            Lead.first_found_at >= start,
+            Lead.first_found_at < end,
+            or_(Lead.exclusion_reason.is_(None), Lead.exclusion_reason != Reason.BLOCK_LIST.value),
+            Lead.decision_reason.is_(None),
+        )
+    return Lead.id.is_(None)  # no counting policy: nothing counts

@@ -3,7 +3,8 @@
 A call report reads one page of leads (keyset pagination on the operator's lead
 id, which the `(account_id, external_id)` unique index serves) and then every
 event of that page in one query ordered by lead and time. Usage is one COUNT
-over `leads.first_called_at` in the period, the same predicate the billing run
+over the counting policy's stored instant in the period minus its stored
+exclusions (leads.policies.counted_in), the same predicate the billing run
 uses, so the report, the summary and the invoice agree.
 """
 
@@ -20,7 +21,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from leadbill.core.billability import CALL_EVENTS
 from leadbill.core.periods import Period
+from leadbill.core.plans import CountingPolicy
 from leadbill.leads.models import Lead, LeadEvent
+from leadbill.leads.policies import counted_in
 from leadbill.seats.models import Seat
 from leadbill.subscriptions.models import SubscriptionSegment
 
@@ -93,6 +96,7 @@ def leads_page(
             or_(
                 _in_period(Lead.received_at, period),
                 _in_period(Lead.first_called_at, period),
+                _in_period(Lead.first_found_at, period),
                 called_in_period,
             ),
         )
@@ -124,23 +128,31 @@ def events_of(session: Session, account_id: int, lead_ids: Sequence[int]) -> lis
     return [EventRow(*row) for row in rows]
 
 
-def counted_leads(session: Session, account_id: int, period: Period) -> int:
-    """Leads of the account first called in `period`: the usage billing charges."""
+def counted_leads(
+    session: Session,
+    account_id: int,
+    period: Period,
+    policy: CountingPolicy = CountingPolicy.CALLED,
+) -> int:
+    """Leads of the account counted in `period` under `policy`: the usage billing charges."""
     count = session.scalar(
         select(func.count(Lead.id)).where(
-            Lead.account_id == account_id, _in_period(Lead.first_called_at, period)
+            Lead.account_id == account_id, counted_in(policy, period.start, period.end)
         )
     )
     return int(count or 0)
 
 
 def counted_leads_by_seat(
-    session: Session, account_id: int, period: Period
+    session: Session,
+    account_id: int,
+    period: Period,
+    policy: CountingPolicy = CountingPolicy.CALLED,
 ) -> dict[int | None, int]:
-    """Leads first called in `period`, per seat id (None: leads without a seat)."""
+    """Leads counted in `period` under `policy`, per seat id (None: leads without a seat)."""
     query = (
         select(Lead.seat_id, func.count(Lead.id))
-        .where(Lead.account_id == account_id, _in_period(Lead.first_called_at, period))
+        .where(Lead.account_id == account_id, counted_in(policy, period.start, period.end))
         .group_by(Lead.seat_id)
     )
     return {seat_id: int(count) for seat_id, count in session.execute(query)}

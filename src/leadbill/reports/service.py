@@ -22,6 +22,7 @@ from leadbill.core.billability import (
     CALL_EVENTS,
     REASON_TEXT,
     EventType,
+    LeadContext,
     LeadEvent,
     counting_events,
     decide,
@@ -29,10 +30,11 @@ from leadbill.core.billability import (
 from leadbill.core.errors import RuleViolation
 from leadbill.core.money import Money
 from leadbill.core.periods import Interval, Period, period_at, period_containing, require_utc
-from leadbill.core.plans import PlanTerms
+from leadbill.core.plans import CountingPolicy, PlanTerms
 from leadbill.core.rating import usage_summary
 from leadbill.core.thresholds import reached, thresholds_of
-from leadbill.errors import Conflict, InvalidInput
+from leadbill.errors import InvalidInput
+from leadbill.leads.policies import lead_contexts
 from leadbill.plans.models import Plan
 from leadbill.plans.service import terms
 from leadbill.reports import repository
@@ -247,14 +249,17 @@ def _reason_text(
 
 
 def _row(
-    lead: repository.LeadRow, events: Sequence[repository.EventRow], scope: ReportScope
+    lead: repository.LeadRow,
+    events: Sequence[repository.EventRow],
+    scope: ReportScope,
+    context: LeadContext | None = None,
 ) -> CallReportRow:
     core_events = [
         LeadEvent(_KNOWN_TYPES[event.type], event.occurred_at)
         for event in events
         if event.type in _KNOWN_TYPES
     ]
-    verdict = decide(scope.plan.counting_policy, core_events)
+    verdict = decide(scope.plan.counting_policy, core_events, context)
     counted = (
         verdict.billable
         and verdict.counted_at is not None
@@ -299,7 +304,8 @@ def call_report_page(
 ) -> CallReportPage:
     """One page of the master call report (R9), by operator lead id after `after`.
 
-    Two queries per page whatever its size: the leads, then all their events.
+    Two queries per page whatever its size: the leads, then all their events
+    (and, under a per-lead policy, a few for their context: leads.policies).
     """
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
@@ -308,7 +314,13 @@ def call_report_page(
     by_lead: dict[int, list[repository.EventRow]] = {}
     for event in events:
         by_lead.setdefault(event.lead_id, []).append(event)
-    rows = [_row(lead, by_lead.get(lead.id, []), scope) for lead in leads]
+    # Per-lead policies decide with the lead's context (R10-R12, R16-R18), as billing does.
+    contexts = (
+        lead_contexts(session, [lead.id for lead in leads])
+        if scope.plan.counting_policy is not CountingPolicy.CALLED
+        else {}
+    )
+    rows = [_row(lead, by_lead.get(lead.id, []), scope, contexts.get(lead.id)) for lead in leads]
     next_after = rows[-1].lead_id if len(rows) == limit else None
     return CallReportPage(rows, next_after)
 
@@ -342,32 +354,15 @@ def call_report(
     return CallReport(scope, list(iter_call_report(session, scope, page_size=page_size)))
 
 
-def _counts_at_first_call(plan: PlanTerms) -> bool:
-    """True when the plan counts a lead at its first call, False when it counts none.
-
-    `leads.first_called_at` is the stored instant of the core's `called` policy,
-    as in the billing run; a policy counted on other events has no stored instant
-    yet, and a summary that silently showed no usage would mislead.
-    """
-    events = counting_events(plan.counting_policy)
-    if not events:
-        return False
-    if events == CALL_EVENTS:
-        return True
-    raise Conflict(
-        f"plan {plan.code} counts leads under the {plan.counting_policy.value!r} policy, "
-        "which the billing summary cannot count yet"
-    )
-
-
 def billing_summary(session: Session, account: Account, as_of: datetime) -> BillingSummary:
     """Usage, allowance, overage so far and projected cost of the period containing `as_of`."""
     scope = report_scope(session, account, as_of=as_of)
     as_of = _instant(as_of, "as_of")
     counted, by_seat = 0, {}
-    if _counts_at_first_call(scope.plan):
-        counted = repository.counted_leads(session, scope.account_id, scope.period)
-        by_seat = repository.counted_leads_by_seat(session, scope.account_id, scope.period)
+    policy = scope.plan.counting_policy
+    if counting_events(policy):
+        counted = repository.counted_leads(session, scope.account_id, scope.period, policy)
+        by_seat = repository.counted_leads_by_seat(session, scope.account_id, scope.period, policy)
     seats = [
         SeatUsage(code, by_seat.get(seat_id, 0))
         for seat_id, code in repository.seat_codes(session, scope.account_id)
