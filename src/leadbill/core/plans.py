@@ -39,6 +39,10 @@ class PlanTerms:
     # Per-category lead prices (category, price), e.g. plumbing vs electrical; a lead
     # of a category without a price is charged the per-lead rate.
     category_prices: tuple[tuple[str, Money], ...] = ()
+    # Licences (R19-R22): price of one licence per period, and the self-serve cap (the
+    # most licences a customer may reach alone; None: no cap). None: not a licence plan.
+    licence_price: Money | None = None
+    licence_cap: int | None = None
 
     def __post_init__(self) -> None:
         if not self.code.strip():
@@ -62,6 +66,20 @@ class PlanTerms:
                 raise RuleViolation(
                     "category_prices", f"{category}: must be >= 0 in the plan currency"
                 )
+
+        price = self.licence_price
+        if price is not None and (price.currency != self.currency or price.amount < 0):
+            raise RuleViolation("licence_price", "must be >= 0 in the plan currency")
+        if self.licence_cap is not None:
+            if self.licence_price is None:
+                raise RuleViolation("licence_cap", "needs a licence price")
+            if self.licence_cap < 0:
+                raise RuleViolation("licence_cap", "must not be negative")
+
+    @property
+    def has_licences(self) -> bool:
+        """True for a licence plan (R19): it charges a price per licence per period."""
+        return self.licence_price is not None
 
     def lead_price(self, category: str | None) -> Money:
         """The price of one lead of `category`: its category price, else the per-lead rate."""

@@ -11,6 +11,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import localcontext
 from fractions import Fraction
 
 from leadbill.core.errors import RuleViolation
@@ -26,6 +27,8 @@ class LineKind(enum.StrEnum):
     OVERAGE = "overage"
     SEAT_FEE = "seat_fee"
     LEADS = "leads"
+    LICENCES = "licences"
+    PRORATION = "proration"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,65 @@ def _line(
         period_start=period.start if period else None,
         period_end=period.end if period else None,
     )
+
+
+def prorated_line(
+    kind: LineKind,
+    description: str,
+    quantity: int,
+    unit_price: Money,
+    share: Fraction,
+    period: Period | None = None,
+) -> Line:
+    """A line of quantity x unit price x an exact share of a period, rounded once.
+
+    The product is exact (the share is a ratio of seconds, so the quotient either
+    terminates or stays far from a half-unit tie) until the one rounding of the line.
+    """
+    with localcontext() as context:
+        context.prec = 60
+        exact = unit_price.amount * quantity * share.numerator / share.denominator
+    return Line(
+        kind=kind,
+        description=description,
+        quantity=quantity,
+        unit_price=unit_price,
+        amount=Money(exact, unit_price.currency).rounded(),
+        period_start=period.start if period else None,
+        period_end=period.end if period else None,
+    )
+
+
+def licence_fee_in_advance(
+    plan: PlanTerms, period: Period, licences: int, time_zone: str = "UTC"
+) -> Line:
+    """Licence price x licences for `period`, invoiced at its start (R19)."""
+    if plan.licence_price is None:
+        raise RuleViolation("plan", f"{plan.code} has no licence price")
+    if licences < 0:
+        raise RuleViolation("licences", "must not be negative")
+    return _line(
+        LineKind.LICENCES,
+        f"{plan.name}: {licences} licences, {describe_period(period, time_zone)}",
+        licences,
+        plan.licence_price,
+        period,
+    )
+
+
+def charges_in_advance(
+    plan: PlanTerms, period: Period, licences: int = 0, time_zone: str = "UTC"
+) -> list[Line]:
+    """Everything charged at the start of `period`: the fee (R1) and the licences (R19).
+
+    A pure licence plan (fee zero) carries only its licence line.
+    """
+    lines: list[Line] = []
+    if not plan.has_licences or not plan.fee.is_zero():
+        lines.append(fee_in_advance(plan, period, time_zone))
+    if plan.has_licences:
+        lines.append(licence_fee_in_advance(plan, period, licences, time_zone))
+    return lines
 
 
 def fee_in_advance(plan: PlanTerms, period: Period, time_zone: str = "UTC") -> Line:
@@ -144,22 +206,27 @@ def boundary_lines(
     next_period: Period | None,
     time_zone: str = "UTC",
     counted_by_category: Mapping[str | None, int] | None = None,
+    licences: int = 0,
 ) -> list[Line]:
     """Lines due at a period boundary: the closed period's leads or overage, then the next fee.
 
     A pay-per-lead plan without included leads charges its counted leads by
-    category (`counted_by_category`, default all uncategorised); any other plan
-    charges the overage beyond its included leads.
+    category (`counted_by_category`, default all uncategorised); a plan that
+    counts no leads (pure licence plan) has no usage line; any other plan
+    charges the overage beyond its included leads. The next period's charges
+    include `licences` x the licence price on a licence plan (R19).
     """
     if charges_per_lead(closing_plan):
         by_category: Mapping[str | None, int] = (
             counted_by_category if counted_by_category is not None else {None: counted_leads}
         )
         lines = leads_in_arrears(closing_plan, closing_period, by_category, time_zone)
+    elif closing_plan.counting_policy is CountingPolicy.NONE:
+        lines = []
     else:
         lines = [overage_in_arrears(closing_plan, closing_period, counted_leads, time_zone)]
     if next_plan is not None and next_period is not None:
-        lines.append(fee_in_advance(next_plan, next_period, time_zone))
+        lines.extend(charges_in_advance(next_plan, next_period, licences, time_zone))
     return lines
 
 
