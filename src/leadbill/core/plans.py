@@ -67,8 +67,8 @@ class PlanTerms:
                     "category_prices", f"{category}: must be >= 0 in the plan currency"
                 )
 
-        price = self.licence_price
-        if price is not None and (price.currency != self.currency or price.amount < 0):
+        licence = self.licence_price
+        if licence is not None and (licence.currency != self.currency or licence.amount < 0):
             raise RuleViolation("licence_price", "must be >= 0 in the plan currency")
         if self.licence_cap is not None:
             if self.licence_price is None:
