@@ -32,8 +32,8 @@ class Lead(Base):
         Index("ix_leads_account_seat", "account_id", "seat_id"),
         Index("ix_leads_account_received", "account_id", "received_at"),
         Index("ix_leads_account_first_found", "account_id", "first_found_at"),
-        Index("ix_leads_account_phone", "account_id", "phone_e164"),
-        Index("ix_leads_account_email", "account_id", "email_key"),
+        Index("ix_leads_account_phone", "account_id", "phone_e164", "received_at"),
+        Index("ix_leads_account_email", "account_id", "email_key", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

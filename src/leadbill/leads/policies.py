@@ -108,7 +108,7 @@ def _sharing(
             f"SELECT DISTINCT {_COLUMNS} FROM unnest("
             f"{_arrays('bigint', 'bigint', 'text', 'timestamptz')}) AS k(id, a, v, r)"
             f" JOIN leads l ON l.account_id = k.a AND l.{column} = k.v"
-            " AND (l.received_at > k.r OR (l.received_at = k.r AND l.id > k.id))"
+            " AND l.received_at >= k.r AND NOT (l.received_at = k.r AND l.id <= k.id)"
         )
         params: tuple[Any, ...] = tuple(
             _packed(values)
@@ -126,7 +126,7 @@ def _sharing(
             " json_extract(value, '$[2]') AS v, json_extract(value, '$[3]') AS r"
             " FROM json_each(?)) AS k"
             f" JOIN leads l ON l.account_id = k.a AND l.{column} = k.v"
-            " AND (l.received_at > k.r OR (l.received_at = k.r AND l.id > k.id))"
+            " AND l.received_at >= k.r AND NOT (l.received_at = k.r AND l.id <= k.id)"
         )
         rows = [[i, a, v, stored_instant(r, dialect)] for i, a, v, r in keys]
         params = (json.dumps(rows),)
@@ -138,7 +138,7 @@ _LATEST_EARLIER = """
     JOIN leads l ON l.id = (
         SELECT e.id FROM leads e
         WHERE e.account_id = k.a AND e.{column} = k.v
-          AND (e.received_at < k.r OR (e.received_at = k.r AND e.id < k.id))
+          AND e.received_at <= k.r AND NOT (e.received_at = k.r AND e.id >= k.id)
         ORDER BY e.received_at DESC, e.id DESC
         LIMIT 1
     )

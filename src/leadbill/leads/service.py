@@ -228,10 +228,10 @@ def _store_chunk(
     lead_ids = repository.upsert_leads(session, list(leads.values()), stamp)
     events = [(p[2], lead_ids[(p[2], p[3])], p[1], p[4], p[5], p[12], p[13], p[14]) for p in fresh]
     lost = repository.insert_events(session, events, stamp)
+    affected: set[int] = set()
     if lost:
         # A concurrent sender stored some of these keys first: they are duplicates,
         # and the instants of their leads are taken again from the stored events.
-        affected = set()
         for p in fresh:
             if (p[2], p[1]) in lost:
                 result.outcomes.append(
@@ -241,7 +241,10 @@ def _store_chunk(
                 )
                 affected.add(lead_ids[(p[2], p[3])])
         repository.recompute_instants(session, affected, RECEIVED, CALL_TYPES, FOUND_TYPES)
-    evaluate_leads(session, lead_ids.values())
+    # Only a lead whose decisive facts this chunk may have changed can change verdict
+    # (a call event alone changes none): the others keep the verdict they have.
+    decisive = [lead_ids[key] for key, lead in leads.items() if _may_change_verdict(lead)]
+    evaluate_leads(session, [*decisive, *affected])
     result.accepted += len(fresh) - (len(lost) if lost else 0)
     result.duplicate += len(parsed) - len(fresh) + (len(lost) if lost else 0)
     record_threshold_crossings(session, {p[2] for p in fresh}, as_of)  # usage thresholds
@@ -296,6 +299,16 @@ def _lead_aggregates(
         elif event_type in FOUND_TYPES and (lead[14] is None or at < lead[14]):
             lead[14] = at
     return leads
+
+
+# LeadRow positions of what core.billability.automatic_exclusion reads: phone, email,
+# postal_code, source, received_at, campaign, company, company_domain.
+_DECISIVE = (4, 5, 6, 7, 8, 11, 12, 13)
+
+
+def _may_change_verdict(lead: list[int | str | None]) -> bool:
+    """Whether this chunk gives the lead a fact its automatic reason depends on."""
+    return any(lead[index] is not None for index in _DECISIVE)
 
 
 def _normalise_contacts(

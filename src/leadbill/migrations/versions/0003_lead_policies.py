@@ -31,8 +31,8 @@ _LEAD_COLUMNS = (
 _LEAD_INDEXES = (
     ("ix_leads_account_received", ["account_id", "received_at"]),
     ("ix_leads_account_first_found", ["account_id", "first_found_at"]),
-    ("ix_leads_account_phone", ["account_id", "phone_e164"]),
-    ("ix_leads_account_email", ["account_id", "email_key"]),
+    ("ix_leads_account_phone", ["account_id", "phone_e164", "received_at"]),
+    ("ix_leads_account_email", ["account_id", "email_key", "received_at"]),
 )
 
 
