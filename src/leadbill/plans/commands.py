@@ -32,6 +32,12 @@ def create(
     category_price: list[str] = typer.Option(
         [], help="Per-category lead price CATEGORY=PRICE, e.g. plumbing=45.00 (repeatable)"
     ),
+    licence_price: str | None = typer.Option(
+        None, help="Price per licence per period: makes it a licence plan"
+    ),
+    licence_cap: int | None = typer.Option(
+        None, help="Self-serve licence cap: customers may add licences up to it, staff beyond"
+    ),
 ) -> None:
     """Add a plan to the catalogue."""
     prices: dict[str, str] = {}
@@ -56,6 +62,8 @@ def create(
             ladder=ladder,
             as_of=now(),
             category_prices=prices,
+            licence_price=licence_price,
+            licence_cap=licence_cap,
         )
         out.print(f"plan {plan.code} created")
 

@@ -28,6 +28,9 @@ class Plan(Base):
     seat_fee: Mapped[Decimal] = mapped_column(MoneyAmount())
     counting_policy: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Licence plans (R19-R22): price per licence per period, and the self-serve cap.
+    licence_price: Mapped[Decimal | None] = mapped_column(MoneyAmount())
+    licence_cap: Mapped[int | None] = mapped_column(Integer)
     # Per-category lead prices, loaded with the plan (a handful of rows).
     category_prices: Mapped[list[PlanCategoryPrice]] = relationship(
         lazy="selectin", order_by="PlanCategoryPrice.category"

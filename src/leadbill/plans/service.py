@@ -32,6 +32,10 @@ def terms(plan: Plan) -> PlanTerms:
         category_prices=tuple(
             (price.category, Money(price.price, plan.currency)) for price in plan.category_prices
         ),
+        licence_price=(
+            None if plan.licence_price is None else Money(plan.licence_price, plan.currency)
+        ),
+        licence_cap=plan.licence_cap,
     )
 
 
@@ -58,10 +62,13 @@ def create_plan(
     ladder: str | None = None,
     as_of: datetime,
     category_prices: Mapping[str, object] | None = None,
+    licence_price: object | None = None,
+    licence_cap: int | None = None,
 ) -> Plan:
     """Add a plan to the catalogue; its terms are validated by the core.
 
     `category_prices` maps a lead category (e.g. plumbing) to its per-lead price.
+    `licence_price` makes it a licence plan (R19), `licence_cap` its self-serve cap (R22).
     """
     try:
         currency = check_currency(currency)
@@ -77,6 +84,10 @@ def create_plan(
             seat_fee=parse_decimal(seat_fee, "seat_fee"),
             counting_policy=_choice(CountingPolicy, counting_policy, "counting_policy"),
             created_at=require_utc(as_of, "as_of"),
+            licence_price=(
+                None if licence_price is None else parse_decimal(licence_price, "licence_price")
+            ),
+            licence_cap=licence_cap,
         )
         plan.category_prices = [
             PlanCategoryPrice(

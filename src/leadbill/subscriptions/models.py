@@ -38,6 +38,11 @@ class Subscription(Base):
     cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Licences now (R19), and what applies from the next period (R21 removals,
+    # R7 downgrades at period end); None: nothing scheduled.
+    licences: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    scheduled_licences: Mapped[int | None] = mapped_column(Integer)
+    scheduled_plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
 
 
 class SubscriptionPeriod(Base):
@@ -67,3 +72,28 @@ class SubscriptionSegment(Base):
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
     start: Mapped[datetime] = mapped_column(UTCDateTime())
     end: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SubscriptionChange(Base):
+    """A plan or licence change, recorded once per idempotency key.
+
+    `(subscription_id, key)` is unique, so retrying the same change (same key)
+    finds the first one and its invoice instead of charging twice.
+    """
+
+    __tablename__ = "subscription_changes"
+    __table_args__ = (UniqueConstraint("subscription_id", "key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))  # plan | licences
+    actor: Mapped[str] = mapped_column(String(16))  # customer | staff
+    period_index: Mapped[int] = mapped_column(Integer)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    from_plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
+    to_plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
+    licence_change: Mapped[int | None] = mapped_column(Integer)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
