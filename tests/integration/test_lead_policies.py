@@ -514,3 +514,35 @@ def test_r12_call_report_and_summary_count_as_billing_does(session: Session) -> 
         "FORM-OK": (True, "received"),
     }
     assert billing_summary(session, account, as_of).counted_leads == 3
+
+
+def test_r12_context_managed_from_the_cli(
+    cli_database: sessionmaker[Session], tmp_path: Path
+) -> None:
+    with cli_database() as session, session.begin():
+        account_on(session, ppl_plan(session))
+        ingest(session, _context_rows())
+    customers = tmp_path / "customers.csv"
+    customers.write_text("phone,email\n+1 303 555 0142,\n,not-an-email\n", encoding="utf-8")
+    runner = CliRunner()
+    steps = [
+        ["context", "campaign-add", "acme", "spring"],
+        ["context", "pause", "acme", "spring", "--start", "2026-03-10"],
+        ["context", "resume", "acme", "spring", "--at", "2026-03-12"],
+        ["context", "service-area", "acme", "80202", "80203"],
+        ["context", "customers-import", "acme", str(customers)],
+        ["context", "settings", "acme", "--phone-region", "us", "--duplicate-window-days", "30"],
+        ["leads", "reevaluate", "acme"],
+    ]
+    for step in steps:
+        result = runner.invoke(app, step)
+        assert result.exit_code == 0, (step, result.output)
+    assert (
+        "1 customers added, 1 rows without a valid phone or e-mail"
+        in runner.invoke(app, ["context", "customers-import", "acme", str(customers)]).output
+    )
+    refused = runner.invoke(app, ["context", "block", "acme", "fax", "x"])
+    assert refused.exit_code == 2
+    with cli_database() as session:
+        account = session.scalars(select(Account)).one()
+        assert verdicts(session, account) == EXPECTED_R12

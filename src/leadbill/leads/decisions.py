@@ -111,7 +111,8 @@ def exclude_leads(
         more = f" and {len(invoiced) - SHOWN} more" if len(invoiced) > SHOWN else ""
         raise Conflict(
             f"lead{'s' if len(invoiced) > 1 else ''} {', '.join(sorted(invoiced)[:SHOWN])}{more}"
-            " count in a period already invoiced; nothing was changed (a correction there"
+            f" count{'' if len(invoiced) > 1 else 's'} in a period already invoiced; nothing was"
+            " changed (a correction there"
             " needs a review and a credit note)"
         )
     ids = [lead_id for lead_id, _instant in found.values()]
