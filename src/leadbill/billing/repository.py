@@ -52,6 +52,10 @@ class DueSubscription:
     cancel_requested_at: datetime | None
     time_zone: str
     currency: str
+    # Licences now, and changes scheduled for the next period (R21, R7 downgrades).
+    licences: int = 0
+    scheduled_licences: int | None = None
+    scheduled_plan_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +91,9 @@ def lock_due_subscriptions(
             subscriptions.c.cancel_requested_at,
             accounts.c.time_zone,
             accounts.c.currency,
+            subscriptions.c.licences,
+            subscriptions.c.scheduled_licences,
+            subscriptions.c.scheduled_plan_id,
         )
         .join(accounts, accounts.c.id == subscriptions.c.account_id)
         .where(subscriptions.c.status == "active", subscriptions.c.current_period_end <= as_of)
@@ -396,6 +403,59 @@ def counted_leads_at_ranks(
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class SegmentRow:
+    """One segment of a period split by a plan change (R7)."""
+
+    subscription_id: int
+    period_index: int
+    plan_id: int
+    start: datetime
+    end: datetime
+
+
+_SPLIT_JOIN = """
+        JOIN subscription_segments AS seg ON seg.subscription_id = cp.subscription_id
+             AND seg.period_index = cp.period_index
+        WHERE seg.start > cp.period_start OR seg."end" < cp.period_end
+"""
+_SPLIT_SELECT = (
+    'SELECT seg.subscription_id, seg.period_index, seg.plan_id, seg.start, seg."end" AS end_at'
+)
+
+
+def split_segments(
+    session: Session, closing_periods: Sequence[ClosingPeriod]
+) -> dict[tuple[int, int], list[SegmentRow]]:
+    """The segments of those periods that a plan change split, in time order (R7).
+
+    Keyed by (subscription id, period index); a period with its one segment
+    spanning it whole is absent. One statement per chunk of periods.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        source = (
+            "FROM unnest(CAST(:subscription_ids AS BIGINT[]), CAST(:period_indexes AS INTEGER[]),"
+            " CAST(:account_ids AS BIGINT[]), CAST(:starts AS TIMESTAMPTZ[]),"
+            " CAST(:ends AS TIMESTAMPTZ[]))"
+            " AS cp(subscription_id, period_index, account_id, period_start, period_end)"
+        )
+        sql = f"{_SPLIT_SELECT} {source} {_SPLIT_JOIN}"
+    else:
+        prefix = _USAGE_SQL["sqlite"].split("SELECT cp.subscription_id, cp.period_index")[0]
+        sql = f"{prefix} {_SPLIT_SELECT} FROM cp {_SPLIT_JOIN}"
+    typed = text(sql).columns(start=UTCDateTime(), end_at=UTCDateTime())
+    found: dict[tuple[int, int], list[SegmentRow]] = {}
+    for offset in range(0, len(closing_periods), USAGE_CHUNK):
+        params = _usage_params(session, closing_periods[offset : offset + USAGE_CHUNK])
+        for sub, index, plan_id, start, end in session.execute(typed, params):
+            row = SegmentRow(int(sub), int(index), int(plan_id), start, end)
+            found.setdefault((row.subscription_id, row.period_index), []).append(row)
+    for rows in found.values():
+        rows.sort(key=lambda row: row.start)
+    return found
+
+
 def insert_invoices(session: Session, rows: Sequence[dict[str, Any]]) -> dict[tuple[int, int], int]:
     """Bulk insert boundary invoices; their ids keyed by (subscription id, boundary index)."""
     if not rows:
@@ -426,6 +486,10 @@ _SUBSCRIPTION_UPDATE = {
     "b_start": "current_period_start",
     "b_end": "current_period_end",
     "b_ended_at": "ended_at",
+    "b_plan_id": "plan_id",
+    "b_licences": "licences",
+    "b_scheduled_licences": "scheduled_licences",
+    "b_scheduled_plan_id": "scheduled_plan_id",
 }
 
 
@@ -457,6 +521,10 @@ def update_subscriptions(session: Session, rows: Sequence[dict[str, Any]]) -> No
             current_period_start=bindparam("b_start", type_=UTCDateTime()),
             current_period_end=bindparam("b_end", type_=UTCDateTime()),
             ended_at=bindparam("b_ended_at", type_=UTCDateTime()),
+            plan_id=bindparam("b_plan_id"),
+            licences=bindparam("b_licences"),
+            scheduled_licences=bindparam("b_scheduled_licences"),
+            scheduled_plan_id=bindparam("b_scheduled_plan_id"),
         )
     )
     session.execute(statement, list(rows))

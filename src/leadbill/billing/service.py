@@ -6,6 +6,11 @@ for that boundary, opens period k with its fee in advance (R1, R6). A
 cancelled subscription ends at the boundary; its final invoice carries only
 the closed period's overage (R6).
 
+Subscription changes (R7, R19-R21): a period split by a plan change is rated
+per segment (one overage line each, see core.proration); a scheduled downgrade
+or licence removal applies at the boundary, so the next period's fee and
+licences are the new plan's and count, and the subscription moves to them.
+
 The run works in batches, each its own transaction, and everything in a batch
 is set-based: one query locks the batch, one GROUP BY counts the usage of all
 its closing periods, and each table is written with one bulk statement.
@@ -27,12 +32,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from leadbill.billing import repository
 from leadbill.billing.invoices import finalized_status, format_number, line_rows, take_numbers
-from leadbill.billing.repository import ClosingPeriod, DueSubscription
+from leadbill.billing.repository import ClosingPeriod, DueSubscription, SegmentRow
 from leadbill.core.billability import counting_events
 from leadbill.core.errors import RuleViolation
 from leadbill.core.periods import Interval, Period, period_at, require_utc
 from leadbill.core.plans import CountingPolicy, PlanTerms
-from leadbill.core.rating import Line, boundary_lines, invoice_total
+from leadbill.core.proration import SegmentUsage, segment_overage_lines
+from leadbill.core.rating import Line, boundary_lines, charges_in_advance, invoice_total
 from leadbill.errors import InvalidInput, from_rule
 from leadbill.plans.service import terms
 
@@ -139,6 +145,76 @@ def _usage(session: Session, boundaries: list[Boundary], plans: dict[int, PlanTe
     return usage
 
 
+def next_plan_id(due: DueSubscription) -> int:
+    """The plan of the periods the run opens: a scheduled change, else the current plan."""
+    return due.scheduled_plan_id or due.plan_id
+
+
+def next_licences(due: DueSubscription) -> int:
+    """The licences of the periods the run opens: a scheduled count, else the current one."""
+    return due.licences if due.scheduled_licences is None else due.scheduled_licences
+
+
+def closing_plan_id(b: Boundary) -> int:
+    """The plan of the period a boundary closes: the current one, or after a catch-up the next."""
+    first = b.index == b.subscription.period_index + 1
+    return b.subscription.plan_id if first else next_plan_id(b.subscription)
+
+
+def _segment_usage(
+    session: Session,
+    boundaries: list[Boundary],
+    plans: dict[int, PlanTerms],
+) -> dict[tuple[int, int], list[SegmentUsage]]:
+    """Segments of the closing periods a plan change split, with their counted leads (R7).
+
+    One query finds the split periods of the batch; one GROUP BY per counting
+    policy counts the leads of all their segments (each segment as its own span).
+    """
+    firsts = [b for b in boundaries if b.index == b.subscription.period_index + 1]
+    split = repository.split_segments(
+        session,
+        [
+            ClosingPeriod(
+                b.subscription.id,
+                b.closing.index,
+                b.subscription.account_id,
+                b.closing.start,
+                b.closing.end,
+            )
+            for b in firsts
+        ],
+    )
+    if not split:
+        return {}
+    accounts = {b.subscription.id: b.subscription.account_id for b in firsts}
+    spans: dict[CountingPolicy, list[ClosingPeriod]] = {}
+    rows: list[SegmentRow] = []
+    for segment_rows in split.values():
+        for row in segment_rows:
+            # Each segment is counted as its own span, keyed by its position in `rows`.
+            spans.setdefault(plans[row.plan_id].counting_policy, []).append(
+                ClosingPeriod(
+                    row.subscription_id,
+                    -1 - len(rows),
+                    accounts[row.subscription_id],
+                    row.start,
+                    row.end,
+                )
+            )
+            rows.append(row)
+    counted: dict[tuple[int, int], int] = {}
+    for policy, wanted in spans.items():
+        counted.update(repository.counted_leads(session, wanted, policy))
+    found: dict[tuple[int, int], list[SegmentUsage]] = {}
+    for position, row in enumerate(rows):
+        leads = counted.get((row.subscription_id, -1 - position), 0)
+        found.setdefault((row.subscription_id, row.period_index), []).append(
+            SegmentUsage(plans[row.plan_id], row.start, row.end, leads)
+        )
+    return found
+
+
 def _period_rows(boundaries: list[Boundary]) -> list[dict[str, Any]]:
     """Rows of the periods (and their first segment) that the boundaries open."""
     return [
@@ -148,7 +224,7 @@ def _period_rows(boundaries: list[Boundary]) -> list[dict[str, Any]]:
             "period_index": b.opening.index,
             "start": b.opening.start,
             "end": b.opening.end,
-            "plan_id": b.subscription.plan_id,
+            "plan_id": next_plan_id(b.subscription),
         }
         for b in boundaries
         if b.opening is not None
@@ -186,6 +262,11 @@ def _subscription_rows(boundaries: list[Boundary]) -> list[dict[str, Any]]:
             "b_start": (b.opening or b.closing).start,
             "b_end": (b.opening or b.closing).end,
             "b_ended_at": None if b.opening else b.at,
+            # A renewal applies what was scheduled for it; an end keeps the last terms.
+            "b_plan_id": next_plan_id(b.subscription) if b.opening else closing_plan_id(b),
+            "b_licences": next_licences(b.subscription) if b.opening else b.subscription.licences,
+            "b_scheduled_licences": None if b.opening else b.subscription.scheduled_licences,
+            "b_scheduled_plan_id": None if b.opening else b.subscription.scheduled_plan_id,
         }
         for b in last.values()
     ]
@@ -202,7 +283,8 @@ def _bill_batch(
     due = repository.lock_due_subscriptions(session, as_of, batch_size, skip_locked=skip_locked)
     if not due:
         return None
-    missing = {d.plan_id for d in due} - plan_cache.keys()
+    wanted_plans = {d.plan_id for d in due} | {d.scheduled_plan_id or d.plan_id for d in due}
+    missing = wanted_plans - plan_cache.keys()
     for plan_id, stored in repository.plans_by_id(session, missing).items():
         plan_cache[plan_id] = terms(stored)
 
@@ -216,19 +298,32 @@ def _bill_batch(
     # Catch-up periods are recorded first; usage is counted from the boundaries' spans.
     repository.insert_periods(session, _period_rows(boundaries))
     usage = _usage(session, boundaries, plan_cache)
+    split = _segment_usage(session, boundaries, plan_cache)
     rated: list[tuple[Boundary, list[Line], Decimal]] = []
     for b in boundaries:
-        plan = plan_cache[b.subscription.plan_id]
+        plan = plan_cache[closing_plan_id(b)]
+        next_plan = plan_cache[next_plan_id(b.subscription)]
+        licences = next_licences(b.subscription)
+        segments = split.get((b.subscription.id, b.closing.index))
+        if segments and b.index == b.subscription.period_index + 1:
+            lines = segment_overage_lines(b.closing, segments, b.subscription.time_zone)
+            if b.opening is not None:
+                lines += charges_in_advance(
+                    next_plan, b.opening, licences, b.subscription.time_zone
+                )
+            rated.append((b, lines, invoice_total(lines, b.subscription.currency).amount))
+            continue
         by_category = usage.get((b.subscription.id, b.closing.index), {})
         counted = sum(by_category.values())
         lines = boundary_lines(
             plan,
             b.closing,
             counted,
-            plan if b.opening else None,
+            next_plan if b.opening else None,
             b.opening,
             b.subscription.time_zone,
             counted_by_category=by_category,
+            licences=licences,
         )
         rated.append((b, lines, invoice_total(lines, b.subscription.currency).amount))
 

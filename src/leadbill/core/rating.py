@@ -211,8 +211,8 @@ def boundary_lines(
     """Lines due at a period boundary: the closed period's leads or overage, then the next fee.
 
     A pay-per-lead plan without included leads charges its counted leads by
-    category (`counted_by_category`, default all uncategorised); a plan that
-    counts no leads (pure licence plan) has no usage line; any other plan
+    category (`counted_by_category`, default all uncategorised); a pure licence
+    plan (counting no leads) has no usage line; any other plan
     charges the overage beyond its included leads. The next period's charges
     include `licences` x the licence price on a licence plan (R19).
     """
@@ -221,7 +221,7 @@ def boundary_lines(
             counted_by_category if counted_by_category is not None else {None: counted_leads}
         )
         lines = leads_in_arrears(closing_plan, closing_period, by_category, time_zone)
-    elif closing_plan.counting_policy is CountingPolicy.NONE:
+    elif closing_plan.has_licences and closing_plan.counting_policy is CountingPolicy.NONE:
         lines = []
     else:
         lines = [overage_in_arrears(closing_plan, closing_period, counted_leads, time_zone)]
