@@ -187,6 +187,9 @@ def _segment_usage(
     )
     if not split:
         return {}
+    earlier = {row.plan_id for rows in split.values() for row in rows} - plans.keys()
+    for plan_id, stored in repository.plans_by_id(session, earlier).items():
+        plans[plan_id] = terms(stored)  # plans a segment had before a change
     accounts = {b.subscription.id: b.subscription.account_id for b in firsts}
     spans: dict[CountingPolicy, list[ClosingPeriod]] = {}
     rows: list[SegmentRow] = []
