@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import typer
 from rich.table import Table
 
 from leadbill.accounts.service import get_account
+from leadbill.billing.models import Invoice
 from leadbill.console import instant_option, local_midnight, now, out, unit_of_work
 from leadbill.plans.models import Plan
 from leadbill.plans.service import get_plan
@@ -23,6 +26,7 @@ def create(
         help="First period start: an RFC 3339 instant, or a date meaning local midnight "
         "in the account's time zone",
     ),
+    licences: int = typer.Option(0, help="Licences, on a licence plan"),
 ) -> None:
     """Subscribe an account to a plan; the first period's fee is invoiced at once."""
     with unit_of_work() as session:
@@ -32,7 +36,11 @@ def create(
         else:
             start_at = instant_option(start, "start")
         subscription = service.create_subscription(
-            session, account=customer, plan=get_plan(session, plan), start=start_at
+            session,
+            account=customer,
+            plan=get_plan(session, plan),
+            start=start_at,
+            licences=licences,
         )
         out.print(
             f"subscription {subscription.id} created; first period "
@@ -71,3 +79,102 @@ def show(account: str = typer.Argument(..., help="Account code")) -> None:
                 f"{period.end:%Y-%m-%d %H:%M}",
             )
         out.print(table)
+
+
+def _at(at: str | None) -> datetime:
+    return instant_option(at, "at") if at else now()
+
+
+def _invoice_text(invoice: Invoice | None) -> str:
+    if invoice is None:
+        return "nothing invoiced now"
+    return f"invoice {invoice.number or invoice.id} for {invoice.total:.2f} {invoice.currency}"
+
+
+@app.command("change-plan")
+def change_plan(
+    account: str = typer.Argument(..., help="Account code"),
+    plan: str = typer.Option(..., help="Code of the new plan (same ladder)"),
+    at: str | None = typer.Option(None, help="RFC 3339 instant of the change (default: now)"),
+    immediate: bool | None = typer.Option(
+        None,
+        "--immediate/--at-period-end",
+        help="Force the change now or at the period end (default: upgrades now, downgrades "
+        "at the period end unless LEADBILL_DOWNGRADE_IMMEDIATE is set)",
+    ),
+    key: str | None = typer.Option(None, help="Idempotency key: a retry with it changes nothing"),
+) -> None:
+    """Change the plan inside the current period (upgrade at once, downgrade at period end)."""
+    with unit_of_work() as session:
+        subscription = service.current_subscription(session, get_account(session, account))
+        result = service.change_plan(
+            session, subscription, get_plan(session, plan), _at(at), immediate=immediate, key=key
+        )
+        when = "now" if result.immediate else f"at {result.change.effective_at:%Y-%m-%d %H:%M} UTC"
+        replay = " (already recorded)" if result.replayed else ""
+        out.print(f"plan {plan} takes effect {when}{replay}; {_invoice_text(result.invoice)}")
+
+
+licences_app = typer.Typer(help="Licences of a licence plan (R19-R22).", no_args_is_help=True)
+app.add_typer(licences_app, name="licences")
+
+
+def _actor(as_staff: bool) -> str:
+    return "staff" if as_staff else "customer"
+
+
+@licences_app.command("add")
+def licences_add(
+    account: str = typer.Argument(..., help="Account code"),
+    count: int = typer.Option(..., help="Licences to add"),
+    as_staff: bool = typer.Option(False, help="Act as operator staff (beyond the cap)"),
+    at: str | None = typer.Option(None, help="RFC 3339 instant (default: now)"),
+    key: str | None = typer.Option(None, help="Idempotency key: a retry with it changes nothing"),
+) -> None:
+    """Add licences now; the remaining share of the period is invoiced at once."""
+    with unit_of_work() as session:
+        subscription = service.current_subscription(session, get_account(session, account))
+        result = service.add_licences(
+            session, subscription, count, _at(at), actor=_actor(as_staff), key=key
+        )
+        replay = " (already recorded)" if result.replayed else ""
+        out.print(f"{subscription.licences} licences{replay}; {_invoice_text(result.invoice)}")
+
+
+@licences_app.command("remove")
+def licences_remove(
+    account: str = typer.Argument(..., help="Account code"),
+    count: int = typer.Option(..., help="Licences to remove at the period end"),
+    as_staff: bool = typer.Option(False, help="Act as operator staff"),
+    at: str | None = typer.Option(None, help="RFC 3339 instant (default: now)"),
+    key: str | None = typer.Option(None, help="Idempotency key: a retry with it changes nothing"),
+) -> None:
+    """Remove licences at the end of the period, with no refund."""
+    with unit_of_work() as session:
+        subscription = service.current_subscription(session, get_account(session, account))
+        result = service.remove_licences(
+            session, subscription, count, _at(at), actor=_actor(as_staff), key=key
+        )
+        out.print(
+            f"{subscription.scheduled_licences} licences from "
+            f"{result.change.effective_at:%Y-%m-%d %H:%M} UTC; no refund, nothing invoiced"
+        )
+
+
+@licences_app.command("preview")
+def licences_preview(
+    account: str = typer.Argument(..., help="Account code"),
+    count: int = typer.Option(..., help="Licences to add (positive) or remove (negative)"),
+    as_staff: bool = typer.Option(False, help="Act as operator staff"),
+    at: str | None = typer.Option(None, help="RFC 3339 instant (default: now)"),
+) -> None:
+    """Show the total due today and the next renewal amount; changes nothing."""
+    with unit_of_work() as session:
+        subscription = service.current_subscription(session, get_account(session, account))
+        preview = service.preview_licence_change(
+            session, subscription, count, _at(at), actor=_actor(as_staff)
+        )
+        out.print(f"licences now: {preview.licences_now}")
+        out.print(f"licences next period: {preview.licences_next_period}")
+        out.print(f"total due today: {preview.total_due_today}")
+        out.print(f"next renewal amount: {preview.next_renewal_amount}")

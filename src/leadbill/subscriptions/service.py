@@ -261,7 +261,8 @@ def change_plan(
     subscription = _locked(session, subscription)
     period, at = _current_period(subscription, as_of)
     old_plan = session.get_one(Plan, subscription.plan_id)
-    key = key or f"plan:{period.index}:{new_plan.code}:{at.isoformat()}"
+    mode = {None: "default", True: "now", False: "period-end"}[immediate]
+    key = key or f"plan:{period.index}:{new_plan.code}:{mode}:{at.isoformat()}"
     replayed = _replay(session, subscription, key)
     if replayed is not None:
         return replayed
