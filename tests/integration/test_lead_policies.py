@@ -546,3 +546,38 @@ def test_r12_context_managed_from_the_cli(
     with cli_database() as session:
         account = session.scalars(select(Account)).one()
         assert verdicts(session, account) == EXPECTED_R12
+
+
+def test_r17_stored_usage_equals_core_decide(session: Session) -> None:
+    account = account_on(session, found_plan(session))
+    context.add_block_entry(session, "acme", "domain", "blocked.example")
+    rows = [
+        event("A", "contact_found", utc(2026, 3, 2), company_domain="ok.example"),
+        event("B", "contact_enriched", utc(2026, 3, 3), company_domain="blocked.example"),
+        event("C", "received", utc(2026, 3, 3), postal_code="10001"),
+        event("C", "contact_verified", utc(2026, 3, 31, 23, 59, 59)),
+        event("D", "contact_not_found", utc(2026, 3, 4)),
+        event("E", "contact_found", utc(2026, 4, 1)),
+        event("F", "contact_found", utc(2026, 3, 9), email="x@ok.example"),
+        event("G", "contact_found", utc(2026, 3, 10), email="x@ok.example"),  # not a duplicate
+    ]
+    ingest(session, rows)
+    exclude_leads(session, "acme", ["F"], reason="wrong_number", decided_by="qa", as_of=APRIL)
+    leads = session.scalars(select(Lead).where(Lead.account_id == account.id)).all()
+    contexts = lead_contexts(session, [lead.id for lead in leads])
+    counted = set()
+    for lead in leads:
+        events = [
+            LeadEvent(EventType(e.type), e.occurred_at)
+            for e in session.scalars(select(StoredEvent).where(StoredEvent.lead_id == lead.id))
+        ]
+        verdict = decide(FOUND, events, contexts[lead.id])
+        if (
+            verdict.billable
+            and verdict.counted_at is not None
+            and MARCH <= verdict.counted_at < APRIL
+        ):
+            counted.add(lead.external_id)
+    assert counted == {"A", "C", "G"}
+    usage = counted_by_category(session, [ClosingPeriod(1, 0, account.id, MARCH, APRIL)], FOUND)
+    assert sum(usage[(1, 0)].values()) == len(counted)
