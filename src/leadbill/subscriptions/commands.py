@@ -71,12 +71,26 @@ def show(account: str = typer.Argument(..., help="Account code")) -> None:
             f"subscription {subscription.id}: plan {plan.code}, {subscription.status}"
             + (", cancels at period end" if subscription.cancel_at_period_end else "")
         )
-        table = Table("period", "start (UTC)", "end (UTC)")
+        if plan.licence_price is not None:
+            out.print(f"licences: {subscription.licences}")
+        if subscription.scheduled_licences is not None:
+            out.print(f"licences from the next period: {subscription.scheduled_licences}")
+        if subscription.scheduled_plan_id is not None:
+            scheduled = session.get_one(Plan, subscription.scheduled_plan_id)
+            out.print(f"plan from the next period: {scheduled.code}")
+        table = Table("period", "start (UTC)", "end (UTC)", "plan")
+        segments: dict[int, list[str]] = {}
+        for segment in service.segments(session, subscription.id):
+            code = session.get_one(Plan, segment.plan_id).code
+            segments.setdefault(segment.period_index, []).append(
+                f"{code} from {segment.start:%Y-%m-%d %H:%M}"
+            )
         for period in service.periods(session, subscription.id):
             table.add_row(
                 str(period.period_index),
                 f"{period.start:%Y-%m-%d %H:%M}",
                 f"{period.end:%Y-%m-%d %H:%M}",
+                "\n".join(segments.get(period.period_index, [])),
             )
         out.print(table)
 
