@@ -328,3 +328,43 @@ def test_r20_preview_writes_nothing(sessions: sessionmaker[Session]) -> None:
         assert session.scalar(select(func.count(Invoice.id))) == before
         stored = reload(session, subscription.id)
         assert (stored.licences, stored.scheduled_licences) == (3, None)
+
+
+def test_r7_split_periods_rated_in_small_batches(sessions: sessionmaker[Session]) -> None:
+    # Three agents, two of them upgraded at different instants; batches of two.
+    with sessions.begin() as session:
+        small = ladder_plan(session, "pkg-100", "1000.00", 100, "9.50")
+        large = ladder_plan(session, "pkg-200", "1800.00", 200, "8.00")
+        subscriptions = []
+        for number, change_at in enumerate([DAY_11, None, utc(2026, 4, 16)]):
+            account = make_account(session, f"agent{number}")
+            subscription = create_subscription(session, account=account, plan=small, start=APRIL)
+            add_leads(session, account, spread(APRIL, 110, timedelta(hours=1)), prefix="a")
+            add_leads(session, account, spread(utc(2026, 4, 20), 160, timedelta(hours=1)))
+            if change_at is not None:
+                service.change_plan(session, subscription, large, change_at)
+            subscriptions.append(subscription.id)
+
+    run_billing(sessions, utc(2026, 5, 1), batch_size=2)
+
+    with sessions.begin() as session:
+        totals = [boundary_invoices(session, sid)[0] for sid in subscriptions]
+        # Day 11: allowance 133, 160 after -> 27 x 8.00; 110 before -> 10 x 9.50.
+        assert amounts(session, totals[0]) == [
+            ("overage", 10, Decimal("95.00")),
+            ("overage", 27, Decimal("216.00")),
+            ("plan_fee", 1, Decimal("1800.00")),
+        ]
+        # No change: 270 counted, 170 over at 9.50.
+        assert amounts(session, totals[1]) == [
+            ("overage", 170, Decimal("1615.00")),
+            ("plan_fee", 1, Decimal("1000.00")),
+        ]
+        # Day 16 leaves 15/30: allowance 100, 160 after -> 60 x 8.00.
+        assert amounts(session, totals[2]) == [
+            ("overage", 10, Decimal("95.00")),
+            ("overage", 60, Decimal("480.00")),
+            ("plan_fee", 1, Decimal("1800.00")),
+        ]
+        (change,) = invoices_of(session, subscriptions[2], "change")
+        assert change.total == Decimal("400.00")  # 800.00 x 15/30
