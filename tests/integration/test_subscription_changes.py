@@ -368,3 +368,12 @@ def test_r7_split_periods_rated_in_small_batches(sessions: sessionmaker[Session]
         ]
         (change,) = invoices_of(session, subscriptions[2], "change")
         assert change.total == Decimal("400.00")  # 800.00 x 15/30
+
+
+def test_r22_beyond_the_cap_only_staff_change_the_count(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as session:
+        subscription = on_licences(session, 6)  # set by staff, beyond the cap of 5
+        with pytest.raises(Forbidden, match="operator staff"):
+            service.remove_licences(session, subscription, 1, utc(2026, 3, 1), actor="customer")
+        service.remove_licences(session, subscription, 1, utc(2026, 3, 1), actor="staff")
+        assert reload(session, subscription.id).scheduled_licences == 5

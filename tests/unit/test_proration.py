@@ -159,5 +159,7 @@ def test_r22_customer_up_to_the_cap_staff_beyond() -> None:
     with pytest.raises(SelfServeCapExceeded, match="staff"):
         check_licence_count(plan, 3, 6, Actor.CUSTOMER)
     check_licence_count(plan, 3, 6, Actor.STAFF)
-    # Above the cap already (set by staff), a customer may still go down.
-    check_licence_count(plan, 8, 7, Actor.CUSTOMER)
+    # Above the cap (set by staff) only staff may change the count, even downwards.
+    with pytest.raises(SelfServeCapExceeded, match="staff"):
+        check_licence_count(plan, 8, 7, Actor.CUSTOMER)
+    check_licence_count(plan, 8, 7, Actor.STAFF)

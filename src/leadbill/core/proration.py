@@ -150,14 +150,20 @@ def segment_overage_lines(
 
 
 def check_licence_count(plan: PlanTerms, current: int, wanted: int, actor: Actor) -> None:
-    """Refuse a licence count the plan or the actor does not allow (R22)."""
+    """Refuse a licence count the plan or the actor does not allow (R22).
+
+    A customer may change the count only while both the current and the wanted
+    count stay within the plan's self-serve cap; staff may set any count.
+    """
     if not plan.has_licences:
         raise RuleViolation("plan", f"{plan.code} is not a licence plan")
     if wanted < 0:
         raise RuleViolation("count", "licences cannot go below zero")
     cap = plan.licence_cap
-    if actor is Actor.CUSTOMER and cap is not None and wanted > cap and wanted > current:
-        raise SelfServeCapExceeded(cap, wanted)
+    # Beyond the cap the subscription is staff-managed: a customer may neither go past
+    # the cap nor change a count that staff already set past it (seed 004).
+    if actor is Actor.CUSTOMER and cap is not None and max(current, wanted) > cap:
+        raise SelfServeCapExceeded(cap, max(current, wanted))
 
 
 class SelfServeCapExceeded(RuleViolation):
@@ -166,7 +172,7 @@ class SelfServeCapExceeded(RuleViolation):
     def __init__(self, cap: int, wanted: int) -> None:
         super().__init__(
             "count",
-            f"{wanted} licences exceed the self-serve cap of {cap}; "
+            f"{wanted} licences are beyond the self-serve cap of {cap}; "
             "operator staff must make this change",
         )
         self.cap = cap

@@ -383,8 +383,8 @@ def _check_count(plan: Plan, current: int, wanted: int, actor: Actor) -> None:
         check_licence_count(terms(plan), current, wanted, actor)
     except SelfServeCapExceeded as error:
         raise Forbidden(
-            f"plan {plan.code} lets a customer have at most {error.cap} licences; "
-            f"{error.wanted} needs operator staff to make the change"
+            f"plan {plan.code} lets a customer manage at most {error.cap} licences; "
+            f"{error.wanted} licences need operator staff to make the change"
         ) from None
     except RuleViolation as error:
         raise from_rule(error) from None
