@@ -82,6 +82,7 @@ def list_() -> None:
             "per lead",
             "seat fee",
             "counting",
+            "licence (cap)",
         )
         for plan in service.list_plans(session):
             table.add_row(
@@ -94,6 +95,10 @@ def list_() -> None:
                 f"{plan.per_lead_rate.normalize():f}",
                 f"{plan.seat_fee.normalize():f}",
                 plan.counting_policy,
+                ""
+                if plan.licence_price is None
+                else f"{plan.licence_price.normalize():f}"
+                + ("" if plan.licence_cap is None else f" ({plan.licence_cap})"),
             )
         out.print(table)
 
