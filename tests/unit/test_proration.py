@@ -163,3 +163,10 @@ def test_r22_customer_up_to_the_cap_staff_beyond() -> None:
     with pytest.raises(SelfServeCapExceeded, match="staff"):
         check_licence_count(plan, 8, 7, Actor.CUSTOMER)
     check_licence_count(plan, 8, 7, Actor.STAFF)
+
+
+def test_r22_cap_needs_a_licence_price_and_the_plan_currency() -> None:
+    with pytest.raises(RuleViolation, match="licence_cap"):
+        replace(SMALL, licence_cap=5)
+    with pytest.raises(RuleViolation, match="licence_price"):
+        replace(SMALL, licence_price=Money.of("10", "EUR"))
