@@ -285,6 +285,9 @@ def change_plan(
             at_once = immediate
     except RuleViolation as error:
         raise from_rule(error) from None
+    if at_once and old.has_licences:
+        # Only the fee would be prorated, not the licence price: change at the period end.
+        raise InvalidInput("immediate", "a licence plan changes plan at the period end")
     change = SubscriptionChange(
         account_id=subscription.account_id,
         subscription_id=subscription.id,
