@@ -377,3 +377,27 @@ def test_r22_beyond_the_cap_only_staff_change_the_count(sessions: sessionmaker[S
             service.remove_licences(session, subscription, 1, utc(2026, 3, 1), actor="customer")
         service.remove_licences(session, subscription, 1, utc(2026, 3, 1), actor="staff")
         assert reload(session, subscription.id).scheduled_licences == 5
+
+
+def test_r19_licence_plan_changes_plan_at_the_period_end(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as session:
+        options = {"interval": "year", "counting_policy": "none", "ladder": "seats"}
+        basic = ladder_plan(session, "basic", "0", 0, "0", licence_price="600.00", **options)
+        pro = ladder_plan(session, "pro", "100.00", 0, "0", licence_price="900.00", **options)
+        account = make_account(session, "team")
+        subscription = create_subscription(
+            session, account=account, plan=basic, start=YEAR, licences=2
+        )
+        with pytest.raises(InvalidInput, match="period end"):
+            service.change_plan(session, subscription, pro, utc(2026, 6, 1))
+        result = service.change_plan(session, subscription, pro, utc(2026, 6, 1), immediate=False)
+        assert result.invoice is None
+
+    run_billing(sessions, utc(2027, 1, 1))
+
+    with sessions.begin() as session:
+        (renewal,) = boundary_invoices(session, subscription.id)
+        assert amounts(session, renewal) == [
+            ("plan_fee", 1, Decimal("100.00")),
+            ("licences", 2, Decimal("1800.00")),
+        ]
