@@ -1,6 +1,7 @@
 """Every table, imported in one place for Alembic and tests."""
 
 from leadbill.accounts.models import Account
+from leadbill.auth.models import ApiKey, IdempotentResponse
 from leadbill.billing.models import Invoice, InvoiceLine, NumberSequence, Payment
 from leadbill.context.models import (
     BlockListEntry,
@@ -19,11 +20,13 @@ from leadbill.usage.models import UsageThresholdCrossing
 
 __all__ = [
     "Account",
+    "ApiKey",
     "Base",
     "BlockListEntry",
     "Campaign",
     "CampaignPause",
     "CustomerContact",
+    "IdempotentResponse",
     "Invoice",
     "InvoiceLine",
     "Lead",
