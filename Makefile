@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export LEADBILL_DATABASE_URL ?= sqlite:///leadbill.db
 
-.PHONY: demo test lint typecheck venv lock bench clean
+.PHONY: demo test lint typecheck venv lock bench clean openapi
 
 $(BIN)/leadbill: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ typecheck: venv
 
 test: lint typecheck
 	$(BIN)/pytest -n 2 -q tests
+
+# Regenerate the committed OpenAPI document (tests/api/test_openapi.py fails when stale).
+openapi: venv
+	$(BIN)/leadbill openapi > docs/openapi.json
 
 bench: venv
 	$(BIN)/python bench/ingest_and_bill.py

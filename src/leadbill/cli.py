@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from leadbill.accounts.commands import app as accounts_app
+from leadbill.auth.commands import app as keys_app
 from leadbill.billing.commands import register as register_billing
 from leadbill.console import err, out, sessions
 from leadbill.context.commands import app as context_app
@@ -48,6 +49,29 @@ def demo() -> None:
         raise typer.Exit(1) from None
 
 
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on"),
+    port: int = typer.Option(8000, help="Port to listen on"),
+    workers: int = typer.Option(1, min=1, help="Worker processes"),
+) -> None:
+    """Serve the REST API (/v1, OpenAPI at /openapi.json) with uvicorn."""
+    import uvicorn
+
+    uvicorn.run("leadbill.api:app", host=host, port=port, workers=workers)
+
+
+@app.command()
+def openapi() -> None:
+    """Print the OpenAPI document (make openapi writes it to docs/openapi.json)."""
+    import json
+
+    from leadbill.api import openapi_document
+
+    print(json.dumps(openapi_document(), indent=2, sort_keys=True))
+
+
+app.add_typer(keys_app, name="keys")
 app.add_typer(plans_app, name="plans")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(subscriptions_app, name="subscriptions")

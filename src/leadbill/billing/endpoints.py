@@ -1,0 +1,146 @@
+"""HTTP routes of billing: runs (admin, billing), invoices (read), payments (admin, billing)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadbill.accounts.models import Account
+from leadbill.auth.dependencies import (
+    Caller,
+    DbSession,
+    StandaloneCaller,
+    allow,
+    session_factory_of,
+    visible_account,
+)
+from leadbill.auth.idempotency import LeadbillRoute
+from leadbill.auth.service import STAFF_READERS, Principal, Role
+from leadbill.billing.invoices import STATUSES, get_invoice, invoice_lines
+from leadbill.billing.models import Invoice
+from leadbill.billing.payments import amount_paid, balance_due, payments_of, record_payment
+from leadbill.billing.schemas import (
+    BillingRunCreate,
+    BillingRunOut,
+    InvoiceDetail,
+    InvoiceLineOut,
+    InvoiceOut,
+    InvoicePage,
+    PaymentIn,
+    PaymentOut,
+    PaymentRecorded,
+)
+from leadbill.billing.service import run_billing
+from leadbill.console import now
+from leadbill.errors import InvalidInput
+from leadbill.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageInfo, decode_cursor, encode_cursor
+from leadbill.schemas import PROBLEM_RESPONSES, money
+
+router = APIRouter(tags=["billing"], route_class=LeadbillRoute, responses=PROBLEM_RESPONSES)
+READERS = (*STAFF_READERS, Role.CUSTOMER)
+BILLERS = (Role.ADMIN, Role.BILLING)
+
+
+@router.post("/billing-runs", response_model=BillingRunOut)
+def create_billing_run(
+    body: BillingRunCreate, request: Request, caller: StandaloneCaller
+) -> BillingRunOut:
+    """Invoice every period that ended by `as_of` (admin, billing); running again adds nothing."""
+    allow(caller, *BILLERS)
+    result = run_billing(session_factory_of(request), body.as_of)
+    return BillingRunOut(
+        as_of=result.as_of,
+        invoices_issued=result.invoices_issued,
+        subscriptions_renewed=result.subscriptions_renewed,
+        subscriptions_ended=result.subscriptions_ended,
+        invoice_numbers=result.invoice_numbers,
+    )
+
+
+@router.get("/invoices", response_model=InvoicePage)
+def list_invoices(
+    session: DbSession,
+    caller: Caller,
+    account: str | None = None,
+    status: str | None = None,
+    cursor: str | None = None,
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+) -> InvoicePage:
+    """Invoices, oldest first (by id); a customer key sees only its account's."""
+    allow(caller, *READERS)
+    after = decode_cursor(cursor, int)
+    query = (
+        select(Invoice, Account.code)
+        .join(Account, Account.id == Invoice.account_id)
+        .order_by(Invoice.id)
+        .limit(limit)
+    )
+    if account is not None:
+        query = query.where(
+            Invoice.account_id == visible_account(session, caller, account, *READERS).id
+        )
+    elif caller.role is Role.CUSTOMER:
+        query = query.where(Invoice.account_id == caller.account_id)
+    if status is not None:
+        if status not in STATUSES:
+            raise InvalidInput("status", f"{status!r} is not one of {', '.join(STATUSES)}")
+        query = query.where(Invoice.status == status)
+    if after is not None:
+        query = query.where(Invoice.id > after)
+    rows = [(invoice, code) for invoice, code in session.execute(query)]
+    next_cursor = encode_cursor(rows[-1][0].id) if len(rows) == limit else None
+    return InvoicePage(
+        data=[InvoiceOut(**InvoiceOut.fields(invoice, code)) for invoice, code in rows],
+        page=PageInfo(limit=limit, next_cursor=next_cursor),
+    )
+
+
+def _invoice(session: Session, caller: Principal, number: str) -> tuple[Invoice, str]:
+    scope = caller.account_id if caller.role is Role.CUSTOMER else None
+    invoice = get_invoice(session, number, account_id=scope)
+    return invoice, session.get_one(Account, invoice.account_id).code
+
+
+def _label(invoice: Invoice) -> str:
+    return invoice.number or str(invoice.id)
+
+
+@router.get("/invoices/{number}", response_model=InvoiceDetail)
+def read_invoice(number: str, session: DbSession, caller: Caller) -> InvoiceDetail:
+    """An invoice by number (or id for a draft), with its lines and payments."""
+    if caller.role is not Role.CUSTOMER:
+        allow(caller, *READERS)
+    invoice, code = _invoice(session, caller, number)
+    currency = invoice.currency
+    return InvoiceDetail(
+        **InvoiceOut.fields(invoice, code),
+        lines=[InvoiceLineOut.of(line, currency) for line in invoice_lines(session, invoice.id)],
+        payments=[PaymentOut.of(p, _label(invoice)) for p in payments_of(session, invoice.id)],
+        amount_paid=money(amount_paid(session, invoice), currency),
+        balance_due=money(balance_due(session, invoice), currency),
+    )
+
+
+@router.post("/invoices/{number}/payments", status_code=201, response_model=PaymentRecorded)
+def create_payment(
+    number: str, body: PaymentIn, session: DbSession, caller: Caller
+) -> PaymentRecorded:
+    """Record money received against an invoice (admin, billing); same reference, same payment."""
+    if caller.role is not Role.CUSTOMER:
+        allow(caller, *BILLERS)
+    invoice, _code = _invoice(session, caller, number)
+    allow(caller, *BILLERS)
+    payment = record_payment(
+        session,
+        invoice=invoice,
+        amount=body.amount,
+        currency=body.currency,
+        reference=body.reference,
+        received_at=body.received_at or now(),
+    )
+    return PaymentRecorded(
+        payment=PaymentOut.of(payment, _label(invoice)),
+        invoice_status=invoice.status,
+        balance_due=money(balance_due(session, invoice), invoice.currency),
+    )

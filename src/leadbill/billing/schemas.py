@@ -1,0 +1,140 @@
+"""API shapes of billing runs, invoices and payments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from leadbill.billing.models import Invoice, InvoiceLine, Payment
+from leadbill.pagination import PageInfo
+from leadbill.schemas import DecimalString, MoneyOut, RequestModel, money
+
+
+class BillingRunCreate(RequestModel):
+    """Invoice every period that ended by `as_of`."""
+
+    as_of: AwareDatetime = Field(examples=["2026-02-01T00:00:00Z"])
+
+
+class BillingRunOut(BaseModel):
+    """What one billing run did."""
+
+    as_of: datetime
+    invoices_issued: int
+    subscriptions_renewed: int
+    subscriptions_ended: int
+    invoice_numbers: list[str]
+
+
+class InvoiceLineOut(BaseModel):
+    """One line of an invoice, rounded once when it was rated."""
+
+    position: int
+    kind: str
+    description: str
+    quantity: int
+    unit_price: MoneyOut
+    amount: MoneyOut
+    period_start: datetime | None
+    period_end: datetime | None
+
+    @classmethod
+    def of(cls, line: InvoiceLine, currency: str) -> InvoiceLineOut:
+        """The API shape of a stored line."""
+        return cls(
+            position=line.position,
+            kind=line.kind,
+            description=line.description,
+            quantity=line.quantity,
+            unit_price=money(line.unit_price, currency),
+            amount=money(line.amount, currency),
+            period_start=line.period_start,
+            period_end=line.period_end,
+        )
+
+
+class PaymentIn(RequestModel):
+    """Money received against an invoice; the reference is unique per account."""
+
+    amount: DecimalString
+    currency: str = Field(min_length=3, max_length=3, examples=["USD"])
+    reference: str = Field(min_length=1, max_length=128, examples=["wire-2026-0042"])
+    received_at: AwareDatetime | None = Field(
+        default=None, description="when the money arrived (default: now)"
+    )
+
+
+class PaymentOut(BaseModel):
+    """A payment recorded against an invoice."""
+
+    invoice: str
+    amount: MoneyOut
+    reference: str
+    received_at: datetime
+
+    @classmethod
+    def of(cls, payment: Payment, invoice_label: str) -> PaymentOut:
+        """The API shape of a stored payment."""
+        return cls(
+            invoice=invoice_label,
+            amount=money(payment.amount, payment.currency),
+            reference=payment.reference,
+            received_at=payment.received_at,
+        )
+
+
+class InvoiceOut(BaseModel):
+    """An invoice; `number` is null while it is a draft (then `id` names it)."""
+
+    id: int
+    number: str | None
+    account: str
+    kind: str
+    status: str
+    total: MoneyOut
+    issued_at: datetime
+    finalized_at: datetime | None
+    paid_at: datetime | None
+    voided_at: datetime | None
+
+    @classmethod
+    def fields(cls, invoice: Invoice, account_code: str) -> dict[str, Any]:
+        """The shared fields of a stored invoice."""
+        return {
+            "id": invoice.id,
+            "number": invoice.number,
+            "account": account_code,
+            "kind": invoice.kind,
+            "status": invoice.status,
+            "total": money(invoice.total, invoice.currency),
+            "issued_at": invoice.issued_at,
+            "finalized_at": invoice.finalized_at,
+            "paid_at": invoice.paid_at,
+            "voided_at": invoice.voided_at,
+        }
+
+
+class InvoiceDetail(InvoiceOut):
+    """An invoice with its lines and payments."""
+
+    lines: list[InvoiceLineOut]
+    payments: list[PaymentOut]
+    amount_paid: MoneyOut
+    balance_due: MoneyOut
+
+
+class InvoicePage(BaseModel):
+    """One page of invoices, oldest first."""
+
+    data: list[InvoiceOut]
+    page: PageInfo
+
+
+class PaymentRecorded(BaseModel):
+    """The payment and the invoice's status after it."""
+
+    payment: PaymentOut
+    invoice_status: str
+    balance_due: MoneyOut

@@ -1,0 +1,86 @@
+"""API shapes of lead-event batches.
+
+Each event has the columns of the import format (docs/csv-format.md). Every
+field is optional here on purpose: a missing or bad value rejects that one
+event with its field and reason, and the other events of the batch are kept.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from leadbill.schemas import RequestModel
+
+MAX_EVENTS = 10_000
+
+
+class LeadEventIn(RequestModel):
+    """One lead event; `idempotency_key` makes re-sending it change nothing."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    idempotency_key: str | None = Field(default=None, examples=["dialler-000123"])
+    account: str | None = Field(default=None, examples=["brokerage"])
+    lead_id: str | None = Field(default=None, examples=["L-1001"])
+    event_type: str | None = Field(default=None, examples=["received"])
+    occurred_at: str | None = Field(
+        default=None, examples=["2026-01-05T14:03:00Z"], description="RFC 3339 with offset"
+    )
+    seat: str | None = None
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    postal_code: str | None = None
+    source: str | None = None
+    call_result: str | None = None
+    duration_seconds: int | None = Field(default=None, ge=0)
+    detail: str | None = None
+
+    def row(self) -> dict[str, str | None]:
+        """The event as the text row the ingestion service reads."""
+        row = self.model_dump(exclude={"duration_seconds"})
+        duration = self.duration_seconds
+        row["duration_seconds"] = None if duration is None else str(duration)
+        return row
+
+
+class LeadEventBatch(RequestModel):
+    """Up to 10,000 lead events."""
+
+    events: list[LeadEventIn] = Field(description=f"at most {MAX_EVENTS:,} events")
+
+
+class EventStatus(enum.StrEnum):
+    """What happened to one event."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+class EventResult(BaseModel):
+    """The result of one event, at its index in the batch."""
+
+    index: int
+    idempotency_key: str | None
+    status: EventStatus
+    field: str | None = None
+    reason: str | None = None
+
+
+class BatchTotals(BaseModel):
+    """How many events were accepted, duplicates or rejected."""
+
+    received: int
+    accepted: int
+    duplicate: int
+    rejected: int
+
+
+class LeadEventBatchResult(BaseModel):
+    """Per-event results, in batch order, and totals."""
+
+    totals: BatchTotals
+    results: list[EventResult]

@@ -1,0 +1,111 @@
+"""POST /v1/lead-events: per-event results, totals, the 10,000 limit, nothing stored on refusal."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from leadbill.leads.models import LeadEvent
+from tests.api.conftest import World
+
+
+def _event(index: int, **changes: Any) -> dict[str, Any]:
+    event = {
+        "idempotency_key": f"evt-{index}",
+        "account": "acme",
+        "lead_id": f"L{index}",
+        "event_type": "received",
+        "occurred_at": "2026-01-05T10:00:00Z",
+        "seat": "acme-seat",
+    }
+    event.update(changes)
+    return event
+
+
+def _stored(sessions: sessionmaker[Session]) -> int:
+    with sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(LeadEvent)) or 0)
+
+
+def test_per_event_results_accepted_duplicate_rejected(
+    client: TestClient, world: World, sessions: sessionmaker[Session]
+) -> None:
+    headers = world.auth("ingest")
+    first = client.post("/v1/lead-events", json={"events": [_event(1)]}, headers=headers)
+    assert first.status_code == 200
+    batch = [
+        _event(1),  # sent before: duplicate
+        _event(2),
+        _event(3, occurred_at="2026-01-05 10:00"),  # no offset
+        _event(4, account="ghost"),
+        _event(5, event_type="teleported"),
+        _event(6, duration_seconds=30, event_type="call_attempted", call_result="answered"),
+    ]
+    response = client.post("/v1/lead-events", json={"events": batch}, headers=headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["totals"] == {"received": 6, "accepted": 2, "duplicate": 1, "rejected": 3}
+    statuses = [(r["index"], r["status"], r["field"]) for r in body["results"]]
+    assert statuses == [
+        (0, "duplicate", statuses[0][2]),
+        (1, "accepted", None),
+        (2, "rejected", "occurred_at"),
+        (3, "rejected", "account"),
+        (4, "rejected", "event_type"),
+        (5, "accepted", None),
+    ]
+    assert all(r["reason"] for r in body["results"] if r["status"] == "rejected")
+    assert body["results"][0]["idempotency_key"] == "evt-1"
+    assert _stored(sessions) == 3
+
+
+def test_ten_thousand_events_are_taken_in_one_request(
+    client: TestClient, world: World, sessions: sessionmaker[Session]
+) -> None:
+    events = [_event(i) for i in range(10_000)]
+    response = client.post("/v1/lead-events", json={"events": events}, headers=world.auth("ingest"))
+    assert response.status_code == 200, response.text
+    assert response.json()["totals"]["accepted"] == 10_000
+    assert _stored(sessions) == 10_000
+
+
+def test_over_ten_thousand_is_413_and_nothing_is_stored(
+    client: TestClient, world: World, sessions: sessionmaker[Session]
+) -> None:
+    events = [_event(i) for i in range(10_001)]
+    response = client.post("/v1/lead-events", json={"events": events}, headers=world.auth("ingest"))
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"] == "https://leadbill.dev/problems/batch-too-large"
+    assert "10,000" in problem["detail"]
+    assert _stored(sessions) == 0
+
+
+def test_malformed_or_wrongly_typed_batch_stores_nothing(
+    client: TestClient, world: World, sessions: sessionmaker[Session]
+) -> None:
+    headers = world.auth("ingest")
+    text = json.dumps({"events": [_event(1)]})
+    cut = client.post(
+        "/v1/lead-events",
+        content=text[:-2].encode(),
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert cut.status_code == 400
+    csv = client.post(
+        "/v1/lead-events", content=text.encode(), headers={**headers, "Content-Type": "text/csv"}
+    )
+    assert csv.status_code == 415
+    listed = client.post("/v1/lead-events", json=[_event(1)], headers=headers)
+    assert listed.status_code == 422
+    nested = client.post(
+        "/v1/lead-events", json={"events": [_event(1), _event(2, phone=["x"])]}, headers=headers
+    )
+    assert nested.status_code == 422
+    assert nested.json()["errors"][0]["field"] == "events.1.phone"
+    assert _stored(sessions) == 0

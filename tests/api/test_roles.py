@@ -1,0 +1,244 @@
+"""Every endpoint with every role, and a customer key against another account's ids.
+
+Allowed roles get 2xx (409 for the primary of a seat, which never changes);
+staff roles that are not allowed get 403; a customer asking for anything of
+another account gets 404, exactly as for something that does not exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from leadbill.auth.service import Role
+from tests.api.conftest import World
+
+STAFF = ("admin", "billing", "reviewer", "viewer")
+READERS = (*STAFF, "customer")
+BILLERS = ("admin", "billing")
+ROLES = [role.value for role in Role]
+AS_OF = "as_of=2026-01-15T00:00:00Z"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One endpoint: how to call it and who may."""
+
+    name: str
+    method: str
+    path: str
+    allowed: tuple[str, ...]
+    body: dict[str, Any] | None = None
+    success: int = 200
+    # A customer may be refused with 404 where the request names an account not its own.
+    customer_refusal: int = 403
+
+
+PERSON = {"name": "Nia New", "email": "nia@acme.test"}
+EVENT = {
+    "idempotency_key": "k1",
+    "account": "acme",
+    "lead_id": "L1",
+    "event_type": "received",
+    "occurred_at": "2026-01-05T10:00:00Z",
+}
+PLAN = {
+    "code": "pkg-200",
+    "currency": "USD",
+    "interval": "month",
+    "fee": "1800.00",
+    "included_leads": 200,
+    "per_lead_rate": "9.00",
+}
+
+CASES = [
+    Case("create plan", "POST", "/v1/plans", ("admin",), PLAN, 201),
+    Case("list plans", "GET", "/v1/plans", READERS),
+    Case("get plan", "GET", "/v1/plans/pkg-100", READERS),
+    Case(
+        "create account",
+        "POST",
+        "/v1/accounts",
+        ("admin",),
+        {"code": "newco", "billing_email": "b@newco.test"},
+        201,
+    ),
+    Case("list accounts", "GET", "/v1/accounts", READERS),
+    Case("get account", "GET", "/v1/accounts/acme", READERS),
+    Case(
+        "create subscription",
+        "POST",
+        "/v1/subscriptions",
+        BILLERS,
+        {"account": "fresh", "plan": "pkg-100", "start": "2026-02-01T00:00:00Z"},
+        201,
+        customer_refusal=404,  # the body names an account that is not the customer's
+    ),
+    Case("get subscription", "GET", "/v1/subscriptions/{acme_sub}", READERS),
+    Case("cancel subscription", "POST", "/v1/subscriptions/{acme_sub}/cancel", BILLERS),
+    Case(
+        "create seat",
+        "POST",
+        "/v1/accounts/acme/seats",
+        BILLERS,
+        {"code": "s9", "primary": PERSON},
+        201,
+    ),
+    Case("list seats", "GET", "/v1/accounts/acme/seats", READERS),
+    Case("get seat", "GET", "/v1/accounts/acme/seats/acme-seat", READERS),
+    Case(
+        "set backup",
+        "PUT",
+        "/v1/accounts/acme/seats/acme-seat/backup",
+        (*BILLERS, "customer"),
+        PERSON,
+    ),
+    Case(
+        "remove backup",
+        "DELETE",
+        "/v1/accounts/acme/seats/acme-seat/backup",
+        (*BILLERS, "customer"),
+    ),
+    Case(
+        "change primary",
+        "PUT",
+        "/v1/accounts/acme/seats/acme-seat/primary",
+        (*BILLERS, "customer"),
+        PERSON,
+        409,
+    ),
+    Case("send lead events", "POST", "/v1/lead-events", ("admin", "ingest"), {"events": [EVENT]}),
+    Case(
+        "billing run",
+        "POST",
+        "/v1/billing-runs",
+        BILLERS,
+        {"as_of": "2026-02-01T00:00:00Z"},
+    ),
+    Case("list invoices", "GET", "/v1/invoices", READERS),
+    Case("get invoice", "GET", "/v1/invoices/{acme_invoice}", READERS),
+    Case(
+        "record payment",
+        "POST",
+        "/v1/invoices/{acme_invoice}/payments",
+        BILLERS,
+        {"amount": "100.00", "currency": "USD", "reference": "wire-1"},
+        201,
+    ),
+    Case("usage summary", "GET", f"/v1/accounts/acme/usage?{AS_OF}", READERS),
+    Case("call report", "GET", f"/v1/accounts/acme/call-report?{AS_OF}", READERS),
+]
+
+
+def _path(template: str, world: World) -> str:
+    return template.format(
+        acme_sub=world.subscriptions["acme"],
+        other_sub=world.subscriptions["other"],
+        acme_invoice=world.invoices["acme"],
+        other_invoice=world.invoices["other"],
+    )
+
+
+def _call(client: TestClient, world: World, role: str, case: Case) -> Any:
+    return client.request(
+        case.method, _path(case.path, world), json=case.body, headers=world.auth(role)
+    )
+
+
+@pytest.fixture
+def fresh_account(client: TestClient, world: World) -> None:
+    """An account without a subscription, for the create-subscription case."""
+    response = client.post(
+        "/v1/accounts",
+        json={"code": "fresh", "billing_email": "b@fresh.test"},
+        headers=world.auth("admin"),
+    )
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name.replace(" ", "-"))
+def test_every_endpoint_with_every_role(
+    client: TestClient, world: World, fresh_account: None, case: Case, role: str
+) -> None:
+    response = _call(client, world, role, case)
+    if role in case.allowed:
+        expected = case.success
+    elif role == "customer":
+        expected = case.customer_refusal
+    else:
+        expected = 403
+    assert response.status_code == expected, response.text
+    if expected >= 400:
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["status"] == expected
+
+
+OTHER_ACCOUNT = [
+    Case("get account", "GET", "/v1/accounts/other", READERS),
+    Case(
+        "create subscription",
+        "POST",
+        "/v1/subscriptions",
+        BILLERS,
+        {"account": "other", "plan": "pkg-100", "start": "2026-02-01T00:00:00Z"},
+    ),
+    Case("get subscription", "GET", "/v1/subscriptions/{other_sub}", READERS),
+    Case("cancel subscription", "POST", "/v1/subscriptions/{other_sub}/cancel", BILLERS),
+    Case(
+        "create seat", "POST", "/v1/accounts/other/seats", BILLERS, {"code": "x", "primary": PERSON}
+    ),
+    Case("list seats", "GET", "/v1/accounts/other/seats", READERS),
+    Case("get seat", "GET", "/v1/accounts/other/seats/other-seat", READERS),
+    Case("set backup", "PUT", "/v1/accounts/other/seats/other-seat/backup", READERS, PERSON),
+    Case("remove backup", "DELETE", "/v1/accounts/other/seats/other-seat/backup", READERS),
+    Case("change primary", "PUT", "/v1/accounts/other/seats/other-seat/primary", READERS, PERSON),
+    Case("list invoices", "GET", "/v1/invoices?account=other", READERS),
+    Case("get invoice", "GET", "/v1/invoices/{other_invoice}", READERS),
+    Case(
+        "record payment",
+        "POST",
+        "/v1/invoices/{other_invoice}/payments",
+        BILLERS,
+        {"amount": "1.00", "currency": "USD", "reference": "x"},
+    ),
+    Case("usage summary", "GET", f"/v1/accounts/other/usage?{AS_OF}", READERS),
+    Case("call report", "GET", f"/v1/accounts/other/call-report?{AS_OF}", READERS),
+]
+
+
+@pytest.mark.parametrize("case", OTHER_ACCOUNT, ids=lambda case: case.name.replace(" ", "-"))
+def test_customer_gets_404_for_another_accounts_ids(
+    client: TestClient, world: World, case: Case
+) -> None:
+    response = _call(client, world, "customer", case)
+    assert response.status_code == 404, response.text
+    body = response.json()
+    assert body["type"] == "https://leadbill.dev/problems/not-found"
+    assert "errors" not in body
+    # The same request for something that does not exist answers the same way.
+    missing = case.path.replace("{other_sub}", "999999").replace("{other_invoice}", "INV-999999")
+    missing = missing.replace("other", "ghost")
+    body_missing = None
+    if case.body is not None:
+        body_missing = {
+            k: (v.replace("other", "ghost") if isinstance(v, str) else v)
+            for k, v in case.body.items()
+        }
+    ghost = client.request(
+        case.method, _path(missing, world), json=body_missing, headers=world.auth("customer")
+    )
+    assert ghost.status_code == 404
+
+
+def test_customer_lists_only_its_own_account_and_invoices(client: TestClient, world: World) -> None:
+    headers = world.auth("customer")
+    accounts = client.get("/v1/accounts", headers=headers).json()["data"]
+    assert [a["code"] for a in accounts] == ["acme"]
+    invoices = client.get("/v1/invoices", headers=headers).json()["data"]
+    assert invoices and {i["account"] for i in invoices} == {"acme"}
+    staff = client.get("/v1/invoices", headers=world.auth("viewer")).json()["data"]
+    assert {i["account"] for i in staff} == {"acme", "other"}
