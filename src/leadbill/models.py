@@ -11,9 +11,11 @@ from leadbill.context.models import (
     LeadPolicySettings,
     ServiceAreaCode,
 )
+from leadbill.credit_notes.models import CreditApplication, CreditNote, CreditNoteLine
 from leadbill.db import Base
 from leadbill.leads.models import Lead, LeadDecision, LeadEvent
 from leadbill.plans.models import Plan, PlanCategoryPrice
+from leadbill.reviews.models import Review, ReviewEvent
 from leadbill.seats.models import Seat
 from leadbill.subscriptions.models import Subscription, SubscriptionPeriod, SubscriptionSegment
 from leadbill.usage.models import UsageThresholdCrossing
@@ -25,6 +27,9 @@ __all__ = [
     "BlockListEntry",
     "Campaign",
     "CampaignPause",
+    "CreditApplication",
+    "CreditNote",
+    "CreditNoteLine",
     "CustomerContact",
     "IdempotentResponse",
     "Invoice",
@@ -37,6 +42,8 @@ __all__ = [
     "Payment",
     "Plan",
     "PlanCategoryPrice",
+    "Review",
+    "ReviewEvent",
     "Seat",
     "ServiceAreaCode",
     "Subscription",

@@ -13,12 +13,36 @@ class Settings:
     database_url: str
     # R7: a downgrade takes effect at the period end unless this is set (1/true/yes).
     downgrade_immediate: bool = False
+    # R13, R14: the review window, which eligibility conditions apply, the business
+    # days a decision may take, and the operator's country, subdivision (public
+    # holidays, `holidays` library codes) and time zone in which they are counted.
+    review_window_days: int = 7
+    review_require_answered: bool = True
+    review_require_recording: bool = True
+    review_business_days: int = 3
+    operator_country: str = "US"
+    operator_subdivision: str | None = None
+    operator_time_zone: str = "America/New_York"
 
     @classmethod
     def from_env(cls) -> Settings:
         """Read the settings from the environment (default: SQLite file in the cwd)."""
+        env = os.environ
         return cls(
-            database_url=os.environ.get("LEADBILL_DATABASE_URL", "sqlite:///leadbill.db"),
-            downgrade_immediate=os.environ.get("LEADBILL_DOWNGRADE_IMMEDIATE", "").strip().lower()
-            in {"1", "true", "yes", "on"},
+            database_url=env.get("LEADBILL_DATABASE_URL", "sqlite:///leadbill.db"),
+            downgrade_immediate=_flag(env.get("LEADBILL_DOWNGRADE_IMMEDIATE"), False),
+            review_window_days=int(env.get("LEADBILL_REVIEW_WINDOW_DAYS", "7")),
+            review_require_answered=_flag(env.get("LEADBILL_REVIEW_REQUIRE_ANSWERED"), True),
+            review_require_recording=_flag(env.get("LEADBILL_REVIEW_REQUIRE_RECORDING"), True),
+            review_business_days=int(env.get("LEADBILL_REVIEW_BUSINESS_DAYS", "3")),
+            operator_country=env.get("LEADBILL_OPERATOR_COUNTRY", "US").strip().upper(),
+            operator_subdivision=(env.get("LEADBILL_OPERATOR_SUBDIVISION") or "").strip() or None,
+            operator_time_zone=env.get("LEADBILL_OPERATOR_TIME_ZONE", "America/New_York").strip(),
         )
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    """A yes/no variable: 1/true/yes/on or 0/false/no/off; unset keeps the default."""
+    if value is None or not value.strip():
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}

@@ -39,6 +39,7 @@ from leadbill.core.periods import Interval, Period, period_at, require_utc
 from leadbill.core.plans import CountingPolicy, PlanTerms
 from leadbill.core.proration import SegmentUsage, segment_overage_lines
 from leadbill.core.rating import Line, boundary_lines, charges_in_advance, invoice_total
+from leadbill.credit_notes.application import apply_credit_notes, record_applications
 from leadbill.errors import InvalidInput, from_rule
 from leadbill.plans.service import terms
 
@@ -275,6 +276,47 @@ def _subscription_rows(boundaries: list[Boundary]) -> list[dict[str, Any]]:
     ]
 
 
+def rate_boundaries(
+    session: Session, boundaries: list[Boundary], plan_cache: dict[int, PlanTerms]
+) -> list[tuple[Boundary, list[Line]]]:
+    """The lines of each boundary's invoice, from the usage of its closing period.
+
+    The one place where a closed period is rated: the billing run calls it for the
+    boundaries it invoices, and a review's re-rating (R15) for the boundary of an
+    invoiced period, with `opening` None so that only the closed period's lines come.
+    """
+    usage = _usage(session, boundaries, plan_cache)
+    split = _segment_usage(session, boundaries, plan_cache)
+    rated: list[tuple[Boundary, list[Line]]] = []
+    for b in boundaries:
+        plan = plan_cache[closing_plan_id(b)]
+        next_plan = plan_cache[next_plan_id(b.subscription)]
+        licences = next_licences(b.subscription)
+        segments = split.get((b.subscription.id, b.closing.index))
+        if segments and b.index == b.subscription.period_index + 1:
+            lines = segment_overage_lines(b.closing, segments, b.subscription.time_zone)
+            if b.opening is not None:
+                lines += charges_in_advance(
+                    next_plan, b.opening, licences, b.subscription.time_zone
+                )
+            rated.append((b, lines))
+            continue
+        by_category = usage.get((b.subscription.id, b.closing.index), {})
+        counted = sum(by_category.values())
+        lines = boundary_lines(
+            plan,
+            b.closing,
+            counted,
+            next_plan if b.opening else None,
+            b.opening,
+            b.subscription.time_zone,
+            counted_by_category=by_category,
+            licences=licences,
+        )
+        rated.append((b, lines))
+    return rated
+
+
 def _bill_batch(
     session: Session,
     as_of: datetime,
@@ -300,35 +342,12 @@ def _bill_batch(
 
     # Catch-up periods are recorded first; usage is counted from the boundaries' spans.
     repository.insert_periods(session, _period_rows(boundaries))
-    usage = _usage(session, boundaries, plan_cache)
-    split = _segment_usage(session, boundaries, plan_cache)
-    rated: list[tuple[Boundary, list[Line], Decimal]] = []
-    for b in boundaries:
-        plan = plan_cache[closing_plan_id(b)]
-        next_plan = plan_cache[next_plan_id(b.subscription)]
-        licences = next_licences(b.subscription)
-        segments = split.get((b.subscription.id, b.closing.index))
-        if segments and b.index == b.subscription.period_index + 1:
-            lines = segment_overage_lines(b.closing, segments, b.subscription.time_zone)
-            if b.opening is not None:
-                lines += charges_in_advance(
-                    next_plan, b.opening, licences, b.subscription.time_zone
-                )
-            rated.append((b, lines, invoice_total(lines, b.subscription.currency).amount))
-            continue
-        by_category = usage.get((b.subscription.id, b.closing.index), {})
-        counted = sum(by_category.values())
-        lines = boundary_lines(
-            plan,
-            b.closing,
-            counted,
-            next_plan if b.opening else None,
-            b.opening,
-            b.subscription.time_zone,
-            counted_by_category=by_category,
-            licences=licences,
-        )
-        rated.append((b, lines, invoice_total(lines, b.subscription.currency).amount))
+    rated_lines = rate_boundaries(session, boundaries, plan_cache)
+    # R15: unapplied credit notes of the batch's accounts become negative lines.
+    rated_lines, credits = apply_credit_notes(session, rated_lines)
+    rated: list[tuple[Boundary, list[Line], Decimal]] = [
+        (b, lines, invoice_total(lines, b.subscription.currency).amount) for b, lines in rated_lines
+    ]
 
     numbers = [format_number(n) for n in take_numbers(session, len(rated))] if finalize else []
     ids = repository.insert_invoices(
@@ -343,6 +362,7 @@ def _bill_batch(
         invoice_id = ids[(b.subscription.id, b.index)]
         line_batch.extend(line_rows(b.subscription.account_id, invoice_id, lines))
     repository.insert_lines(session, line_batch)
+    record_applications(session, credits, ids)
     repository.update_subscriptions(session, _subscription_rows(boundaries))
 
     renewed = sum(1 for b in boundaries if b.opening is not None)

@@ -29,6 +29,8 @@ class LineKind(enum.StrEnum):
     LEADS = "leads"
     LICENCES = "licences"
     PRORATION = "proration"
+    # R15: a credit note applied to a later invoice, as a negative line.
+    CREDIT = "credit"
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,26 +116,44 @@ def exclude_leads(
             " needs a review and a credit note)"
         )
     ids = [lead_id for lead_id, _instant in found.values()]
+    record_decisions(session, account.id, ids, chosen, decided_by, as_of)
+    return len(ids)
+
+
+def record_decisions(
+    session: Session,
+    account_id: int,
+    lead_ids: Sequence[int],
+    reason: Reason,
+    decided_by: str,
+    as_of: datetime,
+) -> None:
+    """Store one staff decision per lead (database ids) and make it the lead's verdict.
+
+    No check here: `exclude_leads` refuses invoiced periods first, and an approved
+    review (reviews.flows) records its decision whatever the period, then credits
+    an invoiced one.
+    """
     session.execute(
         insert(LeadDecision),
         [
             {
-                "account_id": account.id,
+                "account_id": account_id,
                 "lead_id": lead_id,
-                "reason": chosen.value,
+                "reason": reason.value,
                 "decided_by": decided_by,
                 "decided_at": as_of,
             }
-            for lead_id in ids
+            for lead_id in lead_ids
         ],
     )
+    ids = list(lead_ids)
     for offset in range(0, len(ids), IN_CHUNK):
         session.execute(
             update(Lead)
-            .where(Lead.id.in_(ids[offset : offset + IN_CHUNK]))
-            .values(decision_reason=chosen.value)
+            .where(Lead.account_id == account_id, Lead.id.in_(ids[offset : offset + IN_CHUNK]))
+            .values(decision_reason=reason.value)
         )
-    return len(ids)
 
 
 def decisions_of(session: Session, account_code: str, lead_id: str) -> list[LeadDecision]:

@@ -28,6 +28,8 @@ class Lead(Base):
     __tablename__ = "leads"
     __table_args__ = (
         UniqueConstraint("account_id", "external_id"),
+        # Lets a review reference (account_id, lead_id): no review of another account's lead.
+        UniqueConstraint("account_id", "id", name="uq_leads_account_id"),
         Index("ix_leads_account_first_called", "account_id", "first_called_at"),
         Index("ix_leads_account_seat", "account_id", "seat_id"),
         Index("ix_leads_account_received", "account_id", "received_at"),

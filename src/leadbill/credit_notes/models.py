@@ -1,0 +1,93 @@
+"""Credit notes, their lines, and their application to later invoices."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, event
+from sqlalchemy.orm import Mapped, mapped_column
+
+from leadbill.db import Base, BigId, MoneyAmount, UTCDateTime
+from leadbill.errors import Conflict
+
+
+class CreditNote(Base):
+    """A correction to a finalized invoice (R15): numbered without gaps, immutable.
+
+    `review_id` is unique: one approved review credits at most once, whatever
+    runs at the same time. The number comes from its own gapless counter.
+    """
+
+    __tablename__ = "credit_notes"
+    __table_args__ = (
+        UniqueConstraint("review_id", name="uq_credit_notes_review"),
+        Index("ix_credit_notes_account_issued", "account_id", "issued_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[Decimal] = mapped_column(MoneyAmount())
+    reason: Mapped[str] = mapped_column(String(32))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CreditNoteLine(Base):
+    """One line of a credit note: what one invoice line charged beyond the re-rating."""
+
+    __tablename__ = "credit_note_lines"
+    __table_args__ = (UniqueConstraint("credit_note_id", "position"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    credit_note_id: Mapped[int] = mapped_column(ForeignKey("credit_notes.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(String(400))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal] = mapped_column(MoneyAmount())
+    amount: Mapped[Decimal] = mapped_column(MoneyAmount())
+    period_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    period_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CreditApplication(Base):
+    """Part (or all) of a credit note taken by one invoice, as a negative line there.
+
+    `(credit_note_id, sequence)` is unique and `sequence` counts the note's
+    applications from 1: two billing runs applying the same credit at once
+    write the same key, so one of them fails and retries, and a credit is
+    never applied twice. `(credit_note_id, invoice_id)` is unique as well.
+    """
+
+    __tablename__ = "credit_applications"
+    __table_args__ = (
+        UniqueConstraint("credit_note_id", "sequence"),
+        UniqueConstraint("credit_note_id", "invoice_id"),
+        Index("ix_credit_applications_account", "account_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    credit_note_id: Mapped[int] = mapped_column(ForeignKey("credit_notes.id"))
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+    sequence: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(MoneyAmount())
+    remaining_after: Mapped[Decimal] = mapped_column(MoneyAmount())
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def _refuse_change(_mapper: Any, _connection: Any, target: Any) -> None:
+    raise Conflict(f"{type(target).__name__} rows are immutable once issued")
+
+
+# Credit notes are immutable: the ORM refuses any update or delete of one or its lines.
+for _model in (CreditNote, CreditNoteLine, CreditApplication):
+    event.listen(_model, "before_update", _refuse_change)
+    event.listen(_model, "before_delete", _refuse_change)

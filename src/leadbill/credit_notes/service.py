@@ -1,0 +1,176 @@
+"""Credit notes: issued once per approved review, numbered without gaps, immutable (R15).
+
+Numbers come from their own counter row (`credit_note`), locked inside the
+issuing transaction exactly like invoice numbers, so they are gapless and never
+reused. `credit_notes.review_id` is unique: however many approvals race, one
+review credits at most once (the loser's transaction fails and takes back its
+number).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from leadbill.billing.invoices import take_numbers
+from leadbill.billing.models import Invoice
+from leadbill.core.money import Money
+from leadbill.core.rating import Line
+from leadbill.credit_notes.models import CreditApplication, CreditNote, CreditNoteLine
+from leadbill.errors import Conflict, NotFound
+from leadbill.leads.models import Lead
+
+CREDIT_NOTE_SEQUENCE = "credit_note"
+
+
+def format_number(value: int) -> str:
+    """The printed form of a credit note number."""
+    return f"CN-{value:06d}"
+
+
+def issue_credit_note(
+    session: Session,
+    *,
+    account_id: int,
+    review_id: int,
+    invoice: Invoice,
+    lead_id: int,
+    reason: str,
+    lines: Sequence[Line],
+    issued_at: datetime,
+) -> CreditNote:
+    """Write a credit note with its lines and its gapless number; once per review."""
+    total = sum((line.amount.amount for line in lines), Decimal(0))
+    if total <= 0:
+        raise Conflict("a credit note must credit something")
+    (value,) = take_numbers(session, 1, CREDIT_NOTE_SEQUENCE)
+    note = CreditNote(
+        account_id=account_id,
+        number=format_number(value),
+        review_id=review_id,
+        invoice_id=invoice.id,
+        lead_id=lead_id,
+        currency=invoice.currency,
+        total=total,
+        reason=reason,
+        issued_at=issued_at,
+    )
+    try:
+        with session.begin_nested():
+            session.add(note)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"review {review_id} has already been credited") from None
+    session.execute(
+        insert(CreditNoteLine),
+        [
+            {
+                "account_id": account_id,
+                "credit_note_id": note.id,
+                "position": position,
+                "kind": line.kind.value,
+                "description": line.description[:400],
+                "quantity": line.quantity,
+                "unit_price": line.unit_price.amount,
+                "amount": line.amount.amount,
+                "period_start": line.period_start,
+                "period_end": line.period_end,
+            }
+            for position, line in enumerate(lines, start=1)
+        ],
+    )
+    return note
+
+
+def credited_lines(session: Session, invoice_id: int) -> list[CreditNoteLine]:
+    """Every line of the credit notes issued against one invoice."""
+    return list(
+        session.scalars(
+            select(CreditNoteLine)
+            .join(CreditNote, CreditNote.id == CreditNoteLine.credit_note_id)
+            .where(CreditNote.invoice_id == invoice_id)
+            .order_by(CreditNote.id, CreditNoteLine.position)
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CreditNoteView:
+    """A credit note with what it references, its lines and where it was applied."""
+
+    note: CreditNote
+    account_code: str
+    invoice_number: str
+    lead_id: str
+    lines: list[CreditNoteLine]
+    applications: list[tuple[str, Decimal, datetime]]
+
+    @property
+    def applied(self) -> Money:
+        """What later invoices have taken of it so far."""
+        amount = sum((amount for _number, amount, _at in self.applications), Decimal(0))
+        return Money(amount, self.note.currency)
+
+    @property
+    def remaining(self) -> Money:
+        """What is still to be applied to the account's next invoices."""
+        return Money(self.note.total, self.note.currency) - self.applied
+
+
+def list_credit_notes(session: Session, *, account_id: int | None = None) -> list[CreditNote]:
+    """Credit notes in number order, optionally of one account."""
+    query = select(CreditNote).order_by(CreditNote.issued_at, CreditNote.id)
+    if account_id is not None:
+        query = query.where(CreditNote.account_id == account_id)
+    return list(session.scalars(query))
+
+
+def get_credit_note(
+    session: Session, number_or_id: str, *, account_id: int | None = None
+) -> CreditNoteView:
+    """One credit note by number (or id); with `account_id`, another account's is NotFound."""
+    from leadbill.accounts.models import Account
+
+    query = select(CreditNote)
+    if number_or_id.isdigit():
+        query = query.where(CreditNote.id == int(number_or_id))
+    else:
+        query = query.where(CreditNote.number == number_or_id.strip())
+    if account_id is not None:
+        query = query.where(CreditNote.account_id == account_id)
+    note = session.scalar(query)
+    if note is None:
+        raise NotFound(f"credit note {number_or_id!r} does not exist")
+    account = session.get_one(Account, note.account_id)
+    invoice = session.get_one(Invoice, note.invoice_id)
+    lead = session.get_one(Lead, note.lead_id)
+    lines = list(
+        session.scalars(
+            select(CreditNoteLine)
+            .where(CreditNoteLine.credit_note_id == note.id)
+            .order_by(CreditNoteLine.position)
+        )
+    )
+    applications = [
+        (number or f"draft {invoice_id}", amount, at)
+        for invoice_id, number, amount, at in session.execute(
+            select(
+                CreditApplication.invoice_id,
+                Invoice.number,
+                CreditApplication.amount,
+                CreditApplication.applied_at,
+            )
+            .join(Invoice, Invoice.id == CreditApplication.invoice_id)
+            .where(CreditApplication.credit_note_id == note.id)
+            .order_by(CreditApplication.sequence)
+        )
+    ]
+    return CreditNoteView(
+        note, account.code, invoice.number or "", lead.external_id, lines, applications
+    )

@@ -1,0 +1,1 @@
+"""Reviews: customers dispute leads, reviewers decide (R13-R15)."""
