@@ -188,7 +188,7 @@ def _approve(session: Session, review: Review, actor: str, as_of: datetime) -> D
         lines=lines,
         issued_at=as_of,
     )
-    amount = Money(note.total, note.currency)
+    amount = Money(note.total, note.currency).rounded()
     effect = (
         f"credit note {note.number} of {amount} against {label}, "
         "applied to the account's next invoice"
