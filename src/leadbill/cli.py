@@ -13,10 +13,12 @@ from leadbill.auth.commands import app as keys_app
 from leadbill.billing.commands import register as register_billing
 from leadbill.console import err, out, sessions
 from leadbill.context.commands import app as context_app
+from leadbill.credit_notes.commands import app as credit_notes_app
 from leadbill.leads.commands import app as import_app
 from leadbill.leads.review_commands import app as leads_app
 from leadbill.plans.commands import app as plans_app
 from leadbill.reports.commands import app as reports_app
+from leadbill.reviews.commands import app as reviews_app
 from leadbill.seats.commands import app as seats_app
 from leadbill.subscriptions.commands import app as subscriptions_app
 
@@ -80,4 +82,6 @@ app.add_typer(import_app, name="import")
 app.add_typer(leads_app, name="leads")
 app.add_typer(context_app, name="context")
 app.add_typer(reports_app, name="reports")
+app.add_typer(reviews_app, name="reviews")
+app.add_typer(credit_notes_app, name="credit-notes")
 register_billing(app)

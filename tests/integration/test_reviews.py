@@ -25,6 +25,7 @@ from leadbill.reviews.service import (
     audit_trail,
     reply_to_review,
     review_queue,
+    statistics,
     submit_review,
 )
 from tests.conftest import utc
@@ -33,6 +34,7 @@ from tests.integration.review_fixtures import (
     CONFIG,
     EXPLANATION,
     JUNE,
+    MARCH,
     MAY,
     account_on,
     add_lead,
@@ -95,14 +97,26 @@ def test_r13_reason_and_explanation_are_checked(session: Session) -> None:
     add_lead(session, "pipes", "L1", utc(2026, 3, 2))
     with pytest.raises(InvalidInput, match="reason"):
         submit_review(
-            session, "pipes", "L1", reason="too_expensive", explanation=EXPLANATION,
-            submitted_by="pat", as_of=utc(2026, 3, 3), config=CONFIG,
-        )  # fmt: skip
+            session,
+            "pipes",
+            "L1",
+            reason="too_expensive",
+            explanation=EXPLANATION,
+            submitted_by="pat",
+            as_of=utc(2026, 3, 3),
+            config=CONFIG,
+        )
     with pytest.raises(InvalidInput, match="explanation"):
         submit_review(
-            session, "pipes", "L1", reason="job_seeker", explanation="spam",
-            submitted_by="pat", as_of=utc(2026, 3, 3), config=CONFIG,
-        )  # fmt: skip
+            session,
+            "pipes",
+            "L1",
+            reason="job_seeker",
+            explanation="spam",
+            submitted_by="pat",
+            as_of=utc(2026, 3, 3),
+            config=CONFIG,
+        )
 
 
 def test_r13_one_review_per_lead_and_a_decided_review_is_final(session: Session) -> None:
@@ -111,8 +125,14 @@ def test_r13_one_review_per_lead_and_a_decided_review_is_final(session: Session)
     review = submit(session, "L1", utc(2026, 3, 3))
     with pytest.raises(Conflict, match="still open"):
         submit(session, "L1", utc(2026, 3, 3, 1))
-    decide_review(session, review.id, "reject", decided_by="qa", note="A real customer.",
-                  as_of=utc(2026, 3, 4))  # fmt: skip
+    decide_review(
+        session,
+        review.id,
+        "reject",
+        decided_by="qa",
+        note="A real customer.",
+        as_of=utc(2026, 3, 4),
+    )
     with pytest.raises(Conflict, match="final"):
         submit(session, "L1", utc(2026, 3, 5))
     with pytest.raises(Conflict, match="final"):
@@ -124,10 +144,15 @@ def test_r13_the_database_keeps_one_review_per_lead(session: Session) -> None:
     add_lead(session, "pipes", "L1", utc(2026, 3, 2))
     review = submit(session, "L1", utc(2026, 3, 3))
     twin = Review(
-        account_id=review.account_id, lead_id=review.lead_id, reason="job_seeker",
-        explanation=EXPLANATION, status="open", submitted_by="x",
-        submitted_at=utc(2026, 3, 3), due_at=utc(2026, 3, 6),
-    )  # fmt: skip
+        account_id=review.account_id,
+        lead_id=review.lead_id,
+        reason="job_seeker",
+        explanation=EXPLANATION,
+        status="open",
+        submitted_by="x",
+        submitted_at=utc(2026, 3, 3),
+        due_at=utc(2026, 3, 6),
+    )
     with pytest.raises(IntegrityError), session.begin_nested():
         session.add(twin)
         session.flush()
@@ -144,9 +169,15 @@ def test_review_of_another_accounts_lead_is_impossible(session: Session) -> None
     theirs = session.scalars(select(Lead).where(Lead.account_id == other.id)).one()
     mine = account(session, "pipes")
     forged = Review(
-        account_id=mine.id, lead_id=theirs.id, reason="job_seeker", explanation=EXPLANATION,
-        status="open", submitted_by="x", submitted_at=utc(2026, 3, 3), due_at=utc(2026, 3, 6),
-    )  # fmt: skip
+        account_id=mine.id,
+        lead_id=theirs.id,
+        reason="job_seeker",
+        explanation=EXPLANATION,
+        status="open",
+        submitted_by="x",
+        submitted_at=utc(2026, 3, 3),
+        due_at=utc(2026, 3, 6),
+    )
     with pytest.raises(IntegrityError), session.begin_nested():
         session.add(forged)
         session.flush()
@@ -168,17 +199,30 @@ def test_r14_request_info_reply_and_queue(session: Session) -> None:
     assert (queue.open, queue.overdue, queue.waiting) == (2, 1, 0)
     assert [e.overdue for e in queue.entries] == [True, False]
 
-    decide_review(session, first.id, "request-info", decided_by="qa-ann",
-                  note="Did the caller ask for a quote?", as_of=utc(2026, 3, 9))  # fmt: skip
+    decide_review(
+        session,
+        first.id,
+        "request-info",
+        decided_by="qa-ann",
+        note="Did the caller ask for a quote?",
+        as_of=utc(2026, 3, 9),
+    )
     queue = review_queue(session, as_of=utc(2026, 3, 9))
     assert [e.review.id for e in queue.entries] == [second.id]
     assert (queue.open, queue.waiting) == (1, 1)
     with pytest.raises(Conflict):
-        reply_to_review(session, second.id, message="x", replied_by="pat",
-                        as_of=utc(2026, 3, 9), config=CONFIG)  # fmt: skip
+        reply_to_review(
+            session, second.id, message="x", replied_by="pat", as_of=utc(2026, 3, 9), config=CONFIG
+        )
     # Monday 2026-03-09 14:00 EDT reply: back in the queue, due Thursday 14:00 EDT.
-    replied = reply_to_review(session, first.id, message="No, he wanted a job.",
-                              replied_by="pat", as_of=utc(2026, 3, 9, 18), config=CONFIG)  # fmt: skip
+    replied = reply_to_review(
+        session,
+        first.id,
+        message="No, he wanted a job.",
+        replied_by="pat",
+        as_of=utc(2026, 3, 9, 18),
+        config=CONFIG,
+    )
     assert (replied.status, replied.due_at) == ("open", utc(2026, 3, 12, 18))
     trail = audit_trail(session, "pipes", lead_id="L1")
     assert [(t.kind, t.actor) for t in trail] == [
@@ -195,8 +239,14 @@ def test_r14_reject_needs_a_note_for_the_customer(session: Session) -> None:
     review = submit(session, "L1", utc(2026, 3, 3))
     with pytest.raises(InvalidInput, match="note"):
         decide_review(session, review.id, "reject", decided_by="qa", as_of=utc(2026, 3, 4))
-    result = decide_review(session, review.id, "reject", decided_by="qa",
-                           note="The recording shows a new customer.", as_of=utc(2026, 3, 4))  # fmt: skip
+    result = decide_review(
+        session,
+        review.id,
+        "reject",
+        decided_by="qa",
+        note="The recording shows a new customer.",
+        as_of=utc(2026, 3, 4),
+    )
     assert (result.review.status, result.review.decision_note) == (
         "rejected",
         "The recording shows a new customer.",
@@ -220,12 +270,28 @@ def test_r14_business_days_with_the_holidays_library(session: Session) -> None:
         )
     )
     # Wednesday before Thanksgiving, 10:00 EST -> Fri, Mon, Tue 10:00 EST.
-    review = submit_review(session, "pipes", "US", reason="solicitor", explanation=EXPLANATION,
-                           submitted_by="pat", as_of=utc(2026, 11, 25, 15), config=us)  # fmt: skip
+    review = submit_review(
+        session,
+        "pipes",
+        "US",
+        reason="solicitor",
+        explanation=EXPLANATION,
+        submitted_by="pat",
+        as_of=utc(2026, 11, 25, 15),
+        config=us,
+    )
     assert review.due_at == utc(2026, 12, 1, 15)
     # Christmas Eve 09:00 CET; 25th and 26th are holidays -> Mon, Tue, Wed 09:00 CET.
-    review = submit_review(session, "pipes", "DE", reason="solicitor", explanation=EXPLANATION,
-                           submitted_by="pat", as_of=utc(2026, 12, 24, 8), config=de)  # fmt: skip
+    review = submit_review(
+        session,
+        "pipes",
+        "DE",
+        reason="solicitor",
+        explanation=EXPLANATION,
+        submitted_by="pat",
+        as_of=utc(2026, 12, 24, 8),
+        config=de,
+    )
     assert review.due_at == utc(2026, 12, 30, 8)
 
 
@@ -365,3 +431,31 @@ def test_r15_package_approved_after_invoicing_frees_an_overage_lead_or_nothing(
         april = invoice_at(session, account(session), 2)
         assert lines_of(session, april)[-1] == ("credit", 1, "-30.00", "-30.00")
         assert april.total == Decimal("470.00")  # 0 overage + May fee 500.00 - 30.00
+
+
+def test_review_statistics_per_account_and_period(session: Session) -> None:
+    from leadbill.leads.decisions import exclude_leads
+
+    account_on(session, ppl_plan(session))
+    for n in range(5):
+        add_lead(session, "pipes", f"L{n}", utc(2026, 3, 5 + n))
+    reviews = [submit(session, f"L{n}", utc(2026, 3, 9, 14 + n)) for n in range(4)]
+    # Monday 2026-03-09 submissions are due Thursday 2026-03-12.
+    approve(session, reviews[0], utc(2026, 3, 10, 14))  # 1 day
+    approve(session, reviews[1], utc(2026, 3, 13, 15))  # 4 days, after its due instant
+    decide_review(
+        session,
+        reviews[2].id,
+        "reject",
+        decided_by="qa",
+        note="A new customer.",
+        as_of=utc(2026, 3, 11, 16),
+    )  # 2 days
+    exclude_leads(
+        session, "pipes", ["L4"], reason="solicitor", decided_by="qa", as_of=utc(2026, 3, 20)
+    )  # proactive review
+    stats = statistics(session, "pipes", start=MARCH, end=APRIL, as_of=utc(2026, 3, 31))
+    assert (stats.leads_reviewed, stats.submitted, stats.approved, stats.rejected) == (5, 4, 2, 1)
+    assert str(stats.approval_rate) == "2/3"
+    assert stats.median_time_to_decision == timedelta(days=2)
+    assert stats.overdue == 2  # one decided late, one still open past due

@@ -1,0 +1,70 @@
+"""`leadbill credit-notes ...`: list and show credit notes (R15)."""
+
+from __future__ import annotations
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from leadbill.accounts.models import Account
+from leadbill.accounts.service import get_account
+from leadbill.console import out, unit_of_work
+from leadbill.credit_notes.service import get_credit_note, list_credit_notes
+
+app = typer.Typer(help="Credit notes: corrections to finalized invoices.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_(account: str | None = typer.Option(None, help="Only this account")) -> None:
+    """Credit notes, oldest first: invoice and lead they correct, amount, what is left."""
+    with unit_of_work() as session:
+        account_id = get_account(session, account).id if account else None
+        table = Table("number", "account", "issued", "invoice", "lead", "reason", "total", "left")
+        for note in list_credit_notes(session, account_id=account_id):
+            view = get_credit_note(session, note.number)
+            table.add_row(
+                note.number,
+                session.get_one(Account, note.account_id).code,
+                f"{note.issued_at:%Y-%m-%d %H:%M} UTC",
+                view.invoice_number,
+                view.lead_id,
+                note.reason,
+                f"{note.total:,.2f} {note.currency}",
+                f"{view.remaining.rounded().amount:,.2f}",
+            )
+        out.print(table)
+
+
+@app.command("show")
+def show(number: str = typer.Argument(..., help="Credit note number, e.g. CN-000001")) -> None:
+    """One credit note: its lines, the invoice and lead it corrects, where it was applied."""
+    with unit_of_work() as session:
+        view = get_credit_note(session, number)
+        note = view.note
+        issued = f"{note.issued_at:%Y-%m-%d %H:%M} UTC"
+        out.print(f"{note.number}  issued {issued}  account {view.account_code}")
+        out.print(
+            f"  corrects invoice {view.invoice_number}, lead {view.lead_id} ({note.reason}), "
+            f"review {note.review_id}"
+        )
+        table = Table("line", "qty", "unit", "amount", show_edge=False)
+        for line in view.lines:
+            table.add_row(
+                escape(line.description),
+                str(line.quantity),
+                f"{line.unit_price:,.2f}",
+                f"{line.amount:,.2f} {note.currency}",
+            )
+        table.add_row(
+            "[bold]total[/bold]", "", "", f"[bold]{note.total:,.2f} {note.currency}[/bold]"
+        )
+        out.print(table)
+        for invoice_number, amount, at in view.applications:
+            out.print(
+                f"  applied {amount:,.2f} {note.currency} on {invoice_number} ({at:%Y-%m-%d})"
+            )
+        left = view.remaining.rounded()
+        out.print(
+            f"  left to apply: {left.amount:,.2f} {note.currency}"
+            + (" (on the account's next invoice)" if left.amount > 0 else "")
+        )
