@@ -31,6 +31,7 @@ from leadbill.leads.csv_format import COLUMNS
 from leadbill.leads.service import ingest_events
 from leadbill.plans.service import create_plan, get_plan
 from leadbill.reports.service import billing_summary
+from leadbill.reviews import demo as contractor
 from leadbill.seats.service import create_seat
 from leadbill.subscriptions.service import (
     cancel_subscription,
@@ -296,7 +297,7 @@ def print_account(session: Session, account: Account) -> None:
         f"projected cost {_money(summary.projected_cost.amount, account.currency)}"
     )
     for seat_code, counted in summary.counted_by_seat:
-        out.print(f"  seat {seat_code}: {counted} leads counted")
+        out.print(f"  seat {seat_code or '(none)'}: {counted} leads counted")
     out.print()
 
 
@@ -308,8 +309,9 @@ def run_demo(sessions: sessionmaker[Session], directory: Path | None = None) -> 
         if session.scalar(select(Account.id).limit(1)) is not None:
             raise RuntimeError("the database already holds data; the demo needs an empty one")
         load_catalogue_and_accounts(session)
+        contractor.load_contractor(session, CATALOGUE_AT, MONTHS[0])
     events_file = directory / "demo-events.csv"
-    rows = generate_events(rng)
+    rows = generate_events(rng) + contractor.contractor_events(MONTHS)
     write_csv(rows, events_file)
     with sessions() as session, session.begin():
         result = ingest_events(session, rows, as_of=CATALOGUE_AT)
@@ -320,6 +322,8 @@ def run_demo(sessions: sessionmaker[Session], directory: Path | None = None) -> 
     # Monthly billing runs, as a scheduler would make them; Sam cancels in October.
     for as_of in (datetime(2026, 9, 2, tzinfo=UTC), datetime(2026, 10, 2, tzinfo=UTC)):
         run_billing(sessions, as_of)
+    # The contractor disputes leads in October (seed 002): reviews, decisions, a credit note.
+    disputes = contractor.run_disputes(sessions)
     with sessions() as session, session.begin():
         for demo in ACCOUNTS:
             if demo.cancel_in_last_month:
@@ -348,6 +352,7 @@ def run_demo(sessions: sessionmaker[Session], directory: Path | None = None) -> 
     with sessions() as session:
         for account in session.scalars(select(Account).order_by(Account.id)):
             print_account(session, account)
+    contractor.print_disputes(sessions, disputes, BILL_AS_OF)
     out.print(
         "Look further:\n"
         "  .venv/bin/leadbill invoices list\n"
@@ -357,5 +362,8 @@ def run_demo(sessions: sessionmaker[Session], directory: Path | None = None) -> 
         "  .venv/bin/leadbill reports summary summit-realty --as-of 2026-10-31T23:00Z\n"
         "  .venv/bin/leadbill seats list summit-realty\n"
         "  .venv/bin/leadbill subscriptions show solo-sam\n"
+        "  .venv/bin/leadbill reviews list --status all --as-of 2026-11-02\n"
+        "  .venv/bin/leadbill reviews history pipe-pros\n"
+        "  .venv/bin/leadbill credit-notes show CN-000001\n"
         "  .venv/bin/leadbill --help"
     )
