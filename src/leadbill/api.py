@@ -18,6 +18,7 @@ from leadbill.billing.endpoints import router as billing
 from leadbill.leads.endpoints import router as lead_events
 from leadbill.plans.endpoints import router as plans
 from leadbill.reports.endpoints import router as reports
+from leadbill.reviews.endpoints import router as reviews
 from leadbill.seats.endpoints import router as seats
 from leadbill.subscriptions.endpoints import router as subscriptions
 
@@ -52,6 +53,7 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     problems.install(app)
     for router in (plans, accounts, subscriptions, seats, lead_events, billing, reports):
         app.include_router(router, prefix=PREFIX)
+    app.include_router(reviews, prefix=PREFIX)
     return app
 
 

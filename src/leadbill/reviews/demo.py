@@ -43,8 +43,8 @@ def _iso(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def _utc(year: int, month: int, day: int, hour: int = 0) -> datetime:
+    return datetime(year, month, day, hour, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,8 @@ def load_contractor(session: Session, catalogue_at: datetime, start_month: tuple
         billing_email=f"billing@{CODE}.example",
         as_of=catalogue_at,
     )
-    start = datetime(*start_month, 1, tzinfo=ZoneInfo(ZONE)).astimezone(UTC)
+    year, month = start_month
+    start = datetime(year, month, 1, tzinfo=ZoneInfo(ZONE)).astimezone(UTC)
     create_subscription(session, account=account, plan=plan, start=start)
 
 
