@@ -7,8 +7,12 @@ credit note has a sequence number unique per note.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,6 +39,8 @@ from tests.integration.review_fixtures import (
     add_lead,
     ppl_plan,
 )
+
+LEADBILL = Path(sys.executable).parent / "leadbill"
 
 
 def _invoiced_review(sessions: sessionmaker[Session]) -> int:
@@ -142,3 +148,35 @@ def test_r15_concurrent_approvals_credit_once(
         assert session.scalar(select(func.count(CreditApplication.id))) == 1
         april = session.scalars(select(Invoice).where(Invoice.boundary_index == 2)).one()
         assert april.total == Decimal("40.00")  # 2 x 40.00 - 40.00
+
+
+def test_r15_two_processes_approving_at_once_credit_once(
+    engine: Engine, sessions: sessionmaker[Session], database_url: str
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("concurrent processes need PostgreSQL; SQLite serialises writers")
+    review_id = _invoiced_review(sessions)
+    env = {**os.environ, "LEADBILL_DATABASE_URL": database_url}
+    command = [
+        str(LEADBILL),
+        "reviews",
+        "decide",
+        str(review_id),
+        "approve",
+        "--by",
+        "qa",
+        "--as-of",
+        "2026-04-02T00:00:00Z",
+    ]
+    processes = [
+        subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outputs = [process.communicate(timeout=120) for process in processes]
+    assert sorted(process.returncode for process in processes) == [0, 5], outputs
+    assert any("CN-000001" in stdout for stdout, _ in outputs)
+    assert any("a decided review is final" in stderr for _, stderr in outputs)
+    with sessions() as session:
+        assert session.scalar(select(func.count(CreditNote.id))) == 1

@@ -140,7 +140,8 @@ def _approve(session: Session, review: Review, actor: str, as_of: datetime) -> D
     reason = Reason(review.reason)
     record_decisions(session, review.account_id, [lead.id], reason, actor, as_of)
     policy = repository.counting_policy(session, review.account_id, lead.received_at)
-    counted_at = getattr(lead, repository.COUNTED_AT[policy].key, None)
+    column = repository.COUNTED_AT.get(policy)
+    counted_at = getattr(lead, column.key, None) if column is not None else None
     period = repository.lead_period(session, review.account_id, counted_at) if counted_at else None
     invoice = period.invoice if period else None
     if period is None or invoice is None:
