@@ -264,4 +264,4 @@ def test_ineligible_submission_names_the_condition(
         headers=world.auth("customer"),
     )
     assert response.status_code == 409
-    assert "[answered]" in response.json()["detail"]
+    assert "(condition: answered)" in response.json()["detail"]

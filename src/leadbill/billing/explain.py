@@ -159,6 +159,11 @@ def _one_line(session: Session, invoice: Invoice, account: Account, line: Invoic
             f"one-time fee of seat {seat.code} (primary {seat.primary_name}), invoiced when "
             f"the seat was created on {seat.created_at:%Y-%m-%d}; no lead is charged on this line"
         )
+    if line.kind == LineKind.CREDIT:
+        return (
+            f"{line.description}: credit from an approved review of a lead charged on an earlier "
+            "invoice, applied here up to this invoice's total (leadbill credit-notes show)"
+        )
     return f"{line.kind}: {line.description}"
 
 

@@ -6,7 +6,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from leadbill.accounts.models import Account
 from leadbill.accounts.service import get_account
 from leadbill.console import out, unit_of_work
 from leadbill.credit_notes.service import get_credit_note, list_credit_notes
@@ -19,16 +18,17 @@ def list_(account: str | None = typer.Option(None, help="Only this account")) ->
     """Credit notes, oldest first: invoice and lead they correct, amount, what is left."""
     with unit_of_work() as session:
         account_id = get_account(session, account).id if account else None
-        table = Table("number", "account", "issued", "invoice", "lead", "reason", "total", "left")
+        table = Table(show_edge=False)
+        for name in ("number", "account", "issued", "invoice", "lead", "total", "left"):
+            table.add_column(name, overflow="fold")
         for note in list_credit_notes(session, account_id=account_id):
             view = get_credit_note(session, note.number)
             table.add_row(
                 note.number,
-                session.get_one(Account, note.account_id).code,
-                f"{note.issued_at:%Y-%m-%d %H:%M} UTC",
+                view.account_code,
+                f"{note.issued_at:%Y-%m-%d}",
                 view.invoice_number,
                 view.lead_id,
-                note.reason,
                 f"{note.total:,.2f} {note.currency}",
                 f"{view.remaining.rounded().amount:,.2f}",
             )

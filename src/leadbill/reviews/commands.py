@@ -77,7 +77,9 @@ def list_(
     at = _at(as_of)
     with unit_of_work() as session:
         queue = review_queue(session, as_of=at, account_code=account, status=status)
-        table = Table("review", "account", "lead", "reason", "status", "submitted", "due", "")
+        table = Table(show_edge=False)
+        for name in ("review", "account", "lead", "reason", "status", "due (UTC)", ""):
+            table.add_column(name, overflow="fold")
         for entry in queue.entries:
             r = entry.review
             table.add_row(
@@ -86,8 +88,7 @@ def list_(
                 entry.lead_id,
                 r.reason,
                 r.status,
-                _when(r.submitted_at),
-                _when(r.due_at),
+                f"{r.due_at:%Y-%m-%d %H:%M}",
                 "[red]OVERDUE[/red]" if entry.overdue else "",
             )
         out.print(table)
@@ -122,10 +123,12 @@ def show(
 
 
 def _print_trail(entries: list[TrailEntry]) -> None:
-    table = Table("at", "review", "lead", "what", "who", "detail")
+    table = Table(show_edge=False)
+    for name in ("at (UTC)", "review", "lead", "what", "who", "detail"):
+        table.add_column(name, overflow="fold")
     for entry in entries:
         table.add_row(
-            _when(entry.at),
+            f"{entry.at:%Y-%m-%d %H:%M}",
             str(entry.review_id),
             entry.lead_id,
             entry.kind,

@@ -42,7 +42,9 @@ class NotEligible(Conflict):
     """A lead that R13 does not let a customer submit; names the failed condition."""
 
     def __init__(self, lead_id: str, condition: Condition, text: str) -> None:
-        super().__init__(f"lead {lead_id} is not eligible for review: {text} [{condition}]")
+        super().__init__(
+            f"lead {lead_id} is not eligible for review: {text} (condition: {condition})"
+        )
         self.condition = condition
 
 
