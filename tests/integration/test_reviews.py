@@ -459,3 +459,25 @@ def test_review_statistics_per_account_and_period(session: Session) -> None:
     assert str(stats.approval_rate) == "2/3"
     assert stats.median_time_to_decision == timedelta(days=2)
     assert stats.overdue == 2  # one decided late, one still open past due
+
+
+def test_r15_credit_notes_are_immutable_and_numbered_without_gaps(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as session:
+        account_on(session, ppl_plan(session))
+        for n in range(3):
+            add_lead(session, "pipes", f"L{n}", utc(2026, 3, 30, n))
+    run_billing(sessions, APRIL)
+    with sessions.begin() as session:
+        for n in range(3):
+            approve(session, submit(session, f"L{n}", utc(2026, 4, 1, n)), utc(2026, 4, 2, n))
+    with sessions() as session, session.begin():
+        numbers = session.scalars(select(CreditNote.number).order_by(CreditNote.id)).all()
+        assert numbers == ["CN-000001", "CN-000002", "CN-000003"]
+        note = session.scalars(select(CreditNote)).first()
+        assert note is not None
+        note.total = Decimal("1.00")
+        with pytest.raises(Conflict, match="immutable"):
+            session.flush()
+        session.rollback()
