@@ -30,6 +30,7 @@ from tests.api.conftest import World
 STAFF = ("admin", "billing", "reviewer", "viewer")
 READERS = (*STAFF, "customer")
 ROLES = [role.value for role in Role]
+SPAN = "from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"
 EXPLANATION = "The caller was selling advertising, not looking for a plumber."
 
 
@@ -145,6 +146,7 @@ CASES = [
     ),
     Case("credit notes", "GET", "/v1/credit-notes", READERS),
     Case("credit note", "GET", "/v1/credit-notes/{acme_note}", READERS),
+    Case("statistics", "GET", f"/v1/accounts/acme/review-statistics?{SPAN}", READERS),
 ]
 
 
@@ -214,6 +216,7 @@ OTHER_ACCOUNT = [
     Case("reply", "POST", "/v1/reviews/{other_waiting}/reply", READERS, {"message": "x"}),
     Case("credit notes", "GET", "/v1/credit-notes?account=other", READERS),
     Case("credit note", "GET", "/v1/credit-notes/{other_note}", READERS),
+    Case("statistics", "GET", f"/v1/accounts/other/review-statistics?{SPAN}", READERS),
 ]
 
 
@@ -265,3 +268,13 @@ def test_ineligible_submission_names_the_condition(
     )
     assert response.status_code == 409
     assert "(condition: answered)" in response.json()["detail"]
+
+
+def test_review_statistics_over_http(client: TestClient, world: World, reviews: Reviews) -> None:
+    response = client.get(
+        f"/v1/accounts/acme/review-statistics?{SPAN}", headers=world.auth("customer")
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["submitted"], body["approved"], body["rejected"]) == (2, 0, 0)
+    assert body["approval_rate"] is None

@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from leadbill.accounts.models import Account
 from leadbill.billing.invoices import take_numbers
 from leadbill.billing.models import Invoice
 from leadbill.core.money import Money
@@ -135,8 +136,6 @@ def get_credit_note(
     session: Session, number_or_id: str, *, account_id: int | None = None
 ) -> CreditNoteView:
     """One credit note by number (or id); with `account_id`, another account's is NotFound."""
-    from leadbill.accounts.models import Account
-
     query = select(CreditNote)
     if number_or_id.isdigit():
         query = query.where(CreditNote.id == int(number_or_id))

@@ -6,7 +6,10 @@ account answers 404. Reviewers and admins decide. Staff roles read everything.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from decimal import Decimal
+
+from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
@@ -29,6 +32,7 @@ from leadbill.reviews.schemas import (
     ReviewDetail,
     ReviewOut,
     ReviewQueue,
+    ReviewStatisticsOut,
     TrailOut,
 )
 from leadbill.reviews.service import (
@@ -36,6 +40,7 @@ from leadbill.reviews.service import (
     get_review,
     reply_to_review,
     review_queue,
+    statistics,
     submit_review,
 )
 from leadbill.schemas import PROBLEM_RESPONSES
@@ -144,6 +149,35 @@ def reply(review_id: int, body: ReplyIn, session: DbSession, caller: Caller) -> 
         account_id=review.account_id,
     )
     return _out(session, review)
+
+
+@router.get("/accounts/{account}/review-statistics", response_model=ReviewStatisticsOut)
+def review_statistics(
+    account: str,
+    session: DbSession,
+    caller: Caller,
+    start: datetime = Query(alias="from"),
+    end: datetime = Query(alias="to"),
+) -> ReviewStatisticsOut:
+    """Leads reviewed, submitted, approved, rejected, approval rate, median time, overdue."""
+    owner = visible_account(session, caller, account, *READERS)
+    figures = statistics(session, owner.code, start=start, end=end, as_of=now())
+    rate = figures.approval_rate
+    median = figures.median_time_to_decision
+    return ReviewStatisticsOut(
+        account=owner.code,
+        start=start,
+        end=end,
+        leads_reviewed=figures.leads_reviewed,
+        submitted=figures.submitted,
+        approved=figures.approved,
+        rejected=figures.rejected,
+        approval_rate=f"{Decimal(rate.numerator) / rate.denominator:.4f}" if rate else None,
+        median_hours_to_decision=(
+            f"{Decimal(int(median.total_seconds())) / 3600:.2f}" if median is not None else None
+        ),
+        overdue=figures.overdue,
+    )
 
 
 @router.get("/credit-notes", response_model=CreditNoteList, tags=["credit notes"])

@@ -14,6 +14,7 @@ from leadbill.core.billability import EventType
 from leadbill.core.plans import CountingPolicy
 from leadbill.core.reviews import ReviewFacts
 from leadbill.leads.models import Lead, LeadDecision, LeadEvent
+from leadbill.plans.models import Plan
 from leadbill.reviews.models import Review, ReviewEvent
 from leadbill.subscriptions.models import Subscription, SubscriptionPeriod, SubscriptionSegment
 
@@ -75,8 +76,6 @@ def lock_subscriptions(session: Session, account_id: int) -> None:
 
 def counting_policy(session: Session, account_id: int, at: datetime | None) -> CountingPolicy:
     """The counting policy of the plan in force for the account at `at` (else its latest)."""
-    from leadbill.plans.models import Plan
-
     query = (
         select(Plan.counting_policy)
         .join(Subscription, Subscription.plan_id == Plan.id)

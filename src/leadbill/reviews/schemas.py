@@ -193,3 +193,18 @@ class CreditNoteList(BaseModel):
     """Credit notes, oldest first."""
 
     data: list[CreditNoteOut]
+
+
+class ReviewStatisticsOut(BaseModel):
+    """Review figures of one account for reviews submitted in `[from, to)`."""
+
+    account: str
+    start: datetime
+    end: datetime
+    leads_reviewed: int
+    submitted: int
+    approved: int
+    rejected: int
+    approval_rate: str | None = Field(description="approved / decided, a decimal fraction")
+    median_hours_to_decision: str | None
+    overdue: int
