@@ -481,3 +481,28 @@ def test_r15_credit_notes_are_immutable_and_numbered_without_gaps(
         with pytest.raises(Conflict, match="immutable"):
             session.flush()
         session.rollback()
+
+
+def test_r15_approval_under_a_plan_counting_no_leads_changes_no_figure(
+    session: Session,
+) -> None:
+    from leadbill.plans.service import create_plan
+
+    plan = create_plan(
+        session,
+        code="seats-only",
+        name="Licences",
+        currency="USD",
+        interval="month",
+        fee="0",
+        included_leads=0,
+        per_lead_rate="0",
+        counting_policy="none",
+        licence_price="30.00",
+        as_of=MARCH,
+    )
+    account_on(session, plan)
+    add_lead(session, "pipes", "L1", utc(2026, 3, 2))
+    result = approve(session, submit(session, "L1", utc(2026, 3, 3)), utc(2026, 3, 4))
+    assert result.review.status == "approved" and result.credit_note is None
+    assert "no longer counts" in result.effect
