@@ -20,6 +20,7 @@ from leadbill.plans.endpoints import router as plans
 from leadbill.reports.endpoints import router as reports
 from leadbill.seats.endpoints import router as seats
 from leadbill.subscriptions.endpoints import router as subscriptions
+from leadbill.webhooks.endpoints import router as webhooks
 
 PREFIX = "/v1"
 
@@ -50,7 +51,7 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     )
     app.state.sessions = sessions
     problems.install(app)
-    for router in (plans, accounts, subscriptions, seats, lead_events, billing, reports):
+    for router in (plans, accounts, subscriptions, seats, lead_events, billing, reports, webhooks):
         app.include_router(router, prefix=PREFIX)
     return app
 

@@ -19,6 +19,8 @@ from leadbill.plans.commands import app as plans_app
 from leadbill.reports.commands import app as reports_app
 from leadbill.seats.commands import app as seats_app
 from leadbill.subscriptions.commands import app as subscriptions_app
+from leadbill.webhooks.commands import app as webhooks_app
+from leadbill.worker import worker
 
 app = typer.Typer(
     help="leadbill: meter lead events, decide what is billable, invoice it.",
@@ -81,3 +83,5 @@ app.add_typer(leads_app, name="leads")
 app.add_typer(context_app, name="context")
 app.add_typer(reports_app, name="reports")
 register_billing(app)
+app.add_typer(webhooks_app, name="webhooks")
+app.command("worker")(worker)

@@ -17,6 +17,13 @@ from leadbill.plans.models import Plan, PlanCategoryPrice
 from leadbill.seats.models import Seat
 from leadbill.subscriptions.models import Subscription, SubscriptionPeriod, SubscriptionSegment
 from leadbill.usage.models import UsageThresholdCrossing
+from leadbill.webhooks.models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEndpointEvent,
+    WebhookEvent,
+)
 
 __all__ = [
     "Account",
@@ -43,4 +50,9 @@ __all__ = [
     "SubscriptionPeriod",
     "SubscriptionSegment",
     "UsageThresholdCrossing",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEndpointEvent",
+    "WebhookEvent",
 ]
