@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadbill.webhooks.delivery import DeliveryPolicy, deliver_due
+from leadbill.webhooks.events import EVENT_TYPES
+from leadbill.webhooks.schemas import EventType
 from tests.api.conftest import World
 from tests.webhook_receiver import Receiver, running
 
@@ -138,3 +142,7 @@ def test_the_delivery_log_is_paged_newest_first_and_filtered(
     none = client.get("/v1/webhook-deliveries?event_type=invoice.paid", headers=headers)
     assert none.json()["data"] == []
     assert all(d["created_at"].endswith("Z") for d in only_first.json()["data"])
+
+
+def test_the_api_offers_exactly_the_event_types_leadbill_sends() -> None:
+    assert get_args(EventType) == EVENT_TYPES

@@ -21,14 +21,14 @@ from leadbill.schemas import PROBLEM_RESPONSES
 from leadbill.webhooks import service
 from leadbill.webhooks.models import WebhookEndpoint
 from leadbill.webhooks.schemas import (
-    AttemptOut,
-    DeliveryDetail,
-    DeliveryOut,
-    DeliveryPage,
-    EndpointCreate,
-    EndpointCreated,
-    EndpointOut,
-    EndpointPage,
+    WebhookAttemptOut,
+    WebhookDeliveryDetail,
+    WebhookDeliveryOut,
+    WebhookDeliveryPage,
+    WebhookEndpointCreate,
+    WebhookEndpointCreated,
+    WebhookEndpointOut,
+    WebhookEndpointPage,
 )
 
 router = APIRouter(tags=["webhooks"], route_class=LeadbillRoute, responses=PROBLEM_RESPONSES)
@@ -36,13 +36,17 @@ MANAGERS = (Role.ADMIN,)
 READERS = (Role.ADMIN, Role.BILLING)
 
 
-def _endpoint_out(session: Session, endpoint: WebhookEndpoint) -> EndpointOut:
+def _endpoint_out(session: Session, endpoint: WebhookEndpoint) -> WebhookEndpointOut:
     types = service.event_types_of(session, [endpoint.id])[endpoint.id]
-    return EndpointOut.of(endpoint, service.account_code_of(session, endpoint.account_id), types)
+    return WebhookEndpointOut.of(
+        endpoint, service.account_code_of(session, endpoint.account_id), types
+    )
 
 
-@router.post("/webhook-endpoints", status_code=201, response_model=EndpointCreated)
-def create_endpoint(body: EndpointCreate, session: DbSession, caller: Caller) -> EndpointCreated:
+@router.post("/webhook-endpoints", status_code=201, response_model=WebhookEndpointCreated)
+def create_endpoint(
+    body: WebhookEndpointCreate, session: DbSession, caller: Caller
+) -> WebhookEndpointCreated:
     """Register an endpoint for some event types (admin); the response shows its secret once."""
     allow(caller, *MANAGERS)
     endpoint = service.create_endpoint(
@@ -54,17 +58,17 @@ def create_endpoint(body: EndpointCreate, session: DbSession, caller: Caller) ->
         as_of=now(),
     )
     shown = _endpoint_out(session, endpoint)
-    return EndpointCreated(**shown.model_dump(), secret=endpoint.secret)
+    return WebhookEndpointCreated(**shown.model_dump(), secret=endpoint.secret)
 
 
-@router.get("/webhook-endpoints", response_model=EndpointPage)
+@router.get("/webhook-endpoints", response_model=WebhookEndpointPage)
 def list_endpoints(
     session: DbSession,
     caller: Caller,
     removed: bool = Query(False, description="Include removed endpoints"),
     cursor: str | None = None,
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
-) -> EndpointPage:
+) -> WebhookEndpointPage:
     """Webhook endpoints by id (admin, billing); secrets are never listed."""
     allow(caller, *READERS)
     rows = service.list_endpoints(
@@ -72,27 +76,27 @@ def list_endpoints(
     )
     types = service.event_types_of(session, [endpoint.id for endpoint, _ in rows])
     next_cursor = encode_cursor(rows[-1][0].id) if len(rows) == limit else None
-    return EndpointPage(
-        data=[EndpointOut.of(endpoint, code, types[endpoint.id]) for endpoint, code in rows],
+    return WebhookEndpointPage(
+        data=[WebhookEndpointOut.of(endpoint, code, types[endpoint.id]) for endpoint, code in rows],
         page=PageInfo(limit=limit, next_cursor=next_cursor),
     )
 
 
-@router.get("/webhook-endpoints/{endpoint_id}", response_model=EndpointOut)
-def get_endpoint(endpoint_id: int, session: DbSession, caller: Caller) -> EndpointOut:
+@router.get("/webhook-endpoints/{endpoint_id}", response_model=WebhookEndpointOut)
+def get_endpoint(endpoint_id: int, session: DbSession, caller: Caller) -> WebhookEndpointOut:
     """One webhook endpoint (admin, billing)."""
     allow(caller, *READERS)
     return _endpoint_out(session, service.get_endpoint(session, endpoint_id))
 
 
-@router.delete("/webhook-endpoints/{endpoint_id}", response_model=EndpointOut)
-def remove_endpoint(endpoint_id: int, session: DbSession, caller: Caller) -> EndpointOut:
+@router.delete("/webhook-endpoints/{endpoint_id}", response_model=WebhookEndpointOut)
+def remove_endpoint(endpoint_id: int, session: DbSession, caller: Caller) -> WebhookEndpointOut:
     """Remove an endpoint (admin): nothing more is sent to it; its queued deliveries cancel."""
     allow(caller, *MANAGERS)
     return _endpoint_out(session, service.remove_endpoint(session, endpoint_id, as_of=now()))
 
 
-@router.get("/webhook-deliveries", response_model=DeliveryPage)
+@router.get("/webhook-deliveries", response_model=WebhookDeliveryPage)
 def list_deliveries(
     session: DbSession,
     caller: Caller,
@@ -102,7 +106,7 @@ def list_deliveries(
     event_type: str | None = None,
     cursor: str | None = None,
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
-) -> DeliveryPage:
+) -> WebhookDeliveryPage:
     """The delivery log, newest first (admin, billing)."""
     allow(caller, *READERS)
     rows = service.list_deliveries(
@@ -115,30 +119,30 @@ def list_deliveries(
         limit=limit,
     )
     next_cursor = encode_cursor(rows[-1].delivery.id) if len(rows) == limit else None
-    return DeliveryPage(
-        data=[DeliveryOut.of(row) for row in rows],
+    return WebhookDeliveryPage(
+        data=[WebhookDeliveryOut.of(row) for row in rows],
         page=PageInfo(limit=limit, next_cursor=next_cursor),
     )
 
 
-def _detail(session: Session, delivery_id: int) -> DeliveryDetail:
+def _detail(session: Session, delivery_id: int) -> WebhookDeliveryDetail:
     row = service.get_delivery(session, delivery_id)
-    return DeliveryDetail(
-        **DeliveryOut.of(row).model_dump(),
+    return WebhookDeliveryDetail(
+        **WebhookDeliveryOut.of(row).model_dump(),
         body=service.body_of(session, row.delivery),
-        attempt_log=[AttemptOut.of(a) for a in service.attempts_of(session, delivery_id)],
+        attempt_log=[WebhookAttemptOut.of(a) for a in service.attempts_of(session, delivery_id)],
     )
 
 
-@router.get("/webhook-deliveries/{delivery_id}", response_model=DeliveryDetail)
-def get_delivery(delivery_id: int, session: DbSession, caller: Caller) -> DeliveryDetail:
+@router.get("/webhook-deliveries/{delivery_id}", response_model=WebhookDeliveryDetail)
+def get_delivery(delivery_id: int, session: DbSession, caller: Caller) -> WebhookDeliveryDetail:
     """One delivery with its body and every attempt (admin, billing)."""
     allow(caller, *READERS)
     return _detail(session, delivery_id)
 
 
-@router.post("/webhook-deliveries/{delivery_id}/redeliver", response_model=DeliveryDetail)
-def redeliver(delivery_id: int, session: DbSession, caller: Caller) -> DeliveryDetail:
+@router.post("/webhook-deliveries/{delivery_id}/redeliver", response_model=WebhookDeliveryDetail)
+def redeliver(delivery_id: int, session: DbSession, caller: Caller) -> WebhookDeliveryDetail:
     """Send a delivery again, now, with a fresh allowance of attempts (admin, billing)."""
     allow(caller, *READERS)
     service.redeliver(session, delivery_id, as_of=now())

@@ -24,7 +24,7 @@ EventType = Literal[
 ]
 
 
-class EndpointCreate(RequestModel):
+class WebhookEndpointCreate(RequestModel):
     """A URL to receive signed events of the chosen types."""
 
     url: str = Field(min_length=1, max_length=2000, examples=["https://crm.example/hooks/leadbill"])
@@ -37,7 +37,7 @@ class EndpointCreate(RequestModel):
     description: str = Field(default="", max_length=200)
 
 
-class EndpointOut(BaseModel):
+class WebhookEndpointOut(BaseModel):
     """A webhook endpoint; `account` null means it receives every account's events."""
 
     id: int
@@ -51,7 +51,7 @@ class EndpointOut(BaseModel):
     @classmethod
     def of(
         cls, endpoint: WebhookEndpoint, account: str | None, event_types: list[str]
-    ) -> EndpointOut:
+    ) -> WebhookEndpointOut:
         """The API shape of a stored endpoint (never its secret)."""
         return cls(
             id=endpoint.id,
@@ -64,20 +64,20 @@ class EndpointOut(BaseModel):
         )
 
 
-class EndpointCreated(EndpointOut):
+class WebhookEndpointCreated(WebhookEndpointOut):
     """A new endpoint with its signing secret, shown only in this response."""
 
     secret: str = Field(examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"])
 
 
-class EndpointPage(BaseModel):
+class WebhookEndpointPage(BaseModel):
     """One page of endpoints, by id."""
 
-    data: list[EndpointOut]
+    data: list[WebhookEndpointOut]
     page: PageInfo
 
 
-class AttemptOut(BaseModel):
+class WebhookAttemptOut(BaseModel):
     """One logged attempt: the HTTP status (null on a network error or timeout), time, error."""
 
     number: int
@@ -88,7 +88,7 @@ class AttemptOut(BaseModel):
     outcome: str
 
     @classmethod
-    def of(cls, attempt: WebhookAttempt) -> AttemptOut:
+    def of(cls, attempt: WebhookAttempt) -> WebhookAttemptOut:
         """The API shape of a logged attempt."""
         return cls(
             number=attempt.number,
@@ -100,7 +100,7 @@ class AttemptOut(BaseModel):
         )
 
 
-class DeliveryOut(BaseModel):
+class WebhookDeliveryOut(BaseModel):
     """The delivery of one event to one endpoint.
 
     `status`: pending, sending, delivered, failed or cancelled; `message_id` is
@@ -123,7 +123,7 @@ class DeliveryOut(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, row: DeliveryRow) -> DeliveryOut:
+    def of(cls, row: DeliveryRow) -> WebhookDeliveryOut:
         """The API shape of a delivery row."""
         d = row.delivery
         return cls(
@@ -144,15 +144,15 @@ class DeliveryOut(BaseModel):
         )
 
 
-class DeliveryDetail(DeliveryOut):
+class WebhookDeliveryDetail(WebhookDeliveryOut):
     """A delivery with the body it sends and its log of attempts."""
 
     body: str
-    attempt_log: list[AttemptOut]
+    attempt_log: list[WebhookAttemptOut]
 
 
-class DeliveryPage(BaseModel):
+class WebhookDeliveryPage(BaseModel):
     """One page of deliveries, newest first."""
 
-    data: list[DeliveryOut]
+    data: list[WebhookDeliveryOut]
     page: PageInfo
