@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,6 +18,8 @@ from leadbill import console
 from leadbill.billing.invoices import get_invoice
 from leadbill.billing.payments import record_payment
 from leadbill.cli import app
+from leadbill.db import make_engine, session_factory
+from leadbill.webhooks.delivery import DeliveryPolicy, run_forever
 from leadbill.webhooks.models import WebhookDelivery
 from leadbill.webhooks.service import create_endpoint
 from tests.integration.usage_fixtures import plan, subscribed
@@ -123,3 +126,16 @@ def test_the_worker_loop_delivers_as_events_arrive_and_stops_on_sigterm(
     assert worker.returncode == 0, output
     assert "delivered 1" in output and "webhook worker stopped" in output
     assert len(receiver.received) == 1 and receiver.received[0].signature_valid
+
+
+def test_the_worker_loop_waits_for_a_database_it_cannot_reach(tmp_path: Path) -> None:
+    unreachable = session_factory(make_engine(f"sqlite:///{tmp_path}/missing/dir/leadbill.db"))
+    errors: list[Exception] = []
+    run_forever(
+        unreachable,
+        DeliveryPolicy(),
+        interval=0.05,
+        should_stop=lambda: len(errors) >= 2,
+        on_error=errors.append,
+    )
+    assert len(errors) == 2

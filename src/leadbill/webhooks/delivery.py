@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import insert, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadbill.webhooks import repository
@@ -282,11 +283,20 @@ def run_forever(
     interval: float = 1.0,
     should_stop: Callable[[], bool] = lambda: False,
     on_round: Callable[[RoundReport], None] = lambda _report: None,
+    on_error: Callable[[Exception], None] = lambda _error: None,
 ) -> None:
-    """Deliver what is due, then poll every `interval` seconds, until `should_stop()`."""
+    """Deliver what is due, then poll every `interval` seconds, until `should_stop()`.
+
+    A database that cannot be reached is waited for (reported to `on_error`), not
+    fatal: what was claimed and not recorded is taken again when its lease ends.
+    """
     with http_client(policy) as http:
         while not should_stop():
-            report = deliver_round(sessions, policy, http)
+            try:
+                report = deliver_round(sessions, policy, http)
+            except DBAPIError as error:
+                on_error(error)
+                report = RoundReport()
             if report.outcomes:
                 on_round(report)
                 continue
