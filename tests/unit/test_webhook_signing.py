@@ -85,5 +85,6 @@ def test_backoff_doubles_from_the_base_up_to_the_cap() -> None:
     waits = [policy.backoff(n) for n in range(1, 7)]
     assert waits == [timedelta(seconds=s) for s in (30, 60, 120, 240, 300, 300)]
     assert DeliveryPolicy().backoff(200) == timedelta(hours=6)
-    # A claim outlives every phase of an attempt timing out.
-    assert DeliveryPolicy(timeout=10).lease > timedelta(seconds=30)
+    # A claim outlives every attempt of its batch timing out in every phase:
+    # 20 deliveries, 4 at a time, are 5 waves of at most 4 x 10 s.
+    assert DeliveryPolicy(timeout=10, batch_size=20, concurrency=4).lease == timedelta(seconds=260)

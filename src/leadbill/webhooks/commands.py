@@ -169,7 +169,7 @@ def worker(
     max_attempts: int = typer.Option(8, min=1, help="Attempts before a delivery fails"),
     backoff: float = typer.Option(30.0, min=0, help="Seconds before the second attempt"),
     backoff_cap: float = typer.Option(21600.0, min=0, help="Longest wait between attempts"),
-    batch_size: int = typer.Option(50, min=1, help="Deliveries claimed per round"),
+    batch_size: int = typer.Option(20, min=1, help="Deliveries claimed per round"),
     concurrency: int = typer.Option(4, min=1, help="POSTs in flight at once"),
 ) -> None:
     """Deliver the webhook outbox: signed POSTs, retried with exponential backoff."""

@@ -12,8 +12,8 @@ again (unless someone asks for a redelivery). The one window is a worker that
 stops after the receiver answered 2xx and before that transaction commits: its
 lease runs out and another worker sends the message again, with the same
 `webhook-id`, which is what receivers deduplicate on. The lease is longer than
-any attempt can take (several timeouts), so a slow receiver is never sent the
-same message by two workers at once.
+a whole batch of attempts can take (see `DeliveryPolicy.lease`), so a slow
+receiver is never sent the same message by two workers at once.
 
 Retries: after failed attempt n the delivery is due again after
 `backoff_base * 2**(n-1)`, at most `backoff_cap`; after `max_attempts` it is
@@ -53,7 +53,7 @@ class DeliveryPolicy:
     max_attempts: int = 8
     backoff_base: float = 30.0  # seconds before the second attempt
     backoff_cap: float = 6 * 3600.0  # the longest wait between two attempts
-    batch_size: int = 50
+    batch_size: int = 20
     concurrency: int = 4
 
     def __post_init__(self) -> None:
@@ -69,8 +69,14 @@ class DeliveryPolicy:
 
     @property
     def lease(self) -> timedelta:
-        """How long a claim holds: an attempt's connect, write and read timeouts, with margin."""
-        return timedelta(seconds=4 * self.timeout + 60)
+        """How long a claim holds: every attempt of a batch, `concurrency` at a time, with margin.
+
+        One attempt takes at most its pool, connect, write and read timeouts (the
+        response body is never read), so 4 timeouts; a batch runs in
+        ceil(batch_size / concurrency) waves of attempts.
+        """
+        waves = -(-self.batch_size // self.concurrency)
+        return timedelta(seconds=waves * 4 * self.timeout + 60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +125,10 @@ def post(client: httpx.Client, claimed: Claimed, at: datetime) -> Result:
     started = time.monotonic()
     status: int | None = None
     try:
-        response = client.post(claimed.url, content=body, headers=sent)
+        # Only the status matters: the body is never read, so a slow or large one costs nothing.
+        request = client.build_request("POST", claimed.url, content=body, headers=sent)
+        response = client.send(request, stream=True)
+        response.close()
         status = response.status_code
         error = None if response.is_success else f"HTTP {status}"
     except httpx.TimeoutException as timeout:
@@ -233,8 +242,13 @@ def deliver_round(
         outcome = record(sessions, claimed, None, policy, clock())
         _count(report, claimed, outcome, attempted=False)
     sendable = [c for c in batch if _sendable(c, policy)]
+
+    def send(claimed: Claimed) -> Result:
+        # Each message is signed when its POST starts, not when the batch was claimed.
+        return post(client, claimed, clock())
+
     with ThreadPoolExecutor(max_workers=policy.concurrency) as pool:
-        futures = {pool.submit(post, client, c, clock()): c for c in sendable}
+        futures = {pool.submit(send, c): c for c in sendable}
         for future in as_completed(futures):
             claimed = futures[future]
             outcome = record(sessions, claimed, future.result(), policy, clock())
