@@ -5,10 +5,10 @@ the change that causes it, with one delivery row per endpoint that wants it:
 (event, endpoint) is unique, so nothing is queued twice. The worker sends each
 delivery and logs every attempt (`webhook_attempts`).
 
-Account scope: every event, delivery and attempt belongs to one account
-(`account_id`, never null). An endpoint is the operator's: with `account_id`
-null it receives the events of every account, with an account it receives only
-that account's. Endpoints are few and read by every emitting transaction, so on
+Account scope: every table carries `account_id`. Every event, delivery and
+attempt belongs to one account (never null). An endpoint is the operator's:
+with `account_id` null it receives the events of every account, with an account
+it receives only that account's (its event-type rows repeat it). Endpoints are few and read by every emitting transaction, so on
 a database distributed by account (Citus) the endpoint tables are reference
 tables, copied to every node, while the outbox tables are distributed by
 `account_id` like the rest.
@@ -44,12 +44,13 @@ class WebhookEndpoint(Base):
 
 
 class WebhookEndpointEvent(Base):
-    """One event type an endpoint subscribed to."""
+    """One event type an endpoint subscribed to; `account_id` is its endpoint's (never changes)."""
 
     __tablename__ = "webhook_endpoint_events"
 
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id"), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
 
 
 class WebhookEvent(Base):

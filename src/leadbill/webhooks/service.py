@@ -194,7 +194,10 @@ def create_endpoint(
     )
     session.add(endpoint)
     session.flush()
-    session.add_all(WebhookEndpointEvent(endpoint_id=endpoint.id, event_type=t) for t in chosen)
+    session.add_all(
+        WebhookEndpointEvent(endpoint_id=endpoint.id, event_type=t, account_id=endpoint.account_id)
+        for t in chosen
+    )
     session.flush()
     return endpoint
 

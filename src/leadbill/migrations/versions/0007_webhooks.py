@@ -37,8 +37,16 @@ def upgrade() -> None:
         "webhook_endpoint_events",
         sa.Column("endpoint_id", _ID, nullable=False),
         sa.Column("event_type", sa.String(length=64), nullable=False),
+        sa.Column("account_id", _ID, nullable=True),
+        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"]),
         sa.ForeignKeyConstraint(["endpoint_id"], ["webhook_endpoints.id"]),
         sa.PrimaryKeyConstraint("endpoint_id", "event_type"),
+    )
+    op.create_index(
+        "ix_webhook_endpoint_events_account_id",
+        "webhook_endpoint_events",
+        ["account_id"],
+        unique=False,
     )
     op.create_index(
         "ix_webhook_endpoint_events_event_type",
@@ -119,6 +127,7 @@ def downgrade() -> None:
     op.drop_index("ix_webhook_events_account_id", table_name="webhook_events")
     op.drop_table("webhook_events")
     op.drop_index("ix_webhook_endpoint_events_event_type", table_name="webhook_endpoint_events")
+    op.drop_index("ix_webhook_endpoint_events_account_id", table_name="webhook_endpoint_events")
     op.drop_table("webhook_endpoint_events")
     op.drop_index("ix_webhook_endpoints_account_id", table_name="webhook_endpoints")
     op.drop_table("webhook_endpoints")
