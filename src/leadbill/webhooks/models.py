@@ -8,10 +8,10 @@ delivery and logs every attempt (`webhook_attempts`).
 Account scope: every table carries `account_id`. Every event, delivery and
 attempt belongs to one account (never null). An endpoint is the operator's:
 with `account_id` null it receives the events of every account, with an account
-it receives only that account's (its event-type rows repeat it). Endpoints are few and read by every emitting transaction, so on
-a database distributed by account (Citus) the endpoint tables are reference
-tables, copied to every node, while the outbox tables are distributed by
-`account_id` like the rest.
+it receives only that account's (its event-type rows repeat it). Endpoints are
+few and read by every emitting transaction, so on a database distributed by
+account (Citus) the endpoint tables are reference tables, copied to every node,
+while the outbox tables are distributed by `account_id` like the rest.
 """
 
 from __future__ import annotations
