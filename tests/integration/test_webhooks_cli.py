@@ -78,6 +78,7 @@ def test_register_deliver_inspect_redeliver_and_remove_from_the_command_line(
         _run("webhooks", "remove", str(delivery.endpoint_id))
         assert receiver.url not in _run("webhooks", "list")
         assert receiver.url in _run("webhooks", "list", "--removed")
+        assert "1 webhook messages deleted" in _run("webhooks", "prune", "--before", "2100-01-01")
     missing = runner.invoke(app, ["webhooks", "redeliver", "999"])
     assert missing.exit_code == 4
     wrong = runner.invoke(app, ["webhooks", "add", "https://x.test/", "-e", "invoice.created"])

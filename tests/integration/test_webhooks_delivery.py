@@ -21,12 +21,13 @@ from leadbill.accounts.models import Account
 from leadbill.errors import Conflict
 from leadbill.webhooks import events
 from leadbill.webhooks.delivery import DeliveryPolicy, Result, claim_due, deliver_due, record
-from leadbill.webhooks.models import WebhookAttempt, WebhookDelivery
+from leadbill.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEvent
 from leadbill.webhooks.service import (
     Event,
     attempts_of,
     create_endpoint,
     emit_many,
+    prune,
     redeliver,
     remove_endpoint,
 )
@@ -277,3 +278,24 @@ def test_a_removed_endpoint_gets_nothing_more(
         delivery = session.scalars(select(WebhookDelivery)).first()
         assert delivery is not None
         redeliver(session, delivery.id, as_of=t0)
+
+
+def test_prune_deletes_only_old_messages_whose_deliveries_all_ended(
+    sessions: sessionmaker[Session], receivers: tuple[Receiver, Receiver, Receiver], t0: datetime
+) -> None:
+    ok, flaky, _silent = receivers
+    flaky.fail_first = 100
+    with sessions() as session, session.begin():
+        _register(session, ok, events.INVOICE_PAID, events.INVOICE_FINALIZED)
+        _register(session, flaky, events.INVOICE_FINALIZED)
+        _emit(session, 1, t0, events.INVOICE_PAID)  # to ok only: delivered
+        _emit(session, 1, t0, events.INVOICE_FINALIZED)  # to both: one still retrying
+    deliver_due(sessions, POLICY, as_of=t0)
+    with sessions() as session, session.begin():
+        assert prune(session, before=t0) == 0  # nothing written before t0
+        assert prune(session, before=t0 + timedelta(seconds=1)) == 1
+    with sessions() as session:
+        left = session.scalars(select(WebhookEvent.event_type)).all()
+        assert left == ["invoice.finalized"]
+        assert len(session.scalars(select(WebhookAttempt)).all()) == 2
+    assert _statuses(sessions).total() == 2

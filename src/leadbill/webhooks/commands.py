@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from leadbill.accounts.service import get_account
-from leadbill.console import err, now, out, sessions, unit_of_work
+from leadbill.console import err, instant_option, now, out, sessions, unit_of_work
 from leadbill.webhooks import service
 from leadbill.webhooks.delivery import DeliveryPolicy, RoundReport, deliver_due, run_forever
 from leadbill.webhooks.events import EVENT_TYPES
@@ -152,6 +152,17 @@ def redeliver(delivery_id: int = typer.Argument(..., help="The delivery's id")) 
     with unit_of_work() as session:
         service.redeliver(session, delivery_id, as_of=now())
     out.print(f"webhook delivery {delivery_id} queued for redelivery")
+
+
+@app.command("prune")
+def prune(
+    before: str = typer.Option(..., help="Delete finished messages written before this instant"),
+) -> None:
+    """Delete old messages whose deliveries all ended (delivered, failed, cancelled)."""
+    instant = instant_option(before, "before")
+    with unit_of_work() as session:
+        count = service.prune(session, before=instant)
+    out.print(f"{count} webhook messages deleted with their deliveries and attempts")
 
 
 def _print(report: RoundReport) -> None:

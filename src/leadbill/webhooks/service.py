@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
@@ -366,3 +366,28 @@ def redeliver(session: Session, delivery_id: int, *, as_of: datetime) -> Webhook
     delivery.lease = None
     session.flush()
     return delivery
+
+
+FINAL_STATUSES = ("delivered", "failed", "cancelled")
+
+
+def prune(session: Session, *, before: datetime) -> int:
+    """Delete events written before `before` whose every delivery is final, with their log.
+
+    Pending and sending deliveries are never touched. Set-based: three DELETEs.
+    Returns the number of events deleted.
+    """
+    before = _utc(before, "before")
+    unfinished = exists().where(
+        WebhookDelivery.event_id == WebhookEvent.id,
+        WebhookDelivery.status.not_in(FINAL_STATUSES),
+    )
+    old = select(WebhookEvent.id).where(WebhookEvent.created_at < before, ~unfinished)
+    ids = list(session.scalars(old))
+    for offset in range(0, len(ids), repository.CHUNK):
+        chunk = ids[offset : offset + repository.CHUNK]
+        deliveries = select(WebhookDelivery.id).where(WebhookDelivery.event_id.in_(chunk))
+        session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(deliveries)))
+        session.execute(delete(WebhookDelivery).where(WebhookDelivery.event_id.in_(chunk)))
+        session.execute(delete(WebhookEvent).where(WebhookEvent.id.in_(chunk)))
+    return len(ids)
