@@ -21,6 +21,7 @@ from leadbill.reports.endpoints import router as reports
 from leadbill.reviews.endpoints import router as reviews
 from leadbill.seats.endpoints import router as seats
 from leadbill.subscriptions.endpoints import router as subscriptions
+from leadbill.webhooks.endpoints import router as webhooks
 
 PREFIX = "/v1"
 
@@ -51,7 +52,7 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     )
     app.state.sessions = sessions
     problems.install(app)
-    for router in (plans, accounts, subscriptions, seats, lead_events, billing, reports):
+    for router in (plans, accounts, subscriptions, seats, lead_events, billing, reports, webhooks):
         app.include_router(router, prefix=PREFIX)
     app.include_router(reviews, prefix=PREFIX)
     return app

@@ -21,6 +21,8 @@ from leadbill.reports.commands import app as reports_app
 from leadbill.reviews.commands import app as reviews_app
 from leadbill.seats.commands import app as seats_app
 from leadbill.subscriptions.commands import app as subscriptions_app
+from leadbill.webhooks.commands import app as webhooks_app
+from leadbill.worker import worker
 
 app = typer.Typer(
     help="leadbill: meter lead events, decide what is billable, invoice it.",
@@ -85,3 +87,5 @@ app.add_typer(reports_app, name="reports")
 app.add_typer(reviews_app, name="reviews")
 app.add_typer(credit_notes_app, name="credit-notes")
 register_billing(app)
+app.add_typer(webhooks_app, name="webhooks")
+app.command("worker")(worker)

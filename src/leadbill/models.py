@@ -19,6 +19,13 @@ from leadbill.reviews.models import Review, ReviewEvent
 from leadbill.seats.models import Seat
 from leadbill.subscriptions.models import Subscription, SubscriptionPeriod, SubscriptionSegment
 from leadbill.usage.models import UsageThresholdCrossing
+from leadbill.webhooks.models import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEndpointEvent,
+    WebhookEvent,
+)
 
 __all__ = [
     "Account",
@@ -50,4 +57,9 @@ __all__ = [
     "SubscriptionPeriod",
     "SubscriptionSegment",
     "UsageThresholdCrossing",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEndpointEvent",
+    "WebhookEvent",
 ]

@@ -7,7 +7,7 @@ other), a plan, a seat on each, a few lead events, and one API key per role.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 from fastapi.testclient import TestClient
@@ -32,6 +32,7 @@ class World:
     keys: dict[str, str]
     subscriptions: dict[str, int]
     invoices: dict[str, str]
+    webhooks: dict[str, int] = field(default_factory=dict)  # ids the role matrix names
 
     def auth(self, role: str) -> dict[str, str]:
         """The Authorization header of the key with this role."""

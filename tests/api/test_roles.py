@@ -12,9 +12,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
+from leadbill.accounts.models import Account
 from leadbill.auth.service import Role
-from tests.api.conftest import World
+from leadbill.webhooks.models import WebhookDelivery
+from leadbill.webhooks.service import create_endpoint, emit
+from tests.api.conftest import START, World
 
 STAFF = ("admin", "billing", "reviewer", "viewer")
 READERS = (*STAFF, "customer")
@@ -130,6 +135,22 @@ CASES = [
     ),
     Case("usage summary", "GET", f"/v1/accounts/acme/usage?{AS_OF}", READERS),
     Case("call report", "GET", f"/v1/accounts/acme/call-report?{AS_OF}", READERS),
+    # Webhooks are the operator's integration: admin manages endpoints; admin and billing
+    # read them, read the delivery log and redeliver. Customers get 403 like other staff.
+    Case(
+        "create webhook endpoint",
+        "POST",
+        "/v1/webhook-endpoints",
+        ("admin",),
+        {"url": "https://crm.test/hooks", "event_types": ["invoice.paid"]},
+        201,
+    ),
+    Case("list webhook endpoints", "GET", "/v1/webhook-endpoints", BILLERS),
+    Case("get webhook endpoint", "GET", "/v1/webhook-endpoints/{endpoint}", BILLERS),
+    Case("remove webhook endpoint", "DELETE", "/v1/webhook-endpoints/{endpoint}", ("admin",)),
+    Case("list webhook deliveries", "GET", "/v1/webhook-deliveries", BILLERS),
+    Case("get webhook delivery", "GET", "/v1/webhook-deliveries/{delivery}", BILLERS),
+    Case("redeliver webhook", "POST", "/v1/webhook-deliveries/{delivery}/redeliver", BILLERS),
 ]
 
 
@@ -139,6 +160,8 @@ def _path(template: str, world: World) -> str:
         other_sub=world.subscriptions["other"],
         acme_invoice=world.invoices["acme"],
         other_invoice=world.invoices["other"],
+        endpoint=world.webhooks.get("endpoint", 0),
+        delivery=world.webhooks.get("delivery", 0),
     )
 
 
@@ -146,6 +169,19 @@ def _call(client: TestClient, world: World, role: str, case: Case) -> Any:
     return client.request(
         case.method, _path(case.path, world), json=case.body, headers=world.auth(role)
     )
+
+
+@pytest.fixture
+def webhook(world: World, sessions: sessionmaker[Session]) -> None:
+    """A webhook endpoint for every account's invoice.paid, and one delivery queued to it."""
+    with sessions() as session, session.begin():
+        endpoint = create_endpoint(
+            session, url="https://crm.test/hooks", event_types=["invoice.paid"], as_of=START
+        )
+        account_id = session.scalars(select(Account.id).where(Account.code == "acme")).one()
+        emit(session, account_id, "invoice.paid", {}, occurred_at=START)
+        delivery = session.scalars(select(WebhookDelivery.id)).one()
+    world.webhooks.update(endpoint=endpoint.id, delivery=delivery)
 
 
 @pytest.fixture
@@ -162,7 +198,7 @@ def fresh_account(client: TestClient, world: World) -> None:
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name.replace(" ", "-"))
 def test_every_endpoint_with_every_role(
-    client: TestClient, world: World, fresh_account: None, case: Case, role: str
+    client: TestClient, world: World, fresh_account: None, webhook: None, case: Case, role: str
 ) -> None:
     response = _call(client, world, role, case)
     if role in case.allowed:

@@ -23,6 +23,8 @@ from leadbill.core.errors import RuleViolation
 from leadbill.core.periods import require_utc
 from leadbill.core.rating import Line, invoice_total
 from leadbill.errors import Conflict, InvalidInput, NotFound, from_rule
+from leadbill.webhooks import events as webhook_events
+from leadbill.webhooks.service import Event, emit_many
 
 INVOICE_SEQUENCE = "invoice"
 STATUSES = ("draft", "open", "paid", "void")
@@ -99,6 +101,31 @@ def issue_invoice(
     return invoice
 
 
+def invoice_event(invoice: Invoice, event_type: str, at: datetime) -> Event:
+    """A webhook event about an invoice (invoice.finalized, invoice.paid) as it stands now."""
+    data = webhook_events.invoice_data(
+        id=invoice.id,
+        number=invoice.number,
+        kind=invoice.kind,
+        status=invoice.status,
+        currency=invoice.currency,
+        total=invoice.total,
+        issued_at=invoice.issued_at,
+        finalized_at=invoice.finalized_at,
+        paid_at=invoice.paid_at,
+        subscription_id=invoice.subscription_id,
+    )
+    return Event(invoice.account_id, event_type, data, at)
+
+
+def finalized_events(invoice: Invoice, at: datetime) -> list[Event]:
+    """Webhook events of an invoice finalized at `at`: finalized, and paid when nothing is due."""
+    found = [invoice_event(invoice, webhook_events.INVOICE_FINALIZED, at)]
+    if invoice.status == "paid":
+        found.append(invoice_event(invoice, webhook_events.INVOICE_PAID, at))
+    return found
+
+
 def finalized_status(total: Decimal) -> str:
     """Status of a just-finalized invoice: nothing to pay means paid at once."""
     return "paid" if total == 0 else "open"
@@ -130,6 +157,7 @@ def finalize_invoice(session: Session, invoice: Invoice, as_of: datetime) -> Inv
     if invoice.status == "paid":
         invoice.paid_at = as_of
     session.flush()
+    emit_many(session, finalized_events(invoice, as_of))  # the webhook outbox, same transaction
     return invoice
 
 

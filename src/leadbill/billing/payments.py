@@ -15,11 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from leadbill.billing.invoices import invoice_event
 from leadbill.billing.models import Invoice, Payment
 from leadbill.core.errors import RuleViolation
 from leadbill.core.money import Money, check_currency, minor_unit, parse_decimal
 from leadbill.core.periods import require_utc
 from leadbill.errors import Conflict, InvalidInput, from_rule
+from leadbill.webhooks import events as webhook_events
+from leadbill.webhooks.service import emit_many
 
 
 def payments_of(session: Session, invoice_id: int) -> list[Payment]:
@@ -166,4 +169,6 @@ def record_payment(
         invoice.status = "paid"
         invoice.paid_at = received_at
         session.flush()
+        # invoice.paid goes to the webhook outbox in this same transaction.
+        emit_many(session, [invoice_event(invoice, webhook_events.INVOICE_PAID, received_at)])
     return payment

@@ -42,6 +42,8 @@ from leadbill.core.rating import Line, boundary_lines, charges_in_advance, invoi
 from leadbill.credit_notes.application import apply_credit_notes, record_applications
 from leadbill.errors import InvalidInput, from_rule
 from leadbill.plans.service import terms
+from leadbill.webhooks import events as webhook_events
+from leadbill.webhooks.service import Event, emit_many
 
 # A batch that collides with a concurrent run is retried this many times.
 MAX_ATTEMPTS = 5
@@ -317,6 +319,59 @@ def rate_boundaries(
     return rated
 
 
+def _webhook_events(
+    rated: list[tuple[Boundary, list[Line], Decimal]],
+    ids: dict[tuple[int, int], int],
+    numbers: list[str],
+    plans: dict[int, PlanTerms],
+) -> list[Event]:
+    """The batch's webhook events, from the rows it writes.
+
+    Each invoice finalized (and paid when nothing is due), each subscription
+    renewed (a period opened) or cancelled (its cancellation took effect).
+    """
+    found: list[Event] = []
+    for position, (b, _lines, total) in enumerate(rated):
+        due = b.subscription
+        if numbers:
+            row = _invoice_row(b, total, numbers[position])
+            data = webhook_events.invoice_data(
+                id=ids[(due.id, b.index)],
+                number=row["number"],
+                kind=row["kind"],
+                status=row["status"],
+                currency=row["currency"],
+                total=total,
+                issued_at=b.at,
+                finalized_at=b.at,
+                paid_at=row["paid_at"],
+                subscription_id=due.id,
+            )
+            found.append(Event(due.account_id, webhook_events.INVOICE_FINALIZED, data, b.at))
+            if row["status"] == "paid":
+                found.append(Event(due.account_id, webhook_events.INVOICE_PAID, data, b.at))
+        if b.opening is not None:
+            data = webhook_events.subscription_renewed_data(
+                subscription_id=due.id,
+                plan=plans[next_plan_id(due)].code,
+                period_index=b.opening.index,
+                period_start=b.opening.start,
+                period_end=b.opening.end,
+                licences=next_licences(due),
+            )
+            found.append(Event(due.account_id, webhook_events.SUBSCRIPTION_RENEWED, data, b.at))
+        else:
+            data = webhook_events.subscription_cancelled_data(
+                subscription_id=due.id,
+                plan=plans[closing_plan_id(b)].code,
+                cancel_requested_at=due.cancel_requested_at,
+                ended_at=b.at,
+                last_period_index=b.closing.index,
+            )
+            found.append(Event(due.account_id, webhook_events.SUBSCRIPTION_CANCELLED, data, b.at))
+    return found
+
+
 def _bill_batch(
     session: Session,
     as_of: datetime,
@@ -364,6 +419,8 @@ def _bill_batch(
     repository.insert_lines(session, line_batch)
     record_applications(session, credits, ids)
     repository.update_subscriptions(session, _subscription_rows(boundaries))
+    # The webhook outbox is written by this batch's transaction: one bulk insert per table.
+    emit_many(session, _webhook_events(rated, ids, numbers, plan_cache))
 
     renewed = sum(1 for b in boundaries if b.opening is not None)
     return _BatchOutcome(

@@ -36,6 +36,8 @@ from leadbill.core.thresholds import thresholds_of
 from leadbill.errors import from_rule
 from leadbill.usage import repository
 from leadbill.usage.repository import CrossingRow, WatchedSubscription
+from leadbill.webhooks import events as webhook_events
+from leadbill.webhooks.service import Event, emit_many
 
 # A billing run lagging by more periods than this is caught up by the run itself.
 MAX_PERIODS_AHEAD = 12
@@ -153,7 +155,30 @@ def record_threshold_crossings(
             for c in candidates
         ],
     )
-    return [c for c in candidates if (c.subscription_id, c.period_index, c.threshold) in inserted]
+    new = [c for c in candidates if (c.subscription_id, c.period_index, c.threshold) in inserted]
+    # usage.threshold_reached goes to the webhook outbox in the same transaction.
+    included = {w.id: w.included_leads for w in watched}
+    emit_many(
+        session,
+        [
+            Event(
+                c.account_id,
+                webhook_events.USAGE_THRESHOLD_REACHED,
+                webhook_events.threshold_data(
+                    subscription_id=c.subscription_id,
+                    period_index=c.period_index,
+                    threshold=c.threshold,
+                    leads=c.leads,
+                    included_leads=included[c.subscription_id],
+                    lead_id=c.external_id,
+                    crossed_at=c.crossed_at,
+                ),
+                c.crossed_at,
+            )
+            for c in new
+        ],
+    )
+    return new
 
 
 def crossings_of(session: Session, subscription_id: int, period_index: int) -> list[CrossingRow]:

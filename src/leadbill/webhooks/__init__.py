@@ -1,0 +1,1 @@
+"""Webhooks: endpoints, a transactional outbox of events, signed delivery with retries."""
