@@ -26,6 +26,8 @@ from leadbill.core.rating import Line
 from leadbill.credit_notes.models import CreditApplication, CreditNote, CreditNoteLine
 from leadbill.errors import Conflict, NotFound
 from leadbill.leads.models import Lead
+from leadbill.webhooks import events
+from leadbill.webhooks.service import emit
 
 CREDIT_NOTE_SEQUENCE = "credit_note"
 
@@ -85,6 +87,22 @@ def issue_credit_note(
             }
             for position, line in enumerate(lines, start=1)
         ],
+    )
+    emit(
+        session,
+        account_id,
+        events.CREDIT_NOTE_ISSUED,
+        events.credit_note_data(
+            credit_note_id=note.id,
+            number=note.number,
+            invoice_number=invoice.number or str(invoice.id),
+            currency=note.currency,
+            total=note.total,
+            issued_at=issued_at,
+            reason=reason,
+            review_id=review_id,
+        ),
+        occurred_at=issued_at,
     )
     return note
 

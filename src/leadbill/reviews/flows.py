@@ -49,8 +49,9 @@ from leadbill.plans.models import Plan
 from leadbill.plans.service import terms
 from leadbill.reviews import repository
 from leadbill.reviews.models import Review
-from leadbill.reviews.service import checked, get_review, record_event, utc
+from leadbill.reviews.service import announce, checked, get_review, record_event, utc
 from leadbill.subscriptions.models import Subscription
+from leadbill.webhooks import events
 
 UNDECIDED = (Status.OPEN.value, Status.INFO_REQUESTED.value)
 
@@ -103,6 +104,7 @@ def decide_review(
         question = checked(note or "", "note", 1, NOTE_MAX)
         _move(session, review, {"status": Status.INFO_REQUESTED.value})
         record_event(session, review, "info_requested", actor, as_of, question)
+        _announce_decision(session, review, as_of, question)
         session.flush()
         return DecisionResult(review, "waiting for the customer's reply")
     if chosen is Decision.REJECT:
@@ -118,6 +120,7 @@ def decide_review(
             },
         )
         record_event(session, review, "rejected", actor, as_of, text)
+        _announce_decision(session, review, as_of, text)
         session.flush()
         return DecisionResult(review, "the lead stays billable")
     remark = checked(note, "note", 1, NOTE_MAX) if note and note.strip() else None
@@ -132,7 +135,14 @@ def decide_review(
             "decision_note": remark,
         },
     )
-    return _approve(session, review, actor, as_of)
+    result = _approve(session, review, actor, as_of)
+    _announce_decision(session, review, as_of, remark)
+    return result
+
+
+def _announce_decision(session: Session, review: Review, as_of: datetime, note: str | None) -> None:
+    lead = session.get_one(Lead, review.lead_id)
+    announce(session, review, lead.external_id, events.REVIEW_DECIDED, as_of, note)
 
 
 def _approve(session: Session, review: Review, actor: str, as_of: datetime) -> DecisionResult:

@@ -36,6 +36,8 @@ from leadbill.leads.models import Lead
 from leadbill.reviews import repository
 from leadbill.reviews.calendar import ReviewConfig, review_config
 from leadbill.reviews.models import Review, ReviewEvent
+from leadbill.webhooks import events
+from leadbill.webhooks.service import emit
 
 
 class NotEligible(Conflict):
@@ -149,8 +151,47 @@ def submit_review(
         # Two submissions at once: the database keeps one review per lead.
         raise Conflict(f"lead {lead.external_id} already has a review") from None
     record_event(session, review, "submitted", actor, as_of, f"{chosen.value}: {text}")
+    announce(session, review, lead.external_id, events.REVIEW_SUBMITTED, as_of)
     session.flush()
     return review
+
+
+# The decision's name in review.decided payloads (docs/webhooks.md).
+DECISION_NAMES = {
+    "approved": "approved",
+    "rejected": "rejected",
+    "info_requested": "more_information",
+}
+
+
+def announce(
+    session: Session,
+    review: Review,
+    lead_id: str,
+    event_type: str,
+    occurred_at: datetime,
+    note: str | None = None,
+) -> None:
+    """Queue review.submitted or review.decided in the change's own transaction."""
+    decided = event_type == events.REVIEW_DECIDED
+    emit(
+        session,
+        review.account_id,
+        event_type,
+        events.review_data(
+            review_id=review.id,
+            lead_id=lead_id,
+            status=review.status,
+            reason=review.reason,
+            explanation=review.explanation,
+            submitted_at=review.submitted_at,
+            due_at=review.due_at,
+            decision=DECISION_NAMES.get(review.status) if decided else None,
+            decided_at=occurred_at if decided else None,
+            note=note,
+        ),
+        occurred_at=occurred_at,
+    )
 
 
 def get_review(session: Session, review_id: int, *, account_id: int | None = None) -> Review:
