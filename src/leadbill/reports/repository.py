@@ -44,6 +44,7 @@ class LeadRow:
     source: str | None
     received_at: datetime | None
     first_called_at: datetime | None
+    category: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,7 @@ def leads_page(
             Lead.source,
             Lead.received_at,
             Lead.first_called_at,
+            Lead.category,
         )
         .outerjoin(Seat, Seat.id == Lead.seat_id)
         .where(
