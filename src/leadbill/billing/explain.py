@@ -151,6 +151,10 @@ def _span_of(session: Session, subscription: Subscription, line: InvoiceLine) ->
     return _Span(span, period, plan)
 
 
+def _price(money: Money) -> str:
+    return f"{money.rounded().amount:,} {money.currency}"
+
+
 def _with(base: LineExplanation, **changes: object) -> LineExplanation:
     fields = {name: getattr(base, name) for name in LineExplanation.__dataclass_fields__}
     fields.update(changes)
@@ -191,7 +195,7 @@ def _overage(
         f"{counted} leads counted ({policy.value}) in "
         f"{describe_period(span, account.time_zone)}{segment} under plan {plan.code}, "
         f"{allowance} included; the first {within} are within the allowance, the last "
-        f"{line.quantity} are overage at {plan.per_lead_rate.rounded().amount:,} {plan.currency} each "
+        f"{line.quantity} are overage at {_price(plan.per_lead_rate)} each "
         f"({OVERAGE_RULE})"
     )
     return _with(
@@ -241,8 +245,8 @@ def _per_lead(
     text = (
         f"{counted} leads {which} counted ({plan.counting_policy.value}) in "
         f"{describe_period(span, account.time_zone)} under plan {plan.code}, each charged "
-        f"{plan.lead_price(category).rounded().amount:,} {plan.currency}; a lead with a non-billable "
-        "reason is listed with its reason and not charged"
+        f"{_price(plan.lead_price(category))}; a lead with a non-billable reason is listed "
+        "with its reason and not charged"
     )
     return _with(
         base,
@@ -270,8 +274,9 @@ def _one_line(session: Session, invoice: Invoice, account: Account, line: Invoic
         )
     if line.kind == LineKind.LICENCES and found is not None:
         return (
-            f"licences of {found.plan.code}: {line.quantity} x {Money(line.unit_price, invoice.currency).rounded().amount:,} "
-            f"{invoice.currency} for {describe_period(found.span, account.time_zone)}, "
+            f"licences of {found.plan.code}: {line.quantity} x "
+            f"{_price(Money(line.unit_price, invoice.currency))} for "
+            f"{describe_period(found.span, account.time_zone)}, "
             f"charged in advance (an addition prorated to the rest of the period); {NO_LEADS}"
         )
     if line.kind == LineKind.PRORATION:
