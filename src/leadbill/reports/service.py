@@ -248,7 +248,9 @@ def report_scope(
 def _reason_text(
     reason_text: str, counted: bool, counted_at: datetime | None, period: Period
 ) -> str:
-    if counted or counted_at is None:
+    # A lead whose counting instant lies in the period but that does not count is
+    # excluded (a non-billable reason): its own reason says why.
+    if counted or counted_at is None or period.contains(counted_at):
         return reason_text
     when = "an earlier" if counted_at < period.start else "a later"
     return (
