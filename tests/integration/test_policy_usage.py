@@ -139,6 +139,11 @@ def test_r10_r12_r16_explain_lists_each_category_line_leads_with_their_reasons(
             "D2": (False, "previous_customer"),
             "F1": (False, "non_working_contact"),
         }
+        # R12: the repeat caller points at the earlier lead it repeats.
+        (repeat,) = (lead for lead in iter_line_leads(session, plumbing) if lead.lead_id == "D2")
+        assert repeat.reason_text == (
+            "not billable: a previous customer (the same caller as lead D1, within the window)"
+        )
         # Roofing has no price and O2 no category: the per-lead rate; a missed call is billable.
         assert verdicts(other) == {"O1": (True, "received"), "O2": (True, "received")}
         assert "1 leads of category electrical counted" in electrical.explanation

@@ -130,6 +130,16 @@ def events_of(session: Session, account_id: int, lead_ids: Sequence[int]) -> lis
     return [EventRow(*row) for row in rows]
 
 
+def external_ids(session: Session, account_id: int, lead_ids: Sequence[int]) -> dict[int, str]:
+    """The operator ids of these leads (one query; a page's earlier leads)."""
+    if not lead_ids:
+        return {}
+    query = select(Lead.id, Lead.external_id).where(
+        Lead.account_id == account_id, Lead.id.in_(lead_ids)
+    )
+    return {int(lead_id): str(external_id) for lead_id, external_id in session.execute(query)}
+
+
 def counted_leads(
     session: Session,
     account_id: int,

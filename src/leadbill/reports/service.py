@@ -100,6 +100,7 @@ class CallReportRow:
     reason_text: str
     counted_at: datetime | None
     category: str | None = None
+    duplicate_of: str | None = None  # the operator id of the earlier lead a repeat repeats
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +264,7 @@ def _row(
     events: Sequence[repository.EventRow],
     scope: ReportScope,
     context: LeadContext | None = None,
+    names: dict[int, str] | None = None,
 ) -> CallReportRow:
     core_events = [
         LeadEvent(_KNOWN_TYPES[event.type], event.occurred_at)
@@ -281,6 +283,15 @@ def _row(
         if event.type in _CALL_TYPES
     )
     last = history[-1] if history else None
+    reason_text = _reason_text(
+        REASON_TEXT[verdict.reason], counted, verdict.counted_at, scope.period
+    )
+    duplicate_of = None
+    if verdict.duplicate_of is not None and names:
+        # R12: a repeat caller points at the earlier lead it repeats.
+        duplicate_of = names.get(verdict.duplicate_of)
+        if duplicate_of is not None and not verdict.billable:
+            reason_text += f" (the same caller as lead {duplicate_of}, within the window)"
     return CallReportRow(
         lead_id=lead.external_id,
         seat_code=lead.seat_code,
@@ -298,11 +309,10 @@ def _row(
         billable=verdict.billable,
         counted=counted,
         reason=verdict.reason.value,
-        reason_text=_reason_text(
-            REASON_TEXT[verdict.reason], counted, verdict.counted_at, scope.period
-        ),
+        reason_text=reason_text,
         counted_at=verdict.counted_at,
         category=lead.category,
+        duplicate_of=duplicate_of,
     )
 
 
@@ -331,7 +341,11 @@ def call_report_page(
         if scope.plan.counting_policy is not CountingPolicy.CALLED
         else {}
     )
-    rows = [_row(lead, by_lead.get(lead.id, []), scope, contexts.get(lead.id)) for lead in leads]
+    earlier = {other.lead_id for context in contexts.values() for other in context.earlier}
+    names = repository.external_ids(session, scope.account_id, sorted(earlier))
+    rows = [
+        _row(lead, by_lead.get(lead.id, []), scope, contexts.get(lead.id), names) for lead in leads
+    ]
     next_after = rows[-1].lead_id if len(rows) == limit else None
     return CallReportPage(rows, next_after)
 
