@@ -190,7 +190,11 @@ def _overage(
         ranked = usage_counts.counted_leads_at_ranks(session, [(key, within + 1)], policy)
         lead = ranked.get((subscription.id, span.index, within + 1))
         first = (lead.counted_at, lead.external_id) if lead else None
-    segment = "" if span == found.period else f" (segment {span.start:%Y-%m-%d %H:%M} UTC on)"
+    segment = (
+        ""
+        if span == found.period
+        else f" (the segment from {span.start:%Y-%m-%d %H:%M} UTC, split by a plan change)"
+    )
     text = (
         f"{counted} leads counted ({policy.value}) in "
         f"{describe_period(span, account.time_zone)}{segment} under plan {plan.code}, "
