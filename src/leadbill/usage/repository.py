@@ -1,8 +1,9 @@
 """Set-based queries of the usage thresholds: subscriptions to watch, crossings stored.
 
 Counting itself is not here: counts and leads by rank come from
-`billing.repository` (`called_leads`, `counted_leads_at_ranks`), the queries the
-billing run charges from, so thresholds always agree with the invoice.
+`billing.repository` (`counted_leads`, `counted_leads_at_ranks`, under the plan's
+counting policy), the queries the billing run charges from, so thresholds always
+agree with the invoice.
 """
 
 from __future__ import annotations
