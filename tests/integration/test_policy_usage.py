@@ -278,3 +278,45 @@ def test_r17_r18_explain_found_contacts_overage_and_advice(
             "your found-2 is the cheapest: 120.00 USD over 1 month, 10.00 USD less than "
             "found-5; you used 4 leads a month"
         )
+
+
+def test_r10_r16_explain_lists_excluded_leads_of_a_category_without_a_line(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as session:
+        basic = _plan(
+            session,
+            "ppl-basic",
+            "0",
+            0,
+            "50.00",
+            counting_policy="received_unless_excluded",
+            category_prices={"plumbing": "45.00", "electrical": "60.00"},
+        )
+        account_on(session, basic)
+        ingest(
+            session,
+            [
+                event("P1", "received", utc(2026, 3, 2), category="plumbing"),
+                event("E1", "received", utc(2026, 3, 3), category="electrical"),
+                event("R1", "received", utc(2026, 3, 4), category="roofing"),
+            ],
+        )
+        exclude_leads(
+            session, "acme", ["E1", "R1"], reason="referral", decided_by="qa", as_of=APRIL
+        )
+    run_billing(sessions, APRIL)
+    with sessions.begin() as session:
+        number = session.scalar(select(Invoice.number).where(Invoice.boundary_index == 1))
+        plumbing, fee = explain_invoice(session, str(number)).lines
+        assert (plumbing.quantity, plumbing.amount.amount) == (1, Decimal("45.00"))
+        listed = {
+            lead.lead_id: (lead.charged, lead.reason) for lead in iter_line_leads(session, plumbing)
+        }
+        # No electrical line and no line at the per-lead rate: their leads are listed here.
+        assert listed == {
+            "P1": (True, "received"),
+            "E1": (False, "referral"),
+            "R1": (False, "referral"),
+        }
+        assert fee.scope is None

@@ -229,7 +229,9 @@ def _per_lead(
     subscription: Subscription,
     line: InvoiceLine,
     base: LineExplanation,
+    siblings: list[str],
 ) -> LineExplanation:
+    """A pay-per-lead line; `siblings` are the descriptions of the invoice's leads lines."""
     found = _span_of(session, subscription, line)
     if found is None:
         return base
@@ -258,7 +260,11 @@ def _per_lead(
         scope=_scope(account, subscription, found),
         counted_leads=counted,
         categories=(category,) if category is not None else None,
-        excluded_categories=() if category is not None else priced,
+        # The line at the per-lead rate also lists the (excluded) leads of a priced
+        # category that has no line of its own: no lead of it counted.
+        excluded_categories=()
+        if category is not None
+        else tuple(c for c in priced if any(_line_category(plan, d) == c for d in siblings)),
         charges_every_lead=True,
     )
 
@@ -309,7 +315,9 @@ def explain_invoice(
         else None
     )
     explained = []
-    for line in invoice_lines(session, invoice.id):
+    lines = invoice_lines(session, invoice.id)
+    siblings = [line.description for line in lines if line.kind == LineKind.LEADS]
+    for line in lines:
         base = LineExplanation(
             position=line.position,
             kind=line.kind,
@@ -321,15 +329,33 @@ def explain_invoice(
         if subscription is not None and line.kind == LineKind.OVERAGE:
             base = _overage(session, account, subscription, line, base)
         elif subscription is not None and line.kind == LineKind.LEADS:
-            base = _per_lead(session, account, subscription, line, base)
+            base = _per_lead(session, account, subscription, line, base, siblings)
         if not base.explanation:
             base = _with(base, explanation=_one_line(session, invoice, account, line))
         explained.append(base)
+    _home_for_unlisted(explained)
     return InvoiceExplanation(
         invoice_label=invoice.number or f"draft {invoice.id}",
         account_code=account.code,
         time_zone=account.time_zone,
         lines=tuple(explained),
+    )
+
+
+def _home_for_unlisted(explained: list[LineExplanation]) -> None:
+    """Without a line at the per-lead rate, the last pay-per-lead line also lists the leads
+    of categories that have no line (none of them counted: each is listed with its reason)."""
+    leads = [n for n, line in enumerate(explained) if line.charges_every_lead]
+    if not leads or any(explained[n].categories is None for n in leads):
+        return
+    last = explained[leads[-1]]
+    own = {c for n in leads[:-1] for c in (explained[n].categories or ())}
+    explained[leads[-1]] = _with(
+        last,
+        categories=None,
+        excluded_categories=tuple(sorted(own)),
+        explanation=last.explanation + "; the leads of categories without a line of their "
+        "own (none of them counted) are listed here too",
     )
 
 
