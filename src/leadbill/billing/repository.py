@@ -22,6 +22,7 @@ from leadbill.billing.models import Invoice, InvoiceLine
 from leadbill.core.plans import CountingPolicy
 from leadbill.db import Base, UTCDateTime
 from leadbill.leads.models import Lead
+from leadbill.leads.policies import STORED_COUNTING
 from leadbill.plans.models import Plan
 from leadbill.subscriptions.models import Subscription, SubscriptionPeriod, SubscriptionSegment
 
@@ -161,25 +162,11 @@ def _bulk_insert(
     return session.execute(statement, list(rows))
 
 
-# The stored form of core.billability.decide for each counting policy: the column
-# holding the instant at which a lead counts, and the stored exclusions that remove it
-# (core.billability.reason_applies: every reason under pay per lead, only the block
-# list under found contacts, none when called; staff decisions under both per-lead
-# policies). leads.policies.counted_in is the same predicate as an expression. Every
-# query below (counts, counts by category, leads by rank) joins through `_counted_join`,
-# so the billing run, thresholds, plan advice and explain count the same leads.
-_POLICY_USAGE: dict[CountingPolicy, tuple[str, str]] = {
-    CountingPolicy.CALLED: ("first_called_at", "1 = 1"),
-    CountingPolicy.RECEIVED_UNLESS_EXCLUDED: (
-        "received_at",
-        "leads.exclusion_reason IS NULL AND leads.decision_reason IS NULL",
-    ),
-    CountingPolicy.CONTACT_FOUND: (
-        "first_found_at",
-        "(leads.exclusion_reason IS NULL OR leads.exclusion_reason <> 'block_list')"
-        " AND leads.decision_reason IS NULL",
-    ),
-}
+# Every query below (counts, counts by category, leads by rank) joins the leads through
+# `_counted_join`, built from leads.policies.STORED_COUNTING (the stored form of
+# core.billability.decide), so the billing run, the summary, thresholds, plan advice
+# and explain count the same leads.
+_POLICY_USAGE = STORED_COUNTING
 # The counting policies under which leads count at all (`none`: a pure licence plan).
 COUNTED_POLICIES: frozenset[CountingPolicy] = frozenset(_POLICY_USAGE)
 
