@@ -344,7 +344,8 @@ def print_account(session: Session, account: Account) -> None:
             if flag.crossed_at
             else ("reached" if flag.reached else "not reached")
         )
-        out.print(f"  {flag.threshold} % of the included leads ({flag.leads}): {reached}")
+        # After a plan change a threshold is a share of a segment's allowance (R7).
+        out.print(f"  threshold {flag.threshold} % ({flag.leads} leads): {reached}")
     for seat_code, counted in summary.counted_by_seat:
         out.print(f"  seat {seat_code or '(none)'}: {counted} leads counted")
     out.print()
