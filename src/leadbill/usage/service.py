@@ -145,9 +145,11 @@ def record_threshold_crossings(
     recorded = repository.recorded_thresholds(
         session, [w.id for w in watched], min(w.period_index for w in watched)
     )
+    wanted_plans = {w.plan_id for w in watched} | {
+        w.scheduled_plan_id for w in watched if w.scheduled_plan_id is not None
+    }
     plans = {
-        pid: terms(plan)
-        for pid, plan in usage_counts.plans_by_id(session, {w.plan_id for w in watched}).items()
+        pid: terms(plan) for pid, plan in usage_counts.plans_by_id(session, wanted_plans).items()
     }
     periods: list[tuple[WatchedSubscription, ClosingPeriod]] = []
     for w in watched:
@@ -157,7 +159,21 @@ def record_threshold_crossings(
             periods.append(
                 (w, ClosingPeriod(w.id, period.index, w.account_id, period.start, period.end))
             )
-    segments = period_segments(session, [(span, plans[w.plan_id]) for w, span in periods])
+    # Periods the billing run has not opened yet are on the plan it will open them with.
+    segments = period_segments(
+        session,
+        [
+            (
+                span,
+                plans[
+                    w.plan_id
+                    if span.period_index == w.period_index
+                    else (w.scheduled_plan_id or w.plan_id)
+                ],
+            )
+            for w, span in periods
+        ],
+    )
     # Each segment is counted as its own span, keyed by its position in `spans`.
     spans: list[tuple[WatchedSubscription, int, ClosingPeriod, Segment, dict[int, int]]] = []
     for w, span in periods:
