@@ -168,3 +168,12 @@ def test_r7_thresholds_follow_the_new_segment_allowance(session: Session) -> Non
     flags = [(f.threshold, f.leads, f.reached, f.lead_id) for f in summary.thresholds]
     assert flags == [(80, 107, True, "after-106"), (100, 133, False, None)]
     assert summary.remaining_leads == 133 - 110
+
+
+def test_r7_thresholds_of_a_period_after_a_scheduled_downgrade(session: Session) -> None:
+    account, subscription = on_package(session, "pkg-200")
+    small = session.scalars(select(Plan).filter_by(code="pkg-100")).one()
+    assert not service.change_plan(session, subscription, small, DAY_11).immediate
+    # May has not been opened by a billing run: it will open on pkg-100 (100 leads).
+    ingest(session, _called(account, "may", MAY, 85), utc(2026, 5, 20))
+    assert _crossings(session) == [(1, 80, 80, MAY + timedelta(hours=79))]
