@@ -1,9 +1,12 @@
-"""The demo: an inside-sales calling service (seeds 000/001) billed end to end.
+"""The demo: the four billing models of the seeds, billed end to end.
 
-A ladder of package plans, a solo agent with one seat and a brokerage with four
-seats (one with a backup, one idle), three months of lead events written to a
-CSV file and imported like any operator's file, then billed. Everything is
-generated from a fixed seed, so the demo prints the same invoices every time.
+An inside-sales calling service (seeds 000/001): a ladder of package plans, a
+solo agent with one seat, a brokerage with four seats (one with a backup, one
+idle) and an agent who upgrades in the middle of October. The other models
+(pay per lead, found contacts, licences) are in `leadbill.demo_seeds`. Three
+months of lead events are written to one CSV file and imported like any
+operator's file, then billed. Everything is generated from fixed seeds, so the
+demo prints the same invoices every time.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from leadbill import demo_seeds
 from leadbill.accounts.models import Account
 from leadbill.accounts.service import create_account
 from leadbill.billing.invoices import invoice_lines
@@ -27,6 +31,7 @@ from leadbill.billing.models import Invoice
 from leadbill.billing.payments import record_payment
 from leadbill.billing.service import run_billing
 from leadbill.console import out
+from leadbill.core.periods import describe_period
 from leadbill.leads.csv_format import COLUMNS
 from leadbill.leads.service import ingest_events
 from leadbill.plans.service import create_plan, get_plan
@@ -51,6 +56,10 @@ SEAT_FEE = "57.00"
 MONTHS = [(2026, 8), (2026, 9), (2026, 10)]
 BILL_AS_OF = datetime(2026, 11, 2, tzinfo=UTC)
 SUMMARY_AS_OF = datetime(2026, 10, 31, 23, 0, tzinfo=UTC)
+# The events file is imported at the end of October, after every event it holds, so
+# that ingestion records the usage thresholds each period reached (crossings are
+# recorded once their instant has passed).
+IMPORTED_AT = datetime(2026, 10, 31, 22, 0, tzinfo=UTC)
 CALL_RESULTS = [
     ("answered", 0.45),
     ("no_answer", 0.25),
@@ -109,6 +118,14 @@ ACCOUNTS = (
             DemoSeat("east", ("Eddie Park", "eddie@summit.example"), None, 70),
             DemoSeat("west", ("Wendy Ortiz", "wendy@summit.example"), None, 0),  # idle
         ),
+    ),
+    # Upgrades to isa-200 on October 21 (demo_seeds.upgrade_agent).
+    DemoAccount(
+        code="grow-gina",
+        name="Gina Flores, agent",
+        time_zone="America/Chicago",
+        plan="isa-100",
+        seats=(DemoSeat("gina", ("Gina Flores", "gina@flores-homes.example"), None, 225),),
     ),
 )
 
@@ -287,15 +304,49 @@ def print_account(session: Session, account: Account) -> None:
             "[bold]total[/bold]", "", "", f"[bold]{_money(invoice.total, invoice.currency)}[/bold]"
         )
         out.print(table)
-    summary = billing_summary(session, account, SUMMARY_AS_OF)
-    out.print(
-        f"Usage {summary.period_start:%Y-%m-%d} to {summary.period_end:%Y-%m-%d} "
-        f"(as of {SUMMARY_AS_OF:%Y-%m-%d %H:%M} UTC): "
-        f"{summary.counted_leads} leads counted of {summary.included_leads} included, "
-        f"{summary.remaining_leads} remaining, {summary.overage_leads} over "
-        f"({_money(summary.overage_so_far.amount, account.currency)} so far), "
-        f"projected cost {_money(summary.projected_cost.amount, account.currency)}"
+    # The last hour of October in the account's time zone, at the latest SUMMARY_AS_OF.
+    november = datetime(2026, 11, 1, tzinfo=ZoneInfo(account.time_zone)).astimezone(UTC)
+    as_of = min(SUMMARY_AS_OF, november - timedelta(hours=1))
+    summary = billing_summary(session, account, as_of)
+    when = (
+        f"Usage {describe_period(summary.period, account.time_zone)} "
+        f"(as of {as_of:%Y-%m-%d %H:%M} UTC)"
     )
+    currency = account.currency
+    subscription = current_subscription(session, account)
+    if subscription.licences and not summary.counted_leads and not summary.included_leads:
+        out.print(
+            f"{when}: {subscription.licences} licences on {summary.plan_code}; "
+            "no lead is counted on a licence plan"
+        )
+    elif summary.charges_per_lead:
+        out.print(
+            f"{when}: {summary.counted_leads} billable leads, "
+            f"{_money(summary.overage_so_far.amount, currency)} so far at their category "
+            f"prices, projected cost {_money(summary.projected_cost.amount, currency)}"
+        )
+    else:
+        out.print(
+            f"{when}: {summary.counted_leads} leads counted of {summary.included_leads} "
+            f"included, {summary.remaining_leads} remaining, {summary.overage_leads} over "
+            f"({_money(summary.overage_so_far.amount, currency)} so far), "
+            f"projected cost {_money(summary.projected_cost.amount, currency)}"
+        )
+    for segment in summary.segments:
+        out.print(
+            f"  segment {segment.plan_code} {segment.start:%Y-%m-%d %H:%M} to "
+            f"{segment.end:%Y-%m-%d %H:%M} UTC: {segment.counted_leads} counted, "
+            f"{segment.allowance} included, {segment.overage_leads} over "
+            f"({_money(segment.overage.amount, currency)})"
+        )
+    for flag in summary.thresholds:
+        reached = (
+            f"reached at {flag.crossed_at:%Y-%m-%d %H:%M} UTC (lead {flag.lead_id})"
+            if flag.crossed_at
+            else ("reached" if flag.reached else "not reached")
+        )
+        # After a plan change a threshold is a share of a segment's allowance (R7).
+        out.print(f"  threshold {flag.threshold} % ({flag.leads} leads): {reached}")
     for seat_code, counted in summary.counted_by_seat:
         out.print(f"  seat {seat_code or '(none)'}: {counted} leads counted")
     out.print()
@@ -309,12 +360,22 @@ def run_demo(sessions: sessionmaker[Session], directory: Path | None = None) -> 
         if session.scalar(select(Account.id).limit(1)) is not None:
             raise RuntimeError("the database already holds data; the demo needs an empty one")
         load_catalogue_and_accounts(session)
+        demo_seeds.load_catalogue(session)
+        demo_seeds.load_accounts(session)
+        demo_seeds.change_licences(session)
         contractor.load_contractor(session, CATALOGUE_AT, MONTHS[0])
+    with sessions() as session, session.begin():
+        demo_seeds.refuse_beyond_cap(session)
     events_file = directory / "demo-events.csv"
-    rows = generate_events(rng) + contractor.contractor_events(MONTHS)
+    rows = (
+        generate_events(rng)
+        + demo_seeds.generate_events(random.Random(20260802))
+        + contractor.contractor_events(MONTHS)
+    )
+    rows.sort(key=lambda row: (row["occurred_at"], row["idempotency_key"]))
     write_csv(rows, events_file)
     with sessions() as session, session.begin():
-        result = ingest_events(session, rows, as_of=CATALOGUE_AT)
+        result = ingest_events(session, rows, as_of=IMPORTED_AT)
     out.print(
         f"imported {events_file.name}: {result.accepted} events accepted, "
         f"{result.duplicate} duplicate, {result.rejected} rejected"
@@ -333,6 +394,8 @@ def run_demo(sessions: sessionmaker[Session], directory: Path | None = None) -> 
                     current_subscription(session, account),
                     datetime(2026, 10, 20, tzinfo=UTC),
                 )
+        demo_seeds.decide_staff(session)
+        demo_seeds.upgrade_agent(session)
     run_billing(sessions, BILL_AS_OF)
     # Customers paid everything issued before November.
     with sessions() as session, session.begin():
@@ -352,7 +415,12 @@ def run_demo(sessions: sessionmaker[Session], directory: Path | None = None) -> 
     with sessions() as session:
         for account in session.scalars(select(Account).order_by(Account.id)):
             print_account(session, account)
+        october = {
+            code: _october_invoice(session, code)
+            for code in (demo_seeds.PLUMBER, demo_seeds.VENDOR, demo_seeds.AGENT)
+        }
     contractor.print_disputes(sessions, disputes, BILL_AS_OF)
+    lead, _reason, _who = demo_seeds.STAFF_DECISION
     out.print(
         "Look further:\n"
         "  .venv/bin/leadbill invoices list\n"
@@ -362,8 +430,33 @@ def run_demo(sessions: sessionmaker[Session], directory: Path | None = None) -> 
         "  .venv/bin/leadbill reports summary summit-realty --as-of 2026-10-31T23:00Z\n"
         "  .venv/bin/leadbill seats list summit-realty\n"
         "  .venv/bin/leadbill subscriptions show solo-sam\n"
+        f"  .venv/bin/leadbill invoices explain {october[demo_seeds.PLUMBER]}"
+        "      # pay per lead: each category's leads, excluded ones with their reason\n"
+        f"  .venv/bin/leadbill invoices explain {october[demo_seeds.VENDOR]}"
+        "      # found contacts: not found, blocked, overage\n"
+        f"  .venv/bin/leadbill invoices explain {october[demo_seeds.AGENT]}"
+        "      # an upgrade: one overage line per segment\n"
+        f"  .venv/bin/leadbill context show {demo_seeds.PLUMBER}\n"
+        f"  .venv/bin/leadbill leads decisions {demo_seeds.PLUMBER} {lead}\n"
+        f"  .venv/bin/leadbill reports summary {demo_seeds.AGENT} --as-of 2026-10-31T23:00Z\n"
+        f"  .venv/bin/leadbill subscriptions show {demo_seeds.AGENT}\n"
+        f"  .venv/bin/leadbill subscriptions show {demo_seeds.TEAM}\n"
+        f"  .venv/bin/leadbill plans advise {demo_seeds.AGENT} --as-of 2026-11-02\n"
+        f"  .venv/bin/leadbill plans advise {demo_seeds.PLUMBER} --as-of 2026-11-02\n"
         "  .venv/bin/leadbill reviews list --status all --as-of 2026-11-02\n"
         "  .venv/bin/leadbill reviews history pipe-pros\n"
         "  .venv/bin/leadbill credit-notes show CN-000001\n"
         "  .venv/bin/leadbill --help"
     )
+
+
+def _october_invoice(session: Session, code: str) -> str:
+    """The number of the invoice that closes the account's October (issued at its end)."""
+    number = session.scalar(
+        select(Invoice.number)
+        .join(Account, Account.id == Invoice.account_id)
+        .where(Account.code == code, Invoice.kind == "period")
+        .order_by(Invoice.issued_at.desc())
+        .limit(1)
+    )
+    return str(number)

@@ -24,6 +24,7 @@ from leadbill.core.proration import (
     preview_licences,
     segment_allowance,
     segment_overage_lines,
+    split_usage_summary,
     takes_effect_at_once,
 )
 from leadbill.core.rating import boundary_lines, charges_in_advance
@@ -170,3 +171,27 @@ def test_r22_cap_needs_a_licence_price_and_the_plan_currency() -> None:
         replace(SMALL, licence_cap=5)
     with pytest.raises(RuleViolation, match="licence_price"):
         replace(SMALL, licence_price=Money.of("10", "EUR"))
+
+
+def test_r7_split_usage_summary_is_what_the_boundary_invoice_charges() -> None:
+    small, large = SMALL, LARGE
+    april = Period(0, _at(2026, 4, 1), _at(2026, 5, 1))
+    segments = [
+        SegmentUsage(small, april.start, _at(2026, 4, 11), 120),
+        SegmentUsage(large, _at(2026, 4, 11), april.end, 150),
+    ]
+    summary = split_usage_summary(april, segments, _at(2026, 4, 30))
+    assert [(s.allowance, s.overage_leads, s.overage.amount) for s in summary.segments] == [
+        (100, 20, Decimal("190.00")),
+        (133, 17, Decimal("136.00")),
+    ]
+    assert (summary.included_leads, summary.remaining_leads) == (233, 0)
+    assert summary.overage_so_far.amount == Decimal("326.00")
+    # 150 leads in 19 of the segment's 20 days: 157 at period end, 24 over at 8.00.
+    assert summary.projected_overage.amount == Decimal("382.00")
+    assert summary.projected_cost.amount == Decimal("1915.33")  # 1000 + 533.33 + 382.00
+    # Before the change only the old segment is in force: its remaining leads.
+    early = split_usage_summary(
+        april, [replace(segments[0], counted_leads=60), segments[1]], _at(2026, 4, 5)
+    )
+    assert early.remaining_leads == 40

@@ -11,6 +11,7 @@ import pytest
 from leadbill.core.errors import RuleViolation
 from leadbill.core.money import Money
 from leadbill.core.periods import Interval, Period, period_at
+from leadbill.core.plans import CountingPolicy, PlanTerms
 from leadbill.core.rating import (
     LineKind,
     boundary_lines,
@@ -220,3 +221,22 @@ def test_usage_summary_refuses_a_naive_as_of() -> None:
     with pytest.raises(RuleViolation) as error:
         usage_summary(PLAN, FEBRUARY, 5, datetime(2026, 2, 8))
     assert error.value.field == "as_of"
+
+
+def test_r10_usage_summary_of_pay_per_lead_prices_each_category() -> None:
+    plan = PlanTerms(
+        code="ppl",
+        name="Pay per lead",
+        currency="USD",
+        interval=Interval.MONTH,
+        fee=Money.of("0", "USD"),
+        included_leads=0,
+        per_lead_rate=Money.of("50.00", "USD"),
+        seat_fee=Money.of("0", "USD"),
+        counting_policy=CountingPolicy.RECEIVED_UNLESS_EXCLUDED,
+        category_prices=(("plumbing", Money.of("45.00", "USD")),),
+    )
+    # Half of February gone: 2 plumbing and 1 other lead so far, twice as many at the end.
+    summary = usage_summary(plan, FEBRUARY, 3, utc(2026, 2, 15), {"plumbing": 2, None: 1})
+    assert (summary.overage_leads, summary.overage_so_far.amount) == (3, Decimal("140.00"))
+    assert (summary.projected_leads, summary.projected_cost.amount) == (6, Decimal("280.00"))

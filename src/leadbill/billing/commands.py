@@ -238,6 +238,8 @@ EXPLAIN_COLUMNS = [
     "seat",
     "counted",
     "overage",
+    "charged",
+    "category",
     "reason",
     "counted_at",
     "explanation",
@@ -265,7 +267,7 @@ def explain(
             amount = _plain(line.amount.amount, line.amount.currency)
             head = [found.invoice_label, str(line.position), line.kind, amount]
             if writer is not None:
-                writer.writerow([*head, "", "", "", "", "", "", line.explanation])
+                writer.writerow([*head, "", "", "", "", "", "", "", "", line.explanation])
                 for lead in iter_line_leads(session, line):
                     writer.writerow(
                         [
@@ -273,7 +275,9 @@ def explain(
                             lead.lead_id,
                             lead.seat_code or "",
                             "yes" if lead.counted else "no",
-                            "yes" if lead.overage else "no",
+                            "yes" if lead.overage and line.kind == "overage" else "no",
+                            "yes" if lead.charged else "no",
+                            lead.category or "",
                             lead.reason,
                             _iso(lead.counted_at),
                             lead.reason_text,
@@ -285,7 +289,7 @@ def explain(
             out.print(f"  {line.explanation}")
             if line.scope is None:
                 continue
-            table = Table("lead", "seat", "counted", "overage", "reason", "counted at")
+            table = Table("lead", "seat", "counted", "charged", "reason", "counted at")
             table.columns[0].overflow = "fold"
             for lead in iter_line_leads(session, line):
                 table.add_row(

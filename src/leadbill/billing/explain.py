@@ -1,13 +1,24 @@
 """Explaining an invoice: for each line, what it charges and the leads behind it.
 
-An overage line lists every lead of its period (the master call report of that
-period, so whether and why each lead counts is `core.billability.decide`'s
-verdict, never a second rule here) and marks the overage leads. Which counted
-leads are "the overage" follows one stated rule: the counted leads are put in
-counting order (counted instant, then operator lead id); the first ones use
-the allowance, and the last ones, as many as the line's quantity, are the
-overage. The count and the leads by rank come from the billing run's own usage
-queries. A fee line or a seat fee line is explained in one sentence.
+A line that charges leads lists every lead of its span (the master call report
+of that span, so whether and why each lead counts is `core.billability.decide`'s
+verdict under the plan's counting policy, never a second rule here), and marks
+the leads the line charges:
+
+- an overage line (package, found contacts, or one segment of a period split by
+  a plan change, R4, R7, R17) charges the counted leads beyond the allowance. Which
+  counted leads are "the overage" follows one stated rule: the counted leads are
+  put in counting order (counted instant, then operator lead id); the first ones
+  use the allowance, and the last ones, as many as the line's quantity, are the
+  overage;
+- a pay-per-lead line (R10) charges every counted lead of its category (or, for
+  the line at the per-lead rate, of the categories without a price).
+
+Leads that did not count are listed too, with their reason: excluded by a
+non-billable reason, never called, no contact found, blocked, or counted in
+another period. The counts and the leads by rank come from the billing run's
+own usage queries. A fee, licence, proration or seat fee line has no leads
+behind it and says so in one sentence.
 
 Everything is paged: leads are read a page at a time (keyset on the operator
 lead id), with one query for the page, one for its events, and one query per
@@ -31,6 +42,7 @@ from leadbill.billing.repository import ClosingPeriod
 from leadbill.core.money import Money
 from leadbill.core.periods import Period, describe_period
 from leadbill.core.plans import PlanTerms
+from leadbill.core.proration import segment_allowance
 from leadbill.core.rating import LineKind
 from leadbill.plans.models import Plan
 from leadbill.plans.service import terms
@@ -43,11 +55,16 @@ OVERAGE_RULE = (
     "overage leads: the counted leads of the period in counting order (counted instant, "
     "then lead id) beyond the allowance, i.e. the last ones, as many as the line's quantity"
 )
+NO_LEADS = "no lead is charged on this line"
 
 
 @dataclass(frozen=True, slots=True)
 class ExplainedLead:
-    """One lead of an overage line's period: counted or not, why, and whether it is overage."""
+    """One lead of a line's span: counted or not, why, and whether this line charges it.
+
+    `overage` is True for a lead the line charges: an overage lead of an overage
+    line, or a counted lead of a pay-per-lead line's category.
+    """
 
     lead_id: str
     seat_code: str | None
@@ -56,11 +73,22 @@ class ExplainedLead:
     reason_text: str
     counted_at: datetime | None
     overage: bool
+    category: str | None = None
+
+    @property
+    def charged(self) -> bool:
+        """Whether this line charges the lead."""
+        return self.overage
 
 
 @dataclass(frozen=True, slots=True)
 class LineExplanation:
-    """One invoice line and what is behind it; `scope` is set when leads are behind it."""
+    """One invoice line and what is behind it; `scope` is set when leads are behind it.
+
+    `categories` narrows a pay-per-lead line to its category (`("plumbing",)`); the
+    line at the per-lead rate takes every lead whose category has no price
+    (`excluded_categories`). `charges_every_lead` marks a pay-per-lead line.
+    """
 
     position: int
     kind: str
@@ -72,6 +100,9 @@ class LineExplanation:
     counted_leads: int = 0
     allowance: int = 0
     first_overage: tuple[datetime, str] | None = None
+    categories: tuple[str, ...] | None = None
+    excluded_categories: tuple[str, ...] = ()
+    charges_every_lead: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,87 +115,197 @@ class InvoiceExplanation:
     lines: tuple[LineExplanation, ...]
 
 
-def _period_of(session: Session, subscription_id: int, line: InvoiceLine) -> Period | None:
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """A line's span inside its stored period, and the plan in force in it."""
+
+    span: Period
+    period: Period
+    plan: PlanTerms
+
+
+def _span_of(session: Session, subscription: Subscription, line: InvoiceLine) -> _Span | None:
+    """The line's span (a period, or a segment of one) and the plan of that span."""
     if line.period_start is None or line.period_end is None:
         return None
-    index = session.scalar(
-        select(SubscriptionPeriod.period_index).where(
-            SubscriptionPeriod.subscription_id == subscription_id,
+    stored = session.execute(
+        select(
+            SubscriptionPeriod.period_index, SubscriptionPeriod.start, SubscriptionPeriod.end
+        ).where(
+            SubscriptionPeriod.subscription_id == subscription.id,
             SubscriptionPeriod.start <= line.period_start,
             SubscriptionPeriod.end > line.period_start,
         )
+    ).first()
+    if stored is None:
+        span = Period(0, line.period_start, line.period_end)
+        period = span
+    else:
+        index, start, end = stored
+        span = Period(int(index), line.period_start, line.period_end)
+        period = Period(int(index), start, end)
+    # The plan in force at the end of the span: a segment's own plan after a change.
+    last = span.end - timedelta(microseconds=1)
+    plan_id = report_queries.plan_in_force(session, subscription.id, span.index, last)
+    plan = terms(session.get_one(Plan, plan_id or subscription.plan_id))
+    return _Span(span, period, plan)
+
+
+def _price(money: Money) -> str:
+    return f"{money.rounded().amount:,} {money.currency}"
+
+
+def _with(base: LineExplanation, **changes: object) -> LineExplanation:
+    fields = {name: getattr(base, name) for name in LineExplanation.__dataclass_fields__}
+    fields.update(changes)
+    return LineExplanation(**fields)
+
+
+def _scope(account: Account, subscription: Subscription, found: _Span) -> ReportScope:
+    return ReportScope(
+        account.id, account.code, account.currency, subscription.id, found.plan, found.span
     )
-    return Period(int(index or 0), line.period_start, line.period_end)
-
-
-def _plan_of(session: Session, subscription: Subscription, period: Period) -> PlanTerms:
-    """The plan in force at the end of the line's span (a segment's plan if it changed)."""
-    last = period.end - timedelta(microseconds=1)
-    plan_id = report_queries.plan_in_force(session, subscription.id, period.index, last)
-    return terms(session.get_one(Plan, plan_id or subscription.plan_id))
 
 
 def _overage(
-    session: Session, invoice: Invoice, account: Account, line: InvoiceLine, base: LineExplanation
+    session: Session,
+    account: Account,
+    subscription: Subscription,
+    line: InvoiceLine,
+    base: LineExplanation,
 ) -> LineExplanation:
-    assert invoice.subscription_id is not None
-    subscription = session.get_one(Subscription, invoice.subscription_id)
-    period = _period_of(session, subscription.id, line)
-    if period is None:
+    found = _span_of(session, subscription, line)
+    if found is None:
         return base
-    plan = _plan_of(session, subscription, period)
-    scope = ReportScope(account.id, account.code, account.currency, subscription.id, plan, period)
-    span = ClosingPeriod(subscription.id, period.index, account.id, period.start, period.end)
-    counted = usage_counts.called_leads(session, [span]).get((subscription.id, period.index), 0)
-    allowance = max(0, counted - line.quantity)
+    plan, span = found.plan, found.span
+    policy = plan.counting_policy
+    key = ClosingPeriod(subscription.id, span.index, account.id, span.start, span.end)
+    counted = usage_counts.counted_leads(session, [key], policy).get(
+        (subscription.id, span.index), 0
+    )
+    allowance = segment_allowance(plan, found.period, span.start)
+    within = max(0, counted - line.quantity)
     first = None
     if line.quantity > 0:
-        ranked = usage_counts.counted_leads_at_ranks(session, [(span, allowance + 1)])
-        lead = ranked.get((subscription.id, period.index, allowance + 1))
+        ranked = usage_counts.counted_leads_at_ranks(session, [(key, within + 1)], policy)
+        lead = ranked.get((subscription.id, span.index, within + 1))
         first = (lead.counted_at, lead.external_id) if lead else None
+    segment = (
+        ""
+        if span == found.period
+        else f" (the segment from {span.start:%Y-%m-%d %H:%M} UTC, split by a plan change)"
+    )
     text = (
-        f"{counted} leads counted in {describe_period(period, account.time_zone)} under plan "
-        f"{plan.code}; the first {allowance} are within the allowance, the last "
-        f"{line.quantity} are overage at {plan.per_lead_rate.amount:,} {plan.currency} each "
+        f"{counted} leads counted ({policy.value}) in "
+        f"{describe_period(span, account.time_zone)}{segment} under plan {plan.code}, "
+        f"{allowance} included; the first {within} are within the allowance, the last "
+        f"{line.quantity} are overage at {_price(plan.per_lead_rate)} each "
         f"({OVERAGE_RULE})"
     )
-    return LineExplanation(
-        position=base.position,
-        kind=base.kind,
-        description=base.description,
-        quantity=base.quantity,
-        amount=base.amount,
+    return _with(
+        base,
         explanation=text,
-        scope=scope,
+        scope=_scope(account, subscription, found),
         counted_leads=counted,
         allowance=allowance,
         first_overage=first,
     )
 
 
+def _line_category(plan: PlanTerms, description: str) -> str | None:
+    """The priced category of a pay-per-lead line (None: the line at the per-lead rate).
+
+    core.rating.leads_in_arrears writes `Leads <period>: <category>, <n> leads`.
+    """
+    for category, _price in plan.category_prices:
+        if f": {category}, " in description:
+            return category
+    return None
+
+
+def _per_lead(
+    session: Session,
+    account: Account,
+    subscription: Subscription,
+    line: InvoiceLine,
+    base: LineExplanation,
+    siblings: list[str],
+) -> LineExplanation:
+    """A pay-per-lead line; `siblings` are the descriptions of the invoice's leads lines."""
+    found = _span_of(session, subscription, line)
+    if found is None:
+        return base
+    plan, span = found.plan, found.span
+    key = ClosingPeriod(subscription.id, span.index, account.id, span.start, span.end)
+    by_category = usage_counts.counted_by_category(session, [key], plan.counting_policy).get(
+        (subscription.id, span.index), {}
+    )
+    category = _line_category(plan, line.description)
+    priced = tuple(name for name, _price in plan.category_prices)
+    if category is not None:
+        counted = by_category.get(category, 0)
+        which = f"of category {category}"
+    else:
+        counted = sum(n for c, n in by_category.items() if c not in priced)
+        which = "without a category price" if priced else "of the period"
+    text = (
+        f"{counted} leads {which} counted ({plan.counting_policy.value}) in "
+        f"{describe_period(span, account.time_zone)} under plan {plan.code}, each charged "
+        f"{_price(plan.lead_price(category))}; a lead with a non-billable reason is listed "
+        "with its reason and not charged"
+    )
+    return _with(
+        base,
+        explanation=text,
+        scope=_scope(account, subscription, found),
+        counted_leads=counted,
+        categories=(category,) if category is not None else None,
+        # The line at the per-lead rate also lists the (excluded) leads of a priced
+        # category that has no line of its own: no lead of it counted.
+        excluded_categories=()
+        if category is not None
+        else tuple(c for c in priced if any(_line_category(plan, d) == c for d in siblings)),
+        charges_every_lead=True,
+    )
+
+
 def _one_line(session: Session, invoice: Invoice, account: Account, line: InvoiceLine) -> str:
-    if line.kind == LineKind.PLAN_FEE and invoice.subscription_id is not None:
-        subscription = session.get_one(Subscription, invoice.subscription_id)
-        period = _period_of(session, subscription.id, line)
-        if period is not None:
-            plan = _plan_of(session, subscription, period)
-            return (
-                f"plan fee of {plan.code} for {describe_period(period, account.time_zone)}, "
-                f"charged in advance at the start of the period; it includes "
-                f"{plan.included_leads} leads; no lead is charged on this line"
-            )
+    subscription = (
+        session.get_one(Subscription, invoice.subscription_id)
+        if invoice.subscription_id is not None
+        else None
+    )
+    found = _span_of(session, subscription, line) if subscription is not None else None
+    if line.kind == LineKind.PLAN_FEE and found is not None:
+        return (
+            f"plan fee of {found.plan.code} for "
+            f"{describe_period(found.span, account.time_zone)}, charged in advance at the "
+            f"start of the period; it includes {found.plan.included_leads} leads; {NO_LEADS}"
+        )
+    if line.kind == LineKind.LICENCES and found is not None:
+        return (
+            f"licences of {found.plan.code}: {line.quantity} x "
+            f"{_price(Money(line.unit_price, invoice.currency))} for "
+            f"{describe_period(found.span, account.time_zone)}, "
+            f"charged in advance (an addition prorated to the rest of the period); {NO_LEADS}"
+        )
+    if line.kind == LineKind.PRORATION:
+        return (
+            "plan change: the fee difference prorated to the rest of the period, charged "
+            f"at the change; the leads of each segment are on the period-end invoice; {NO_LEADS}"
+        )
     if line.kind == LineKind.SEAT_FEE and invoice.seat_id is not None:
         seat = session.get_one(Seat, invoice.seat_id)
         return (
             f"one-time fee of seat {seat.code} (primary {seat.primary_name}), invoiced when "
-            f"the seat was created on {seat.created_at:%Y-%m-%d}; no lead is charged on this line"
+            f"the seat was created on {seat.created_at:%Y-%m-%d}; {NO_LEADS}"
         )
     if line.kind == LineKind.CREDIT:
         return (
             f"{line.description}: credit from an approved review of a lead charged on an earlier "
             "invoice, applied here up to this invoice's total (leadbill credit-notes show)"
         )
-    return f"{line.kind}: {line.description}"
+    return f"{line.kind}: {line.description}; {NO_LEADS}"
 
 
 def explain_invoice(
@@ -173,19 +314,31 @@ def explain_invoice(
     """Explain each line of an invoice; with `account_id`, another account's is NotFound."""
     invoice = get_invoice(session, number_or_id, account_id)
     account = session.get_one(Account, invoice.account_id)
+    subscription = (
+        session.get_one(Subscription, invoice.subscription_id)
+        if invoice.subscription_id is not None
+        else None
+    )
     explained = []
-    for line in invoice_lines(session, invoice.id):
+    lines = invoice_lines(session, invoice.id)
+    siblings = [line.description for line in lines if line.kind == LineKind.LEADS]
+    for line in lines:
         base = LineExplanation(
             position=line.position,
             kind=line.kind,
             description=line.description,
             quantity=line.quantity,
             amount=Money(line.amount, invoice.currency).rounded(),  # stored rounded already
-            explanation=_one_line(session, invoice, account, line),
+            explanation="",
         )
-        if line.kind == LineKind.OVERAGE and invoice.subscription_id is not None:
-            base = _overage(session, invoice, account, line, base)
+        if subscription is not None and line.kind == LineKind.OVERAGE:
+            base = _overage(session, account, subscription, line, base)
+        elif subscription is not None and line.kind == LineKind.LEADS:
+            base = _per_lead(session, account, subscription, line, base, siblings)
+        if not base.explanation:
+            base = _with(base, explanation=_one_line(session, invoice, account, line))
         explained.append(base)
+    _home_for_unlisted(explained)
     return InvoiceExplanation(
         invoice_label=invoice.number or f"draft {invoice.id}",
         account_code=account.code,
@@ -194,19 +347,47 @@ def explain_invoice(
     )
 
 
+def _home_for_unlisted(explained: list[LineExplanation]) -> None:
+    """Without a line at the per-lead rate, the last pay-per-lead line also lists the leads
+    of categories that have no line (none of them counted: each is listed with its reason)."""
+    leads = [n for n, line in enumerate(explained) if line.charges_every_lead]
+    if not leads or any(explained[n].categories is None for n in leads):
+        return
+    last = explained[leads[-1]]
+    own = {c for n in leads[:-1] for c in (explained[n].categories or ())}
+    explained[leads[-1]] = _with(
+        last,
+        categories=None,
+        excluded_categories=tuple(sorted(own)),
+        explanation=last.explanation + "; the leads of categories without a line of their "
+        "own (none of them counted) are listed here too",
+    )
+
+
+def _belongs(line: LineExplanation, category: str | None) -> bool:
+    if line.categories is not None:
+        return category in line.categories
+    return category not in line.excluded_categories
+
+
 def iter_line_leads(
     session: Session, line: LineExplanation, *, page_size: int = DEFAULT_PAGE_SIZE
 ) -> Iterator[ExplainedLead]:
-    """Every lead of the line's period, page by page, with its verdict and overage mark."""
+    """Every lead of the line's span, page by page, with its verdict and charged mark."""
     if line.scope is None:
         return
     for row in iter_call_report(session, line.scope, page_size=page_size):
-        overage = (
-            row.counted
-            and line.first_overage is not None
-            and row.counted_at is not None
-            and (row.counted_at, row.lead_id) >= line.first_overage
-        )
+        if line.charges_every_lead:
+            if not _belongs(line, row.category):
+                continue
+            charged = row.counted
+        else:
+            charged = (
+                row.counted
+                and line.first_overage is not None
+                and row.counted_at is not None
+                and (row.counted_at, row.lead_id) >= line.first_overage
+            )
         yield ExplainedLead(
             lead_id=row.lead_id,
             seat_code=row.seat_code,
@@ -214,5 +395,6 @@ def iter_line_leads(
             reason=row.reason,
             reason_text=row.reason_text,
             counted_at=row.counted_at,
-            overage=overage,
+            overage=charged,
+            category=row.category,
         )

@@ -33,7 +33,10 @@ class Invoice(Base):
     subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
     seat_id: Mapped[int | None] = mapped_column(ForeignKey("seats.id"))
     boundary_index: Mapped[int | None] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(16))  # period | seat_fee
+    # period: a boundary of the billing run, or a subscription's first fee (boundary 0);
+    # seat_fee: a new seat's one-time fee (R8); change: the prorated fee difference of
+    # a plan change at once (R7); licences: licences added inside a period (R20).
+    kind: Mapped[str] = mapped_column(String(16))
     number: Mapped[str | None] = mapped_column(String(32), unique=True)
     status: Mapped[str] = mapped_column(String(16))  # draft | open | paid | void
     currency: Mapped[str] = mapped_column(String(3))

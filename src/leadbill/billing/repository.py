@@ -22,6 +22,7 @@ from leadbill.billing.models import Invoice, InvoiceLine
 from leadbill.core.plans import CountingPolicy
 from leadbill.db import Base, UTCDateTime
 from leadbill.leads.models import Lead
+from leadbill.leads.policies import STORED_COUNTING
 from leadbill.plans.models import Plan
 from leadbill.subscriptions.models import Subscription, SubscriptionPeriod, SubscriptionSegment
 
@@ -161,33 +162,41 @@ def _bulk_insert(
     return session.execute(statement, list(rows))
 
 
-# The leads that count in a period `cp`: the one predicate of usage, shared by the
-# counts (called_leads) and the ranked leads (counted_leads_at_ranks). Under the
-# `called` policy a lead counts at its first call (leads.first_called_at).
-_COUNTED_JOIN = (
-    "JOIN leads ON leads.account_id = cp.account_id"
-    " AND leads.first_called_at >= cp.period_start"
-    " AND leads.first_called_at < cp.period_end"
-)
-_COUNTED_AT = "leads.first_called_at"
-# The counting policies whose usage the queries below count. Callers outside the
-# billing run (thresholds, plan advice) ask this set before counting, so a policy
-# added here (with its stored instant in the predicate) reaches them as well.
-COUNTED_POLICIES: frozenset[CountingPolicy] = frozenset({CountingPolicy.CALLED})
+# Every query below (counts, counts by category, leads by rank) joins the leads through
+# `_counted_join`, built from leads.policies.STORED_COUNTING (the stored form of
+# core.billability.decide), so the billing run, the summary, thresholds, plan advice
+# and explain count the same leads.
+_POLICY_USAGE = STORED_COUNTING
+# The counting policies under which leads count at all (`none`: a pure licence plan).
+COUNTED_POLICIES: frozenset[CountingPolicy] = frozenset(_POLICY_USAGE)
 
-_USAGE_SQL = {
-    # Each batch's closing periods arrive as arrays (PostgreSQL) or one JSON array
-    # (SQLite): the statement text is fixed, so it is prepared and cached once.
-    "postgresql": f"""
-        SELECT cp.subscription_id, cp.period_index, count(*)
-        FROM unnest(CAST(:subscription_ids AS BIGINT[]), CAST(:period_indexes AS INTEGER[]),
-                    CAST(:account_ids AS BIGINT[]), CAST(:starts AS TIMESTAMPTZ[]),
-                    CAST(:ends AS TIMESTAMPTZ[]))
-             AS cp(subscription_id, period_index, account_id, period_start, period_end)
-        {_COUNTED_JOIN}
-        GROUP BY cp.subscription_id, cp.period_index
+
+def _counted_join(policy: CountingPolicy) -> str:
+    """JOIN of the leads counted in each span `cp` under `policy` (half-open spans)."""
+    column, kept = _POLICY_USAGE[policy]
+    return (
+        f"JOIN leads ON leads.account_id = cp.account_id AND leads.{column} >= cp.period_start"
+        f" AND leads.{column} < cp.period_end AND {kept}"
+    )
+
+
+def counted_at_column(policy: CountingPolicy) -> str:
+    """The leads column holding the instant at which a lead counts under `policy`."""
+    return _POLICY_USAGE[policy][0]
+
+
+# Each batch's spans arrive as arrays (PostgreSQL) or one JSON array (SQLite): the
+# statement text is fixed per policy, so it is prepared and cached once.
+_SPANS = {
+    "postgresql": """
+        WITH cp AS (
+            SELECT * FROM unnest(CAST(:subscription_ids AS BIGINT[]),
+                CAST(:period_indexes AS INTEGER[]), CAST(:account_ids AS BIGINT[]),
+                CAST(:starts AS TIMESTAMPTZ[]), CAST(:ends AS TIMESTAMPTZ[]))
+            AS w(subscription_id, period_index, account_id, period_start, period_end)
+        )
     """,
-    "sqlite": f"""
+    "sqlite": """
         WITH cp AS (
             SELECT json_extract(value, '$[0]') AS subscription_id,
                    json_extract(value, '$[1]') AS period_index,
@@ -196,10 +205,6 @@ _USAGE_SQL = {
                    json_extract(value, '$[4]') AS period_end
             FROM json_each(:periods)
         )
-        SELECT cp.subscription_id, cp.period_index, count(*)
-        FROM cp
-        {_COUNTED_JOIN}
-        GROUP BY cp.subscription_id, cp.period_index
     """,
 }
 
@@ -224,73 +229,30 @@ def _usage_params(session: Session, chunk: Sequence[ClosingPeriod]) -> dict[str,
     return {"periods": json.dumps(rows)}
 
 
-def called_leads(
-    session: Session, closing_periods: Sequence[ClosingPeriod]
-) -> dict[tuple[int, int], int]:
-    """Leads first called inside each period, keyed by (subscription id, period index).
-
-    One GROUP BY per chunk of periods, joined to the account's leads on the
-    (account_id, first_called_at) index. A lead called exactly at a boundary
-    belongs to the later period (half-open intervals). Periods without any
-    called lead are absent from the result.
-    """
-    counts: dict[tuple[int, int], int] = {}
-    sql = text(_USAGE_SQL[session.get_bind().dialect.name])
-    for offset in range(0, len(closing_periods), USAGE_CHUNK):
-        params = _usage_params(session, closing_periods[offset : offset + USAGE_CHUNK])
-        for subscription_id, period_index, count in session.execute(sql, params):
-            counts[(int(subscription_id), int(period_index))] = int(count)
-    return counts
-
-
-# Per-lead policies (seeds 002, 003): the stored instant at which a lead counts and
-# the stored exclusions that remove it, exactly as core.billability.decide (with
-# reason_applies) says. Staff decisions exclude under both; automatic reasons all
-# exclude pay per lead; only the block list excludes found contacts.
-_POLICY_USAGE = {
-    CountingPolicy.RECEIVED_UNLESS_EXCLUDED: (
-        "received_at",
-        "leads.exclusion_reason IS NULL AND leads.decision_reason IS NULL",
-    ),
-    CountingPolicy.CONTACT_FOUND: (
-        "first_found_at",
-        "(leads.exclusion_reason IS NULL OR leads.exclusion_reason <> 'block_list')"
-        " AND leads.decision_reason IS NULL",
-    ),
-}
-
-
 def _category_sql(dialect: str, policy: CountingPolicy) -> str:
-    column, kept = _POLICY_USAGE[policy]
-    join = (
-        f"JOIN leads ON leads.account_id = cp.account_id AND leads.{column} >= cp.period_start"
-        f" AND leads.{column} < cp.period_end AND {kept}"
+    return (
+        f"{_SPANS[dialect]}"
+        " SELECT cp.subscription_id, cp.period_index, leads.category, count(*) FROM cp"
+        f" {_counted_join(policy)}"
+        " GROUP BY cp.subscription_id, cp.period_index, leads.category"
     )
-    select_ = "SELECT cp.subscription_id, cp.period_index, leads.category, count(*)"
-    group = "GROUP BY cp.subscription_id, cp.period_index, leads.category"
-    source = _USAGE_SQL[dialect].split("SELECT cp.subscription_id, cp.period_index, count(*)")[0]
-    if dialect == "postgresql":
-        return (
-            f"{select_} FROM unnest(CAST(:subscription_ids AS BIGINT[]),"
-            " CAST(:period_indexes AS INTEGER[]), CAST(:account_ids AS BIGINT[]),"
-            " CAST(:starts AS TIMESTAMPTZ[]), CAST(:ends AS TIMESTAMPTZ[]))"
-            " AS cp(subscription_id, period_index, account_id, period_start, period_end)"
-            f" {join} {group}"
-        )
-    return f"{source} {select_} FROM cp {join} {group}"
 
 
 def counted_by_category(
     session: Session, closing_periods: Sequence[ClosingPeriod], policy: CountingPolicy
 ) -> dict[tuple[int, int], dict[str | None, int]]:
-    """Counted leads per category in each period under a per-lead `policy`.
+    """Counted leads per category in each span under `policy`.
 
     Keyed by (subscription id, period index), then the lead's category (None:
-    uncategorised). One GROUP BY per chunk of periods on the (account_id,
-    received_at) or (account_id, first_found_at) index; leads excluded by an
-    automatic reason that applies to the policy or by a staff decision are left out.
+    uncategorised). One GROUP BY per chunk of spans on the policy's (account_id,
+    counted instant) index; leads excluded by an automatic reason that applies to
+    the policy or by a staff decision are left out. A lead counted exactly at a
+    boundary belongs to the later span (half-open intervals); spans without any
+    counted lead are absent. `none` counts nothing.
     """
     counts: dict[tuple[int, int], dict[str | None, int]] = {}
+    if policy not in _POLICY_USAGE:
+        return counts
     sql = text(_category_sql(session.get_bind().dialect.name, policy))
     for offset in range(0, len(closing_periods), USAGE_CHUNK):
         params = _usage_params(session, closing_periods[offset : offset + USAGE_CHUNK])
@@ -303,18 +265,21 @@ def counted_by_category(
 def counted_leads(
     session: Session, closing_periods: Sequence[ClosingPeriod], policy: CountingPolicy
 ) -> dict[tuple[int, int], int]:
-    """Counted leads in each period under any counting policy (none: no leads)."""
-    if policy is CountingPolicy.CALLED:
-        return called_leads(session, closing_periods)
-    if policy not in _POLICY_USAGE:
-        return {}
+    """Counted leads in each span under any counting policy (none: no leads)."""
     by_category = counted_by_category(session, closing_periods, policy)
     return {key: sum(counts.values()) for key, counts in by_category.items()}
 
 
+def called_leads(
+    session: Session, closing_periods: Sequence[ClosingPeriod]
+) -> dict[tuple[int, int], int]:
+    """Leads first called inside each span (the `called` policy, R2)."""
+    return counted_leads(session, closing_periods, CountingPolicy.CALLED)
+
+
 @dataclass(frozen=True, slots=True)
 class RankedLead:
-    """The lead counted `rank`-th (1 is the first) in one period, in counting order."""
+    """The lead counted `rank`-th (1 is the first) in one span, in counting order."""
 
     subscription_id: int
     period_index: int
@@ -350,19 +315,19 @@ _RANKED_SQL = {
 }
 # Counting order: the counted instant, then the operator's lead id (unique per account),
 # compared by code point on both databases (PostgreSQL's "C" collation, SQLite's binary).
-_RANKED_TAIL = f"""
+_RANKED_TAIL = """
         , spans AS (
             SELECT DISTINCT subscription_id, period_index, account_id, period_start, period_end
             FROM cp
         ), ranked AS (
             SELECT cp.subscription_id, cp.period_index, leads.id AS lead_id,
-                   leads.external_id, {_COUNTED_AT} AS counted_at,
+                   leads.external_id, leads.{counted_at} AS counted_at,
                    row_number() OVER (
                        PARTITION BY cp.subscription_id, cp.period_index
-                       ORDER BY {_COUNTED_AT}, leads.external_id {{collate}}
+                       ORDER BY leads.{counted_at}, leads.external_id {collate}
                    ) AS position
             FROM spans AS cp
-            {_COUNTED_JOIN}
+            {join}
         )
         SELECT cp.subscription_id, cp.period_index, cp.wanted, ranked.lead_id,
                ranked.external_id, ranked.counted_at
@@ -374,17 +339,25 @@ _RANKED_TAIL = f"""
 
 
 def counted_leads_at_ranks(
-    session: Session, wanted: Sequence[tuple[ClosingPeriod, int]]
+    session: Session,
+    wanted: Sequence[tuple[ClosingPeriod, int]],
+    policy: CountingPolicy = CountingPolicy.CALLED,
 ) -> dict[tuple[int, int, int], RankedLead]:
-    """The lead counted at each wanted rank of each period, keyed by (subscription, period, rank).
+    """The lead counted at each wanted rank of each span, keyed by (subscription, period, rank).
 
-    The leads are exactly those `called_leads` counts, in counting order: the
-    counted instant, then the operator lead id. A rank beyond the period's
+    The leads are exactly those `counted_leads` counts under `policy`, in counting
+    order: the counted instant, then the operator lead id. A rank beyond the span's
     counted leads is absent from the result. One statement per chunk.
     """
     found: dict[tuple[int, int, int], RankedLead] = {}
+    if policy not in _POLICY_USAGE:
+        return found
     postgresql = _is_postgresql(session)
-    tail = _RANKED_TAIL.replace("{collate}", 'COLLATE "C"' if postgresql else "")
+    tail = _RANKED_TAIL.format(
+        counted_at=counted_at_column(policy),
+        collate='COLLATE "C"' if postgresql else "",
+        join=_counted_join(policy),
+    )
     sql = text(_RANKED_SQL["postgresql" if postgresql else "sqlite"].replace("{ranked}", tail))
     typed = sql.columns(counted_at=UTCDateTime())
     for offset in range(0, len(wanted), USAGE_CHUNK):
@@ -442,8 +415,7 @@ def split_segments(
         )
         sql = f"{_SPLIT_SELECT} {source} {_SPLIT_JOIN}"
     else:
-        prefix = _USAGE_SQL["sqlite"].split("SELECT cp.subscription_id, cp.period_index")[0]
-        sql = f"{prefix} {_SPLIT_SELECT} FROM cp {_SPLIT_JOIN}"
+        sql = f"{_SPANS['sqlite']} {_SPLIT_SELECT} FROM cp {_SPLIT_JOIN}"
     typed = text(sql).columns(start=UTCDateTime(), end_at=UTCDateTime())
     found: dict[tuple[int, int], list[SegmentRow]] = {}
     for offset in range(0, len(closing_periods), USAGE_CHUNK):

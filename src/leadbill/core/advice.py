@@ -19,15 +19,21 @@ from leadbill.core.errors import RuleViolation
 from leadbill.core.money import Money, total
 from leadbill.core.periods import Interval, Period
 from leadbill.core.plans import PlanTerms
-from leadbill.core.rating import fee_in_advance, overage_in_arrears
+from leadbill.core.rating import (
+    charges_per_lead,
+    fee_in_advance,
+    leads_in_arrears,
+    overage_in_arrears,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class PeriodUsage:
-    """The leads counted in one closed period."""
+    """The leads counted in one closed period (by category for pay-per-lead prices)."""
 
     period: Period
     counted_leads: int
+    by_category: tuple[tuple[str | None, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,16 +70,26 @@ class Advice:
 
 
 def period_cost(plan: PlanTerms, usage: PeriodUsage) -> PeriodCost:
-    """Fee plus overage of one period under `plan`, each line rounded as on an invoice."""
+    """Fee plus overage (or per-lead charges) of one period under `plan`, lines rounded once."""
     fee = fee_in_advance(plan, usage.period).amount
-    overage = overage_in_arrears(plan, usage.period, usage.counted_leads)
+    if charges_per_lead(plan):
+        # Pay per lead (R10): every counted lead at its category price, as invoiced.
+        by_category = dict(usage.by_category) or {None: usage.counted_leads}
+        lines = leads_in_arrears(plan, usage.period, by_category)
+        charged, quantity = (
+            total([line.amount for line in lines], plan.currency),
+            sum(line.quantity for line in lines),
+        )
+    else:
+        overage = overage_in_arrears(plan, usage.period, usage.counted_leads)
+        charged, quantity = overage.amount, overage.quantity
     return PeriodCost(
         period=usage.period,
         counted_leads=usage.counted_leads,
         fee=fee,
-        overage_leads=overage.quantity,
-        overage=overage.amount,
-        total=total([fee, overage.amount], plan.currency),
+        overage_leads=quantity,
+        overage=charged,
+        total=total([fee, charged], plan.currency),
         lost_leads=max(0, plan.included_leads - usage.counted_leads),
     )
 

@@ -28,6 +28,7 @@ may go beyond it.
 from __future__ import annotations
 
 import enum
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,10 +36,19 @@ from datetime import datetime
 from fractions import Fraction
 
 from leadbill.core.errors import RuleViolation
-from leadbill.core.money import Money
+from leadbill.core.money import Money, total
 from leadbill.core.periods import Period, describe_period, remaining_share, require_utc
 from leadbill.core.plans import PlanTerms
-from leadbill.core.rating import Line, LineKind, prorated_line
+from leadbill.core.rating import (
+    Line,
+    LineKind,
+    SegmentSummary,
+    UsageSummary,
+    elapsed_share,
+    invoice_total,
+    projected,
+    prorated_line,
+)
 
 
 class Actor(enum.StrEnum):
@@ -149,6 +159,65 @@ def segment_overage_lines(
     return lines
 
 
+def split_usage_summary(
+    period: Period, segments: Sequence[SegmentUsage], as_of: datetime, time_zone: str = "UTC"
+) -> UsageSummary:
+    """Usage of a period split by plan changes, as the billing run will invoice it (R7).
+
+    Each segment has its own allowance (the first its plan's full allowance, a later
+    one its plan's prorated allowance) and its own overage line at its plan's rate;
+    unused leads of an earlier segment do not pass to the next. The segment in force
+    at `as_of` is projected at its own pace to its end; the cost is the first
+    segment's fee, the change invoices and the projected overage lines.
+    """
+    ordered = sorted(segments, key=lambda s: s.start)
+    if not ordered:
+        raise RuleViolation("segments", "a period has at least one segment")
+    as_of = require_utc(as_of, "as_of")
+    lines = segment_overage_lines(period, ordered, time_zone)
+    current = next((i for i in range(len(ordered) - 1, -1, -1) if ordered[i].start <= as_of), 0)
+    ahead: list[SegmentUsage] = []
+    for position, segment in enumerate(ordered):
+        leads = segment.counted_leads
+        if position == current:
+            span = Period(period.index, segment.start, segment.end)
+            leads = projected(leads, elapsed_share(span, as_of))
+        ahead.append(SegmentUsage(segment.plan, segment.start, segment.end, leads))
+    ahead_lines = segment_overage_lines(period, ahead, time_zone)
+    currency = ordered[0].plan.currency
+    fees = [ordered[0].plan.fee.rounded()] + [
+        change_fee_line(before.plan, after.plan, period, after.start).amount
+        for before, after in itertools.pairwise(ordered)
+        if before.plan.code != after.plan.code
+    ]
+    summaries = tuple(
+        SegmentSummary(
+            plan_code=segment.plan.code,
+            start=segment.start,
+            end=segment.end,
+            counted_leads=segment.counted_leads,
+            allowance=segment_allowance(segment.plan, period, segment.start),
+            overage_leads=line.quantity,
+            overage=line.amount,
+        )
+        for segment, line in zip(ordered, lines, strict=True)
+    )
+    in_force = summaries[current]
+    projected_overage = invoice_total(ahead_lines, currency)
+    return UsageSummary(
+        counted_leads=sum(s.counted_leads for s in ordered),
+        included_leads=sum(s.allowance for s in summaries),
+        remaining_leads=max(0, in_force.allowance - in_force.counted_leads),
+        overage_leads=sum(line.quantity for line in lines),
+        overage_so_far=invoice_total(lines, currency),
+        projected_leads=sum(s.counted_leads for s in ahead),
+        projected_overage=projected_overage,
+        projected_cost=total([*fees, projected_overage], currency),
+        elapsed_share=elapsed_share(period, as_of),
+        segments=summaries,
+    )
+
+
 def check_licence_count(plan: PlanTerms, current: int, wanted: int, actor: Actor) -> None:
     """Refuse a licence count the plan or the actor does not allow (R22).
 
@@ -255,5 +324,6 @@ __all__ = [
     "preview_licences",
     "segment_allowance",
     "segment_overage_lines",
+    "split_usage_summary",
     "takes_effect_at_once",
 ]

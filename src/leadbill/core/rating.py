@@ -243,8 +243,27 @@ def invoice_total(lines: list[Line], currency: str) -> Money:
 
 
 @dataclass(frozen=True, slots=True)
+class SegmentSummary:
+    """One segment of a period split by a plan change (R7), as the billing run rates it."""
+
+    plan_code: str
+    start: datetime
+    end: datetime
+    counted_leads: int
+    allowance: int
+    overage_leads: int
+    overage: Money
+
+
+@dataclass(frozen=True, slots=True)
 class UsageSummary:
-    """Where a subscription stands in its current period."""
+    """Where a subscription stands in its current period.
+
+    For a period split by a plan change, `included_leads` is the sum of the segments'
+    allowances, `remaining_leads` what is left in the segment in force, and the
+    overage the sum of the segments' overage lines (`segments`). For a pay-per-lead
+    plan the "overage" is the charge of every counted lead, by category.
+    """
 
     counted_leads: int
     included_leads: int
@@ -255,20 +274,55 @@ class UsageSummary:
     projected_overage: Money
     projected_cost: Money
     elapsed_share: Fraction
+    segments: tuple[SegmentSummary, ...] = ()
+
+
+def elapsed_share(period: Period, as_of: datetime) -> Fraction:
+    """The share of `period` elapsed at `as_of` (0 before it, 1 after it), exact."""
+    as_of = require_utc(as_of, "as_of")
+    elapsed = min(max(as_of, period.start), period.end) - period.start
+    return Fraction(int(elapsed.total_seconds()), period.seconds)
+
+
+def projected(counted_leads: int, share: Fraction) -> int:
+    """Leads at period end if the pace so far holds: whole leads, rounded down."""
+    if share == 0:
+        return counted_leads
+    return max(counted_leads, int(Fraction(counted_leads) / share))
 
 
 def usage_summary(
-    plan: PlanTerms, period: Period, counted_leads: int, as_of: datetime
+    plan: PlanTerms,
+    period: Period,
+    counted_leads: int,
+    as_of: datetime,
+    counted_by_category: Mapping[str | None, int] | None = None,
 ) -> UsageSummary:
-    """Usage so far and the projected cost if the current pace holds to period end."""
-    as_of = require_utc(as_of, "as_of")
-    elapsed = min(max(as_of, period.start), period.end) - period.start
-    share = Fraction(int(elapsed.total_seconds()), period.seconds)
-    # Projection: leads per elapsed second, times the whole period, whole leads down.
-    projected = counted_leads if share == 0 else int(Fraction(counted_leads) / share)
-    projected = max(projected, counted_leads)
+    """Usage so far and the projected cost if the current pace holds to period end.
+
+    A pay-per-lead plan (no allowance) charges every counted lead at its category
+    price (`counted_by_category`, R10), exactly the lines of the boundary invoice.
+    """
+    share = elapsed_share(period, as_of)
+    projected_leads = projected(counted_leads, share)
+    if charges_per_lead(plan):
+        by_category = counted_by_category or {None: counted_leads}
+        ahead = {category: projected(n, share) for category, n in by_category.items()}
+        charged = invoice_total(leads_in_arrears(plan, period, by_category), plan.currency)
+        charged_ahead = invoice_total(leads_in_arrears(plan, period, ahead), plan.currency)
+        return UsageSummary(
+            counted_leads=counted_leads,
+            included_leads=0,
+            remaining_leads=0,
+            overage_leads=counted_leads,
+            overage_so_far=charged,
+            projected_leads=sum(ahead.values()),
+            projected_overage=charged_ahead,
+            projected_cost=plan.fee.rounded() + charged_ahead,
+            elapsed_share=share,
+        )
     over_now = overage_leads(plan, counted_leads)
-    over_projected = overage_leads(plan, projected)
+    over_projected = overage_leads(plan, projected_leads)
     overage_now = (plan.per_lead_rate * over_now).rounded()
     overage_projected = (plan.per_lead_rate * over_projected).rounded()
     return UsageSummary(
@@ -277,7 +331,7 @@ def usage_summary(
         remaining_leads=max(0, plan.included_leads - counted_leads),
         overage_leads=over_now,
         overage_so_far=overage_now,
-        projected_leads=projected,
+        projected_leads=projected_leads,
         projected_overage=overage_projected,
         projected_cost=plan.fee.rounded() + overage_projected,
         elapsed_share=share,

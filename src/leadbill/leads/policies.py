@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -339,27 +339,36 @@ def lead_contexts(session: Session, lead_ids: Iterable[int]) -> dict[int, LeadCo
     return _contexts_of(leads.values(), pool, contexts)
 
 
+# The stored form of core.billability.decide for each counting policy: the leads column
+# holding the instant at which a lead counts, and the SQL condition on the stored
+# exclusions that keeps a lead (core.billability.reason_applies: every reason under pay
+# per lead, only the block list under found contacts, none when called; staff decisions
+# under both per-lead policies). `counted_in` and the billing run's set-based queries
+# (billing.repository) are both built from this one table.
+STORED_COUNTING: dict[CountingPolicy, tuple[str, str]] = {
+    CountingPolicy.CALLED: ("first_called_at", "1 = 1"),
+    CountingPolicy.RECEIVED_UNLESS_EXCLUDED: (
+        "received_at",
+        "leads.exclusion_reason IS NULL AND leads.decision_reason IS NULL",
+    ),
+    CountingPolicy.CONTACT_FOUND: (
+        "first_found_at",
+        "(leads.exclusion_reason IS NULL"
+        f" OR leads.exclusion_reason <> '{Reason.BLOCK_LIST.value}')"
+        " AND leads.decision_reason IS NULL",
+    ),
+}
+
+
 def counted_in(policy: CountingPolicy, start: datetime, end: datetime) -> ColumnElement[bool]:
     """The stored form of core.billability.decide: leads counted in `[start, end)`.
 
     The counted instant column of the policy, minus the stored exclusions that
-    apply to it (core.billability.reason_applies). The billing run's GROUP BY
-    uses the same predicate in SQL text (billing.repository).
+    apply to it (STORED_COUNTING, which the billing run's queries use too).
     """
-    if policy is CountingPolicy.CALLED:
-        return and_(Lead.first_called_at >= start, Lead.first_called_at < end)
-    if policy is CountingPolicy.RECEIVED_UNLESS_EXCLUDED:
-        return and_(
-            Lead.received_at >= start,
-            Lead.received_at < end,
-            Lead.exclusion_reason.is_(None),
-            Lead.decision_reason.is_(None),
-        )
-    if policy is CountingPolicy.CONTACT_FOUND:
-        return and_(
-            Lead.first_found_at >= start,
-            Lead.first_found_at < end,
-            or_(Lead.exclusion_reason.is_(None), Lead.exclusion_reason != Reason.BLOCK_LIST.value),
-            Lead.decision_reason.is_(None),
-        )
-    return Lead.id.is_(None)  # no counting policy: nothing counts
+    entry = STORED_COUNTING.get(policy)
+    if entry is None:
+        return Lead.id.is_(None)  # no counting policy: nothing counts
+    column, kept = entry
+    instant = Lead.__table__.c[column]
+    return and_(instant >= start, instant < end, text(kept))

@@ -1,8 +1,11 @@
 """Plan advice: what the last closed periods would have cost under each plan of the ladder.
 
 The counted leads of every period come from one query, the billing run's own
-usage query (`billing.repository.called_leads`), so the figures are what the
-invoices would have said. The ladder of a plan is every plan with the same
+usage query under the plan's counting policy (`billing.repository.counted_by_category`:
+called, received unless excluded, contact found), so the figures are what the
+invoices would have said. A period split by a plan change is priced as if the
+whole period had been on each plan (its leads all count the same way: a plan
+change keeps the counting policy). The ladder of a plan is every plan with the same
 ladder name, currency, interval and counting policy (the same leads count the
 same way under each, so one count per period serves them all); a plan without
 a ladder is compared with itself only. Prices and the choice come from
@@ -21,7 +24,6 @@ from leadbill.accounts.models import Account
 from leadbill.billing import repository as usage_counts
 from leadbill.billing.repository import ClosingPeriod
 from leadbill.core.advice import Advice, PeriodUsage, advise, same_ladder
-from leadbill.core.billability import counting_events
 from leadbill.core.errors import RuleViolation
 from leadbill.core.periods import Interval, Period, period_at, period_containing, require_utc
 from leadbill.errors import Conflict, InvalidInput, from_rule
@@ -93,19 +95,22 @@ def advise_account(
             f"account {account.code} has no closed period before {as_of:%Y-%m-%d %H:%M} UTC; "
             "advice compares what past periods would have cost, so it needs at least one"
         )
-    counts: dict[tuple[int, int], int] = {}
     policy = terms(plan).counting_policy
-    if counting_events(policy) and policy not in usage_counts.COUNTED_POLICIES:
-        raise Conflict(
-            f"plan {plan.code} counts leads under the {policy.value!r} policy, "
-            "which plan advice cannot count yet"
+    counts = usage_counts.counted_by_category(
+        session,
+        [ClosingPeriod(subscription.id, p.index, account.id, p.start, p.end) for p in closed],
+        policy,
+    )
+    usage = []
+    for p in closed:
+        by_category = counts.get((subscription.id, p.index), {})
+        usage.append(
+            PeriodUsage(
+                p,
+                sum(by_category.values()),
+                tuple(sorted(by_category.items(), key=lambda item: item[0] or "")),
+            )
         )
-    if counting_events(policy):
-        counts = usage_counts.called_leads(
-            session,
-            [ClosingPeriod(subscription.id, p.index, account.id, p.start, p.end) for p in closed],
-        )
-    usage = [PeriodUsage(p, counts.get((subscription.id, p.index), 0)) for p in closed]
     ladder = [terms(other) for other in ladder_plans(session, plan)]
     try:
         advice = advise(terms(plan), ladder, usage)

@@ -92,7 +92,11 @@ def list_() -> None:
                 plan.interval,
                 f"{plan.fee.normalize():f} {plan.currency}",
                 str(plan.included_leads),
-                f"{plan.per_lead_rate.normalize():f}",
+                f"{plan.per_lead_rate.normalize():f}"
+                + "".join(
+                    f"\n{price.category} {price.price.normalize():f}"
+                    for price in plan.category_prices
+                ),
                 f"{plan.seat_fee.normalize():f}",
                 plan.counting_policy,
                 ""

@@ -220,6 +220,17 @@ def summary_rows(summary: service.BillingSummary) -> list[tuple[str, str]]:
         ("projected_overage", money_text(usage.projected_overage)),
         ("projected_cost", money_text(usage.projected_cost)),
     ]
+    if summary.charges_per_lead:
+        rows.append(("pay_per_lead", "every counted lead is charged at its category price"))
+    rows += [
+        (
+            f"segment:{instant_text(segment.start)}",
+            f"{segment.plan_code} to {instant_text(segment.end)}: {segment.counted_leads} "
+            f"counted, {segment.allowance} included, {segment.overage_leads} over "
+            f"({money_text(segment.overage)})",
+        )
+        for segment in summary.segments
+    ]
     rows += [
         (f"seat:{seat.seat_code or '(no seat)'}", str(seat.counted_leads))
         for seat in summary.counted_by_seat

@@ -44,6 +44,7 @@ class LeadRow:
     source: str | None
     received_at: datetime | None
     first_called_at: datetime | None
+    category: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,7 @@ def leads_page(
             Lead.source,
             Lead.received_at,
             Lead.first_called_at,
+            Lead.category,
         )
         .outerjoin(Seat, Seat.id == Lead.seat_id)
         .where(
@@ -126,6 +128,16 @@ def events_of(session: Session, account_id: int, lead_ids: Sequence[int]) -> lis
     )
     rows: Sequence[Any] = session.execute(query).all()
     return [EventRow(*row) for row in rows]
+
+
+def external_ids(session: Session, account_id: int, lead_ids: Sequence[int]) -> dict[int, str]:
+    """The operator ids of these leads (one query; a page's earlier leads)."""
+    if not lead_ids:
+        return {}
+    query = select(Lead.id, Lead.external_id).where(
+        Lead.account_id == account_id, Lead.id.in_(lead_ids)
+    )
+    return {int(lead_id): str(external_id) for lead_id, external_id in session.execute(query)}
 
 
 def counted_leads(

@@ -18,6 +18,8 @@ from typing import NamedTuple
 from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
+from leadbill.billing import repository as usage_counts
+from leadbill.billing.repository import ClosingPeriod
 from leadbill.core.billability import (
     CALL_EVENTS,
     REASON_TEXT,
@@ -31,7 +33,8 @@ from leadbill.core.errors import RuleViolation
 from leadbill.core.money import Money
 from leadbill.core.periods import Interval, Period, period_at, period_containing, require_utc
 from leadbill.core.plans import CountingPolicy, PlanTerms
-from leadbill.core.rating import usage_summary
+from leadbill.core.proration import SegmentUsage, split_usage_summary
+from leadbill.core.rating import SegmentSummary, charges_per_lead, usage_summary
 from leadbill.core.thresholds import reached, thresholds_of
 from leadbill.errors import InvalidInput
 from leadbill.leads.policies import lead_contexts
@@ -39,7 +42,7 @@ from leadbill.plans.models import Plan
 from leadbill.plans.service import terms
 from leadbill.reports import repository
 from leadbill.subscriptions.service import current_subscription
-from leadbill.usage.service import crossings_of, record_threshold_crossings
+from leadbill.usage.service import crossings_of, period_segments, record_threshold_crossings
 
 DEFAULT_PAGE_SIZE = 500
 # A page's lead ids go into one IN list; stay far below every driver's bind limit.
@@ -96,6 +99,8 @@ class CallReportRow:
     reason: str
     reason_text: str
     counted_at: datetime | None
+    category: str | None = None
+    duplicate_of: str | None = None  # the operator id of the earlier lead a repeat repeats
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +172,10 @@ class BillingSummary:
     elapsed_share: Fraction
     counted_by_seat: tuple[SeatUsage, ...]
     thresholds: tuple[ThresholdFlag, ...] = ()
+    # A period split by a plan change: each segment as the billing run rates it (R7).
+    segments: tuple[SegmentSummary, ...] = ()
+    # Pay per lead (R10): every counted lead is charged; "overage" is that charge.
+    charges_per_lead: bool = False
 
     @property
     def period_start(self) -> datetime:
@@ -240,7 +249,9 @@ def report_scope(
 def _reason_text(
     reason_text: str, counted: bool, counted_at: datetime | None, period: Period
 ) -> str:
-    if counted or counted_at is None:
+    # A lead whose counting instant lies in the period but that does not count is
+    # excluded (a non-billable reason): its own reason says why.
+    if counted or counted_at is None or period.contains(counted_at):
         return reason_text
     when = "an earlier" if counted_at < period.start else "a later"
     return (
@@ -253,6 +264,7 @@ def _row(
     events: Sequence[repository.EventRow],
     scope: ReportScope,
     context: LeadContext | None = None,
+    names: dict[int, str] | None = None,
 ) -> CallReportRow:
     core_events = [
         LeadEvent(_KNOWN_TYPES[event.type], event.occurred_at)
@@ -271,6 +283,15 @@ def _row(
         if event.type in _CALL_TYPES
     )
     last = history[-1] if history else None
+    reason_text = _reason_text(
+        REASON_TEXT[verdict.reason], counted, verdict.counted_at, scope.period
+    )
+    duplicate_of = None
+    if verdict.duplicate_of is not None and names:
+        # R12: a repeat caller points at the earlier lead it repeats.
+        duplicate_of = names.get(verdict.duplicate_of)
+        if duplicate_of is not None and not verdict.billable:
+            reason_text += f" (the same caller as lead {duplicate_of}, within the window)"
     return CallReportRow(
         lead_id=lead.external_id,
         seat_code=lead.seat_code,
@@ -288,10 +309,10 @@ def _row(
         billable=verdict.billable,
         counted=counted,
         reason=verdict.reason.value,
-        reason_text=_reason_text(
-            REASON_TEXT[verdict.reason], counted, verdict.counted_at, scope.period
-        ),
+        reason_text=reason_text,
         counted_at=verdict.counted_at,
+        category=lead.category,
+        duplicate_of=duplicate_of,
     )
 
 
@@ -320,7 +341,11 @@ def call_report_page(
         if scope.plan.counting_policy is not CountingPolicy.CALLED
         else {}
     )
-    rows = [_row(lead, by_lead.get(lead.id, []), scope, contexts.get(lead.id)) for lead in leads]
+    earlier = {other.lead_id for context in contexts.values() for other in context.earlier}
+    names = repository.external_ids(session, scope.account_id, sorted(earlier))
+    rows = [
+        _row(lead, by_lead.get(lead.id, []), scope, contexts.get(lead.id), names) for lead in leads
+    ]
     next_after = rows[-1].lead_id if len(rows) == limit else None
     return CallReportPage(rows, next_after)
 
@@ -355,13 +380,27 @@ def call_report(
 
 
 def billing_summary(session: Session, account: Account, as_of: datetime) -> BillingSummary:
-    """Usage, allowance, overage so far and projected cost of the period containing `as_of`."""
+    """Usage, allowance, overage so far and projected cost of the period containing `as_of`.
+
+    The figures are what the billing run will invoice for the period: leads counted
+    under the plan's counting policy by the run's own queries; pay-per-lead leads
+    priced by category (R10); a period split by a plan change rated per segment (R7).
+    """
     scope = report_scope(session, account, as_of=as_of)
     as_of = _instant(as_of, "as_of")
-    counted, by_seat = 0, {}
     policy = scope.plan.counting_policy
+    span = ClosingPeriod(
+        scope.subscription_id,
+        scope.period.index,
+        scope.account_id,
+        scope.period.start,
+        scope.period.end,
+    )
+    segments = period_segments(session, [(span, scope.plan)])[
+        (scope.subscription_id, scope.period.index)
+    ]
+    by_seat: dict[int | None, int] = {}
     if counting_events(policy):
-        counted = repository.counted_leads(session, scope.account_id, scope.period, policy)
         by_seat = repository.counted_leads_by_seat(session, scope.account_id, scope.period, policy)
     seats = [
         SeatUsage(code, by_seat.get(seat_id, 0))
@@ -369,8 +408,35 @@ def billing_summary(session: Session, account: Account, as_of: datetime) -> Bill
     ]
     if None in by_seat:
         seats.append(SeatUsage(None, by_seat[None]))
-    usage = usage_summary(scope.plan, scope.period, counted, as_of)
-    thresholds = _threshold_flags(session, scope, counted, as_of)
+    if len(segments) > 1:
+        keys = [
+            ClosingPeriod(scope.subscription_id, -1 - n, scope.account_id, seg.start, seg.end)
+            for n, seg in enumerate(segments)
+        ]
+        counts = usage_counts.counted_leads(session, keys, policy)
+        usage = split_usage_summary(
+            scope.period,
+            [
+                SegmentUsage(
+                    seg.plan, seg.start, seg.end, counts.get((k.subscription_id, k.period_index), 0)
+                )
+                for seg, k in zip(segments, keys, strict=True)
+            ],
+            as_of,
+            account.time_zone,
+        )
+        in_force = next((seg for seg in reversed(segments) if seg.start <= as_of), segments[0])
+        position = segments.index(in_force)
+        allowance = in_force.allowance
+        counted_in_force = usage.segments[position].counted_leads
+    else:
+        by_category = usage_counts.counted_by_category(session, [span], policy).get(
+            (scope.subscription_id, scope.period.index), {}
+        )
+        counted = sum(by_category.values())
+        usage = usage_summary(scope.plan, scope.period, counted, as_of, by_category)
+        allowance, counted_in_force = scope.plan.included_leads, counted
+    thresholds = _threshold_flags(session, scope, allowance, counted_in_force, as_of)
     return BillingSummary(
         account_code=scope.account_code,
         currency=scope.currency,
@@ -391,13 +457,19 @@ def billing_summary(session: Session, account: Account, as_of: datetime) -> Bill
         elapsed_share=usage.elapsed_share,
         counted_by_seat=tuple(seats),
         thresholds=thresholds,
+        segments=usage.segments,
+        charges_per_lead=charges_per_lead(scope.plan),
     )
 
 
 def _threshold_flags(
-    session: Session, scope: ReportScope, counted: int, as_of: datetime
+    session: Session, scope: ReportScope, allowance: int, counted: int, as_of: datetime
 ) -> tuple[ThresholdFlag, ...]:
-    """The period's 80 % and 100 % flags; crossings not yet recorded are recorded here."""
+    """The period's 80 % and 100 % flags; crossings not yet recorded are recorded here.
+
+    Measured against the allowance of the segment in force (the whole period when
+    no plan change split it); a crossing is recorded once per period.
+    """
     record_threshold_crossings(session, [scope.account_id], as_of)
     recorded = {
         row.threshold: row
@@ -406,10 +478,10 @@ def _threshold_flags(
     return tuple(
         ThresholdFlag(
             threshold=percent,
-            leads=leads,
-            reached=percent in reached(scope.plan.included_leads, counted),
+            leads=recorded[percent].leads if percent in recorded else leads,
+            reached=percent in recorded or percent in reached(allowance, counted),
             crossed_at=recorded[percent].crossed_at if percent in recorded else None,
             lead_id=recorded[percent].external_id if percent in recorded else None,
         )
-        for percent, leads in thresholds_of(scope.plan.included_leads).items()
+        for percent, leads in thresholds_of(allowance).items()
     )

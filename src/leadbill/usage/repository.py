@@ -1,8 +1,9 @@
 """Set-based queries of the usage thresholds: subscriptions to watch, crossings stored.
 
 Counting itself is not here: counts and leads by rank come from
-`billing.repository` (`called_leads`, `counted_leads_at_ranks`), the queries the
-billing run charges from, so thresholds always agree with the invoice.
+`billing.repository` (`counted_leads`, `counted_leads_at_ranks`, under the plan's
+counting policy), the queries the billing run charges from, so thresholds always
+agree with the invoice.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ class WatchedSubscription:
     period_index: int
     period_start: datetime
     period_end: datetime
+    # A change scheduled for the period end (R7 downgrade): the plan of later periods.
+    scheduled_plan_id: int | None = None
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -67,6 +70,7 @@ def active_subscriptions(session: Session, account_ids: Iterable[int]) -> list[W
                 Subscription.current_period_index,
                 Subscription.current_period_start,
                 Subscription.current_period_end,
+                Subscription.scheduled_plan_id,
             )
             .join(Plan, Plan.id == Subscription.plan_id)
             .join(Account, Account.id == Subscription.account_id)

@@ -15,13 +15,18 @@ crossing is recorded only once that instant is at or before `as_of`.
 
 The periods watched for each active subscription: its current period (not yet
 closed by the billing run) and, when the run lags behind `as_of`, the calendar
-periods after it up to the one containing `as_of`. The allowance is that of
-the subscription's plan; a plan without included leads has no thresholds.
+periods after it up to the one containing `as_of`. Leads count under the plan's
+counting policy (called, received unless excluded, contact found), through the
+billing run's own queries. The allowance is that of each segment of the period
+as the billing run rates it (R7: after a mid-period change, the first segment
+keeps its plan's full allowance and a later one gets its plan's prorated
+allowance); a threshold is recorded once per period, the first time a segment
+reaches it. A plan without included leads has no thresholds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,9 +36,11 @@ from leadbill.billing import repository as usage_counts
 from leadbill.billing.repository import ClosingPeriod
 from leadbill.core.errors import RuleViolation
 from leadbill.core.periods import Interval, Period, period_at, require_utc
-from leadbill.core.plans import CountingPolicy
+from leadbill.core.plans import CountingPolicy, PlanTerms
+from leadbill.core.proration import segment_allowance
 from leadbill.core.thresholds import thresholds_of
 from leadbill.errors import from_rule
+from leadbill.plans.service import terms
 from leadbill.usage import repository
 from leadbill.usage.repository import CrossingRow, WatchedSubscription
 from leadbill.webhooks import events as webhook_events
@@ -68,10 +75,48 @@ def _watched_periods(watched: WatchedSubscription, as_of: datetime) -> list[Peri
     return found
 
 
-def _counts_leads(policy: str) -> bool:
-    # Only policies whose usage the billing queries count (a plan counting no lead has
-    # no thresholds; a policy the queries cannot count yet is left alone, not miscounted).
-    return CountingPolicy(policy) in usage_counts.COUNTED_POLICIES
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A stretch of a period on one plan, with the allowance the billing run gives it (R7)."""
+
+    plan: PlanTerms
+    start: datetime
+    end: datetime
+    allowance: int
+
+
+def period_segments(
+    session: Session, periods: Sequence[tuple[ClosingPeriod, PlanTerms]]
+) -> dict[tuple[int, int], list[Segment]]:
+    """The segments of each period, in time order, keyed by (subscription, period index).
+
+    A period that a plan change split has one segment per plan (the first with its
+    plan's full allowance, a later one with its plan's allowance prorated from its
+    start, rounded down: core.proration.segment_allowance, as the billing run
+    rates it); any other period is one segment on the given plan. One query for
+    the splits, one for the plans of earlier segments.
+    """
+    split = usage_counts.split_segments(session, [span for span, _plan in periods])
+    wanted = {row.plan_id for rows in split.values() for row in rows}
+    plans = {pid: terms(plan) for pid, plan in usage_counts.plans_by_id(session, wanted).items()}
+    found: dict[tuple[int, int], list[Segment]] = {}
+    for span, plan in periods:
+        key = (span.subscription_id, span.period_index)
+        period = Period(span.period_index, span.start, span.end)
+        rows = split.get(key)
+        if not rows:
+            found[key] = [Segment(plan, span.start, span.end, plan.included_leads)]
+            continue
+        found[key] = [
+            Segment(
+                plans[row.plan_id],
+                row.start,
+                row.end,
+                segment_allowance(plans[row.plan_id], period, row.start),
+            )
+            for row in rows
+        ]
+    return found
 
 
 def record_threshold_crossings(
@@ -79,9 +124,14 @@ def record_threshold_crossings(
 ) -> list[ThresholdCrossing]:
     """Record every threshold the accounts' open periods reached by `as_of`; return the new ones.
 
-    Set-based: one query for the subscriptions, one for what is already
-    recorded, one count, one query for the leads at the threshold ranks, one
-    insert. Re-running records nothing new.
+    Thresholds are shares of a segment's allowance, counted under the plan's counting
+    policy with the billing run's own queries. A period split by a plan change has one
+    allowance per segment (R7): a threshold is crossed by the lead that reaches it
+    inside a segment, and the period records the first such crossing, once.
+
+    Set-based: one query for the subscriptions, one for what is already recorded,
+    one for the segments, one count and one query for the leads at the threshold
+    ranks per counting policy, one insert. Re-running records nothing new.
     """
     try:
         as_of = require_utc(as_of, "as_of")
@@ -90,55 +140,91 @@ def record_threshold_crossings(
     watched = [
         w
         for w in repository.active_subscriptions(session, account_ids)
-        if w.included_leads > 0 and _counts_leads(w.counting_policy)
+        if CountingPolicy(w.counting_policy) in usage_counts.COUNTED_POLICIES
     ]
     if not watched:
         return []
     recorded = repository.recorded_thresholds(
         session, [w.id for w in watched], min(w.period_index for w in watched)
     )
-    open_periods: list[tuple[WatchedSubscription, ClosingPeriod, dict[int, int]]] = []
+    wanted_plans = {w.plan_id for w in watched} | {
+        w.scheduled_plan_id for w in watched if w.scheduled_plan_id is not None
+    }
+    plans = {
+        pid: terms(plan) for pid, plan in usage_counts.plans_by_id(session, wanted_plans).items()
+    }
+    periods: list[tuple[WatchedSubscription, ClosingPeriod]] = []
     for w in watched:
-        thresholds = thresholds_of(w.included_leads)
         for period in _watched_periods(w, as_of):
             if period.start > as_of:
                 break
+            periods.append(
+                (w, ClosingPeriod(w.id, period.index, w.account_id, period.start, period.end))
+            )
+    # Periods the billing run has not opened yet are on the plan it will open them with.
+    segments = period_segments(
+        session,
+        [
+            (
+                span,
+                plans[
+                    w.plan_id
+                    if span.period_index == w.period_index
+                    else (w.scheduled_plan_id or w.plan_id)
+                ],
+            )
+            for w, span in periods
+        ],
+    )
+    # Each segment is counted as its own span, keyed by its position in `spans`.
+    spans: list[tuple[WatchedSubscription, int, ClosingPeriod, Segment, dict[int, int]]] = []
+    for w, span in periods:
+        for segment in segments[(span.subscription_id, span.period_index)]:
             missing = {
                 percent: leads
-                for percent, leads in thresholds.items()
-                if (w.id, period.index, percent) not in recorded
+                for percent, leads in thresholds_of(segment.allowance).items()
+                if (w.id, span.period_index, percent) not in recorded
             }
-            if missing:
-                span = ClosingPeriod(w.id, period.index, w.account_id, period.start, period.end)
-                open_periods.append((w, span, missing))
-    if not open_periods:
-        return []
-    counts = usage_counts.called_leads(session, [span for _w, span, _m in open_periods])
-    wanted: list[tuple[ClosingPeriod, int]] = []
-    for _w, span, missing in open_periods:
-        counted = counts.get((span.subscription_id, span.period_index), 0)
-        wanted.extend((span, leads) for leads in missing.values() if counted >= leads)
-    if not wanted:
-        return []
-    at_rank = usage_counts.counted_leads_at_ranks(session, wanted)
-    candidates: list[ThresholdCrossing] = []
-    for w, span, missing in open_periods:
+            if missing and segment.start <= as_of:
+                key = ClosingPeriod(w.id, -1 - len(spans), w.account_id, segment.start, segment.end)
+                spans.append((w, span.period_index, key, segment, missing))
+    by_policy: dict[CountingPolicy, list[ClosingPeriod]] = {}
+    for _w, _index, key, segment, _missing in spans:
+        by_policy.setdefault(segment.plan.counting_policy, []).append(key)
+    counts: dict[tuple[int, int], int] = {}
+    for policy, keys in by_policy.items():
+        counts.update(usage_counts.counted_leads(session, keys, policy))
+    wanted: dict[CountingPolicy, list[tuple[ClosingPeriod, int]]] = {}
+    for _w, _index, key, segment, missing in spans:
+        counted = counts.get((key.subscription_id, key.period_index), 0)
+        wanted.setdefault(segment.plan.counting_policy, []).extend(
+            (key, leads) for leads in missing.values() if counted >= leads
+        )
+    at_rank: dict[tuple[int, int, int], usage_counts.RankedLead] = {}
+    for policy, ranks in wanted.items():
+        at_rank.update(usage_counts.counted_leads_at_ranks(session, ranks, policy))
+    first: dict[tuple[int, int, int], ThresholdCrossing] = {}
+    for w, period_index, key, _segment, missing in spans:
         for percent, leads in missing.items():
-            lead = at_rank.get((span.subscription_id, span.period_index, leads))
+            lead = at_rank.get((key.subscription_id, key.period_index, leads))
             if lead is None or lead.counted_at > as_of:
                 continue
-            candidates.append(
-                ThresholdCrossing(
-                    account_id=w.account_id,
-                    subscription_id=w.id,
-                    period_index=span.period_index,
-                    threshold=percent,
-                    leads=leads,
-                    lead_id=lead.lead_id,
-                    external_id=lead.external_id,
-                    crossed_at=lead.counted_at,
-                )
+            crossing = ThresholdCrossing(
+                account_id=w.account_id,
+                subscription_id=w.id,
+                period_index=period_index,
+                threshold=percent,
+                leads=leads,
+                lead_id=lead.lead_id,
+                external_id=lead.external_id,
+                crossed_at=lead.counted_at,
             )
+            slot = (w.id, period_index, percent)
+            if slot not in first or crossing.crossed_at < first[slot].crossed_at:
+                first[slot] = crossing
+    candidates = list(first.values())
+    if not candidates:
+        return []
     inserted = repository.insert_crossings(
         session,
         [

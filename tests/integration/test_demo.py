@@ -1,0 +1,62 @@
+"""The demo runs every billing model end to end on both databases, to the cent."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from leadbill.accounts.models import Account
+from leadbill.billing.models import Invoice
+from leadbill.demo import run_demo
+from leadbill.leads.models import Lead
+
+
+def _totals(session: Session, code: str) -> list[tuple[str, Decimal]]:
+    rows = session.execute(
+        select(Invoice.kind, Invoice.total)
+        .join(Account, Account.id == Invoice.account_id)
+        .where(Account.code == code)
+        .order_by(Invoice.issued_at, Invoice.id)
+    )
+    return [(kind, total) for kind, total in rows]
+
+
+def test_demo_bills_every_model(
+    sessions: sessionmaker[Session], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_demo(sessions, tmp_path)
+    printed = capsys.readouterr().out
+    assert "6 licences need operator staff to make the change" in printed  # R22
+    assert "total due today 1,203.29 USD, next renewal 6,000.00 USD" in printed
+    with sessions() as session:
+        # R19, R20: 3 licences for the year, then 2 x 1200.00 x 183/365.
+        assert _totals(session, "acme-sales") == [
+            ("period", Decimal("3600.00")),
+            ("licences", Decimal("1203.29")),
+        ]
+        # R7: (2400.00 - 1300.00) x 11/31 at the upgrade; both segments' overage at period end.
+        gina = _totals(session, "grow-gina")
+        assert ("change", Decimal("390.32")) in gina
+        assert gina[-1] == ("period", Decimal("2654.00"))  # 182.00 + 72.00 + 2400.00
+        # R10-R12, R16: October's billable leads at their category prices.
+        assert _totals(session, "bright-plumbing")[-1] == ("period", Decimal("905.00"))
+        reasons = dict(
+            session.execute(
+                select(Lead.external_id, Lead.exclusion_reason).where(
+                    Lead.external_id.like("BPE-26%-%")
+                )
+            ).all()
+        )
+        assert reasons["BPE-2609-PAUSED"] == "campaign_paused"
+        assert reasons["BPE-2610-FAR"] == "outside_service_area"
+        assert reasons["BPE-2610-CUSTOMER"] == "previous_customer"
+        assert reasons["BPE-2610-AGAIN"] == "previous_customer"
+        assert reasons["BPE-2610-FORM"] == "non_working_contact"
+        job = session.scalars(select(Lead).filter_by(external_id="BPE-2610-JOB")).one()
+        assert job.decision_reason == "job_seeker"
+        # R17, R18: October's found contacts beyond 40, and November's fee.
+        assert _totals(session, "fjord-analytics")[-1] == ("period", Decimal("424.00"))
