@@ -35,7 +35,13 @@ from leadbill.core.rating import LineKind
 from leadbill.plans.models import Plan
 from leadbill.plans.service import terms
 from leadbill.reports import repository as report_queries
-from leadbill.reports.service import DEFAULT_PAGE_SIZE, ReportScope, iter_call_report
+from leadbill.reports.service import (
+    DEFAULT_PAGE_SIZE,
+    CallReportRow,
+    ReportScope,
+    call_report_page,
+    iter_call_report,
+)
 from leadbill.seats.models import Seat
 from leadbill.subscriptions.models import Subscription, SubscriptionPeriod
 
@@ -189,6 +195,24 @@ def explain_invoice(
     )
 
 
+def _explained(line: LineExplanation, row: CallReportRow) -> ExplainedLead:
+    overage = (
+        row.counted
+        and line.first_overage is not None
+        and row.counted_at is not None
+        and (row.counted_at, row.lead_id) >= line.first_overage
+    )
+    return ExplainedLead(
+        lead_id=row.lead_id,
+        seat_code=row.seat_code,
+        counted=row.counted,
+        reason=row.reason,
+        reason_text=row.reason_text,
+        counted_at=row.counted_at,
+        overage=overage,
+    )
+
+
 def iter_line_leads(
     session: Session, line: LineExplanation, *, page_size: int = DEFAULT_PAGE_SIZE
 ) -> Iterator[ExplainedLead]:
@@ -196,18 +220,14 @@ def iter_line_leads(
     if line.scope is None:
         return
     for row in iter_call_report(session, line.scope, page_size=page_size):
-        overage = (
-            row.counted
-            and line.first_overage is not None
-            and row.counted_at is not None
-            and (row.counted_at, row.lead_id) >= line.first_overage
-        )
-        yield ExplainedLead(
-            lead_id=row.lead_id,
-            seat_code=row.seat_code,
-            counted=row.counted,
-            reason=row.reason,
-            reason_text=row.reason_text,
-            counted_at=row.counted_at,
-            overage=overage,
-        )
+        yield _explained(line, row)
+
+
+def line_leads_page(
+    session: Session, line: LineExplanation, *, after: str | None, limit: int
+) -> tuple[list[ExplainedLead], str | None]:
+    """One page of the leads behind a line (by lead id after `after`) and the next `after`."""
+    if line.scope is None:
+        return [], None
+    page = call_report_page(session, line.scope, after=after, limit=limit)
+    return [_explained(line, row) for row in page.rows], page.next_after

@@ -138,3 +138,47 @@ class PaymentRecorded(BaseModel):
     payment: PaymentOut
     invoice_status: str
     balance_due: MoneyOut
+
+
+class ExplainedLineOut(BaseModel):
+    """One invoice line and what is behind it; an overage line has leads behind it
+    (`GET /invoices/{number}/lines/{position}/leads`)."""
+
+    position: int
+    kind: str
+    description: str
+    quantity: int
+    amount: MoneyOut
+    explanation: str
+    has_leads: bool
+    counted_leads: int | None = None
+    allowance: int | None = None
+
+
+class InvoiceExplanationOut(BaseModel):
+    """Each line of an invoice explained: what it charges and why."""
+
+    invoice: str
+    account: str
+    lines: list[ExplainedLineOut]
+
+
+class ExplainedLeadOut(BaseModel):
+    """One lead of an overage line's period: counted or not, why, and whether it is overage."""
+
+    lead_id: str
+    seat: str | None
+    counted: bool
+    reason: str
+    reason_text: str
+    counted_at: datetime | None
+    overage: bool
+
+
+class ExplainedLeadPage(BaseModel):
+    """One page of the leads behind an invoice line, by lead id."""
+
+    invoice: str
+    position: int
+    data: list[ExplainedLeadOut]
+    page: PageInfo

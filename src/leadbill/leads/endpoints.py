@@ -1,4 +1,5 @@
-"""HTTP route of lead events: a batch of up to 10,000 (admin, ingest).
+"""HTTP routes of leads: lead-event batches of up to 10,000 (admin, ingest), and staff
+decisions that mark leads non-billable before invoicing (R16: admin, reviewer).
 
 Valid events are stored once each (a re-sent idempotency key is a duplicate);
 each bad event is rejected with its field and reason. A batch over the limit
@@ -9,15 +10,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from leadbill.auth.dependencies import Caller, DbSession, allow
+from leadbill.auth.dependencies import Caller, DbSession, allow, visible_account
 from leadbill.auth.idempotency import LeadbillRoute
-from leadbill.auth.service import Role
+from leadbill.auth.models import ApiKey
+from leadbill.auth.service import STAFF_READERS, Role
 from leadbill.console import now
+from leadbill.leads.decisions import decisions_of, exclude_leads
 from leadbill.leads.schemas import (
     MAX_EVENTS,
     BatchTotals,
     EventResult,
     EventStatus,
+    LeadDecisionIn,
+    LeadDecisionList,
+    LeadDecisionOut,
+    LeadDecisionResult,
     LeadEventBatch,
     LeadEventBatchResult,
 )
@@ -68,4 +75,48 @@ def send_lead_events(
             rejected=result.rejected,
         ),
         results=results,
+    )
+
+
+decisions = APIRouter(
+    prefix="/accounts/{account}",
+    tags=["lead decisions"],
+    route_class=LeadbillRoute,
+    responses=PROBLEM_RESPONSES,
+)
+DECIDERS = (Role.ADMIN, Role.REVIEWER)
+
+
+@decisions.post("/lead-decisions", response_model=LeadDecisionResult)
+def decide_leads(
+    account: str, body: LeadDecisionIn, session: DbSession, caller: Caller
+) -> LeadDecisionResult:
+    """Mark leads non-billable with a reason before their period is invoiced (admin, reviewer).
+
+    All or none: an unknown lead id is 404, a lead of an invoiced period 409.
+    """
+    owner = visible_account(session, caller, account, *DECIDERS)
+    key = session.get_one(ApiKey, caller.key_id)
+    decided_by = f"{key.name} (API key {key.id})"
+    at = now()
+    count = exclude_leads(
+        session, owner.code, body.lead_ids, reason=body.reason, decided_by=decided_by, as_of=at
+    )
+    return LeadDecisionResult(
+        decided=count, reason=body.reason.strip(), decided_by=decided_by, decided_at=at
+    )
+
+
+@decisions.get("/leads/{lead_id}/decisions", response_model=LeadDecisionList)
+def lead_decisions(
+    account: str, lead_id: str, session: DbSession, caller: Caller
+) -> LeadDecisionList:
+    """Every staff decision on one lead: reason, who and when (staff readers)."""
+    owner = visible_account(session, caller, account, *STAFF_READERS)
+    return LeadDecisionList(
+        lead_id=lead_id,
+        data=[
+            LeadDecisionOut(reason=d.reason, decided_by=d.decided_by, decided_at=d.decided_at)
+            for d in decisions_of(session, owner.code, lead_id)
+        ],
     )

@@ -8,6 +8,7 @@ event with its field and reason, and the other events of the batch are kept.
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -84,3 +85,36 @@ class LeadEventBatchResult(BaseModel):
 
     totals: BatchTotals
     results: list[EventResult]
+
+
+class LeadDecisionIn(RequestModel):
+    """Mark leads non-billable before their period is invoiced (R16); all or none."""
+
+    lead_ids: list[str] = Field(
+        min_length=1, max_length=MAX_EVENTS, examples=[["L-1001"]], description="operator lead ids"
+    )
+    reason: str = Field(min_length=1, max_length=64, examples=["wrong_number"])
+
+
+class LeadDecisionResult(BaseModel):
+    """How many leads were marked non-billable."""
+
+    decided: int
+    reason: str
+    decided_by: str
+    decided_at: datetime
+
+
+class LeadDecisionOut(BaseModel):
+    """One staff decision on a lead."""
+
+    reason: str
+    decided_by: str
+    decided_at: datetime
+
+
+class LeadDecisionList(BaseModel):
+    """Every staff decision on one lead, oldest first; the latest is in force."""
+
+    lead_id: str
+    data: list[LeadDecisionOut]
