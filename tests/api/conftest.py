@@ -7,7 +7,7 @@ other), a plan, a seat on each, a few lead events, and one API key per role.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 from fastapi.testclient import TestClient
@@ -32,6 +32,7 @@ class World:
     keys: dict[str, str]
     subscriptions: dict[str, int]
     invoices: dict[str, str]
+    extra: dict[str, int] = field(default_factory=dict)
 
     def auth(self, role: str) -> dict[str, str]:
         """The Authorization header of the key with this role."""
@@ -85,6 +86,7 @@ def world(sessions: sessionmaker[Session]) -> World:
             included_leads=100,
             per_lead_rate="10.00",
             seat_fee="57.00",
+            ladder="pkg",
             as_of=START,
         )
         subscriptions, invoices = {}, {}

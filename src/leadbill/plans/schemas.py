@@ -29,6 +29,12 @@ class PlanCreate(RequestModel):
         default="called", examples=["called"], description="which event makes a lead count"
     )
     ladder: str | None = Field(default=None, max_length=64)
+    licence_price: DecimalString | None = Field(
+        default=None, description="price of one licence per period (licence plans, R19)"
+    )
+    licence_cap: int | None = Field(
+        default=None, ge=1, le=1_000_000, description="licences a customer may reach self-serve"
+    )
 
 
 class PlanOut(BaseModel):
@@ -44,6 +50,8 @@ class PlanOut(BaseModel):
     per_lead_rate: MoneyOut
     seat_fee: MoneyOut
     counting_policy: str
+    licence_price: MoneyOut | None
+    licence_cap: int | None
     created_at: datetime
 
     @classmethod
@@ -60,6 +68,10 @@ class PlanOut(BaseModel):
             per_lead_rate=money(plan.per_lead_rate, plan.currency),
             seat_fee=money(plan.seat_fee, plan.currency),
             counting_policy=plan.counting_policy,
+            licence_price=(
+                money(plan.licence_price, plan.currency) if plan.licence_price is not None else None
+            ),
+            licence_cap=plan.licence_cap,
             created_at=plan.created_at,
         )
 
