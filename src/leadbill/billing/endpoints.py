@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
@@ -49,6 +50,7 @@ from leadbill.schemas import PROBLEM_RESPONSES, money
 router = APIRouter(tags=["billing"], route_class=LeadbillRoute, responses=PROBLEM_RESPONSES)
 READERS = (*STAFF_READERS, Role.CUSTOMER)
 BILLERS = (Role.ADMIN, Role.BILLING)
+RUN_HORIZON = timedelta(days=1)
 
 
 @router.post("/billing-runs", response_model=BillingRunOut)
@@ -57,6 +59,10 @@ def create_billing_run(
 ) -> BillingRunOut:
     """Invoice every period that ended by `as_of` (admin, billing); running again adds nothing."""
     allow(caller, *BILLERS)
+    if body.as_of > now() + RUN_HORIZON:
+        # A run issues final invoices for every period ended by as_of: one years ahead
+        # would invoice periods that have not happened (and take as long as they are many).
+        raise InvalidInput("as_of", "must not be more than a day ahead of the clock")
     result = run_billing(session_factory_of(request), body.as_of)
     return BillingRunOut(
         as_of=result.as_of,
