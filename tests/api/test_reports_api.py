@@ -148,7 +148,7 @@ def test_r4_invoice_explain_names_the_overage_leads(client: TestClient, world: W
     assert explained.status_code == 200, explained.text
     overage = next(line for line in explained.json()["lines"] if line["kind"] == "overage")
     assert overage["has_leads"] and overage["quantity"] == 2
-    assert overage["counted_leads"] == 102 and overage["allowance"] == 100
+    assert overage["counted_leads"] == 102 and overage["within_allowance"] == 100
     assert overage["amount"] == {"amount": "20.00", "currency": "USD"}
     leads = client.get(
         f"/v1/invoices/{number}/lines/{overage['position']}/leads?limit=1000",

@@ -185,7 +185,7 @@ def explain(number: str, session: DbSession, caller: Caller) -> InvoiceExplanati
                 explanation=line.explanation,
                 has_leads=line.scope is not None,
                 counted_leads=line.counted_leads if line.scope is not None else None,
-                allowance=line.allowance if line.scope is not None else None,
+                within_allowance=line.allowance if line.scope is not None else None,
             )
             for line in explained.lines
         ],

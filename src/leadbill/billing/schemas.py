@@ -152,7 +152,9 @@ class ExplainedLineOut(BaseModel):
     explanation: str
     has_leads: bool
     counted_leads: int | None = None
-    allowance: int | None = None
+    within_allowance: int | None = Field(
+        default=None, description="counted leads the allowance covered"
+    )
 
 
 class InvoiceExplanationOut(BaseModel):
