@@ -91,9 +91,9 @@ def server(url: str, workers: int) -> Iterator[int]:
     """`leadbill serve` on a free loopback port against `url`; stopped afterwards."""
     port = free_port()
     command = shutil.which("leadbill", path=str(Path(sys.executable).parent)) or "leadbill"
+    arguments = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     process = subprocess.Popen(
-        [command, "serve", "--host", "127.0.0.1", "--port", str(port)]
-        + ["--workers", str(workers), "--no-access-log"],
+        [command, "serve", *arguments, "--no-access-log"],
         env={**os.environ, "LEADBILL_DATABASE_URL": url},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -246,9 +246,10 @@ def main() -> None:
             send_all(port, key, [b'{"events":[]}'] * (4 * args.workers), args.connections)
             seconds, latencies, totals = send_all(port, key, bodies, args.connections)
     events = sum(len(batch) for batch in rows)
+    p50, p99 = (1000 * percentile(latencies, share) for share in (0.50, 0.99))
     print(
-        f"HTTP: {seconds:.1f} s, {events / seconds:,.0f} events/s; per batch p50 "
-        f"{1000 * percentile(latencies, 0.50):.0f} ms, p99 {1000 * percentile(latencies, 0.99):.0f} ms"
+        f"HTTP: {seconds:.1f} s, {events / seconds:,.0f} events/s; "
+        f"per batch p50 {p50:.0f} ms, p99 {p99:.0f} ms"
     )
     print(
         f"  accepted {totals['accepted']:,}, duplicate {totals['duplicate']:,}, "
