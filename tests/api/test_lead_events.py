@@ -109,3 +109,14 @@ def test_malformed_or_wrongly_typed_batch_stores_nothing(
     assert nested.status_code == 422
     assert nested.json()["errors"][0]["field"] == "events.1.phone"
     assert _stored(sessions) == 0
+
+
+def test_nul_in_an_event_is_422_naming_the_field_and_nothing_is_stored(
+    client: TestClient, world: World, sessions: sessionmaker[Session]
+) -> None:
+    batch = {"events": [_event(1), _event(2, name="Ann\u0000Lee")]}
+    response = client.post("/v1/lead-events", json=batch, headers=world.auth("ingest"))
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["errors"]
+    assert error["field"] == "events.1" and error["reason"].startswith("name must not contain NUL")
+    assert _stored(sessions) == 0
