@@ -98,5 +98,6 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (413, "Too large"),
         (415, "Not JSON"),
         (422, "Invalid input"),
+        (503, "Busy with concurrent requests: nothing changed, send it again"),
     )
 }

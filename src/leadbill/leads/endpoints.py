@@ -8,13 +8,25 @@ is refused whole (413) before anything is stored.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import random
+import time
 
-from leadbill.auth.dependencies import Caller, DbSession, allow, visible_account
+from fastapi import APIRouter, Request, Response
+from sqlalchemy.exc import OperationalError
+
+from leadbill.auth.dependencies import (
+    Caller,
+    DbSession,
+    StandaloneCaller,
+    allow,
+    session_factory_of,
+    visible_account,
+)
 from leadbill.auth.idempotency import LeadbillRoute
 from leadbill.auth.models import ApiKey
 from leadbill.auth.service import STAFF_READERS, Role
 from leadbill.console import now
+from leadbill.db import is_transient
 from leadbill.leads.decisions import decisions_of, exclude_leads
 from leadbill.leads.schemas import (
     MAX_EVENTS,
@@ -28,7 +40,7 @@ from leadbill.leads.schemas import (
     LeadEventBatch,
     LeadEventBatchResult,
 )
-from leadbill.leads.service import ingest_events
+from leadbill.leads.service import IngestResult, ingest_events
 from leadbill.problems import ProblemError
 from leadbill.schemas import PROBLEM_RESPONSES
 
@@ -40,9 +52,31 @@ router = APIRouter(
 )
 
 
+# Concurrent batches touching the same leads may deadlock on PostgreSQL (each upserts
+# and re-evaluates its leads); the loser changed nothing and is simply run again.
+ATTEMPTS = 3
+
+
+def _ingest(request: Request, rows: list[dict[str, str | None]]) -> IngestResult:
+    """Ingest in a transaction of its own, tried again after a lost race."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with session_factory_of(request)() as session, session.begin():
+                return ingest_events(session, rows, as_of=now(), first_line=0)
+        except OperationalError as error:
+            if attempt == ATTEMPTS or not is_transient(error):
+                raise
+            time.sleep(random.uniform(0.01, 0.05) * attempt)
+    raise AssertionError("unreachable")
+
+
 @router.post("", response_model=LeadEventBatchResult)
-def send_lead_events(body: LeadEventBatch, session: DbSession, caller: Caller) -> Response:
-    """Ingest a batch of lead events; the response gives each event's result."""
+def send_lead_events(body: LeadEventBatch, request: Request, caller: StandaloneCaller) -> Response:
+    """Ingest a batch of lead events; the response gives each event's result.
+
+    A batch is one transaction: it is stored whole (rejected events aside) or not
+    at all (a 503 after concurrent batches kept colliding: send it again).
+    """
     allow(caller, Role.ADMIN, Role.INGEST)
     events = body.events
     if len(events) > MAX_EVENTS:
@@ -52,7 +86,7 @@ def send_lead_events(body: LeadEventBatch, session: DbSession, caller: Caller) -
             "Split it: nothing of this batch was stored.",
             slug="batch-too-large",
         )
-    result = ingest_events(session, [event.row() for event in events], as_of=now(), first_line=0)
+    result = _ingest(request, [event.row() for event in events])
     results = [
         EventResult(index=i, idempotency_key=event.idempotency_key, status=EventStatus.ACCEPTED)
         for i, event in enumerate(events)
