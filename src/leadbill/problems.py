@@ -136,6 +136,13 @@ def _data(_request: Request, error: Exception) -> JSONResponse:
     return problem(422, "a value is out of range or malformed for the database", errors=[])
 
 
+def _overflow(request: Request, error: Exception) -> JSONResponse:
+    # Date arithmetic past the calendar's ends (a period far in the future), or a number
+    # too large for the driver: the input is out of range, not the server broken.
+    log.warning("out of range on %s %s: %s", request.method, request.url.path, error)
+    return problem(422, "a date or number is out of the range leadbill can work with", errors=[])
+
+
 def _database(request: Request, error: Exception) -> JSONResponse:
     # A transaction that lost a race (deadlock, serialization, lock) changed nothing and
     # may be sent again; anything else from the database is unexpected.
@@ -165,4 +172,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(DataError, _data)
     app.add_exception_handler(OperationalError, _database)
+    app.add_exception_handler(OverflowError, _overflow)
     app.add_exception_handler(Exception, _unexpected)

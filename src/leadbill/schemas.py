@@ -8,10 +8,19 @@ give amounts as decimal strings too; a JSON number is refused.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
 
 from leadbill.core.money import minor_unit
 
@@ -34,6 +43,32 @@ DecimalString = Annotated[
         json_schema_extra={"pattern": _DECIMAL.pattern, "examples": ["285.00"]},
         description="A decimal amount as a string; JSON numbers are refused.",
     ),
+]
+
+
+# Instants a request may name: anything else is a typo, and dates near the ends of the
+# calendar overflow the arithmetic of periods.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _instant(value: datetime) -> datetime:
+    out_of_range = ValueError(
+        f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC), RFC 3339 with an offset"
+    )
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise out_of_range from None
+    if not EARLIEST <= utc < LATEST:
+        raise out_of_range
+    return utc
+
+
+Instant = Annotated[
+    AwareDatetime,
+    AfterValidator(_instant),
+    Field(description="RFC 3339 with an offset, between 1970 and 2200"),
 ]
 
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from leadbill.billing.models import Invoice, InvoiceLine, Payment
 from leadbill.pagination import PageInfo
-from leadbill.schemas import DecimalString, MoneyOut, RequestModel, money
+from leadbill.schemas import DecimalString, Instant, MoneyOut, RequestModel, money
 
 
 class BillingRunCreate(RequestModel):
     """Invoice every period that ended by `as_of`."""
 
-    as_of: AwareDatetime = Field(examples=["2026-02-01T00:00:00Z"])
+    as_of: Instant = Field(examples=["2026-02-01T00:00:00Z"])
 
 
 class BillingRunOut(BaseModel):
@@ -61,7 +61,7 @@ class PaymentIn(RequestModel):
     amount: DecimalString
     currency: str = Field(min_length=3, max_length=3, examples=["USD"])
     reference: str = Field(min_length=1, max_length=128, examples=["wire-2026-0042"])
-    received_at: AwareDatetime | None = Field(
+    received_at: Instant | None = Field(
         default=None, description="when the money arrived (default: now)"
     )
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from leadbill.context.models import BlockListEntry, Campaign, CampaignPause, CustomerContact
 from leadbill.pagination import PageInfo
-from leadbill.schemas import RequestModel
+from leadbill.schemas import Instant, RequestModel
 
 MAX_CUSTOMERS = 10_000
 MAX_POSTAL_CODES = 100_000
@@ -81,14 +81,14 @@ class CampaignPage(BaseModel):
 class PauseCreate(RequestModel):
     """Pause a campaign from `start` until `end` (exclusive; null: until resumed)."""
 
-    start: AwareDatetime = Field(examples=["2026-03-01T00:00:00Z"])
-    end: AwareDatetime | None = None
+    start: Instant = Field(examples=["2026-03-01T00:00:00Z"])
+    end: Instant | None = None
 
 
 class ResumeIn(RequestModel):
     """End the campaign's open pause at `at` (default: now)."""
 
-    at: AwareDatetime | None = None
+    at: Instant | None = None
 
 
 class ServiceAreaIn(RequestModel):

@@ -4,7 +4,6 @@ account's plan advice (staff readers and the account's customer)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 from sqlalchemy import select
 
 from leadbill.auth.dependencies import Caller, DbSession, allow, visible_account
@@ -16,7 +15,7 @@ from leadbill.plans import service
 from leadbill.plans.advice import DEFAULT_PERIODS, MAX_PERIODS, advise_account
 from leadbill.plans.models import Plan
 from leadbill.plans.schemas import PlanAdviceOut, PlanCreate, PlanOut, PlanPage
-from leadbill.schemas import PROBLEM_RESPONSES
+from leadbill.schemas import PROBLEM_RESPONSES, Instant
 
 router = APIRouter(
     prefix="/plans", tags=["plans"], route_class=LeadbillRoute, responses=PROBLEM_RESPONSES
@@ -72,7 +71,7 @@ def plan_advice(
     account: str,
     session: DbSession,
     caller: Caller,
-    as_of: AwareDatetime | None = Query(None, description="default: now"),
+    as_of: Instant | None = Query(None, description="default: now"),
     periods: int = Query(DEFAULT_PERIODS, ge=1, le=MAX_PERIODS, description="closed periods"),
 ) -> PlanAdviceOut:
     """What the account's last closed periods would have cost under each plan of its ladder,

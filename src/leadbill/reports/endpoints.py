@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from leadbill.auth.dependencies import Caller, DbSession, visible_account
 from leadbill.auth.idempotency import LeadbillRoute
@@ -19,7 +18,7 @@ from leadbill.reports.service import (
     filtered_call_report_page,
     report_scope,
 )
-from leadbill.schemas import PROBLEM_RESPONSES
+from leadbill.schemas import PROBLEM_RESPONSES, Instant
 from leadbill.subscriptions.schemas import PeriodOut
 
 router = APIRouter(
@@ -29,6 +28,8 @@ router = APIRouter(
     responses=PROBLEM_RESPONSES,
 )
 READERS = (*STAFF_READERS, Role.CUSTOMER)
+# 2,000 periods: 166 years of months, 2,000 of years; beyond, the calendar overflows.
+MAX_PERIOD_INDEX = 2_000
 
 
 @router.get("/usage", response_model=UsageSummaryOut)
@@ -36,7 +37,7 @@ def usage_summary(
     account: str,
     session: DbSession,
     caller: Caller,
-    as_of: AwareDatetime | None = Query(None, description="default: now"),
+    as_of: Instant | None = Query(None, description="default: now"),
 ) -> UsageSummaryOut:
     """Usage, allowance, overage so far and projected cost of the period containing `as_of`."""
     owner = visible_account(session, caller, account, *READERS)
@@ -48,10 +49,10 @@ def call_report(
     account: str,
     session: DbSession,
     caller: Caller,
-    as_of: AwareDatetime | None = Query(
-        None, description="the period containing it (default: now)"
+    as_of: Instant | None = Query(None, description="the period containing it (default: now)"),
+    period: int | None = Query(
+        None, ge=0, le=MAX_PERIOD_INDEX, description="period number (0: first)"
     ),
-    period: int | None = Query(None, ge=0, le=100_000, description="period number (0: first)"),
     seat: str | None = Query(None, max_length=64, description="only this seat's leads"),
     counted: bool | None = Query(None, description="only leads that count (true) or not"),
     reason: str | None = Query(

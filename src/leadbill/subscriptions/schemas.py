@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from leadbill.pagination import PageInfo
-from leadbill.schemas import MoneyOut, RequestModel
+from leadbill.schemas import Instant, MoneyOut, RequestModel
 
 
 class SubscriptionCreate(RequestModel):
@@ -16,7 +16,7 @@ class SubscriptionCreate(RequestModel):
 
     account: str = Field(min_length=1, max_length=64, examples=["brokerage"])
     plan: str = Field(min_length=1, max_length=64, examples=["pkg-100"])
-    start: AwareDatetime = Field(examples=["2026-01-01T00:00:00-05:00"])
+    start: Instant = Field(examples=["2026-01-01T00:00:00-05:00"])
     licences: int = Field(default=0, ge=0, le=1_000_000, description="licence plans only")
 
 
@@ -61,7 +61,7 @@ class PlanChangeIn(RequestModel):
 
     plan: str = Field(min_length=1, max_length=64, examples=["pkg-200"])
     timing: Literal["default", "now", "period_end"] = "default"
-    at: AwareDatetime | None = Field(
+    at: Instant | None = Field(
         default=None, description="instant of the change, inside the current period (default: now)"
     )
 
@@ -88,7 +88,7 @@ class LicencesIn(RequestModel):
     """Licences to add now (invoiced at once, prorated) or remove at the period end."""
 
     count: int = Field(ge=1, le=1_000_000, examples=[2])
-    at: AwareDatetime | None = Field(
+    at: Instant | None = Field(
         default=None, description="staff only: instant inside the current period (default: now)"
     )
 
