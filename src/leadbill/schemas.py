@@ -72,19 +72,37 @@ Instant = Annotated[
 ]
 
 
-class RequestModel(BaseModel):
-    """Base of request bodies: unknown fields and NUL characters are refused.
+def text_problem(value: str) -> str | None:
+    """Why a text cannot be stored (None: it can): a NUL, or a lone UTF-16 surrogate.
 
-    PostgreSQL text cannot hold NUL, so it is refused at the edge for every field.
+    PostgreSQL text cannot hold NUL, and no database driver encodes a lone surrogate
+    (JSON may spell one, as in "\\ud800"), so both are refused at the edge.
     """
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "must be valid Unicode text (a lone surrogate is not)"
+    return None
+
+
+class RequestModel(BaseModel):
+    """Base of request bodies: unknown fields, NUL characters and lone surrogates are
+    refused (see `text_problem`)."""
 
     model_config = ConfigDict(extra="forbid")
 
     @field_validator("*", mode="after")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
+        if isinstance(value, str) and (reason := text_problem(value)):
+            raise ValueError(reason)
+        if isinstance(value, list):
+            for item in value:
+                if isinstance(item, str) and (reason := text_problem(item)):
+                    raise ValueError(reason)
         return value
 
 

@@ -67,3 +67,23 @@ def test_huge_or_odd_invoice_numbers_are_404(client: TestClient, world: World) -
     for number in ("99999999999999999999999", "%C2%B2"):
         response = client.get(f"/v1/invoices/{number}", headers=world.auth("admin"))
         assert response.status_code == 404, response.text
+
+
+def test_lone_surrogates_in_json_are_422_and_nothing_is_stored(
+    client: TestClient, world: World
+) -> None:
+    headers = {**world.auth("admin"), "Content-Type": "application/json"}
+    event = (
+        b'{"events": [{"idempotency_key": "\\ud800", "account": "acme", "lead_id": "L",'
+        b' "event_type": "received", "occurred_at": "2026-01-05T10:00:00Z"}]}'
+    )
+    for path, body in (
+        ("/v1/lead-events", event),
+        ("/v1/accounts", b'{"code": "x\\ud800", "billing_email": "a@b.test"}'),
+        ("/v1/accounts/acme/customers", b'{"customers": [{"phone": "\\udfff"}]}'),
+        ("/v1/accounts/acme/block-list", b'{"kind": "email", "value": "\\ud800@x.test"}'),
+    ):
+        response = client.post(path, content=body, headers=headers)
+        assert response.status_code == 422, (path, response.text)
+    report = client.get("/v1/accounts/acme/call-report?as_of=2026-01-15T00:00:00Z", headers=headers)
+    assert report.json()["data"] == []

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from leadbill.schemas import RequestModel
+from leadbill.schemas import RequestModel, text_problem
 
 MAX_EVENTS = 10_000
 
@@ -43,8 +43,8 @@ class LeadEventIn(BaseModel):
     def _no_nul(self) -> LeadEventIn:
         # As RequestModel does per field, in one call per event: a batch has 10,000.
         for name, value in self.__dict__.items():
-            if type(value) is str and "\x00" in value:
-                raise ValueError(f"{name} must not contain NUL characters")
+            if type(value) is str and (reason := text_problem(value)):
+                raise ValueError(f"{name} {reason}")
         return self
 
     def row(self) -> dict[str, str | None]:
