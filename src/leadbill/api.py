@@ -15,7 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from leadbill import problems
 from leadbill.accounts.endpoints import router as accounts
 from leadbill.billing.endpoints import router as billing
+from leadbill.context.endpoints import router as account_context
+from leadbill.leads.endpoints import decisions as lead_decisions
 from leadbill.leads.endpoints import router as lead_events
+from leadbill.plans.endpoints import advice as plan_advice
 from leadbill.plans.endpoints import router as plans
 from leadbill.reports.endpoints import router as reports
 from leadbill.reviews.endpoints import router as reviews
@@ -55,6 +58,8 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     for router in (plans, accounts, subscriptions, seats, lead_events, billing, reports, webhooks):
         app.include_router(router, prefix=PREFIX)
     app.include_router(reviews, prefix=PREFIX)
+    for router in (account_context, lead_decisions, plan_advice):
+        app.include_router(router, prefix=PREFIX)
     return app
 
 

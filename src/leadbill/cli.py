@@ -58,11 +58,12 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on"),
     port: int = typer.Option(8000, help="Port to listen on"),
     workers: int = typer.Option(1, min=1, help="Worker processes"),
+    access_log: bool = typer.Option(True, help="Log every request (off: errors only)"),
 ) -> None:
     """Serve the REST API (/v1, OpenAPI at /openapi.json) with uvicorn."""
     import uvicorn
 
-    uvicorn.run("leadbill.api:app", host=host, port=port, workers=workers)
+    uvicorn.run("leadbill.api:app", host=host, port=port, workers=workers, access_log=access_log)
 
 
 @app.command()

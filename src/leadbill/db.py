@@ -118,3 +118,16 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work at the edge: commit on success, roll back on error."""
     with factory() as session, session.begin():
         yield session
+
+
+# PostgreSQL SQLSTATEs of a transaction that lost a race and may simply be tried again:
+# deadlock detected, serialization failure, lock not available.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a database error means "try the transaction again" (a lost race, a lock)."""
+    original = getattr(error, "orig", None)
+    if getattr(original, "sqlstate", None) in TRANSIENT_SQLSTATES:
+        return True
+    return "database is locked" in str(original or error)

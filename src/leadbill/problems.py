@@ -13,11 +13,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from leadbill.auth.service import Unauthenticated
 from leadbill.core.errors import RuleViolation
+from leadbill.db import is_transient
 from leadbill.errors import Conflict, Forbidden, InvalidInput, LeadbillError, NotFound
 
 log = logging.getLogger("leadbill.api")
@@ -37,6 +38,7 @@ KINDS: dict[int, tuple[str, str]] = {
     415: ("unsupported-media-type", "Unsupported media type"),
     422: ("invalid-input", "Invalid input"),
     500: ("internal-error", "Internal error"),
+    503: ("busy", "Try again"),
 }
 
 
@@ -134,6 +136,27 @@ def _data(_request: Request, error: Exception) -> JSONResponse:
     return problem(422, "a value is out of range or malformed for the database", errors=[])
 
 
+def _overflow(request: Request, error: Exception) -> JSONResponse:
+    # Date arithmetic past the calendar's ends (a period far in the future), or a number
+    # too large for the driver: the input is out of range, not the server broken.
+    log.warning("out of range on %s %s: %s", request.method, request.url.path, error)
+    return problem(422, "a date or number is out of the range leadbill can work with", errors=[])
+
+
+def _database(request: Request, error: Exception) -> JSONResponse:
+    # A transaction that lost a race (deadlock, serialization, lock) changed nothing and
+    # may be sent again; anything else from the database is unexpected.
+    if is_transient(error):
+        log.warning("transient database error on %s %s: %s", request.method, request.url, error)
+        return problem(
+            503,
+            "the database was busy with concurrent requests and nothing was changed; "
+            "send the request again",
+            headers={"Retry-After": "1"},
+        )
+    return _unexpected(request, error)
+
+
 def _unexpected(request: Request, error: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
     return problem(500, "an unexpected error occurred; it has been logged")
@@ -148,4 +171,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _edge)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(DataError, _data)
+    app.add_exception_handler(OperationalError, _database)
+    app.add_exception_handler(OverflowError, _overflow)
     app.add_exception_handler(Exception, _unexpected)

@@ -8,10 +8,19 @@ give amounts as decimal strings too; a JSON number is refused.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
 
 from leadbill.core.money import minor_unit
 
@@ -37,19 +46,63 @@ DecimalString = Annotated[
 ]
 
 
-class RequestModel(BaseModel):
-    """Base of request bodies: unknown fields and NUL characters are refused.
+# Instants a request may name: anything else is a typo, and dates near the ends of the
+# calendar overflow the arithmetic of periods.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
-    PostgreSQL text cannot hold NUL, so it is refused at the edge for every field.
+
+def _instant(value: datetime) -> datetime:
+    out_of_range = ValueError(
+        f"must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d} (UTC), RFC 3339 with an offset"
+    )
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise out_of_range from None
+    if not EARLIEST <= utc < LATEST:
+        raise out_of_range
+    return utc
+
+
+Instant = Annotated[
+    AwareDatetime,
+    AfterValidator(_instant),
+    Field(description="RFC 3339 with an offset, between 1970 and 2200"),
+]
+
+
+def text_problem(value: str) -> str | None:
+    """Why a text cannot be stored (None: it can): a NUL, or a lone UTF-16 surrogate.
+
+    PostgreSQL text cannot hold NUL, and no database driver encodes a lone surrogate
+    (JSON may spell one, as in "\\ud800"), so both are refused at the edge.
     """
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "must be valid Unicode text (a lone surrogate is not)"
+    return None
+
+
+class RequestModel(BaseModel):
+    """Base of request bodies: unknown fields, NUL characters and lone surrogates are
+    refused (see `text_problem`)."""
 
     model_config = ConfigDict(extra="forbid")
 
     @field_validator("*", mode="after")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("must not contain NUL characters")
+        if isinstance(value, str) and (reason := text_problem(value)):
+            raise ValueError(reason)
+        if isinstance(value, list):
+            for item in value:
+                if isinstance(item, str) and (reason := text_problem(item)):
+                    raise ValueError(reason)
         return value
 
 
@@ -98,5 +151,6 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (413, "Too large"),
         (415, "Not JSON"),
         (422, "Invalid input"),
+        (503, "Busy with concurrent requests: nothing changed, send it again"),
     )
 }

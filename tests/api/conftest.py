@@ -33,6 +33,7 @@ class World:
     subscriptions: dict[str, int]
     invoices: dict[str, str]
     webhooks: dict[str, int] = field(default_factory=dict)  # ids the role matrix names
+    extra: dict[str, int] = field(default_factory=dict)
 
     def auth(self, role: str) -> dict[str, str]:
         """The Authorization header of the key with this role."""
@@ -86,6 +87,7 @@ def world(sessions: sessionmaker[Session]) -> World:
             included_leads=100,
             per_lead_rate="10.00",
             seat_fee="57.00",
+            ladder="pkg",
             as_of=START,
         )
         subscriptions, invoices = {}, {}

@@ -109,3 +109,51 @@ def test_malformed_or_wrongly_typed_batch_stores_nothing(
     assert nested.status_code == 422
     assert nested.json()["errors"][0]["field"] == "events.1.phone"
     assert _stored(sessions) == 0
+
+
+def test_nul_in_an_event_is_422_naming_the_field_and_nothing_is_stored(
+    client: TestClient, world: World, sessions: sessionmaker[Session]
+) -> None:
+    batch = {"events": [_event(1), _event(2, name="Ann\u0000Lee")]}
+    response = client.post("/v1/lead-events", json=batch, headers=world.auth("ingest"))
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["errors"]
+    assert error["field"] == "events.1" and error["reason"].startswith("name must not contain NUL")
+    assert _stored(sessions) == 0
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+def test_a_batch_that_lost_a_race_is_run_again_then_503(
+    client: TestClient, world: World, sessions: sessionmaker[Session], monkeypatch: Any
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from leadbill.leads import endpoints
+
+    real = endpoints.ingest_events
+    calls: list[int] = []
+
+    def deadlocks(times: int) -> Any:
+        def ingest(*args: Any, **kwargs: Any) -> Any:
+            calls.append(1)
+            if len(calls) <= times:
+                raise OperationalError("INSERT ...", {}, _Deadlock("deadlock detected"))
+            return real(*args, **kwargs)
+
+        return ingest
+
+    headers = world.auth("ingest")
+    monkeypatch.setattr(endpoints, "ingest_events", deadlocks(2))
+    response = client.post("/v1/lead-events", json={"events": [_event(1)]}, headers=headers)
+    assert response.status_code == 200 and len(calls) == 3
+    assert response.json()["totals"]["accepted"] == 1
+
+    calls.clear()
+    monkeypatch.setattr(endpoints, "ingest_events", deadlocks(3))
+    busy = client.post("/v1/lead-events", json={"events": [_event(2)]}, headers=headers)
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
+    assert busy.json()["type"] == "https://leadbill.dev/problems/busy"
+    assert _stored(sessions) == 1

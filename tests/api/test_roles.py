@@ -17,15 +17,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from leadbill.accounts.models import Account
 from leadbill.auth.service import Role
+from leadbill.context import service as context
+from leadbill.plans.service import create_plan
 from leadbill.webhooks.models import WebhookDelivery
 from leadbill.webhooks.service import create_endpoint, emit
 from tests.api.conftest import START, World
+from tests.conftest import utc
 
 STAFF = ("admin", "billing", "reviewer", "viewer")
 READERS = (*STAFF, "customer")
 BILLERS = ("admin", "billing")
 ROLES = [role.value for role in Role]
 AS_OF = "as_of=2026-01-15T00:00:00Z"
+FILTERS = "seat=acme-seat&counted=false&reason=never_called&phone=303-555-0100&email=ANN@x.test"
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,82 @@ CASES = [
     Case("list webhook deliveries", "GET", "/v1/webhook-deliveries", BILLERS),
     Case("get webhook delivery", "GET", "/v1/webhook-deliveries/{delivery}", BILLERS),
     Case("redeliver webhook", "POST", "/v1/webhook-deliveries/{delivery}/redeliver", BILLERS),
+    Case(
+        "filtered call report", "GET", f"/v1/accounts/acme/call-report?{AS_OF}&{FILTERS}", READERS
+    ),
+    Case("list subscriptions", "GET", "/v1/subscriptions", READERS),
+    Case("list account subscriptions", "GET", "/v1/subscriptions?account=acme", READERS),
+    Case(
+        "change plan",
+        "POST",
+        "/v1/subscriptions/{acme_sub}/change-plan",
+        BILLERS,
+        {"plan": "pkg-150", "at": "2026-01-15T00:00:00Z"},
+    ),
+    Case("get lead policy", "GET", "/v1/accounts/acme/lead-policy", READERS),
+    Case(
+        "set lead policy",
+        "PUT",
+        "/v1/accounts/acme/lead-policy",
+        ("admin",),
+        {"duplicate_window_days": 14},
+    ),
+    Case("list campaigns", "GET", "/v1/accounts/acme/campaigns", READERS),
+    Case(
+        "create campaign", "POST", "/v1/accounts/acme/campaigns", ("admin",), {"code": "new"}, 201
+    ),
+    Case(
+        "pause campaign",
+        "POST",
+        "/v1/accounts/acme/campaigns/spring/pauses",
+        ("admin",),
+        {"start": "2026-01-20T00:00:00Z"},
+        201,
+    ),
+    Case("resume campaign", "POST", "/v1/accounts/acme/campaigns/paused/resume", ("admin",), {}),
+    Case("list service area", "GET", "/v1/accounts/acme/service-area", READERS),
+    Case(
+        "set service area",
+        "PUT",
+        "/v1/accounts/acme/service-area",
+        ("admin",),
+        {"postal_codes": ["80202"]},
+    ),
+    Case("list customers", "GET", "/v1/accounts/acme/customers", READERS),
+    Case(
+        "add customers",
+        "POST",
+        "/v1/accounts/acme/customers",
+        ("admin",),
+        {"customers": [{"phone": "+13035550100"}]},
+    ),
+    Case("list block list", "GET", "/v1/accounts/acme/block-list", READERS),
+    Case(
+        "add block entry",
+        "POST",
+        "/v1/accounts/acme/block-list",
+        ("admin",),
+        {"kind": "domain", "value": "acme.example"},
+        201,
+    ),
+    Case(
+        "remove block entry",
+        "DELETE",
+        "/v1/accounts/acme/block-list/{acme_block}",
+        ("admin",),
+        success=204,
+    ),
+    Case(
+        "decide leads",
+        "POST",
+        "/v1/accounts/acme/lead-decisions",
+        ("admin", "reviewer"),
+        {"lead_ids": ["L1"], "reason": "wrong_number"},
+    ),
+    Case("lead decisions", "GET", "/v1/accounts/acme/leads/L1/decisions", STAFF),
+    Case("explain invoice", "GET", "/v1/invoices/{acme_invoice}/explain", READERS),
+    Case("invoice line leads", "GET", "/v1/invoices/{acme_invoice}/lines/1/leads", READERS),
+    Case("plan advice", "GET", "/v1/accounts/acme/plan-advice", READERS),
 ]
 
 
@@ -162,6 +242,8 @@ def _path(template: str, world: World) -> str:
         other_invoice=world.invoices["other"],
         endpoint=world.webhooks.get("endpoint", 0),
         delivery=world.webhooks.get("delivery", 0),
+        acme_block=world.extra.get("acme_block", 0),
+        other_block=world.extra.get("other_block", 0),
     )
 
 
@@ -185,14 +267,48 @@ def webhook(world: World, sessions: sessionmaker[Session]) -> None:
 
 
 @pytest.fixture
-def fresh_account(client: TestClient, world: World) -> None:
-    """An account without a subscription, for the create-subscription case."""
+def fresh_account(client: TestClient, world: World, sessions: sessionmaker[Session]) -> None:
+    """An account without a subscription (create-subscription case), a plan higher on the
+    ladder, and on acme and other: a campaign, a paused one, a block-list entry, a lead."""
     response = client.post(
         "/v1/accounts",
         json={"code": "fresh", "billing_email": "b@fresh.test"},
         headers=world.auth("admin"),
     )
     assert response.status_code == 201
+    with sessions() as session, session.begin():
+        create_plan(
+            session,
+            code="pkg-150",
+            name="Package 150",
+            currency="USD",
+            interval="month",
+            fee="1400.00",
+            included_leads=150,
+            per_lead_rate="9.50",
+            ladder="pkg",
+            as_of=utc(2026, 1, 1),
+        )
+        for code in ("acme", "other"):
+            context.add_campaign(session, code, "spring")
+            context.add_campaign(session, code, "paused")
+            context.pause_campaign(session, code, "paused", utc(2026, 1, 10))
+            world.extra[f"{code}_block"] = context.add_block_entry(
+                session, code, "domain", "blocked.example"
+            ).id
+    events = [
+        {
+            "idempotency_key": f"{code}-1",
+            "account": code,
+            "lead_id": lead,
+            "event_type": "received",
+            "occurred_at": "2026-01-05T10:00:00Z",
+            "seat": f"{code}-seat",
+        }
+        for code, lead in (("acme", "L1"), ("other", "L2"))
+    ]
+    sent = client.post("/v1/lead-events", json={"events": events}, headers=world.auth("ingest"))
+    assert sent.json()["totals"]["accepted"] == 2
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -243,12 +359,71 @@ OTHER_ACCOUNT = [
     ),
     Case("usage summary", "GET", f"/v1/accounts/other/usage?{AS_OF}", READERS),
     Case("call report", "GET", f"/v1/accounts/other/call-report?{AS_OF}", READERS),
+    Case("filtered call report", "GET", f"/v1/accounts/other/call-report?{FILTERS}", READERS),
+    Case("list subscriptions", "GET", "/v1/subscriptions?account=other", READERS),
+    Case(
+        "change plan",
+        "POST",
+        "/v1/subscriptions/{other_sub}/change-plan",
+        BILLERS,
+        {"plan": "pkg-150", "at": "2026-01-15T00:00:00Z"},
+    ),
+    Case("get lead policy", "GET", "/v1/accounts/other/lead-policy", READERS),
+    Case("set lead policy", "PUT", "/v1/accounts/other/lead-policy", READERS, {}),
+    Case("list campaigns", "GET", "/v1/accounts/other/campaigns", READERS),
+    Case("create campaign", "POST", "/v1/accounts/other/campaigns", READERS, {"code": "x"}),
+    Case(
+        "pause campaign",
+        "POST",
+        "/v1/accounts/other/campaigns/spring/pauses",
+        READERS,
+        {"start": "2026-01-20T00:00:00Z"},
+    ),
+    Case("resume campaign", "POST", "/v1/accounts/other/campaigns/paused/resume", READERS, {}),
+    Case("list service area", "GET", "/v1/accounts/other/service-area", READERS),
+    Case(
+        "set service area", "PUT", "/v1/accounts/other/service-area", READERS, {"postal_codes": []}
+    ),
+    Case("list customers", "GET", "/v1/accounts/other/customers", READERS),
+    Case(
+        "add customers",
+        "POST",
+        "/v1/accounts/other/customers",
+        READERS,
+        {"customers": [{"email": "a@b.test"}]},
+    ),
+    Case("list block list", "GET", "/v1/accounts/other/block-list", READERS),
+    Case(
+        "add block entry",
+        "POST",
+        "/v1/accounts/other/block-list",
+        READERS,
+        {"kind": "domain", "value": "x.example"},
+    ),
+    Case("remove block entry", "DELETE", "/v1/accounts/other/block-list/{other_block}", READERS),
+    Case(
+        "remove acme entry through other",
+        "DELETE",
+        "/v1/accounts/other/block-list/{acme_block}",
+        READERS,
+    ),
+    Case(
+        "decide leads",
+        "POST",
+        "/v1/accounts/other/lead-decisions",
+        READERS,
+        {"lead_ids": ["L2"], "reason": "wrong_number"},
+    ),
+    Case("lead decisions", "GET", "/v1/accounts/other/leads/L2/decisions", READERS),
+    Case("explain invoice", "GET", "/v1/invoices/{other_invoice}/explain", READERS),
+    Case("invoice line leads", "GET", "/v1/invoices/{other_invoice}/lines/1/leads", READERS),
+    Case("plan advice", "GET", "/v1/accounts/other/plan-advice", READERS),
 ]
 
 
 @pytest.mark.parametrize("case", OTHER_ACCOUNT, ids=lambda case: case.name.replace(" ", "-"))
 def test_customer_gets_404_for_another_accounts_ids(
-    client: TestClient, world: World, case: Case
+    client: TestClient, world: World, fresh_account: None, case: Case
 ) -> None:
     response = _call(client, world, "customer", case)
     assert response.status_code == 404, response.text
@@ -257,6 +432,7 @@ def test_customer_gets_404_for_another_accounts_ids(
     assert "errors" not in body
     # The same request for something that does not exist answers the same way.
     missing = case.path.replace("{other_sub}", "999999").replace("{other_invoice}", "INV-999999")
+    missing = missing.replace("{other_block}", "999999").replace("{acme_block}", "999999")
     missing = missing.replace("other", "ghost")
     body_missing = None
     if case.body is not None:

@@ -1,8 +1,12 @@
-"""HTTP routes of billing: runs (admin, billing), invoices (read), payments (admin, billing)."""
+"""HTTP routes of billing: runs (admin, billing), invoices (read, explain), payments
+(admin, billing)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,13 +21,18 @@ from leadbill.auth.dependencies import (
 )
 from leadbill.auth.idempotency import LeadbillRoute
 from leadbill.auth.service import STAFF_READERS, Principal, Role
+from leadbill.billing.explain import InvoiceExplanation, explain_invoice, line_leads_page
 from leadbill.billing.invoices import STATUSES, get_invoice, invoice_lines
 from leadbill.billing.models import Invoice
 from leadbill.billing.payments import amount_paid, balance_due, payments_of, record_payment
 from leadbill.billing.schemas import (
     BillingRunCreate,
     BillingRunOut,
+    ExplainedLeadOut,
+    ExplainedLeadPage,
+    ExplainedLineOut,
     InvoiceDetail,
+    InvoiceExplanationOut,
     InvoiceLineOut,
     InvoiceOut,
     InvoicePage,
@@ -33,13 +42,15 @@ from leadbill.billing.schemas import (
 )
 from leadbill.billing.service import run_billing
 from leadbill.console import now
-from leadbill.errors import InvalidInput
+from leadbill.errors import InvalidInput, NotFound
 from leadbill.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageInfo, decode_cursor, encode_cursor
+from leadbill.reports.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from leadbill.schemas import PROBLEM_RESPONSES, money
 
 router = APIRouter(tags=["billing"], route_class=LeadbillRoute, responses=PROBLEM_RESPONSES)
 READERS = (*STAFF_READERS, Role.CUSTOMER)
 BILLERS = (Role.ADMIN, Role.BILLING)
+RUN_HORIZON = timedelta(days=1)
 
 
 @router.post("/billing-runs", response_model=BillingRunOut)
@@ -48,6 +59,10 @@ def create_billing_run(
 ) -> BillingRunOut:
     """Invoice every period that ended by `as_of` (admin, billing); running again adds nothing."""
     allow(caller, *BILLERS)
+    if body.as_of > now() + RUN_HORIZON:
+        # A run issues final invoices for every period ended by as_of: one years ahead
+        # would invoice periods that have not happened (and take as long as they are many).
+        raise InvalidInput("as_of", "must not be more than a day ahead of the clock")
     result = run_billing(session_factory_of(request), body.as_of)
     return BillingRunOut(
         as_of=result.as_of,
@@ -143,4 +158,74 @@ def create_payment(
         payment=PaymentOut.of(payment, _label(invoice)),
         invoice_status=invoice.status,
         balance_due=money(balance_due(session, invoice), invoice.currency),
+    )
+
+
+def _explanation(session: Session, caller: Principal, number: str) -> InvoiceExplanation:
+    if caller.role is not Role.CUSTOMER:
+        allow(caller, *READERS)
+    scope = caller.account_id if caller.role is Role.CUSTOMER else None
+    return explain_invoice(session, number, account_id=scope)
+
+
+@router.get("/invoices/{number}/explain", response_model=InvoiceExplanationOut)
+def explain(number: str, session: DbSession, caller: Caller) -> InvoiceExplanationOut:
+    """Each line of an invoice explained: the fee, the seat fee, and the leads behind overage."""
+    explained = _explanation(session, caller, number)
+    return InvoiceExplanationOut(
+        invoice=explained.invoice_label,
+        account=explained.account_code,
+        lines=[
+            ExplainedLineOut(
+                position=line.position,
+                kind=line.kind,
+                description=line.description,
+                quantity=line.quantity,
+                amount=money(line.amount.amount, line.amount.currency),
+                explanation=line.explanation,
+                has_leads=line.scope is not None,
+                counted_leads=line.counted_leads if line.scope is not None else None,
+                within_allowance=line.allowance if line.scope is not None else None,
+            )
+            for line in explained.lines
+        ],
+    )
+
+
+@router.get("/invoices/{number}/lines/{position}/leads", response_model=ExplainedLeadPage)
+def explain_line_leads(
+    number: str,
+    position: Annotated[int, Path(ge=0, le=100_000)],
+    session: DbSession,
+    caller: Caller,
+    cursor: str | None = None,
+    limit: int = Query(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
+) -> ExplainedLeadPage:
+    """The leads behind an overage line, by lead id: counted or not, why, and which are
+    the overage (the last counted ones, in counting order)."""
+    explained = _explanation(session, caller, number)
+    line = next((line for line in explained.lines if line.position == position), None)
+    if line is None:
+        raise NotFound(f"invoice {number} has no line {position}")
+    leads, next_after = line_leads_page(
+        session, line, after=decode_cursor(cursor, str), limit=limit
+    )
+    return ExplainedLeadPage(
+        invoice=explained.invoice_label,
+        position=position,
+        data=[
+            ExplainedLeadOut(
+                lead_id=lead.lead_id,
+                seat=lead.seat_code,
+                counted=lead.counted,
+                reason=lead.reason,
+                reason_text=lead.reason_text,
+                counted_at=lead.counted_at,
+                overage=lead.overage,
+            )
+            for lead in leads
+        ],
+        page=PageInfo(
+            limit=limit, next_cursor=encode_cursor(next_after) if next_after is not None else None
+        ),
     )

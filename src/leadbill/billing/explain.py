@@ -47,7 +47,13 @@ from leadbill.core.rating import LineKind
 from leadbill.plans.models import Plan
 from leadbill.plans.service import terms
 from leadbill.reports import repository as report_queries
-from leadbill.reports.service import DEFAULT_PAGE_SIZE, ReportScope, iter_call_report
+from leadbill.reports.service import (
+    DEFAULT_PAGE_SIZE,
+    CallReportRow,
+    ReportScope,
+    call_report_page,
+    iter_call_report,
+)
 from leadbill.seats.models import Seat
 from leadbill.subscriptions.models import Subscription, SubscriptionPeriod
 
@@ -370,6 +376,31 @@ def _belongs(line: LineExplanation, category: str | None) -> bool:
     return category not in line.excluded_categories
 
 
+def _explained(line: LineExplanation, row: CallReportRow) -> ExplainedLead | None:
+    """A call-report row as a lead behind this line (None: the row belongs to another line)."""
+    if line.charges_every_lead:
+        if not _belongs(line, row.category):
+            return None
+        charged = row.counted
+    else:
+        charged = (
+            row.counted
+            and line.first_overage is not None
+            and row.counted_at is not None
+            and (row.counted_at, row.lead_id) >= line.first_overage
+        )
+    return ExplainedLead(
+        lead_id=row.lead_id,
+        seat_code=row.seat_code,
+        counted=row.counted,
+        reason=row.reason,
+        reason_text=row.reason_text,
+        counted_at=row.counted_at,
+        overage=charged,
+        category=row.category,
+    )
+
+
 def iter_line_leads(
     session: Session, line: LineExplanation, *, page_size: int = DEFAULT_PAGE_SIZE
 ) -> Iterator[ExplainedLead]:
@@ -377,24 +408,21 @@ def iter_line_leads(
     if line.scope is None:
         return
     for row in iter_call_report(session, line.scope, page_size=page_size):
-        if line.charges_every_lead:
-            if not _belongs(line, row.category):
-                continue
-            charged = row.counted
-        else:
-            charged = (
-                row.counted
-                and line.first_overage is not None
-                and row.counted_at is not None
-                and (row.counted_at, row.lead_id) >= line.first_overage
-            )
-        yield ExplainedLead(
-            lead_id=row.lead_id,
-            seat_code=row.seat_code,
-            counted=row.counted,
-            reason=row.reason,
-            reason_text=row.reason_text,
-            counted_at=row.counted_at,
-            overage=charged,
-            category=row.category,
-        )
+        explained = _explained(line, row)
+        if explained is not None:
+            yield explained
+
+
+def line_leads_page(
+    session: Session, line: LineExplanation, *, after: str | None, limit: int
+) -> tuple[list[ExplainedLead], str | None]:
+    """One page of the leads behind a line (by lead id after `after`) and the next `after`.
+
+    A pay-per-lead line keeps only its categories' rows, so a page may come back
+    shorter than `limit` and still carry a cursor.
+    """
+    if line.scope is None:
+        return [], None
+    page = call_report_page(session, line.scope, after=after, limit=limit)
+    kept = [e for row in page.rows if (e := _explained(line, row)) is not None]
+    return kept, page.next_after

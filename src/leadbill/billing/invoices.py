@@ -245,7 +245,8 @@ def list_invoices(
 def get_invoice(session: Session, number_or_id: str, account_id: int | None = None) -> Invoice:
     """An invoice by its number (or database id for drafts), optionally within one account."""
     query = select(Invoice)
-    if number_or_id.isdigit():
+    # ASCII digits that fit a BIGINT name a draft by id ("²" is a digit but no number).
+    if number_or_id.isascii() and number_or_id.isdigit() and len(number_or_id) <= 18:
         query = query.where(Invoice.id == int(number_or_id))
     else:
         query = query.where(Invoice.number == number_or_id)

@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from leadbill.billing.models import Invoice, InvoiceLine, Payment
 from leadbill.pagination import PageInfo
-from leadbill.schemas import DecimalString, MoneyOut, RequestModel, money
+from leadbill.schemas import DecimalString, Instant, MoneyOut, RequestModel, money
 
 
 class BillingRunCreate(RequestModel):
     """Invoice every period that ended by `as_of`."""
 
-    as_of: AwareDatetime = Field(examples=["2026-02-01T00:00:00Z"])
+    as_of: Instant = Field(examples=["2026-02-01T00:00:00Z"])
 
 
 class BillingRunOut(BaseModel):
@@ -61,7 +61,7 @@ class PaymentIn(RequestModel):
     amount: DecimalString
     currency: str = Field(min_length=3, max_length=3, examples=["USD"])
     reference: str = Field(min_length=1, max_length=128, examples=["wire-2026-0042"])
-    received_at: AwareDatetime | None = Field(
+    received_at: Instant | None = Field(
         default=None, description="when the money arrived (default: now)"
     )
 
@@ -138,3 +138,49 @@ class PaymentRecorded(BaseModel):
     payment: PaymentOut
     invoice_status: str
     balance_due: MoneyOut
+
+
+class ExplainedLineOut(BaseModel):
+    """One invoice line and what is behind it; an overage line has leads behind it
+    (`GET /invoices/{number}/lines/{position}/leads`)."""
+
+    position: int
+    kind: str
+    description: str
+    quantity: int
+    amount: MoneyOut
+    explanation: str
+    has_leads: bool
+    counted_leads: int | None = None
+    within_allowance: int | None = Field(
+        default=None, description="counted leads the allowance covered"
+    )
+
+
+class InvoiceExplanationOut(BaseModel):
+    """Each line of an invoice explained: what it charges and why."""
+
+    invoice: str
+    account: str
+    lines: list[ExplainedLineOut]
+
+
+class ExplainedLeadOut(BaseModel):
+    """One lead of an overage line's period: counted or not, why, and whether it is overage."""
+
+    lead_id: str
+    seat: str | None
+    counted: bool
+    reason: str
+    reason_text: str
+    counted_at: datetime | None
+    overage: bool
+
+
+class ExplainedLeadPage(BaseModel):
+    """One page of the leads behind an invoice line, by lead id."""
+
+    invoice: str
+    position: int
+    data: list[ExplainedLeadOut]
+    page: PageInfo

@@ -289,3 +289,14 @@ def add_block_entry(session: Session, account_code: str, kind: str, value: str) 
     session.flush()
     _reevaluate(session, account.id)
     return entry
+
+
+def remove_block_entry(session: Session, account_code: str, entry_id: int) -> None:
+    """Remove a block-list entry; leads of the open period are decided again without it."""
+    account = get_account(session, account_code)
+    entry = session.get(BlockListEntry, entry_id)
+    if entry is None or entry.account_id != account.id:
+        raise NotFound(f"block-list entry {entry_id} does not exist")
+    session.delete(entry)
+    session.flush()
+    _reevaluate(session, account.id)

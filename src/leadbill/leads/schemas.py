@@ -8,15 +8,16 @@ event with its field and reason, and the other events of the batch are kept.
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from leadbill.schemas import RequestModel
+from leadbill.schemas import RequestModel, text_problem
 
 MAX_EVENTS = 10_000
 
 
-class LeadEventIn(RequestModel):
+class LeadEventIn(BaseModel):
     """One lead event; `idempotency_key` makes re-sending it change nothing."""
 
     model_config = ConfigDict(extra="ignore")
@@ -38,9 +39,17 @@ class LeadEventIn(RequestModel):
     duration_seconds: int | None = Field(default=None, ge=0)
     detail: str | None = None
 
+    @model_validator(mode="after")
+    def _no_nul(self) -> LeadEventIn:
+        # As RequestModel does per field, in one call per event: a batch has 10,000.
+        for name, value in self.__dict__.items():
+            if type(value) is str and (reason := text_problem(value)):
+                raise ValueError(f"{name} {reason}")
+        return self
+
     def row(self) -> dict[str, str | None]:
         """The event as the text row the ingestion service reads."""
-        row = self.model_dump(exclude={"duration_seconds"})
+        row: dict[str, str | None] = dict(self.__dict__)
         duration = self.duration_seconds
         row["duration_seconds"] = None if duration is None else str(duration)
         return row
@@ -84,3 +93,36 @@ class LeadEventBatchResult(BaseModel):
 
     totals: BatchTotals
     results: list[EventResult]
+
+
+class LeadDecisionIn(RequestModel):
+    """Mark leads non-billable before their period is invoiced (R16); all or none."""
+
+    lead_ids: list[str] = Field(
+        min_length=1, max_length=MAX_EVENTS, examples=[["L-1001"]], description="operator lead ids"
+    )
+    reason: str = Field(min_length=1, max_length=64, examples=["wrong_number"])
+
+
+class LeadDecisionResult(BaseModel):
+    """How many leads were marked non-billable."""
+
+    decided: int
+    reason: str
+    decided_by: str
+    decided_at: datetime
+
+
+class LeadDecisionOut(BaseModel):
+    """One staff decision on a lead."""
+
+    reason: str
+    decided_by: str
+    decided_at: datetime
+
+
+class LeadDecisionList(BaseModel):
+    """Every staff decision on one lead, oldest first; the latest is in force."""
+
+    lead_id: str
+    data: list[LeadDecisionOut]

@@ -63,14 +63,50 @@ def _in_period(column: Any, period: Period) -> ColumnElement[bool]:
     return and_(column >= period.start, column < period.end)
 
 
+@dataclass(frozen=True, slots=True)
+class LeadMatch:
+    """Which leads a report page keeps: a seat, a phone or an e-mail (None: any).
+
+    A phone or e-mail that normalises is compared with the stored normalised
+    form; one that does not is compared with the text as it was received.
+    """
+
+    seat_id: int | None = None
+    phone_e164: str | None = None
+    phone_text: str | None = None
+    email_key: str | None = None
+    email_text: str | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The SQL conditions of this match."""
+        found: list[ColumnElement[bool]] = []
+        if self.seat_id is not None:
+            found.append(Lead.seat_id == self.seat_id)
+        if self.phone_e164 is not None:
+            found.append(Lead.phone_e164 == self.phone_e164)
+        elif self.phone_text is not None:
+            found.append(Lead.phone == self.phone_text)
+        if self.email_key is not None:
+            found.append(Lead.email_key == self.email_key)
+        elif self.email_text is not None:
+            found.append(Lead.email == self.email_text)
+        return found
+
+
 def leads_page(
-    session: Session, account_id: int, period: Period, *, after: str | None, limit: int
+    session: Session,
+    account_id: int,
+    period: Period,
+    *,
+    after: str | None,
+    limit: int,
+    match: LeadMatch | None = None,
 ) -> list[LeadRow]:
     """Up to `limit` leads of the account received or called in `period`, by lead id.
 
     A lead belongs to the period when it was received in it, first called in it
     (which is when it counts), or had any call event in it. `after` is the last
-    operator lead id of the previous page.
+    operator lead id of the previous page; `match` narrows to a seat, phone or e-mail.
     """
     called_in_period = exists().where(
         LeadEvent.account_id == account_id,
@@ -107,6 +143,8 @@ def leads_page(
     )
     if after is not None:
         query = query.where(Lead.external_id > after)
+    if match is not None:
+        query = query.where(*match.conditions())
     rows: Sequence[Any] = session.execute(query).all()
     return [LeadRow(*row) for row in rows]
 
@@ -168,6 +206,11 @@ def counted_leads_by_seat(
         .group_by(Lead.seat_id)
     )
     return {seat_id: int(count) for seat_id, count in session.execute(query)}
+
+
+def seat_id(session: Session, account_id: int, code: str) -> int | None:
+    """The id of the account's seat with this code."""
+    return session.scalar(select(Seat.id).where(Seat.account_id == account_id, Seat.code == code))
 
 
 def seat_codes(session: Session, account_id: int) -> list[tuple[int, str]]:

@@ -20,15 +20,18 @@ from sqlalchemy.orm import Session
 from leadbill.accounts.models import Account
 from leadbill.billing import repository as usage_counts
 from leadbill.billing.repository import ClosingPeriod
+from leadbill.context.service import settings_of
 from leadbill.core.billability import (
     CALL_EVENTS,
     REASON_TEXT,
     EventType,
     LeadContext,
     LeadEvent,
+    Reason,
     counting_events,
     decide,
 )
+from leadbill.core.contacts import normalise_email, normalise_phone
 from leadbill.core.errors import RuleViolation
 from leadbill.core.money import Money
 from leadbill.core.periods import Interval, Period, period_at, period_containing, require_utc
@@ -41,6 +44,7 @@ from leadbill.leads.policies import lead_contexts
 from leadbill.plans.models import Plan
 from leadbill.plans.service import terms
 from leadbill.reports import repository
+from leadbill.reports.repository import LeadMatch
 from leadbill.subscriptions.service import current_subscription
 from leadbill.usage.service import crossings_of, period_segments, record_threshold_crossings
 
@@ -48,6 +52,7 @@ DEFAULT_PAGE_SIZE = 500
 # A page's lead ids go into one IN list; stay far below every driver's bind limit.
 MAX_PAGE_SIZE = 1000
 
+_REASONS = tuple(reason.value for reason in Reason)
 _KNOWN_TYPES = {event_type.value: event_type for event_type in EventType}
 _CALL_TYPES = frozenset(event_type.value for event_type in CALL_EVENTS)
 
@@ -322,6 +327,7 @@ def call_report_page(
     *,
     after: str | None = None,
     limit: int = DEFAULT_PAGE_SIZE,
+    match: repository.LeadMatch | None = None,
 ) -> CallReportPage:
     """One page of the master call report (R9), by operator lead id after `after`.
 
@@ -330,7 +336,9 @@ def call_report_page(
     """
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput("limit", f"must be between 1 and {MAX_PAGE_SIZE}")
-    leads = repository.leads_page(session, scope.account_id, scope.period, after=after, limit=limit)
+    leads = repository.leads_page(
+        session, scope.account_id, scope.period, after=after, limit=limit, match=match
+    )
     events = repository.events_of(session, scope.account_id, [lead.id for lead in leads])
     by_lead: dict[int, list[repository.EventRow]] = {}
     for event in events:
@@ -485,3 +493,74 @@ def _threshold_flags(
         )
         for percent, leads in thresholds_of(allowance).items()
     )
+
+
+# A filtered page reads at most this many pages of leads: a rare verdict cannot make
+# one request scan a whole period; the page comes back shorter, with a cursor.
+SCANNED_PAGES = 10
+
+
+@dataclass(frozen=True, slots=True)
+class CallReportFilter:
+    """What a call report keeps (None: anything): a seat code, counted or not, a reason
+    code, a phone or an e-mail (compared normalised, as lead policies compare them)."""
+
+    seat: str | None = None
+    counted: bool | None = None
+    reason: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+def _lead_match(session: Session, scope: ReportScope, wanted: CallReportFilter) -> LeadMatch:
+    seat_id = None
+    if wanted.seat is not None:
+        seat_id = repository.seat_id(session, scope.account_id, wanted.seat)
+        if seat_id is None:
+            raise InvalidInput("seat", f"{wanted.seat!r} is not a seat of {scope.account_code}")
+    phone_e164 = phone_text = email_key = email_text = None
+    if wanted.phone is not None:
+        region = settings_of(session, [scope.account_id])[scope.account_id][0]
+        phone_e164 = normalise_phone(wanted.phone, region)
+        phone_text = wanted.phone.strip()
+    if wanted.email is not None:
+        email_key = normalise_email(wanted.email)
+        email_text = wanted.email.strip()
+    return LeadMatch(seat_id, phone_e164, phone_text, email_key, email_text)
+
+
+def filtered_call_report_page(
+    session: Session,
+    scope: ReportScope,
+    wanted: CallReportFilter,
+    *,
+    after: str | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+) -> CallReportPage:
+    """One page of the call report narrowed by `wanted`.
+
+    Seat, phone and e-mail narrow the query; counted and reason are the core's
+    verdict on each lead (`decide`), so they are applied to the rows it gives.
+    Up to SCANNED_PAGES pages of leads are read for one page: a page may hold
+    fewer than `limit` rows and still have a next cursor.
+    """
+    if wanted.reason is not None and wanted.reason not in _REASONS:
+        raise InvalidInput("reason", f"{wanted.reason!r} is not one of {', '.join(_REASONS)}")
+    match = _lead_match(session, scope, wanted)
+    if wanted.counted is None and wanted.reason is None:
+        return call_report_page(session, scope, after=after, limit=limit, match=match)
+    kept: list[CallReportRow] = []
+    batch = max(limit, 100)
+    for _ in range(SCANNED_PAGES):
+        page = call_report_page(session, scope, after=after, limit=batch, match=match)
+        for row in page.rows:
+            if (wanted.counted is None or row.counted == wanted.counted) and (
+                wanted.reason is None or row.reason == wanted.reason
+            ):
+                kept.append(row)
+                if len(kept) == limit:
+                    return CallReportPage(kept, row.lead_id)
+        if page.next_after is None:
+            return CallReportPage(kept, None)
+        after = page.next_after
+    return CallReportPage(kept, after)

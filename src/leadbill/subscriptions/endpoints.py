@@ -1,23 +1,40 @@
-"""HTTP routes of subscriptions: create and cancel (admin, billing), read."""
+"""HTTP routes of subscriptions: create, cancel and change plan (admin, billing), read;
+licences (R19-R22): add now (admin, billing, and the account's customer up to the plan's
+self-serve cap), preview the total due today, remove at the period end (admin, billing)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
 from leadbill.auth.dependencies import Caller, DbSession, allow, owns, visible_account
 from leadbill.auth.idempotency import LeadbillRoute
 from leadbill.auth.service import STAFF_READERS, Principal, Role
+from leadbill.billing.models import Invoice
 from leadbill.console import now
+from leadbill.errors import InvalidInput
+from leadbill.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageInfo, decode_cursor, encode_cursor
 from leadbill.plans.models import Plan
 from leadbill.plans.service import get_plan
-from leadbill.schemas import PROBLEM_RESPONSES
+from leadbill.schemas import PROBLEM_RESPONSES, money
 from leadbill.subscriptions import service
 from leadbill.subscriptions.models import Subscription
-from leadbill.subscriptions.schemas import PeriodOut, SubscriptionCreate, SubscriptionOut
+from leadbill.subscriptions.schemas import (
+    ChangeOut,
+    InvoiceRef,
+    LicencePreviewOut,
+    LicencesIn,
+    PeriodOut,
+    PlanChangeIn,
+    SubscriptionCreate,
+    SubscriptionOut,
+    SubscriptionPage,
+)
 
 router = APIRouter(
     prefix="/subscriptions",
@@ -28,6 +45,8 @@ router = APIRouter(
 READERS = (*STAFF_READERS, Role.CUSTOMER)
 SubscriptionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 WRITERS = (Role.ADMIN, Role.BILLING)
+LICENCE_BUYERS = (Role.ADMIN, Role.BILLING, Role.CUSTOMER)
+TIMING: dict[str, bool | None] = {"default": None, "now": True, "period_end": False}
 
 
 def _out(session: Session, subscription: Subscription) -> SubscriptionOut:
@@ -38,6 +57,17 @@ def _out(session: Session, subscription: Subscription) -> SubscriptionOut:
         account=account.code,
         plan=plan.code,
         status=subscription.status,
+        licences=subscription.licences,
+        licences_next_period=(
+            subscription.licences
+            if subscription.scheduled_licences is None
+            else subscription.scheduled_licences
+        ),
+        scheduled_plan=(
+            session.get_one(Plan, subscription.scheduled_plan_id).code
+            if subscription.scheduled_plan_id is not None
+            else None
+        ),
         current_period=PeriodOut(
             index=subscription.current_period_index,
             start=subscription.current_period_start,
@@ -70,9 +100,35 @@ def create_subscription(
     account = visible_account(session, caller, body.account, *WRITERS)
     plan = get_plan(session, body.plan)
     subscription = service.create_subscription(
-        session, account=account, plan=plan, start=body.start
+        session, account=account, plan=plan, start=body.start, licences=body.licences
     )
     return _out(session, subscription)
+
+
+@router.get("", response_model=SubscriptionPage)
+def list_subscriptions(
+    session: DbSession,
+    caller: Caller,
+    account: str | None = Query(None, max_length=64, description="only this account's"),
+    cursor: str | None = None,
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+) -> SubscriptionPage:
+    """Subscriptions, oldest first (by id); a customer key sees only its account's."""
+    allow(caller, *READERS)
+    after = decode_cursor(cursor, int)
+    query = select(Subscription).order_by(Subscription.id).limit(limit)
+    if account is not None:
+        owner = visible_account(session, caller, account, *READERS)
+        query = query.where(Subscription.account_id == owner.id)
+    elif caller.role is Role.CUSTOMER:
+        query = query.where(Subscription.account_id == caller.account_id)
+    if after is not None:
+        query = query.where(Subscription.id > after)
+    rows = list(session.scalars(query))
+    next_cursor = encode_cursor(rows[-1].id) if len(rows) == limit else None
+    return SubscriptionPage(
+        data=[_out(session, s) for s in rows], page=PageInfo(limit=limit, next_cursor=next_cursor)
+    )
 
 
 @router.get("/{subscription_id}", response_model=SubscriptionOut)
@@ -91,3 +147,109 @@ def cancel_subscription(
     """Cancel at the end of the current period (admin, billing); again changes nothing."""
     subscription = _visible(session, caller, subscription_id, *WRITERS)
     return _out(session, service.cancel_subscription(session, subscription, now()))
+
+
+def _invoice_ref(invoice: Invoice | None) -> InvoiceRef | None:
+    if invoice is None:
+        return None
+    return InvoiceRef(
+        number=invoice.number or str(invoice.id), total=money(invoice.total, invoice.currency)
+    )
+
+
+def _change_out(session: Session, result: service.ChangeResult) -> ChangeOut:
+    subscription = service.get_subscription(session, result.change.subscription_id)
+    return ChangeOut(
+        subscription=_out(session, subscription),
+        kind=result.change.kind,
+        requested_at=result.change.requested_at,
+        effective_at=result.change.effective_at,
+        immediate=result.immediate,
+        invoice=_invoice_ref(result.invoice),
+    )
+
+
+def _instant(caller: Principal, at: datetime | None) -> datetime:
+    """The instant of a change: now, or the one staff chose."""
+    if at is None:
+        return now()
+    if caller.role is Role.CUSTOMER:
+        raise InvalidInput("at", "only operator staff may choose the instant of a change")
+    return at
+
+
+def _actor(caller: Principal) -> str:
+    return "customer" if caller.role is Role.CUSTOMER else "staff"
+
+
+@router.post("/{subscription_id}/change-plan", response_model=ChangeOut)
+def change_plan(
+    subscription_id: SubscriptionId, body: PlanChangeIn, session: DbSession, caller: Caller
+) -> ChangeOut:
+    """Change plan inside the period (admin, billing): an upgrade at once, with a prorated
+    "change" invoice; a downgrade at the period end (R7)."""
+    subscription = _visible(session, caller, subscription_id, *WRITERS)
+    result = service.change_plan(
+        session,
+        subscription,
+        get_plan(session, body.plan),
+        _instant(caller, body.at),
+        immediate=TIMING[body.timing],
+    )
+    return _change_out(session, result)
+
+
+@router.post("/{subscription_id}/licences", response_model=ChangeOut)
+def add_licences(
+    subscription_id: SubscriptionId, body: LicencesIn, session: DbSession, caller: Caller
+) -> ChangeOut:
+    """Add licences now, invoiced at once prorated to the rest of the period (R20).
+
+    The account's customer key may add licences up to the plan's self-serve cap;
+    beyond it the refusal (403) says that operator staff must make the change (R22).
+    """
+    subscription = _visible(session, caller, subscription_id, *LICENCE_BUYERS)
+    result = service.add_licences(
+        session, subscription, body.count, _instant(caller, body.at), actor=_actor(caller)
+    )
+    return _change_out(session, result)
+
+
+@router.post("/{subscription_id}/licences/removals", response_model=ChangeOut)
+def remove_licences(
+    subscription_id: SubscriptionId, body: LicencesIn, session: DbSession, caller: Caller
+) -> ChangeOut:
+    """Remove licences at the end of the period, with no refund (admin, billing) (R21)."""
+    subscription = _visible(session, caller, subscription_id, *WRITERS)
+    result = service.remove_licences(
+        session, subscription, body.count, _instant(caller, body.at), actor="staff"
+    )
+    return _change_out(session, result)
+
+
+@router.get("/{subscription_id}/licences/preview", response_model=LicencePreviewOut)
+def preview_licences(
+    subscription_id: SubscriptionId,
+    session: DbSession,
+    caller: Caller,
+    change: int = Query(
+        ge=-1_000_000,
+        le=1_000_000,
+        description="licences to add (positive) or remove (negative)",
+    ),
+) -> LicencePreviewOut:
+    """The total due today and the next renewal amount of a licence change; changes nothing.
+
+    For a customer key the self-serve cap applies, as it would to the change itself.
+    """
+    subscription = _visible(session, caller, subscription_id, *READERS)
+    preview = service.preview_licence_change(
+        session, subscription, change, now(), actor=_actor(caller)
+    )
+    currency = preview.total_due_today.currency
+    return LicencePreviewOut(
+        licences_now=preview.licences_now,
+        licences_next_period=preview.licences_next_period,
+        total_due_today=money(preview.total_due_today.amount, currency),
+        next_renewal_amount=money(preview.next_renewal_amount.amount, currency),
+    )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
-from leadbill.schemas import RequestModel
+from leadbill.pagination import PageInfo
+from leadbill.schemas import Instant, MoneyOut, RequestModel
 
 
 class SubscriptionCreate(RequestModel):
@@ -14,7 +16,8 @@ class SubscriptionCreate(RequestModel):
 
     account: str = Field(min_length=1, max_length=64, examples=["brokerage"])
     plan: str = Field(min_length=1, max_length=64, examples=["pkg-100"])
-    start: AwareDatetime = Field(examples=["2026-01-01T00:00:00-05:00"])
+    start: Instant = Field(examples=["2026-01-01T00:00:00-05:00"])
+    licences: int = Field(default=0, ge=0, le=1_000_000, description="licence plans only")
 
 
 class PeriodOut(BaseModel):
@@ -33,7 +36,67 @@ class SubscriptionOut(BaseModel):
     plan: str
     status: str
     current_period: PeriodOut
+    licences: int
+    licences_next_period: int
+    scheduled_plan: str | None = Field(description="the plan from the next period, if changed")
     cancel_at_period_end: bool
     cancel_requested_at: datetime | None
     ended_at: datetime | None
     created_at: datetime
+
+
+class SubscriptionPage(BaseModel):
+    """One page of subscriptions, oldest first."""
+
+    data: list[SubscriptionOut]
+    page: PageInfo
+
+
+class PlanChangeIn(RequestModel):
+    """Move the subscription to another plan of its ladder (R7).
+
+    `timing` "default": an upgrade now, a downgrade at the period end (unless the
+    operator set downgrades to take effect at once); "now" or "period_end" force it.
+    """
+
+    plan: str = Field(min_length=1, max_length=64, examples=["pkg-200"])
+    timing: Literal["default", "now", "period_end"] = "default"
+    at: Instant | None = Field(
+        default=None, description="instant of the change, inside the current period (default: now)"
+    )
+
+
+class InvoiceRef(BaseModel):
+    """An invoice issued by a change: its number (id for a draft) and total."""
+
+    number: str
+    total: MoneyOut
+
+
+class ChangeOut(BaseModel):
+    """A recorded change and what it invoiced at once (null: nothing now)."""
+
+    subscription: SubscriptionOut
+    kind: str = Field(description="plan or licences")
+    requested_at: datetime
+    effective_at: datetime
+    immediate: bool
+    invoice: InvoiceRef | None
+
+
+class LicencesIn(RequestModel):
+    """Licences to add now (invoiced at once, prorated) or remove at the period end."""
+
+    count: int = Field(ge=1, le=1_000_000, examples=[2])
+    at: Instant | None = Field(
+        default=None, description="staff only: instant inside the current period (default: now)"
+    )
+
+
+class LicencePreviewOut(BaseModel):
+    """What a licence change would cost: the total due today and the next renewal."""
+
+    licences_now: int
+    licences_next_period: int
+    total_due_today: MoneyOut
+    next_renewal_amount: MoneyOut
