@@ -243,6 +243,50 @@ def called_leads(
     return counts
 
 
+_REACHING_SQL = f"""
+    SELECT DISTINCT s.account_id FROM subscriptions s
+    JOIN {{plans}} ON pm.plan_id = s.plan_id
+    WHERE s.account_id {{accounts}} AND s.status = 'active'
+      AND (SELECT count(*) FROM leads
+           WHERE leads.account_id = s.account_id AND {_COUNTED_AT} >= s.current_period_start)
+          >= pm.leads
+"""
+
+
+def accounts_counting_at_least(
+    session: Session, account_ids: Iterable[int], least_by_plan: dict[int, int]
+) -> set[int]:
+    """The accounts with an active subscription on one of these plans whose leads counted
+    since the start of its current period reach the plan's number (`least_by_plan`).
+
+    An upper bound of what `called_leads` counts in any period from the current one
+    on, in one statement: a caller that needs at least that many leads in some
+    period can leave the other accounts alone.
+    """
+    ids = sorted(set(account_ids))
+    if not ids or not least_by_plan:
+        return set()
+    plans = sorted(least_by_plan.items())
+    if _is_postgresql(session):
+        sql = _REACHING_SQL.format(
+            plans="unnest(%s::bigint[], %s::integer[]) AS pm(plan_id, leads)",
+            accounts="= ANY(%s::bigint[])",
+        )
+        params: tuple[Any, ...] = (
+            "{" + ",".join(str(plan_id) for plan_id, _leads in plans) + "}",
+            "{" + ",".join(str(leads) for _plan_id, leads in plans) + "}",
+            "{" + ",".join(str(i) for i in ids) + "}",
+        )
+    else:
+        sql = _REACHING_SQL.format(
+            plans="(SELECT json_extract(value, '$[0]') AS plan_id,"
+            " json_extract(value, '$[1]') AS leads FROM json_each(?)) AS pm",
+            accounts="IN (SELECT value FROM json_each(?))",
+        )
+        params = (json.dumps(plans), json.dumps(ids))
+    return {int(row[0]) for row in session.connection().exec_driver_sql(sql, params)}
+
+
 # Per-lead policies (seeds 002, 003): the stored instant at which a lead counts and
 # the stored exclusions that remove it, exactly as core.billability.decide (with
 # reason_applies) says. Staff decisions exclude under both; automatic reasons all

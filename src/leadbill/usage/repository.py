@@ -77,6 +77,14 @@ def active_subscriptions(session: Session, account_ids: Iterable[int]) -> list[W
     return found
 
 
+def plans_with_allowance(session: Session) -> list[tuple[int, int, str]]:
+    """(id, included leads, counting policy) of every plan with included leads."""
+    query = select(Plan.id, Plan.included_leads, Plan.counting_policy).where(
+        Plan.included_leads > 0
+    )
+    return [(int(i), int(leads), str(policy)) for i, leads, policy in session.execute(query)]
+
+
 def recorded_thresholds(
     session: Session, subscription_ids: Iterable[int], from_index: int
 ) -> set[tuple[int, int, int]]:

@@ -77,7 +77,8 @@ def record_threshold_crossings(
 ) -> list[ThresholdCrossing]:
     """Record every threshold the accounts' open periods reached by `as_of`; return the new ones.
 
-    Set-based: one query for the subscriptions, one for what is already
+    Set-based: one query for the plans with an allowance, one for the accounts
+    near a threshold, one for their subscriptions, one for what is already
     recorded, one count, one query for the leads at the threshold ranks, one
     insert. Re-running records nothing new.
     """
@@ -85,9 +86,18 @@ def record_threshold_crossings(
         as_of = require_utc(as_of, "as_of")
     except RuleViolation as error:
         raise from_rule(error) from None
+    # A crossing needs at least the plan's lowest threshold of counted leads in one
+    # period: one query keeps only the accounts that counted as many since the start
+    # of their current period (most accounts of an ingestion chunk are far below).
+    lowest = {
+        plan_id: min(thresholds_of(included).values())
+        for plan_id, included, policy in repository.plans_with_allowance(session)
+        if _counts_leads(policy)
+    }
+    near = usage_counts.accounts_counting_at_least(session, account_ids, lowest)
     watched = [
         w
-        for w in repository.active_subscriptions(session, account_ids)
+        for w in repository.active_subscriptions(session, near)
         if w.included_leads > 0 and _counts_leads(w.counting_policy)
     ]
     if not watched:
