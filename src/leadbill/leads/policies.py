@@ -58,6 +58,8 @@ class _Stored:
     exclusion_reason: str | None
     exclusion_lead_id: int | None
     decision_reason: str | None
+    # received_at as the driver returned it: SQLite's stored text goes back as it is.
+    received_stored: Any = None
 
 
 def _instant(value: Any) -> datetime | None:
@@ -78,7 +80,7 @@ def _stored(row: Sequence[Any]) -> _Stored:
         company=normalise_company(row[8]),
         company_domain=normalise_domain(row[9]),
     )
-    return _Stored(facts, int(row[1]), row[10], row[11], row[12])
+    return _Stored(facts, int(row[1]), row[10], row[11], row[12], row[2])
 
 
 def _by_ids(session: Session, ids: Sequence[int]) -> dict[int, _Stored]:
@@ -95,7 +97,7 @@ def _by_ids(session: Session, ids: Sequence[int]) -> dict[int, _Stored]:
 
 
 def _sharing(
-    session: Session, keys: Sequence[tuple[int, int, str, datetime]], column: str
+    session: Session, keys: Sequence[tuple[int, int, str, Any]], column: str
 ) -> dict[int, _Stored]:
     """Per (lead id, account, value, instant): the account's leads with that `column`
     value received after the lead (at the same instant: with a greater id)."""
@@ -116,7 +118,7 @@ def _sharing(
                 [k[0] for k in keys],
                 [k[1] for k in keys],
                 [k[2] for k in keys],
-                [stored_instant(k[3], dialect) for k in keys],
+                [_stored_text(k[3], dialect) for k in keys],
             )
         )
     else:
@@ -128,7 +130,7 @@ def _sharing(
             f" JOIN leads l ON l.account_id = k.a AND l.{column} = k.v"
             " AND l.received_at >= k.r AND NOT (l.received_at = k.r AND l.id <= k.id)"
         )
-        rows = [[i, a, v, stored_instant(r, dialect)] for i, a, v, r in keys]
+        rows = [[i, a, v, _stored_text(r, dialect)] for i, a, v, r in keys]
         params = (json.dumps(rows),)
     return {s.facts.lead_id: s for s in map(_stored, conn.exec_driver_sql(sql, params))}
 
@@ -146,7 +148,7 @@ _LATEST_EARLIER = """
 
 
 def _latest_earlier(
-    session: Session, keys: Sequence[tuple[int, int, str, datetime]], column: str
+    session: Session, keys: Sequence[tuple[int, int, str, Any]], column: str
 ) -> dict[int, _Stored]:
     """Per (lead, key): the most recent earlier lead of the account with that key.
 
@@ -164,7 +166,7 @@ def _latest_earlier(
                 [k[0] for k in keys],
                 [k[1] for k in keys],
                 [k[2] for k in keys],
-                [stored_instant(k[3], dialect) for k in keys],
+                [_stored_text(k[3], dialect) for k in keys],
             )
         )
     else:
@@ -173,18 +175,23 @@ def _latest_earlier(
             " json_extract(value, '$[2]') AS v, json_extract(value, '$[3]') AS r"
             " FROM json_each(?)) AS k"
         )
-        params = (json.dumps([[i, a, v, stored_instant(r, dialect)] for i, a, v, r in keys]),)
+        params = (json.dumps([[i, a, v, _stored_text(r, dialect)] for i, a, v, r in keys]),)
     sql = _LATEST_EARLIER.format(columns=_COLUMNS, keys=source, column=column)
     rows = session.connection().exec_driver_sql(sql, params)
     return {s.facts.lead_id: s for s in map(_stored, rows)}
 
 
+def _stored_text(value: Any, dialect: str) -> str:
+    """A received_at read from the database, as the text the statements compare with."""
+    return value if isinstance(value, str) else stored_instant(value, dialect)
+
+
 def _earlier(session: Session, leads: Iterable[_Stored]) -> dict[int, _Stored]:
     """For each lead and each of its keys, the most recent earlier lead sharing it."""
-    phones: list[tuple[int, int, str, datetime]] = []
-    emails: list[tuple[int, int, str, datetime]] = []
+    phones: list[tuple[int, int, str, Any]] = []
+    emails: list[tuple[int, int, str, Any]] = []
     for lead in leads:
-        at = lead.facts.received_at
+        at = lead.received_stored
         if at is None:
             continue
         if lead.facts.phone:
@@ -202,10 +209,10 @@ def _later(session: Session, leads: Iterable[_Stored]) -> dict[int, _Stored]:
     Any distance, not just the window: a lead whose received instant moved
     earlier may leave a later one that repeated it outside the window.
     """
-    phones: list[tuple[int, int, str, datetime]] = []
-    emails: list[tuple[int, int, str, datetime]] = []
+    phones: list[tuple[int, int, str, Any]] = []
+    emails: list[tuple[int, int, str, Any]] = []
     for lead in leads:
-        at = lead.facts.received_at
+        at = lead.received_stored
         if at is None:
             continue
         if lead.facts.phone:
