@@ -69,18 +69,28 @@ def _instant(value: Any) -> datetime | None:
 
 
 def _stored(row: Sequence[Any]) -> _Stored:
+    # Called for every lead of an ingestion chunk: the usual None and text values
+    # take no function call.
+    received = row[2]
+    if received is None:
+        at = None
+    elif isinstance(received, str):
+        at = datetime.fromisoformat(received).replace(tzinfo=UTC)
+    else:
+        at = _instant(received)
+    company, domain = row[8], row[9]
     facts = LeadFacts(
-        lead_id=int(row[0]),
-        received_at=_instant(row[2]),
-        source=row[3],
-        postal_code=row[4],
-        campaign=row[5],
-        phone=row[6],
-        email=row[7],
-        company=normalise_company(row[8]),
-        company_domain=normalise_domain(row[9]),
+        int(row[0]),
+        at,
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        None if company is None else normalise_company(company),
+        None if domain is None else normalise_domain(domain),
     )
-    return _Stored(facts, int(row[1]), row[10], row[11], row[12], row[2])
+    return _Stored(facts, int(row[1]), row[10], row[11], row[12], received)
 
 
 def _by_ids(session: Session, ids: Sequence[int]) -> dict[int, _Stored]:
@@ -224,28 +234,33 @@ def _later(session: Session, leads: Iterable[_Stored]) -> dict[int, _Stored]:
     return found
 
 
-def _shares_key(a: LeadFacts, b: LeadFacts) -> bool:
-    return (a.phone is not None and a.phone == b.phone) or (
-        a.email is not None and a.email == b.email
-    )
-
-
 def _contexts_of(
     targets: Iterable[_Stored], pool: dict[int, _Stored], contexts: dict[int, AccountContext]
 ) -> dict[int, LeadContext]:
-    by_account: dict[int, list[LeadFacts]] = {}
+    # The pool's leads by (account, phone) and (account, e-mail): a lead's earlier
+    # leads are those sharing one of its keys, found without scanning the account.
+    by_phone: dict[tuple[int, str], list[LeadFacts]] = {}
+    by_email: dict[tuple[int, str], list[LeadFacts]] = {}
     for other in pool.values():
-        by_account.setdefault(other.account_id, []).append(other.facts)
+        facts = other.facts
+        if facts.phone is not None:
+            by_phone.setdefault((other.account_id, facts.phone), []).append(facts)
+        if facts.email is not None:
+            by_email.setdefault((other.account_id, facts.email), []).append(facts)
     found = {}
     for lead in targets:
-        earlier = tuple(
-            other
-            for other in by_account.get(lead.account_id, ())
-            if other.lead_id != lead.facts.lead_id and _shares_key(lead.facts, other)
-        )
+        facts = lead.facts
+        sharing: dict[int, LeadFacts] = {}
+        if facts.phone is not None:
+            for other in by_phone.get((lead.account_id, facts.phone), ()):
+                sharing[other.lead_id] = other
+        if facts.email is not None:
+            for other in by_email.get((lead.account_id, facts.email), ()):
+                sharing[other.lead_id] = other
+        sharing.pop(facts.lead_id, None)
         staff = Reason(lead.decision_reason) if lead.decision_reason else None
-        found[lead.facts.lead_id] = LeadContext(
-            lead.facts, contexts[lead.account_id], earlier, staff
+        found[facts.lead_id] = LeadContext(
+            facts, contexts[lead.account_id], tuple(sharing.values()), staff
         )
     return found
 

@@ -221,34 +221,59 @@ _LEAD_COLUMNS = (
     " first_called_at, category, campaign, company, company_domain, first_found_at, phone_e164,"
     " email_key"
 )
-_SQLITE_FIND_LEADS = """
-    SELECT l.account_id, l.external_id, l.id FROM json_each(?) AS k
+# The columns a merge may change, at LeadRow positions 2..16.
+_MERGED = (
+    "seat_id",
+    "name",
+    "phone",
+    "email",
+    "postal_code",
+    "source",
+    "received_at",
+    "first_called_at",
+    "category",
+    "campaign",
+    "company",
+    "company_domain",
+    "first_found_at",
+    "phone_e164",
+    "email_key",
+)
+_SQLITE_FIND_LEADS = f"""
+    SELECT l.account_id, l.external_id, l.id, {", ".join(f"l.{name}" for name in _MERGED)}
+    FROM json_each(?) AS k
     JOIN leads l ON l.account_id = json_extract(k.value, '$[0]')
      AND l.external_id = json_extract(k.value, '$[1]')
 """
 _SQLITE_INSERT_LEADS = (
     f"INSERT INTO leads (id, {_LEAD_COLUMNS}, created_at) VALUES ({', '.join(['?'] * 19)})"
 )
-# SQLite's two-argument MIN() is NULL if either side is; COALESCE keeps the other.
-_SQLITE_MERGE_LEADS = """
-    UPDATE leads SET
-        seat_id = COALESCE(seat_id, ?2),
-        name = COALESCE(name, ?3),
-        phone = COALESCE(phone, ?4),
-        email = COALESCE(email, ?5),
-        postal_code = COALESCE(postal_code, ?6),
-        source = COALESCE(source, ?7),
-        received_at = COALESCE(MIN(received_at, ?8), received_at, ?8),
-        first_called_at = COALESCE(MIN(first_called_at, ?9), first_called_at, ?9),
-        category = COALESCE(category, ?10),
-        campaign = COALESCE(campaign, ?11),
-        company = COALESCE(company, ?12),
-        company_domain = COALESCE(company_domain, ?13),
-        first_found_at = COALESCE(MIN(first_found_at, ?14), first_found_at, ?14),
-        phone_e164 = CASE WHEN phone IS NULL THEN ?15 ELSE phone_e164 END,
-        email_key = CASE WHEN email IS NULL THEN ?16 ELSE email_key END
-    WHERE id = ?1
-"""
+# LeadRow positions: attributes and the seat keep their first non-empty value; the
+# instants keep the earliest (stored text, so text order is time order).
+_FIRST_VALUE = (2, 3, 4, 5, 6, 7, 10, 11, 12, 13)
+_EARLIEST = (8, 9, 14)
+
+
+def _merged(stored: Sequence[Any], lead: LeadRow) -> list[Any]:
+    """The stored lead (LeadRow positions) with a chunk's aggregate merged in.
+
+    The same rules as PostgreSQL's upsert (`_UPSERT_SET`): first non-empty
+    value, earliest instant, and the normalised phone and e-mail follow the
+    phone and e-mail they come from.
+    """
+    merged = list(stored)
+    for index in _FIRST_VALUE:
+        if merged[index] is None:
+            merged[index] = lead[index]
+    for index in _EARLIEST:
+        new = lead[index]
+        if new is not None and (merged[index] is None or new < merged[index]):
+            merged[index] = new
+    if stored[4] is None:
+        merged[15] = lead[15]
+    if stored[5] is None:
+        merged[16] = lead[16]
+    return merged
 
 
 def _upsert_leads_sqlite(
@@ -257,14 +282,15 @@ def _upsert_leads_sqlite(
     # The transaction holds SQLite's single write lock (BEGIN IMMEDIATE; a deferred
     # one could not commit over a concurrent writer), so the leads found here and
     # the ids taken after max(id) cannot be raced: plain executemany, no upsert.
-    ids: dict[LeadKey, int] = {
-        (account_id, external_id): lead_id
-        for account_id, external_id, lead_id in conn.exec_driver_sql(
-            _SQLITE_FIND_LEADS, (json.dumps([lead[:2] for lead in leads]),)
-        )
-    }
+    ids: dict[LeadKey, int] = {}
+    stored: dict[LeadKey, Sequence[Any]] = {}
+    for row in conn.exec_driver_sql(
+        _SQLITE_FIND_LEADS, (json.dumps([lead[:2] for lead in leads]),)
+    ):
+        key = (row[0], row[1])
+        ids[key] = row[2]
+        stored[key] = (row[0], row[1], *row[3:])
     new = [lead for lead in leads if (lead[0], lead[1]) not in ids]
-    known = [lead for lead in leads if (lead[0], lead[1]) in ids]
     if new:
         next_id = conn.exec_driver_sql("SELECT coalesce(max(id), 0) + 1 FROM leads").scalar_one()
         rows = []
@@ -272,9 +298,19 @@ def _upsert_leads_sqlite(
             ids[(lead[0], lead[1])] = number
             rows.append((number, *lead, created_at))
         conn.exec_driver_sql(_SQLITE_INSERT_LEADS, rows)
-    if known:
-        merged = [(ids[(lead[0], lead[1])], *lead[2:]) for lead in known]
-        conn.exec_driver_sql(_SQLITE_MERGE_LEADS, merged)
+    # A merge writes only the columns it changes, and only for leads it changes
+    # (a later call of a lead already called changes nothing): every column written
+    # rewrites its index entries.
+    updates: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
+    by_key = {(lead[0], lead[1]): lead for lead in leads}
+    for key, before in stored.items():
+        after = _merged(before, by_key[key])
+        changed = tuple(index for index in range(2, 17) if after[index] != before[index])
+        if changed:
+            updates.setdefault(changed, []).append((*(after[index] for index in changed), ids[key]))
+    for changed, rows in updates.items():
+        columns = ", ".join(f"{_MERGED[index - 2]} = ?" for index in changed)
+        conn.exec_driver_sql(f"UPDATE leads SET {columns} WHERE id = ?", rows)
     return ids
 
 
