@@ -58,8 +58,9 @@ class _Stored:
     exclusion_reason: str | None
     exclusion_lead_id: int | None
     decision_reason: str | None
-    # received_at as the driver returned it: SQLite's stored text goes back as it is.
-    received_stored: Any = None
+    # received_at as the text the statements compare with: SQLite's stored text as
+    # the driver returned it, PostgreSQL's instant written back as text.
+    received_stored: str | None = None
 
 
 def _instant(value: Any) -> datetime | None:
@@ -90,6 +91,8 @@ def _stored(row: Sequence[Any]) -> _Stored:
         None if company is None else normalise_company(company),
         None if domain is None else normalise_domain(domain),
     )
+    if received is not None and not isinstance(received, str):
+        received = stored_instant(received, "postgresql")
     return _Stored(facts, int(row[1]), row[10], row[11], row[12], received)
 
 
@@ -107,7 +110,7 @@ def _by_ids(session: Session, ids: Sequence[int]) -> dict[int, _Stored]:
 
 
 def _sharing(
-    session: Session, keys: Sequence[tuple[int, int, str, Any]], column: str
+    session: Session, keys: Sequence[tuple[int, int, str, str]], column: str
 ) -> dict[int, _Stored]:
     """Per (lead id, account, value, instant): the account's leads with that `column`
     value received after the lead (at the same instant: with a greater id)."""
@@ -128,7 +131,7 @@ def _sharing(
                 [k[0] for k in keys],
                 [k[1] for k in keys],
                 [k[2] for k in keys],
-                [_stored_text(k[3], dialect) for k in keys],
+                [k[3] for k in keys],
             )
         )
     else:
@@ -140,8 +143,7 @@ def _sharing(
             f" JOIN leads l ON l.account_id = k.a AND l.{column} = k.v"
             " AND l.received_at >= k.r AND NOT (l.received_at = k.r AND l.id <= k.id)"
         )
-        rows = [[i, a, v, _stored_text(r, dialect)] for i, a, v, r in keys]
-        params = (json.dumps(rows),)
+        params = (json.dumps(keys),)
     return {s.facts.lead_id: s for s in map(_stored, conn.exec_driver_sql(sql, params))}
 
 
@@ -158,7 +160,7 @@ _LATEST_EARLIER = """
 
 
 def _latest_earlier(
-    session: Session, keys: Sequence[tuple[int, int, str, Any]], column: str
+    session: Session, keys: Sequence[tuple[int, int, str, str]], column: str
 ) -> dict[int, _Stored]:
     """Per (lead, key): the most recent earlier lead of the account with that key.
 
@@ -176,7 +178,7 @@ def _latest_earlier(
                 [k[0] for k in keys],
                 [k[1] for k in keys],
                 [k[2] for k in keys],
-                [_stored_text(k[3], dialect) for k in keys],
+                [k[3] for k in keys],
             )
         )
     else:
@@ -185,21 +187,16 @@ def _latest_earlier(
             " json_extract(value, '$[2]') AS v, json_extract(value, '$[3]') AS r"
             " FROM json_each(?)) AS k"
         )
-        params = (json.dumps([[i, a, v, _stored_text(r, dialect)] for i, a, v, r in keys]),)
+        params = (json.dumps(keys),)
     sql = _LATEST_EARLIER.format(columns=_COLUMNS, keys=source, column=column)
     rows = session.connection().exec_driver_sql(sql, params)
     return {s.facts.lead_id: s for s in map(_stored, rows)}
 
 
-def _stored_text(value: Any, dialect: str) -> str:
-    """A received_at read from the database, as the text the statements compare with."""
-    return value if isinstance(value, str) else stored_instant(value, dialect)
-
-
 def _earlier(session: Session, leads: Iterable[_Stored]) -> dict[int, _Stored]:
     """For each lead and each of its keys, the most recent earlier lead sharing it."""
-    phones: list[tuple[int, int, str, Any]] = []
-    emails: list[tuple[int, int, str, Any]] = []
+    phones: list[tuple[int, int, str, str]] = []
+    emails: list[tuple[int, int, str, str]] = []
     for lead in leads:
         at = lead.received_stored
         if at is None:
@@ -219,8 +216,8 @@ def _later(session: Session, leads: Iterable[_Stored]) -> dict[int, _Stored]:
     Any distance, not just the window: a lead whose received instant moved
     earlier may leave a later one that repeated it outside the window.
     """
-    phones: list[tuple[int, int, str, Any]] = []
-    emails: list[tuple[int, int, str, Any]] = []
+    phones: list[tuple[int, int, str, str]] = []
+    emails: list[tuple[int, int, str, str]] = []
     for lead in leads:
         at = lead.received_stored
         if at is None:
@@ -252,11 +249,11 @@ def _contexts_of(
         facts = lead.facts
         sharing: dict[int, LeadFacts] = {}
         if facts.phone is not None:
-            for other in by_phone.get((lead.account_id, facts.phone), ()):
-                sharing[other.lead_id] = other
+            for same in by_phone.get((lead.account_id, facts.phone), ()):
+                sharing[same.lead_id] = same
         if facts.email is not None:
-            for other in by_email.get((lead.account_id, facts.email), ()):
-                sharing[other.lead_id] = other
+            for same in by_email.get((lead.account_id, facts.email), ()):
+                sharing[same.lead_id] = same
         sharing.pop(facts.lead_id, None)
         staff = Reason(lead.decision_reason) if lead.decision_reason else None
         found[facts.lead_id] = LeadContext(
