@@ -333,6 +333,32 @@ _INSERT_EVENTS = {
 }
 
 
+_INSERT_NEW_EVENTS = {
+    # Without RETURNING: the count of rows inserted says whether every key was new.
+    "postgresql": _INSERT_EVENTS["postgresql"].split("RETURNING")[0],
+    "sqlite": _INSERT_EVENTS["sqlite"],
+}
+
+
+def insert_new_events(session: Session, events: Sequence[EventRow], ingested_at: str) -> bool:
+    """Insert the events, expected all new; False when the unique constraint skipped any.
+
+    The caller then undoes the statement (a savepoint) and takes the path that
+    looks up the keys already stored first (`existing_keys`, `insert_events`).
+    """
+    if not events:
+        return True
+    conn = _connection(session)
+    if dialect_name(session) == "postgresql":
+        columns = [_packed(column) for column in zip(*events, strict=True)]
+        sql = _INSERT_NEW_EVENTS["postgresql"]
+        result = conn.exec_driver_sql(sql, (ingested_at, *columns))
+    else:
+        rows = [(*event, ingested_at) for event in events]
+        result = conn.exec_driver_sql(_INSERT_NEW_EVENTS["sqlite"], rows)
+    return bool(result.rowcount == len(events))
+
+
 def insert_events(
     session: Session, events: Sequence[EventRow], ingested_at: str
 ) -> set[tuple[int, str]] | None:
