@@ -95,10 +95,9 @@ def account_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
         # One packed parameter: thousands of separate ones cost more than the query.
         sql = f"SELECT code, id FROM accounts WHERE code = ANY({_arrays('text')})"
         return dict(conn.exec_driver_sql(sql, (_packed(wanted),)).all())
-    marker = "?"
-    for chunk in _chunks(wanted, IN_CHUNK):
-        sql = f"SELECT code, id FROM accounts WHERE code IN ({', '.join([marker] * len(chunk))})"
-        found.update(conn.exec_driver_sql(sql, tuple(chunk)).all())
+    # One JSON parameter: the statement text stays the same, so SQLite prepares it once.
+    sql = "SELECT a.code, a.id FROM json_each(?) AS k JOIN accounts a ON a.code = k.value"
+    found.update(conn.exec_driver_sql(sql, (json.dumps(wanted),)).all())
     return found
 
 
