@@ -76,47 +76,66 @@ def settings_of(session: Session, account_ids: Iterable[int]) -> dict[int, tuple
 
 
 def account_contexts(session: Session, account_ids: Iterable[int]) -> dict[int, AccountContext]:
-    """The core's account context of each account: one query per kind of context."""
+    """The core's account context of each account: one query per kind of context.
+
+    Most accounts of an ingestion chunk have no context at all: they share one
+    context per duplicate window instead of building thousands of empty ones.
+    """
     ids = sorted(set(account_ids))
     if not ids:
         return {}
-    pauses: dict[int, list[PauseWindow]] = {i: [] for i in ids}
+    pauses: dict[int, list[PauseWindow]] = {}
     sql = (
         "SELECT p.account_id, c.code, p.starts_at, p.ends_at FROM campaign_pauses p"
         " JOIN campaigns c ON c.id = p.campaign_id WHERE p.{accounts} ORDER BY p.id"
     )
     for account_id, code, start, end in _rows(session, sql, ids):
-        pauses[account_id].append(PauseWindow(code, _instant(start), _instant(end)))
-    area: dict[int, set[str]] = {i: set() for i in ids}
+        pauses.setdefault(account_id, []).append(PauseWindow(code, _instant(start), _instant(end)))
+    area: dict[int, set[str]] = {}
     sql = "SELECT account_id, postal_code FROM service_area_codes WHERE {accounts}"
     for account_id, code in _rows(session, sql, ids):
-        area[account_id].add(code)
-    phones: dict[int, set[str]] = {i: set() for i in ids}
-    emails: dict[int, set[str]] = {i: set() for i in ids}
+        area.setdefault(account_id, set()).add(code)
+    phones: dict[int, set[str]] = {}
+    emails: dict[int, set[str]] = {}
     sql = "SELECT account_id, phone_e164, email_key FROM customer_contacts WHERE {accounts}"
     for account_id, phone, email in _rows(session, sql, ids):
         if phone:
-            phones[account_id].add(phone)
+            phones.setdefault(account_id, set()).add(phone)
         if email:
-            emails[account_id].add(email)
+            emails.setdefault(account_id, set()).add(email)
     blocked: dict[tuple[int, str], set[str]] = {}
     sql = "SELECT account_id, kind, value FROM block_list_entries WHERE {accounts}"
     for account_id, kind, value in _rows(session, sql, ids):
         blocked.setdefault((account_id, kind), set()).add(value)
-    windows = settings_of(session, ids)
-    return {
-        i: AccountContext(
-            pauses=tuple(pauses[i]),
-            service_area=frozenset(area[i]),
-            customer_phones=frozenset(phones[i]),
-            customer_emails=frozenset(emails[i]),
+    windows = _windows(session, ids)
+    with_context = {*pauses, *area, *phones, *emails, *(key[0] for key in blocked)}
+    shared: dict[int, AccountContext] = {}
+    found: dict[int, AccountContext] = {}
+    for i in ids:
+        days = windows.get(i, DEFAULT_DUPLICATE_WINDOW_DAYS)
+        if i not in with_context:
+            context = shared.get(days)
+            if context is None:
+                context = shared[days] = AccountContext(duplicate_window=timedelta(days=days))
+            found[i] = context
+            continue
+        found[i] = AccountContext(
+            pauses=tuple(pauses.get(i, ())),
+            service_area=frozenset(area.get(i, ())),
+            customer_phones=frozenset(phones.get(i, ())),
+            customer_emails=frozenset(emails.get(i, ())),
             blocked_domains=frozenset(blocked.get((i, "domain"), ())),
             blocked_companies=frozenset(blocked.get((i, "company"), ())),
             blocked_emails=frozenset(blocked.get((i, "email"), ())),
-            duplicate_window=timedelta(days=windows[i][1]),
+            duplicate_window=timedelta(days=days),
         )
-        for i in ids
-    }
+    return found
+
+
+def _windows(session: Session, account_ids: list[int]) -> dict[int, int]:
+    """The duplicate window (days) of the accounts that set one."""
+    sql = "SELECT account_id, duplicate_window_days FROM lead_policy_settings WHERE {accounts}"
+    return {account_id: days for account_id, days in _rows(session, sql, account_ids)}
 
 
 def _reevaluate(session: Session, account_id: int) -> int:

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadbill.db import Base, BigId, UTCDateTime
+
+
+def _partial_index(name: str, column: str, *more: str) -> Index:
+    """(account_id, column, *more) for the leads whose `column` is set (migration 0008).
+
+    Queries only compare these columns with a value, which NULL never matches, so
+    the rows without one stay out of the index and cost nothing at ingestion.
+    """
+    where = text(f"{column} IS NOT NULL")
+    return Index(name, "account_id", column, *more, sqlite_where=where, postgresql_where=where)
 
 
 class Lead(Base):
@@ -30,12 +40,11 @@ class Lead(Base):
         UniqueConstraint("account_id", "external_id"),
         # Lets a review reference (account_id, lead_id): no review of another account's lead.
         UniqueConstraint("account_id", "id", name="uq_leads_account_id"),
-        Index("ix_leads_account_first_called", "account_id", "first_called_at"),
-        Index("ix_leads_account_seat", "account_id", "seat_id"),
+        _partial_index("ix_leads_account_first_called", "first_called_at"),
         Index("ix_leads_account_received", "account_id", "received_at"),
-        Index("ix_leads_account_first_found", "account_id", "first_found_at"),
-        Index("ix_leads_account_phone", "account_id", "phone_e164", "received_at"),
-        Index("ix_leads_account_email", "account_id", "email_key", "received_at"),
+        _partial_index("ix_leads_account_first_found", "first_found_at"),
+        _partial_index("ix_leads_account_phone", "phone_e164", "received_at"),
+        _partial_index("ix_leads_account_email", "email_key", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -58,6 +58,9 @@ class _Stored:
     exclusion_reason: str | None
     exclusion_lead_id: int | None
     decision_reason: str | None
+    # received_at as the text the statements compare with: SQLite's stored text as
+    # the driver returned it, PostgreSQL's instant written back as text.
+    received_stored: str | None = None
 
 
 def _instant(value: Any) -> datetime | None:
@@ -67,18 +70,30 @@ def _instant(value: Any) -> datetime | None:
 
 
 def _stored(row: Sequence[Any]) -> _Stored:
+    # Called for every lead of an ingestion chunk: the usual None and text values
+    # take no function call.
+    received = row[2]
+    if received is None:
+        at = None
+    elif isinstance(received, str):
+        at = datetime.fromisoformat(received).replace(tzinfo=UTC)
+    else:
+        at = _instant(received)
+    company, domain = row[8], row[9]
     facts = LeadFacts(
-        lead_id=int(row[0]),
-        received_at=_instant(row[2]),
-        source=row[3],
-        postal_code=row[4],
-        campaign=row[5],
-        phone=row[6],
-        email=row[7],
-        company=normalise_company(row[8]),
-        company_domain=normalise_domain(row[9]),
+        int(row[0]),
+        at,
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        None if company is None else normalise_company(company),
+        None if domain is None else normalise_domain(domain),
     )
-    return _Stored(facts, int(row[1]), row[10], row[11], row[12])
+    if received is not None and not isinstance(received, str):
+        received = stored_instant(received, "postgresql")
+    return _Stored(facts, int(row[1]), row[10], row[11], row[12], received)
 
 
 def _by_ids(session: Session, ids: Sequence[int]) -> dict[int, _Stored]:
@@ -95,7 +110,7 @@ def _by_ids(session: Session, ids: Sequence[int]) -> dict[int, _Stored]:
 
 
 def _sharing(
-    session: Session, keys: Sequence[tuple[int, int, str, datetime]], column: str
+    session: Session, keys: Sequence[tuple[int, int, str, str]], column: str
 ) -> dict[int, _Stored]:
     """Per (lead id, account, value, instant): the account's leads with that `column`
     value received after the lead (at the same instant: with a greater id)."""
@@ -116,7 +131,7 @@ def _sharing(
                 [k[0] for k in keys],
                 [k[1] for k in keys],
                 [k[2] for k in keys],
-                [stored_instant(k[3], dialect) for k in keys],
+                [k[3] for k in keys],
             )
         )
     else:
@@ -128,8 +143,7 @@ def _sharing(
             f" JOIN leads l ON l.account_id = k.a AND l.{column} = k.v"
             " AND l.received_at >= k.r AND NOT (l.received_at = k.r AND l.id <= k.id)"
         )
-        rows = [[i, a, v, stored_instant(r, dialect)] for i, a, v, r in keys]
-        params = (json.dumps(rows),)
+        params = (json.dumps(keys),)
     return {s.facts.lead_id: s for s in map(_stored, conn.exec_driver_sql(sql, params))}
 
 
@@ -146,7 +160,7 @@ _LATEST_EARLIER = """
 
 
 def _latest_earlier(
-    session: Session, keys: Sequence[tuple[int, int, str, datetime]], column: str
+    session: Session, keys: Sequence[tuple[int, int, str, str]], column: str
 ) -> dict[int, _Stored]:
     """Per (lead, key): the most recent earlier lead of the account with that key.
 
@@ -164,7 +178,7 @@ def _latest_earlier(
                 [k[0] for k in keys],
                 [k[1] for k in keys],
                 [k[2] for k in keys],
-                [stored_instant(k[3], dialect) for k in keys],
+                [k[3] for k in keys],
             )
         )
     else:
@@ -173,7 +187,7 @@ def _latest_earlier(
             " json_extract(value, '$[2]') AS v, json_extract(value, '$[3]') AS r"
             " FROM json_each(?)) AS k"
         )
-        params = (json.dumps([[i, a, v, stored_instant(r, dialect)] for i, a, v, r in keys]),)
+        params = (json.dumps(keys),)
     sql = _LATEST_EARLIER.format(columns=_COLUMNS, keys=source, column=column)
     rows = session.connection().exec_driver_sql(sql, params)
     return {s.facts.lead_id: s for s in map(_stored, rows)}
@@ -181,10 +195,10 @@ def _latest_earlier(
 
 def _earlier(session: Session, leads: Iterable[_Stored]) -> dict[int, _Stored]:
     """For each lead and each of its keys, the most recent earlier lead sharing it."""
-    phones: list[tuple[int, int, str, datetime]] = []
-    emails: list[tuple[int, int, str, datetime]] = []
+    phones: list[tuple[int, int, str, str]] = []
+    emails: list[tuple[int, int, str, str]] = []
     for lead in leads:
-        at = lead.facts.received_at
+        at = lead.received_stored
         if at is None:
             continue
         if lead.facts.phone:
@@ -202,10 +216,10 @@ def _later(session: Session, leads: Iterable[_Stored]) -> dict[int, _Stored]:
     Any distance, not just the window: a lead whose received instant moved
     earlier may leave a later one that repeated it outside the window.
     """
-    phones: list[tuple[int, int, str, datetime]] = []
-    emails: list[tuple[int, int, str, datetime]] = []
+    phones: list[tuple[int, int, str, str]] = []
+    emails: list[tuple[int, int, str, str]] = []
     for lead in leads:
-        at = lead.facts.received_at
+        at = lead.received_stored
         if at is None:
             continue
         if lead.facts.phone:
@@ -217,28 +231,33 @@ def _later(session: Session, leads: Iterable[_Stored]) -> dict[int, _Stored]:
     return found
 
 
-def _shares_key(a: LeadFacts, b: LeadFacts) -> bool:
-    return (a.phone is not None and a.phone == b.phone) or (
-        a.email is not None and a.email == b.email
-    )
-
-
 def _contexts_of(
     targets: Iterable[_Stored], pool: dict[int, _Stored], contexts: dict[int, AccountContext]
 ) -> dict[int, LeadContext]:
-    by_account: dict[int, list[LeadFacts]] = {}
+    # The pool's leads by (account, phone) and (account, e-mail): a lead's earlier
+    # leads are those sharing one of its keys, found without scanning the account.
+    by_phone: dict[tuple[int, str], list[LeadFacts]] = {}
+    by_email: dict[tuple[int, str], list[LeadFacts]] = {}
     for other in pool.values():
-        by_account.setdefault(other.account_id, []).append(other.facts)
+        facts = other.facts
+        if facts.phone is not None:
+            by_phone.setdefault((other.account_id, facts.phone), []).append(facts)
+        if facts.email is not None:
+            by_email.setdefault((other.account_id, facts.email), []).append(facts)
     found = {}
     for lead in targets:
-        earlier = tuple(
-            other
-            for other in by_account.get(lead.account_id, ())
-            if other.lead_id != lead.facts.lead_id and _shares_key(lead.facts, other)
-        )
+        facts = lead.facts
+        sharing: dict[int, LeadFacts] = {}
+        if facts.phone is not None:
+            for same in by_phone.get((lead.account_id, facts.phone), ()):
+                sharing[same.lead_id] = same
+        if facts.email is not None:
+            for same in by_email.get((lead.account_id, facts.email), ()):
+                sharing[same.lead_id] = same
+        sharing.pop(facts.lead_id, None)
         staff = Reason(lead.decision_reason) if lead.decision_reason else None
-        found[lead.facts.lead_id] = LeadContext(
-            lead.facts, contexts[lead.account_id], earlier, staff
+        found[facts.lead_id] = LeadContext(
+            facts, contexts[lead.account_id], tuple(sharing.values()), staff
         )
     return found
 

@@ -95,10 +95,9 @@ def account_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
         # One packed parameter: thousands of separate ones cost more than the query.
         sql = f"SELECT code, id FROM accounts WHERE code = ANY({_arrays('text')})"
         return dict(conn.exec_driver_sql(sql, (_packed(wanted),)).all())
-    marker = "?"
-    for chunk in _chunks(wanted, IN_CHUNK):
-        sql = f"SELECT code, id FROM accounts WHERE code IN ({', '.join([marker] * len(chunk))})"
-        found.update(conn.exec_driver_sql(sql, tuple(chunk)).all())
+    # One JSON parameter: the statement text stays the same, so SQLite prepares it once.
+    sql = "SELECT a.code, a.id FROM json_each(?) AS k JOIN accounts a ON a.code = k.value"
+    found.update(conn.exec_driver_sql(sql, (json.dumps(wanted),)).all())
     return found
 
 
@@ -221,34 +220,59 @@ _LEAD_COLUMNS = (
     " first_called_at, category, campaign, company, company_domain, first_found_at, phone_e164,"
     " email_key"
 )
-_SQLITE_FIND_LEADS = """
-    SELECT l.account_id, l.external_id, l.id FROM json_each(?) AS k
+# The columns a merge may change, at LeadRow positions 2..16.
+_MERGED = (
+    "seat_id",
+    "name",
+    "phone",
+    "email",
+    "postal_code",
+    "source",
+    "received_at",
+    "first_called_at",
+    "category",
+    "campaign",
+    "company",
+    "company_domain",
+    "first_found_at",
+    "phone_e164",
+    "email_key",
+)
+_SQLITE_FIND_LEADS = f"""
+    SELECT l.account_id, l.external_id, l.id, {", ".join(f"l.{name}" for name in _MERGED)}
+    FROM json_each(?) AS k
     JOIN leads l ON l.account_id = json_extract(k.value, '$[0]')
      AND l.external_id = json_extract(k.value, '$[1]')
 """
 _SQLITE_INSERT_LEADS = (
     f"INSERT INTO leads (id, {_LEAD_COLUMNS}, created_at) VALUES ({', '.join(['?'] * 19)})"
 )
-# SQLite's two-argument MIN() is NULL if either side is; COALESCE keeps the other.
-_SQLITE_MERGE_LEADS = """
-    UPDATE leads SET
-        seat_id = COALESCE(seat_id, ?2),
-        name = COALESCE(name, ?3),
-        phone = COALESCE(phone, ?4),
-        email = COALESCE(email, ?5),
-        postal_code = COALESCE(postal_code, ?6),
-        source = COALESCE(source, ?7),
-        received_at = COALESCE(MIN(received_at, ?8), received_at, ?8),
-        first_called_at = COALESCE(MIN(first_called_at, ?9), first_called_at, ?9),
-        category = COALESCE(category, ?10),
-        campaign = COALESCE(campaign, ?11),
-        company = COALESCE(company, ?12),
-        company_domain = COALESCE(company_domain, ?13),
-        first_found_at = COALESCE(MIN(first_found_at, ?14), first_found_at, ?14),
-        phone_e164 = CASE WHEN phone IS NULL THEN ?15 ELSE phone_e164 END,
-        email_key = CASE WHEN email IS NULL THEN ?16 ELSE email_key END
-    WHERE id = ?1
-"""
+# LeadRow positions: attributes and the seat keep their first non-empty value; the
+# instants keep the earliest (stored text, so text order is time order).
+_FIRST_VALUE = (2, 3, 4, 5, 6, 7, 10, 11, 12, 13)
+_EARLIEST = (8, 9, 14)
+
+
+def _merged(stored: Sequence[Any], lead: LeadRow) -> list[Any]:
+    """The stored lead (LeadRow positions) with a chunk's aggregate merged in.
+
+    The same rules as PostgreSQL's upsert (`_UPSERT_SET`): first non-empty
+    value, earliest instant, and the normalised phone and e-mail follow the
+    phone and e-mail they come from.
+    """
+    merged = list(stored)
+    for index in _FIRST_VALUE:
+        if merged[index] is None:
+            merged[index] = lead[index]
+    for index in _EARLIEST:
+        new = lead[index]
+        if new is not None and (merged[index] is None or new < merged[index]):
+            merged[index] = new
+    if stored[4] is None:
+        merged[15] = lead[15]
+    if stored[5] is None:
+        merged[16] = lead[16]
+    return merged
 
 
 def _upsert_leads_sqlite(
@@ -257,14 +281,15 @@ def _upsert_leads_sqlite(
     # The transaction holds SQLite's single write lock (BEGIN IMMEDIATE; a deferred
     # one could not commit over a concurrent writer), so the leads found here and
     # the ids taken after max(id) cannot be raced: plain executemany, no upsert.
-    ids: dict[LeadKey, int] = {
-        (account_id, external_id): lead_id
-        for account_id, external_id, lead_id in conn.exec_driver_sql(
-            _SQLITE_FIND_LEADS, (json.dumps([lead[:2] for lead in leads]),)
-        )
-    }
+    ids: dict[LeadKey, int] = {}
+    stored: dict[LeadKey, Sequence[Any]] = {}
+    for row in conn.exec_driver_sql(
+        _SQLITE_FIND_LEADS, (json.dumps([lead[:2] for lead in leads]),)
+    ):
+        key = (row[0], row[1])
+        ids[key] = row[2]
+        stored[key] = (row[0], row[1], *row[3:])
     new = [lead for lead in leads if (lead[0], lead[1]) not in ids]
-    known = [lead for lead in leads if (lead[0], lead[1]) in ids]
     if new:
         next_id = conn.exec_driver_sql("SELECT coalesce(max(id), 0) + 1 FROM leads").scalar_one()
         rows = []
@@ -272,9 +297,19 @@ def _upsert_leads_sqlite(
             ids[(lead[0], lead[1])] = number
             rows.append((number, *lead, created_at))
         conn.exec_driver_sql(_SQLITE_INSERT_LEADS, rows)
-    if known:
-        merged = [(ids[(lead[0], lead[1])], *lead[2:]) for lead in known]
-        conn.exec_driver_sql(_SQLITE_MERGE_LEADS, merged)
+    # A merge writes only the columns it changes, and only for leads it changes
+    # (a later call of a lead already called changes nothing): every column written
+    # rewrites its index entries.
+    updates: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
+    by_key = {(lead[0], lead[1]): lead for lead in leads}
+    for key, before in stored.items():
+        after = _merged(before, by_key[key])
+        changed = tuple(index for index in range(2, 17) if after[index] != before[index])
+        if changed:
+            updates.setdefault(changed, []).append((*(after[index] for index in changed), ids[key]))
+    for changed, rows in updates.items():
+        columns = ", ".join(f"{_MERGED[index - 2]} = ?" for index in changed)
+        conn.exec_driver_sql(f"UPDATE leads SET {columns} WHERE id = ?", rows)
     return ids
 
 
@@ -295,6 +330,32 @@ _INSERT_EVENTS = {
         ON CONFLICT (account_id, idempotency_key) DO NOTHING
     """,
 }
+
+
+_INSERT_NEW_EVENTS = {
+    # Without RETURNING: the count of rows inserted says whether every key was new.
+    "postgresql": _INSERT_EVENTS["postgresql"].split("RETURNING")[0],
+    "sqlite": _INSERT_EVENTS["sqlite"],
+}
+
+
+def insert_new_events(session: Session, events: Sequence[EventRow], ingested_at: str) -> bool:
+    """Insert the events, expected all new; False when the unique constraint skipped any.
+
+    The caller then undoes the statement (a savepoint) and takes the path that
+    looks up the keys already stored first (`existing_keys`, `insert_events`).
+    """
+    if not events:
+        return True
+    conn = _connection(session)
+    if dialect_name(session) == "postgresql":
+        columns = [_packed(column) for column in zip(*events, strict=True)]
+        sql = _INSERT_NEW_EVENTS["postgresql"]
+        result = conn.exec_driver_sql(sql, (ingested_at, *columns))
+    else:
+        rows = [(*event, ingested_at) for event in events]
+        result = conn.exec_driver_sql(_INSERT_NEW_EVENTS["sqlite"], rows)
+    return bool(result.rowcount == len(events))
 
 
 def insert_events(

@@ -16,9 +16,12 @@ region), and once the chunk is stored the core's automatic reasons (R12, R18)
 are decided for its leads and stored with them (leads.policies).
 
 Everything is set-based: per chunk of rows, one query resolves the accounts,
-one the seats, one finds the keys already stored, one (PostgreSQL) or three
-(SQLite) write the leads and one inserts the events; deciding the automatic
-reasons takes a few more (leads.policies.evaluate_leads).
+one the seats, one (PostgreSQL) or three (SQLite) write the leads and one
+inserts the events, inside a savepoint; deciding the automatic reasons takes a
+few more (leads.policies.evaluate_leads), the usage thresholds one or two.
+When the unique key skipped an event (a re-sent one), the savepoint is undone
+and the chunk is stored again after one query has found the keys already
+stored, so that duplicates change nothing and are reported.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -208,26 +212,22 @@ def _store_chunk(
             )
         else:
             fresh.append(p)
-    stored = repository.existing_keys(session, list(first_seen))
-    if stored:
-        candidates = []
-        for p in fresh:
-            if (p[2], p[1]) in stored:
-                result.outcomes.append(
-                    RowOutcome(
-                        p[0], p[1], RowStatus.DUPLICATE, "idempotency_key", "already received"
-                    )
-                )
-            else:
-                candidates.append(p)
-        fresh = candidates
-
-    leads = _lead_aggregates(fresh)
-    _normalise_contacts(session, leads)
     stamp = repository.stored_instant(as_of, dialect)
-    lead_ids = repository.upsert_leads(session, list(leads.values()), stamp)
-    events = [(p[2], lead_ids[(p[2], p[3])], p[1], p[4], p[5], p[12], p[13], p[14]) for p in fresh]
-    lost = repository.insert_events(session, events, stamp)
+    # Most chunks carry only keys never seen: they are stored at once, inside a
+    # savepoint. Only when the unique constraint skipped some is that undone, and
+    # the keys already stored are looked up first (then reported as duplicates).
+    conn = session.connection()
+    conn.exec_driver_sql("SAVEPOINT ingest_chunk")
+    leads, lead_ids, events = _write_leads(session, fresh, stamp)
+    if repository.insert_new_events(session, events, stamp):
+        conn.exec_driver_sql("RELEASE SAVEPOINT ingest_chunk")
+        lost: set[tuple[int, str]] | None = None
+    else:
+        conn.exec_driver_sql("ROLLBACK TO SAVEPOINT ingest_chunk")
+        conn.exec_driver_sql("RELEASE SAVEPOINT ingest_chunk")
+        fresh = _not_stored(session, fresh, list(first_seen), result)
+        leads, lead_ids, events = _write_leads(session, fresh, stamp)
+        lost = repository.insert_events(session, events, stamp)
     affected: set[int] = set()
     if lost:
         # A concurrent sender stored some of these keys first: they are duplicates,
@@ -248,6 +248,38 @@ def _store_chunk(
     result.accepted += len(fresh) - (len(lost) if lost else 0)
     result.duplicate += len(parsed) - len(fresh) + (len(lost) if lost else 0)
     record_threshold_crossings(session, {p[2] for p in fresh}, as_of)  # usage thresholds
+
+
+def _not_stored(
+    session: Session,
+    fresh: list[ParsedRow],
+    keys: list[tuple[int, str]],
+    result: IngestResult,
+) -> list[ParsedRow]:
+    """The rows whose key is not stored yet; the others are reported as duplicates."""
+    stored = repository.existing_keys(session, keys)
+    if not stored:
+        return fresh
+    candidates = []
+    for p in fresh:
+        if (p[2], p[1]) in stored:
+            result.outcomes.append(
+                RowOutcome(p[0], p[1], RowStatus.DUPLICATE, "idempotency_key", "already received")
+            )
+        else:
+            candidates.append(p)
+    return candidates
+
+
+def _write_leads(
+    session: Session, fresh: list[ParsedRow], stamp: str
+) -> tuple[dict[tuple[int, str], list[int | str | None]], dict[tuple[int, str], int], list[Any]]:
+    """Create or merge the leads of these rows; their aggregates, ids and event rows."""
+    leads = _lead_aggregates(fresh)
+    _normalise_contacts(session, leads)
+    lead_ids = repository.upsert_leads(session, list(leads.values()), stamp)
+    events = [(p[2], lead_ids[(p[2], p[3])], p[1], p[4], p[5], p[12], p[13], p[14]) for p in fresh]
+    return leads, lead_ids, events
 
 
 def _lead_aggregates(
