@@ -8,6 +8,9 @@ Revises: 0007
 Create Date: 2026-11-29
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -23,10 +26,36 @@ REVIEW_OR_CHANGE = (
 )
 
 
+# The tables whose rows point at credit_notes.
+CHILDREN = ("credit_note_lines", "credit_applications")
+
+
+@contextmanager
+def _recreating_credit_notes() -> Iterator[None]:
+    """Around a batch alteration of credit_notes: keep its children's rows out of the way.
+
+    SQLite cannot alter a column in place, so batch mode copies credit_notes,
+    drops it and renames the copy. With foreign keys on (leadbill's connections
+    turn them on, and the migration runs inside one transaction, where the pragma
+    cannot be turned off), dropping a table that lines or applications point at
+    fails. Their rows are set aside in temporary tables and put back unchanged once
+    credit_notes holds every row again under the same ids. PostgreSQL alters the
+    table in place and needs none of this.
+    """
+    if op.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    for table in CHILDREN:
+        op.execute(f"CREATE TEMP TABLE kept_{table} AS SELECT * FROM {table}")
+        op.execute(f"DELETE FROM {table}")
+    yield
+    for table in reversed(CHILDREN):
+        op.execute(f"INSERT INTO {table} SELECT * FROM kept_{table}")
+        op.execute(f"DROP TABLE kept_{table}")
+
+
 def upgrade() -> None:
-    # batch_alter_table: SQLite cannot alter a column in place, so the table is
-    # copied; PostgreSQL gets plain ALTER TABLE statements.
-    with op.batch_alter_table("credit_notes", schema=None) as batch_op:
+    with _recreating_credit_notes(), op.batch_alter_table("credit_notes") as batch_op:
         batch_op.add_column(sa.Column("subscription_change_id", BIG_ID, nullable=True))
         batch_op.alter_column("review_id", existing_type=BIG_ID, nullable=True)
         batch_op.alter_column("lead_id", existing_type=BIG_ID, nullable=True)
@@ -52,7 +81,7 @@ def downgrade() -> None:
         raise RuntimeError(
             f"{credited} credit notes come from plan changes; revision 0007 cannot hold them"
         )
-    with op.batch_alter_table("credit_notes", schema=None) as batch_op:
+    with _recreating_credit_notes(), op.batch_alter_table("credit_notes") as batch_op:
         batch_op.drop_constraint("ck_credit_notes_review_or_change", type_="check")
         batch_op.drop_constraint("uq_credit_notes_change_invoice", type_="unique")
         batch_op.drop_constraint("fk_credit_notes_subscription_change", type_="foreignkey")
