@@ -11,7 +11,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadbill.billing.explain import explain_invoice
@@ -231,3 +233,15 @@ def test_r7_immediate_change_without_fee_difference_issues_nothing(
         assert (result.invoice, result.credit_notes) == (None, ())
         assert notes(session) == []
         assert invoices_of(session, subscription.id, "change") == []
+
+
+def test_r7_a_credit_note_credits_a_review_or_a_change_never_neither(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as session:
+        _account, subscription = on_package(session, "pkg-200")
+        service.change_plan(session, subscription, plan(session, "pkg-100"), DAY_11, immediate=True)
+    with sessions() as session:
+        with pytest.raises(IntegrityError):
+            session.execute(text("UPDATE credit_notes SET subscription_change_id = NULL"))
+        session.rollback()

@@ -19,7 +19,7 @@ def list_(account: str | None = typer.Option(None, help="Only this account")) ->
     with unit_of_work() as session:
         account_id = get_account(session, account).id if account else None
         table = Table(show_edge=False)
-        for name in ("number", "account", "issued", "invoice", "for", "total", "left"):
+        for name in ("number", "account", "issued", "invoice", "lead or change", "total", "left"):
             table.add_column(name, overflow="fold")
         for note in list_credit_notes(session, account_id=account_id):
             view = get_credit_note(session, note.number)
@@ -28,7 +28,7 @@ def list_(account: str | None = typer.Option(None, help="Only this account")) ->
                 view.account_code,
                 f"{note.issued_at:%Y-%m-%d}",
                 view.invoice_number,
-                view.subject,
+                view.lead_id or f"plan change {note.subscription_change_id}",
                 f"{note.total:,.2f} {note.currency}",
                 f"{view.remaining.rounded().amount:,.2f}",
             )
