@@ -178,8 +178,9 @@ def test_r7_downgrade_immediate_by_setting(
         small = session.scalars(select(Plan).filter_by(code="pkg-100")).one()
         result = service.change_plan(session, subscription, small, DAY_11)
         assert result.immediate
-        assert result.invoice is not None
-        assert result.invoice.total == Decimal("-533.33")
+        # R7: the negative fee difference is a credit note, not an invoice.
+        assert result.invoice is None
+        assert [note.total for note in result.credit_notes] == [Decimal("533.33")]
 
     run_billing(sessions, utc(2026, 5, 1))
 
@@ -190,6 +191,7 @@ def test_r7_downgrade_immediate_by_setting(
             ("overage", 0, Decimal("0.00")),
             ("overage", 4, Decimal("38.00")),
             ("plan_fee", 1, Decimal("1000.00")),
+            ("credit", 1, Decimal("-533.33")),
         ]
 
 
@@ -198,8 +200,8 @@ def test_r7_explicit_immediate_overrides_the_setting(sessions: sessionmaker[Sess
         _account, subscription = on_package(session, "pkg-200")
         small = session.scalars(select(Plan).filter_by(code="pkg-100")).one()
         result = service.change_plan(session, subscription, small, DAY_11, immediate=True)
-        assert result.invoice is not None
-        assert result.invoice.total == Decimal("-533.33")
+        assert result.invoice is None
+        assert [note.total for note in result.credit_notes] == [Decimal("533.33")]
 
 
 def test_r7_refuses_plans_off_the_ladder(sessions: sessionmaker[Session]) -> None:

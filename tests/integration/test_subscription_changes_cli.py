@@ -108,3 +108,39 @@ def test_r7_change_plan_from_the_command_line(cli: sessionmaker[Session]) -> Non
     assert "takes effect at 2026-05-01 00:00 UTC" in output
     code, output = run("subscriptions", "show", "agent")
     assert "plan from the next period: pkg-100" in output
+
+
+def test_r7_immediate_downgrade_from_the_command_line_prints_its_credit_note(
+    cli: sessionmaker[Session],
+) -> None:
+    assert (
+        run("accounts", "create", "agent", "--name", "Agent", "--billing-email", "a@x.test")[0] == 0
+    )
+    for code, fee, leads in (("pkg-100", "1000.00", "100"), ("pkg-200", "1800.00", "200")):
+        code_, output = run(
+            "plans", "create", code, "--name", code, "--fee", fee, "--included-leads", leads,
+            "--per-lead-rate", "9.50", "--ladder", "agent",
+        )  # fmt: skip
+        assert code_ == 0, output
+    code, output = run(
+        "subscriptions", "create", "agent", "--plan", "pkg-200", "--start", "2026-04-01T00:00:00Z"
+    )
+    assert code == 0, output
+    change = ("subscriptions", "change-plan", "agent", "--plan", "pkg-100", "--immediate")
+    at = ("--at", "2026-04-11T00:00:00Z", "--key", "dg-1")
+    code, output = run(*change, *at)
+    assert code == 0, output
+    assert (
+        "plan pkg-100 takes effect now; credit note CN-000001 for 533.33 USD, "
+        "applied to the next invoice"
+    ) in " ".join(output.split())
+    code, output = run(*change, *at)
+    assert code == 0, output
+    assert "(already recorded); credit note CN-000001 for 533.33 USD" in " ".join(output.split())
+    code, output = run("credit-notes", "show", "CN-000001")
+    assert code == 0, output
+    assert "plan change pkg-200 -> pkg-100 at 2026-04-11 00:00 UTC" in " ".join(output.split())
+    assert "left to apply: 533.33 USD" in output
+    with cli.begin() as session:
+        totals = [invoice.total for invoice in session.scalars(select(Invoice))]
+        assert totals == [Decimal("1800.00")]

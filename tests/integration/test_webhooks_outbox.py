@@ -382,6 +382,7 @@ def test_review_and_credit_note_events_have_their_documented_shapes(session: Ses
             "issued_at": "2026-03-03T10:00:00Z",
             "reason": "review 7 approved",
             "review_id": 7,
+            "subscription_change_id": None,
         },
     }
     assert len(_deliveries(session)) == 3

@@ -19,6 +19,7 @@ from leadbill.core.proration import (
     SelfServeCapExceeded,
     change_fee_line,
     check_licence_count,
+    downgrade_credit_lines,
     is_upgrade,
     licence_addition_line,
     preview_licences,
@@ -105,6 +106,25 @@ def test_r7_immediate_downgrade_credits_the_prorated_difference() -> None:
     line = change_fee_line(LARGE, SMALL, APRIL, DAY_11)
     assert line.amount == usd("-533.33")
     assert segment_allowance(SMALL, APRIL, DAY_11) == 66
+
+
+def test_r7_downgrade_credit_is_the_rounded_difference_never_more_than_charged() -> None:
+    line = change_fee_line(LARGE, SMALL, APRIL, DAY_11)
+    (whole,) = downgrade_credit_lines(line, [usd("1800.00")])
+    assert whole is not None
+    assert (whole.amount, whole.unit_price, whole.description) == (
+        usd("533.33"),
+        usd("800.00"),
+        line.description,
+    )
+    skipped, newest, oldest = downgrade_credit_lines(line, [usd("0.00"), usd("500.00"), usd("99")])
+    assert skipped is None and newest is not None and oldest is not None
+    assert (newest.amount, oldest.amount) == (usd("500.00"), usd("33.33"))
+    assert oldest.description.endswith("; 33.33 of the 533.33 credited on this invoice")
+    with pytest.raises(RuleViolation, match=r"charged 500\.00"):
+        downgrade_credit_lines(line, [usd("500.00")])
+    with pytest.raises(RuleViolation, match="negative"):
+        downgrade_credit_lines(change_fee_line(SMALL, LARGE, APRIL, DAY_11), [usd("1800.00")])
 
 
 def test_r7_change_needs_same_interval_currency_and_policy() -> None:

@@ -44,6 +44,7 @@ from leadbill.core.periods import Period, describe_period
 from leadbill.core.plans import PlanTerms
 from leadbill.core.proration import segment_allowance
 from leadbill.core.rating import LineKind
+from leadbill.credit_notes.models import CreditApplication, CreditNote
 from leadbill.plans.models import Plan
 from leadbill.plans.service import terms
 from leadbill.reports import repository as report_queries
@@ -307,11 +308,31 @@ def _one_line(session: Session, invoice: Invoice, account: Account, line: Invoic
             f"the seat was created on {seat.created_at:%Y-%m-%d}; {NO_LEADS}"
         )
     if line.kind == LineKind.CREDIT:
+        if _credits_a_plan_change(session, invoice, line):
+            source = (
+                "credit of an immediate downgrade: the fee difference for the rest of its "
+                "period (R7), charged on an earlier invoice"
+            )
+        else:
+            source = "credit from an approved review of a lead charged on an earlier invoice"
         return (
-            f"{line.description}: credit from an approved review of a lead charged on an earlier "
-            "invoice, applied here up to this invoice's total (leadbill credit-notes show)"
+            f"{line.description}: {source}, applied here up to this invoice's total "
+            "(leadbill credit-notes show)"
         )
     return f"{line.kind}: {line.description}; {NO_LEADS}"
+
+
+def _credits_a_plan_change(session: Session, invoice: Invoice, line: InvoiceLine) -> bool:
+    """Whether a credit line applies a credit note of a plan change (not of a review)."""
+    numbers = session.scalars(
+        select(CreditNote.number)
+        .join(CreditApplication, CreditApplication.credit_note_id == CreditNote.id)
+        .where(
+            CreditApplication.invoice_id == invoice.id,
+            CreditNote.subscription_change_id.is_not(None),
+        )
+    )
+    return any(line.description.startswith(f"Credit note {number} ") for number in numbers)
 
 
 def explain_invoice(

@@ -9,7 +9,9 @@ immediate. An immediate change splits the period `[start, end)` into segments
 - the old segment keeps the old plan's full allowance; its leads beyond it are
   charged at the old plan's per-lead rate, at the period end;
 - the new segment is charged (new fee - old fee) x remaining share, invoiced at
-  once at t, one line rounded once (negative, a credit, for an immediate downgrade);
+  once at t, one line rounded once; for an immediate downgrade it is negative
+  and is issued as a credit note instead, against the invoices that charged the
+  fee being reduced, newest charge first (`downgrade_credit_lines`);
 - the new segment's allowance is the new plan's included leads x remaining
   share, rounded down to whole leads; its leads beyond it are charged at the
   new plan's per-lead rate at the period end.
@@ -115,6 +117,50 @@ def change_fee_line(
         share,
         Period(period.index, at, period.end),
     )
+
+
+def downgrade_credit_lines(fee_line: Line, available: Sequence[Money]) -> list[Line | None]:
+    """Credit a negative fee difference (R7) against the invoices that charged the fee.
+
+    `fee_line` is `change_fee_line` of an immediate downgrade (negative amount,
+    rounded once); `available` is, per invoice that charged the reduced fee,
+    newest charge first, what is left of that charge to credit. The credit takes
+    from the newest charge first and never more than an invoice charged: one
+    positive line per invoice that gives something (None for one that gives
+    nothing). A line that takes the whole credit keeps the R7 description.
+    """
+    credit = -fee_line.amount
+    if credit.amount <= 0:
+        raise RuleViolation("plan", "only a negative fee difference is credited")
+    left = credit
+    lines: list[Line | None] = []
+    for room in available:
+        take = left if left <= room else room
+        if take.amount <= 0:
+            lines.append(None)
+            continue
+        described = fee_line.description
+        if take != credit:
+            described += (
+                f"; {take.rounded().amount} of the {credit.amount} credited on this invoice"
+            )
+        lines.append(
+            Line(
+                kind=fee_line.kind,
+                description=described,
+                quantity=fee_line.quantity,
+                unit_price=-fee_line.unit_price,
+                amount=take,
+                period_start=fee_line.period_start,
+                period_end=fee_line.period_end,
+            )
+        )
+        left = left - take
+    if left.amount > 0:
+        raise RuleViolation(
+            "plan", f"the invoices of the period charged {credit - left} of a {credit} credit"
+        )
+    return lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +365,7 @@ __all__ = [
     "change_fee_line",
     "check_licence_count",
     "check_plan_change",
+    "downgrade_credit_lines",
     "is_upgrade",
     "licence_addition_line",
     "preview_licences",

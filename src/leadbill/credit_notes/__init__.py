@@ -1,1 +1,1 @@
-"""Credit notes: corrections to finalized invoices, applied to the next invoice (R15)."""
+"""Credit notes: corrections to finalized invoices, applied to the next invoice (R15, R7)."""

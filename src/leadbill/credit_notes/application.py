@@ -1,4 +1,6 @@
-"""Applying credit notes: the billing run puts unapplied credit on the next invoice (R15).
+"""Applying credit notes: the billing run puts unapplied credit on the next invoice (R15, R7).
+
+Credit notes of approved reviews and of immediate downgrades are applied alike.
 
 Each invoice the run issues for an account takes that account's credit notes
 issued at or before the invoice's boundary, oldest first, as negative lines,
@@ -28,6 +30,7 @@ from leadbill.core.rating import Line, LineKind, invoice_total
 from leadbill.core.reviews import credit_to_apply
 from leadbill.credit_notes.models import CreditApplication, CreditNote
 from leadbill.leads.models import Lead
+from leadbill.subscriptions.models import SubscriptionChange
 
 if TYPE_CHECKING:
     from leadbill.billing.service import Boundary
@@ -45,7 +48,7 @@ class OpenCredit:
     currency: str
     issued_at: datetime
     invoice_number: str
-    lead_label: str
+    subject: str  # "lead L-1" or "plan change on 2026-04-11"
     remaining: Money
     next_sequence: int
 
@@ -64,16 +67,20 @@ def open_credits(session: Session, account_ids: list[int]) -> dict[int, list[Ope
 
     Amounts are summed in Python, as Decimals: SQLite keeps money as text and would
     sum it as floats. An account has few credit notes (one per review approved
-    after invoicing), so reading them all is cheap.
+    after invoicing, one per invoice an immediate downgrade credits), so reading
+    them all is cheap.
     """
     found: dict[int, list[OpenCredit]] = {}
     postgresql = session.get_bind().dialect.name == "postgresql"
     for offset in range(0, len(account_ids), CHUNK):
         chunk = account_ids[offset : offset + CHUNK]
         query = (
-            select(CreditNote, Invoice.number, Lead.external_id)
+            select(CreditNote, Invoice.number, Lead.external_id, SubscriptionChange.requested_at)
             .join(Invoice, Invoice.id == CreditNote.invoice_id)
-            .join(Lead, Lead.id == CreditNote.lead_id)
+            .outerjoin(Lead, Lead.id == CreditNote.lead_id)
+            .outerjoin(
+                SubscriptionChange, SubscriptionChange.id == CreditNote.subscription_change_id
+            )
             .where(CreditNote.account_id.in_(chunk))
             .order_by(CreditNote.issued_at, CreditNote.id)
         )
@@ -83,14 +90,14 @@ def open_credits(session: Session, account_ids: list[int]) -> dict[int, list[Ope
         if not rows:
             continue
         applied: dict[int, list[Decimal]] = {}
-        ids = [note.id for note, _number, _label in rows]
+        ids = [row[0].id for row in rows]
         for note_id, amount in session.execute(
             select(CreditApplication.credit_note_id, CreditApplication.amount).where(
                 CreditApplication.credit_note_id.in_(ids)
             )
         ):
             applied.setdefault(int(note_id), []).append(amount)
-        for note, invoice_number, lead_label in rows:
+        for note, invoice_number, lead_label, changed_at in rows:
             used = applied.get(note.id, [])
             remaining = Money(note.total - sum(used, Decimal(0)), note.currency)
             if remaining.amount <= 0:
@@ -103,7 +110,11 @@ def open_credits(session: Session, account_ids: list[int]) -> dict[int, list[Ope
                     currency=note.currency,
                     issued_at=note.issued_at,
                     invoice_number=invoice_number or "",
-                    lead_label=lead_label,
+                    subject=(
+                        f"lead {lead_label}"
+                        if lead_label is not None
+                        else f"plan change on {changed_at:%Y-%m-%d}"
+                    ),
                     remaining=remaining,
                     next_sequence=len(used) + 1,
                 )
@@ -116,8 +127,7 @@ def credit_line(credit: OpenCredit, amount: Money) -> Line:
     return Line(
         kind=LineKind.CREDIT,
         description=(
-            f"Credit note {credit.number} (invoice {credit.invoice_number}, "
-            f"lead {credit.lead_label})"
+            f"Credit note {credit.number} (invoice {credit.invoice_number}, {credit.subject})"
         ),
         quantity=1,
         unit_price=-amount,

@@ -1,4 +1,4 @@
-"""`leadbill credit-notes ...`: list and show credit notes (R15)."""
+"""`leadbill credit-notes ...`: list and show credit notes (R15, R7)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ app = typer.Typer(help="Credit notes: corrections to finalized invoices.", no_ar
 
 @app.command("list")
 def list_(account: str | None = typer.Option(None, help="Only this account")) -> None:
-    """Credit notes, oldest first: invoice and lead they correct, amount, what is left."""
+    """Credit notes, oldest first: invoice and lead (or plan change) they correct, amount, left."""
     with unit_of_work() as session:
         account_id = get_account(session, account).id if account else None
         table = Table(show_edge=False)
-        for name in ("number", "account", "issued", "invoice", "lead", "total", "left"):
+        for name in ("number", "account", "issued", "invoice", "lead or change", "total", "left"):
             table.add_column(name, overflow="fold")
         for note in list_credit_notes(session, account_id=account_id):
             view = get_credit_note(session, note.number)
@@ -28,7 +28,7 @@ def list_(account: str | None = typer.Option(None, help="Only this account")) ->
                 view.account_code,
                 f"{note.issued_at:%Y-%m-%d}",
                 view.invoice_number,
-                view.lead_id,
+                view.lead_id or f"plan change {note.subscription_change_id}",
                 f"{note.total:,.2f} {note.currency}",
                 f"{view.remaining.rounded().amount:,.2f}",
             )
@@ -37,16 +37,13 @@ def list_(account: str | None = typer.Option(None, help="Only this account")) ->
 
 @app.command("show")
 def show(number: str = typer.Argument(..., help="Credit note number, e.g. CN-000001")) -> None:
-    """One credit note: its lines, the invoice and lead it corrects, where it was applied."""
+    """One credit note: its lines, what it corrects (lead or plan change), where it was applied."""
     with unit_of_work() as session:
         view = get_credit_note(session, number)
         note = view.note
         issued = f"{note.issued_at:%Y-%m-%d %H:%M} UTC"
         out.print(f"{note.number}  issued {issued}  account {view.account_code}")
-        out.print(
-            f"  corrects invoice {view.invoice_number}, lead {view.lead_id} ({note.reason}), "
-            f"review {note.review_id}"
-        )
+        out.print(f"  corrects invoice {view.invoice_number}: {view.subject} ({note.reason})")
         table = Table("line", "qty", "unit", "amount", show_edge=False)
         for line in view.lines:
             table.add_row(

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, event
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadbill.db import Base, BigId, MoneyAmount, UTCDateTime
@@ -14,24 +14,39 @@ from leadbill.errors import Conflict
 
 
 class CreditNote(Base):
-    """A correction to a finalized invoice (R15): numbered without gaps, immutable.
+    """A correction to a finalized invoice: numbered without gaps, immutable.
 
+    It comes from an approved review of a lead (R15: `review_id` and `lead_id`)
+    or from an immediate downgrade (R7: `subscription_change_id`), never both.
     `review_id` is unique: one approved review credits at most once, whatever
-    runs at the same time. The number comes from its own gapless counter.
+    runs at the same time; `(subscription_change_id, invoice_id)` is unique: a
+    plan change credits each invoice that charged the reduced fee at most once.
+    The number comes from its own gapless counter, shared by both kinds.
     """
 
     __tablename__ = "credit_notes"
     __table_args__ = (
         UniqueConstraint("review_id", name="uq_credit_notes_review"),
+        UniqueConstraint(
+            "subscription_change_id", "invoice_id", name="uq_credit_notes_change_invoice"
+        ),
+        CheckConstraint(
+            "(review_id IS NOT NULL AND lead_id IS NOT NULL AND subscription_change_id IS NULL)"
+            " OR (review_id IS NULL AND lead_id IS NULL AND subscription_change_id IS NOT NULL)",
+            name="ck_credit_notes_review_or_change",
+        ),
         Index("ix_credit_notes_account_issued", "account_id", "issued_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     number: Mapped[str] = mapped_column(String(32), unique=True)
-    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"))
+    review_id: Mapped[int | None] = mapped_column(ForeignKey("reviews.id"))
+    subscription_change_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscription_changes.id", name="fk_credit_notes_subscription_change")
+    )
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
     currency: Mapped[str] = mapped_column(String(3))
     total: Mapped[Decimal] = mapped_column(MoneyAmount())
     reason: Mapped[str] = mapped_column(String(32))
@@ -39,7 +54,7 @@ class CreditNote(Base):
 
 
 class CreditNoteLine(Base):
-    """One line of a credit note: what one invoice line charged beyond the re-rating."""
+    """One line of a credit note: a charge beyond the re-rating, or a downgrade's fee difference."""
 
     __tablename__ = "credit_note_lines"
     __table_args__ = (UniqueConstraint("credit_note_id", "position"),)

@@ -1,10 +1,12 @@
-"""Credit notes: issued once per approved review, numbered without gaps, immutable (R15).
+"""Credit notes: numbered without gaps, immutable (R15, R7).
 
-Numbers come from their own counter row (`credit_note`), locked inside the
-issuing transaction exactly like invoice numbers, so they are gapless and never
-reused. `credit_notes.review_id` is unique: however many approvals race, one
-review credits at most once (the loser's transaction fails and takes back its
-number).
+A credit note is issued once per approved review of an invoiced lead (R15), or
+for an immediate downgrade, once per invoice that charged the reduced fee (R7).
+Numbers come from their own counter row (`credit_note`), shared by both, locked
+inside the issuing transaction exactly like invoice numbers, so they are gapless
+and never reused. `credit_notes.review_id` is unique: however many approvals
+race, one review credits at most once (the loser's transaction fails and takes
+back its number); `(subscription_change_id, invoice_id)` is unique likewise.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from leadbill.core.rating import Line
 from leadbill.credit_notes.models import CreditApplication, CreditNote, CreditNoteLine
 from leadbill.errors import Conflict, NotFound
 from leadbill.leads.models import Lead
+from leadbill.plans.models import Plan
+from leadbill.subscriptions.models import SubscriptionChange
 from leadbill.webhooks import events
 from leadbill.webhooks.service import emit
 
@@ -41,14 +45,21 @@ def issue_credit_note(
     session: Session,
     *,
     account_id: int,
-    review_id: int,
     invoice: Invoice,
-    lead_id: int,
     reason: str,
     lines: Sequence[Line],
     issued_at: datetime,
+    review_id: int | None = None,
+    lead_id: int | None = None,
+    subscription_change_id: int | None = None,
 ) -> CreditNote:
-    """Write a credit note with its lines and its gapless number; once per review."""
+    """Write a credit note with its lines and its gapless number.
+
+    Either for a review (with its lead), once per review, or for a subscription
+    change, once per change and invoice.
+    """
+    if (review_id is None) == (subscription_change_id is None):
+        raise ValueError("a credit note comes from a review or from a subscription change")
     total = sum((line.amount.amount for line in lines), Decimal(0))
     if total <= 0:
         raise Conflict("a credit note must credit something")
@@ -57,6 +68,7 @@ def issue_credit_note(
         account_id=account_id,
         number=format_number(value),
         review_id=review_id,
+        subscription_change_id=subscription_change_id,
         invoice_id=invoice.id,
         lead_id=lead_id,
         currency=invoice.currency,
@@ -69,7 +81,12 @@ def issue_credit_note(
             session.add(note)
             session.flush()
     except IntegrityError:
-        raise Conflict(f"review {review_id} has already been credited") from None
+        if review_id is not None:
+            raise Conflict(f"review {review_id} has already been credited") from None
+        raise Conflict(
+            f"change {subscription_change_id} has already credited invoice "
+            f"{invoice.number or invoice.id}"
+        ) from None
     session.execute(
         insert(CreditNoteLine),
         [
@@ -101,6 +118,7 @@ def issue_credit_note(
             issued_at=issued_at,
             reason=reason,
             review_id=review_id,
+            subscription_change_id=subscription_change_id,
         ),
         occurred_at=issued_at,
     )
@@ -126,9 +144,10 @@ class CreditNoteView:
     note: CreditNote
     account_code: str
     invoice_number: str
-    lead_id: str
+    lead_id: str  # the operator's lead id; "" for a plan change's credit
     lines: list[CreditNoteLine]
     applications: list[tuple[str, Decimal, datetime]]
+    subject: str  # what it credits: "lead L-1 (review 3)" or "plan change isa-200 -> isa-100 ..."
 
     @property
     def applied(self) -> Money:
@@ -166,7 +185,7 @@ def get_credit_note(
         raise NotFound(f"credit note {number_or_id!r} does not exist")
     account = session.get_one(Account, note.account_id)
     invoice = session.get_one(Invoice, note.invoice_id)
-    lead = session.get_one(Lead, note.lead_id)
+    lead_id, subject = credited_subject(session, note)
     lines = list(
         session.scalars(
             select(CreditNoteLine)
@@ -189,5 +208,26 @@ def get_credit_note(
         )
     ]
     return CreditNoteView(
-        note, account.code, invoice.number or "", lead.external_id, lines, applications
+        note, account.code, invoice.number or "", lead_id, lines, applications, subject
+    )
+
+
+def credited_subject(session: Session, note: CreditNote) -> tuple[str, str]:
+    """The credited lead's id ("" for none) and a label of what the credit note is for."""
+    if note.lead_id is not None:
+        lead = session.get_one(Lead, note.lead_id)
+        return lead.external_id, f"lead {lead.external_id} (review {note.review_id})"
+    change = session.get_one(SubscriptionChange, note.subscription_change_id)
+    return "", change_label(session, change)
+
+
+def change_label(session: Session, change: SubscriptionChange) -> str:
+    """How a credit note names the plan change it credits."""
+    codes = [
+        session.get_one(Plan, plan_id).code if plan_id is not None else "?"
+        for plan_id in (change.from_plan_id, change.to_plan_id)
+    ]
+    return (
+        f"plan change {codes[0]} -> {codes[1]} at {change.requested_at:%Y-%m-%d %H:%M} UTC "
+        f"(change {change.id})"
     )

@@ -153,13 +153,18 @@ class CreditApplicationOut(BaseModel):
 
 
 class CreditNoteOut(BaseModel):
-    """A credit note: what it corrects, its lines, where it was applied, what is left."""
+    """A credit note: what it corrects, its lines, where it was applied, what is left.
+
+    It credits an approved review of a lead (`review_id`, `lead_id`) or an immediate
+    plan downgrade (`subscription_change_id`); the other fields are null.
+    """
 
     number: str
     account: str
     invoice: str
-    lead_id: str
-    review_id: int
+    lead_id: str | None
+    review_id: int | None
+    subscription_change_id: int | None
     reason: str
     issued_at: datetime
     total: MoneyOut
@@ -175,8 +180,9 @@ class CreditNoteOut(BaseModel):
             number=note.number,
             account=view.account_code,
             invoice=view.invoice_number,
-            lead_id=view.lead_id,
+            lead_id=view.lead_id or None,
             review_id=note.review_id,
+            subscription_change_id=note.subscription_change_id,
             reason=note.reason,
             issued_at=note.issued_at,
             total=money(note.total, currency),

@@ -126,7 +126,15 @@ def change_plan(
         )
         when = "now" if result.immediate else f"at {result.change.effective_at:%Y-%m-%d %H:%M} UTC"
         replay = " (already recorded)" if result.replayed else ""
-        out.print(f"plan {plan} takes effect {when}{replay}; {_invoice_text(result.invoice)}")
+        issued = _invoice_text(result.invoice)
+        if result.credit_notes:
+            # R7: an immediate downgrade is credited, never invoiced as a negative amount.
+            issued = ", ".join(
+                f"credit note {note.number} for {note.total:.2f} {note.currency}"
+                for note in result.credit_notes
+            )
+            issued += ", applied to the next invoice"
+        out.print(f"plan {plan} takes effect {when}{replay}; {issued}")
 
 
 licences_app = typer.Typer(help="Licences of a licence plan (R19-R22).", no_args_is_help=True)

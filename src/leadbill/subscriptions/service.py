@@ -26,6 +26,8 @@ from leadbill.core.proration import (
     takes_effect_at_once,
 )
 from leadbill.core.rating import charges_in_advance, charges_per_lead
+from leadbill.credit_notes.changes import credit_downgrade
+from leadbill.credit_notes.models import CreditNote
 from leadbill.errors import Conflict, Forbidden, InvalidInput, NotFound, from_rule
 from leadbill.plans.models import Plan
 from leadbill.plans.service import terms
@@ -169,12 +171,17 @@ def periods(session: Session, subscription_id: int) -> list[SubscriptionPeriod]:
 
 @dataclass(frozen=True, slots=True)
 class ChangeResult:
-    """A recorded change: when it takes effect and the invoice issued at once, if any."""
+    """A recorded change: when it takes effect and the invoice or credit notes issued at once.
+
+    An immediate upgrade (or licence addition) has an invoice; an immediate
+    downgrade has credit notes instead (R7: nobody owes a negative amount).
+    """
 
     change: SubscriptionChange
     invoice: Invoice | None
     immediate: bool
     replayed: bool = False
+    credit_notes: tuple[CreditNote, ...] = ()
 
 
 def _locked(session: Session, subscription: Subscription) -> Subscription:
@@ -219,7 +226,13 @@ def _replay(session: Session, subscription: Subscription, key: str) -> ChangeRes
     if change is None:
         return None
     invoice = session.get(Invoice, change.invoice_id) if change.invoice_id else None
-    return ChangeResult(change, invoice, change.effective_at == change.requested_at, True)
+    notes = session.scalars(
+        select(CreditNote)
+        .where(CreditNote.subscription_change_id == change.id)
+        .order_by(CreditNote.id)
+    ).all()
+    immediate = change.effective_at == change.requested_at
+    return ChangeResult(change, invoice, immediate, True, tuple(notes))
 
 
 def _record(session: Session, change: SubscriptionChange) -> None:
@@ -249,11 +262,14 @@ def change_plan(
     interval and counting policy.
 
     At once at instant t: the period's last segment ends at t and a new segment
-    [t, end) on the new plan begins; a "change" invoice is issued at t with one
-    line, (new fee - old fee) x remaining share (negative, a credit, for an
-    immediate downgrade). The overage of each segment (the old segment beyond
-    the old plan's full allowance at the old rate, the new one beyond the
-    prorated allowance at the new rate) is invoiced at the period end, one line
+    [t, end) on the new plan begins; (new fee - old fee) x remaining share is
+    issued at t: positive, on a "change" invoice with that one line; negative (an
+    immediate downgrade), as a credit note against the invoice(s) that charged the
+    fee being reduced, applied by the billing run to the next invoice; zero,
+    nothing. A retry with the same key replays the change and issues nothing.
+    The overage of each segment (the old segment beyond the old plan's full
+    allowance at the old rate, the new one beyond the prorated allowance at the
+    new rate) is invoiced at the period end, one line
     per segment on the boundary invoice. At the period end: the change is
     scheduled and the boundary invoice charges the new plan's fee for the next
     period, which opens on the new plan.
@@ -310,11 +326,19 @@ def change_plan(
     _split_segment(session, subscription, period, at, new_plan.id)
     subscription.plan_id = new_plan.id
     subscription.scheduled_plan_id = None
+    line = change_fee_line(old, new, period, at, account.time_zone)
+    if line.amount.amount < 0:
+        notes = credit_downgrade(session, change, line, period, account.currency)
+        session.flush()
+        return ChangeResult(change, None, True, credit_notes=tuple(notes))
+    if line.amount.is_zero():
+        session.flush()
+        return ChangeResult(change, None, True)
     invoice = issue_invoice(
         session,
         account_id=subscription.account_id,
         currency=account.currency,
-        lines=[change_fee_line(old, new, period, at, account.time_zone)],
+        lines=[line],
         issued_at=at,
         kind="change",
         subscription_id=subscription.id,

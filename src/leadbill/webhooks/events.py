@@ -189,8 +189,13 @@ def credit_note_data(
     issued_at: datetime,
     reason: str,
     review_id: int | None = None,
+    subscription_change_id: int | None = None,
 ) -> dict[str, Any]:
-    """`data` of credit_note.issued: the credit note, the invoice it corrects, and why."""
+    """`data` of credit_note.issued: the credit note, the invoice it corrects, and why.
+
+    `review_id` is set for a credit of an approved review (R15),
+    `subscription_change_id` for the fee difference of an immediate downgrade (R7).
+    """
     return {
         "credit_note_id": credit_note_id,
         "number": number,
@@ -199,4 +204,5 @@ def credit_note_data(
         "issued_at": instant(issued_at),
         "reason": reason,
         "review_id": review_id,
+        "subscription_change_id": subscription_change_id,
     }
