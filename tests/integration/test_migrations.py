@@ -70,3 +70,31 @@ def test_0012_keeps_issued_credit_notes_and_their_applications(engine: Engine) -
     assert _credit_rows(engine) == before
     _migrate_to(engine, "head", "upgrade")
     assert _credit_rows(engine) == before
+
+
+def _row_counts(engine: Engine, tables: tuple[str, ...]) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in tables}
+
+
+def test_a_database_with_leads_and_invoices_goes_down_to_0005_and_up_again(
+    engine: Engine,
+) -> None:
+    """An installation with data upgrades through every later migration, keeping every row
+    (SQLite copies a table to alter it, with foreign keys pointing at it)."""
+    from tests.integration.usage_fixtures import START, ingest, lead_rows, plan, subscribed
+
+    sessions = session_factory(engine)
+    with sessions.begin() as session:
+        customer = subscribed(session, "kept", plan(session, "pkg-kept", "100.00", 1, "5.00"))
+        rows = lead_rows(customer, "L1", utc(2026, 1, 5), [utc(2026, 1, 5, 1)])
+        rows += lead_rows(customer, "L2", utc(2026, 1, 6), [utc(2026, 1, 6, 1)])
+        ingest(session, rows, START)
+    run_billing(sessions, utc(2026, 2, 1))
+    tables = ("accounts", "leads", "lead_events", "invoices", "invoice_lines")
+    before = _row_counts(engine, tables)
+    assert before["leads"] == 2 and before["lead_events"] == 4 and before["invoices"] == 2
+    _migrate_to(engine, "0005", "downgrade")
+    assert _row_counts(engine, tables) == before
+    _migrate_to(engine, "head", "upgrade")
+    assert _row_counts(engine, tables) == before

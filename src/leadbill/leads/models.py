@@ -39,7 +39,7 @@ class Lead(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "external_id"),
         # Lets a review reference (account_id, lead_id): no review of another account's lead.
-        UniqueConstraint("account_id", "id", name="uq_leads_account_id"),
+        Index("uq_leads_account_id", "account_id", "id", unique=True),
         _partial_index("ix_leads_account_first_called", "first_called_at"),
         Index("ix_leads_account_received", "account_id", "received_at"),
         _partial_index("ix_leads_account_first_found", "first_found_at"),

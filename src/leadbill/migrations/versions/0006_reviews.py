@@ -19,8 +19,9 @@ INSTANT = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("leads", schema=None) as batch_op:
-        batch_op.create_unique_constraint("uq_leads_account_id", ["account_id", "id"])
+    # A unique index, not a constraint: SQLite would copy the whole leads table to add a
+    # constraint, and the copy fails once lead events point at the leads.
+    op.create_index("uq_leads_account_id", "leads", ["account_id", "id"], unique=True)
 
     op.create_table(
         "reviews",
@@ -145,5 +146,4 @@ def downgrade() -> None:
     op.drop_table("review_events")
     op.drop_index("ix_reviews_queue", table_name="reviews")
     op.drop_table("reviews")
-    with op.batch_alter_table("leads", schema=None) as batch_op:
-        batch_op.drop_constraint("uq_leads_account_id", type_="unique")
+    op.drop_index("uq_leads_account_id", table_name="leads")
