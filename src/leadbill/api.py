@@ -17,6 +17,7 @@ from leadbill.accounts.endpoints import router as accounts
 from leadbill.billing.endpoints import router as billing
 from leadbill.leads.endpoints import router as lead_events
 from leadbill.plans.endpoints import router as plans
+from leadbill.portal.routes import install as install_portal
 from leadbill.reports.endpoints import router as reports
 from leadbill.reviews.endpoints import router as reviews
 from leadbill.seats.endpoints import router as seats
@@ -55,6 +56,7 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     for router in (plans, accounts, subscriptions, seats, lead_events, billing, reports, webhooks):
         app.include_router(router, prefix=PREFIX)
     app.include_router(reviews, prefix=PREFIX)
+    install_portal(app)
     return app
 
 

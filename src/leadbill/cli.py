@@ -17,6 +17,7 @@ from leadbill.credit_notes.commands import app as credit_notes_app
 from leadbill.leads.commands import app as import_app
 from leadbill.leads.review_commands import app as leads_app
 from leadbill.plans.commands import app as plans_app
+from leadbill.portal.commands import app as users_app
 from leadbill.reports.commands import app as reports_app
 from leadbill.reviews.commands import app as reviews_app
 from leadbill.seats.commands import app as seats_app
@@ -59,7 +60,7 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on"),
     workers: int = typer.Option(1, min=1, help="Worker processes"),
 ) -> None:
-    """Serve the REST API (/v1, OpenAPI at /openapi.json) with uvicorn."""
+    """Serve the REST API (/v1, OpenAPI at /openapi.json) and the portal (/portal) with uvicorn."""
     import uvicorn
 
     uvicorn.run("leadbill.api:app", host=host, port=port, workers=workers)
@@ -89,3 +90,4 @@ app.add_typer(credit_notes_app, name="credit-notes")
 register_billing(app)
 app.add_typer(webhooks_app, name="webhooks")
 app.command("worker")(worker)
+app.add_typer(users_app, name="users")
