@@ -70,7 +70,7 @@ def dashboard(request: Request, visitor: SignedIn, db: DbSession) -> Response:
         days=days,
         chart=chart(days, summary.included_leads),
         used_percent=(
-            min(100, round(100 * summary.counted_leads / summary.included_leads))
+            round(100 * summary.counted_leads / summary.included_leads)
             if summary.included_leads
             else None
         ),
