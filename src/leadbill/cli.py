@@ -43,7 +43,11 @@ def migrate() -> None:
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    serve_portal: bool = typer.Option(
+        False, "--serve", help="Then serve the API and portal on 127.0.0.1:8000 until Ctrl-C"
+    ),
+) -> None:
     """Load the demo data into the database, bill it, and print the invoices."""
     from leadbill.demo import run_demo
 
@@ -52,6 +56,16 @@ def demo() -> None:
     except Exception as error:  # the demo reports and stops on the first problem
         err.print(f"[red]demo failed:[/red] {error}")
         raise typer.Exit(1) from None
+    if serve_portal:
+        import os
+
+        from leadbill.portal.demo import DEMO_PORTAL_AS_OF
+
+        # Plain http on loopback, and the demo's evening of October 31 as "now".
+        os.environ.setdefault("LEADBILL_PORTAL_SECURE_COOKIES", "false")
+        os.environ.setdefault("LEADBILL_PORTAL_AS_OF", DEMO_PORTAL_AS_OF)
+        out.print("\nServing http://127.0.0.1:8000/portal/ (Ctrl-C stops it)")
+        serve(host="127.0.0.1", port=8000, workers=1)
 
 
 @app.command()

@@ -29,6 +29,9 @@ class Settings:
     portal_lockout_minutes: int = 15
     portal_session_hours: int = 12
     portal_secure_cookies: bool = True
+    # Pin the portal's clock to an instant (RFC 3339), to show a demo's or an audit's
+    # past period as if it were now; unset (the default) means the wall clock.
+    portal_as_of: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -48,6 +51,7 @@ class Settings:
             portal_lockout_minutes=int(env.get("LEADBILL_PORTAL_LOCKOUT_MINUTES", "15")),
             portal_session_hours=int(env.get("LEADBILL_PORTAL_SESSION_HOURS", "12")),
             portal_secure_cookies=_flag(env.get("LEADBILL_PORTAL_SECURE_COOKIES"), True),
+            portal_as_of=(env.get("LEADBILL_PORTAL_AS_OF") or "").strip() or None,
         )
 
 

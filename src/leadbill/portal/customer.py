@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, Response
+from sqlalchemy import select
 
+from leadbill.accounts.models import Account
 from leadbill.auth.dependencies import DbSession
 from leadbill.billing.invoices import get_invoice, invoice_lines, list_invoices
 from leadbill.billing.payments import balance_due, payments_of
@@ -86,8 +88,18 @@ def invoices(request: Request, visitor: SignedIn, db: DbSession) -> Response:
         for invoice in reversed(list_invoices(db, account_id=account_id))
         if invoice.status != "draft"
     ]
+    codes: dict[int, str] = {}
+    if visitor.is_staff:
+        codes = {id_: code for id_, code in db.execute(select(Account.id, Account.code))}
     return render(
-        request, "invoices.html", visitor, db, nav="invoices", title="Invoices", invoices=rows
+        request,
+        "invoices.html",
+        visitor,
+        db,
+        nav="invoices",
+        title="Invoices",
+        invoices=rows,
+        accounts=codes,
     )
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from leadbill.accounts.models import Account
 from leadbill.auth.dependencies import DbSession
 from leadbill.auth.service import Role
-from leadbill.console import now
+from leadbill.console import now, parse_instant
 from leadbill.errors import Forbidden, LeadbillError
 from leadbill.portal.models import PortalSession
 from leadbill.portal.sessions import csrf_matches, find_session
@@ -56,8 +56,16 @@ def local(value: datetime | None, time_zone: str = "UTC", fmt: str = "%Y-%m-%d %
     return value.astimezone(ZoneInfo(time_zone)).strftime(fmt)
 
 
+def last_day(end: datetime | None, time_zone: str = "UTC") -> str:
+    """The last local date of a half-open period that ends at `end`."""
+    if end is None:
+        return "—"
+    return local(end - timedelta(microseconds=1), time_zone, "%Y-%m-%d")
+
+
 templates.env.filters["money"] = money
 templates.env.globals["local"] = local
+templates.env.globals["last_day"] = last_day
 
 
 class SignInRequired(Exception):
@@ -114,9 +122,12 @@ def settings_of(request: Request) -> Settings:
 
 
 def clock_of(request: Request) -> datetime:
-    """The instant of the request (tests may pin the portal's clock)."""
+    """The instant of the request: the wall clock unless pinned (tests, LEADBILL_PORTAL_AS_OF)."""
     clock: Callable[[], datetime] | None = getattr(request.app.state, "portal_clock", None)
-    return clock() if clock is not None else now()
+    if clock is not None:
+        return clock()
+    pinned = settings_of(request).portal_as_of
+    return parse_instant(pinned, "LEADBILL_PORTAL_AS_OF") if pinned else now()
 
 
 def current_visitor(request: Request, db: DbSession) -> Visitor:
