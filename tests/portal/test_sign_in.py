@@ -125,3 +125,30 @@ def test_sign_out_ends_the_session_on_the_server(
     # The old cookie value no longer opens anything.
     client.cookies.set("leadbill_session", cookie or "", domain="testserver", path="/portal")
     assert client.get("/portal/dashboard").status_code == 303
+
+
+def test_an_expired_session_no_longer_opens_pages_and_is_deleted(
+    client: TestClient, world: PortalWorld, sessions: sessionmaker[Session]
+) -> None:
+    sign_in(client, "ana@acme.test")
+    with sessions() as session, session.begin():
+        row = session.scalars(select(PortalSession)).one()
+        row.expires_at = AS_OF
+    assert client.get("/portal/dashboard").headers["location"] == "/portal/sign-in"
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(PortalSession)) == 0
+
+
+def test_the_portal_clock_can_be_pinned_by_a_setting(
+    sessions: sessionmaker[Session], database_url: str, world: PortalWorld
+) -> None:
+    from leadbill.api import create_app
+    from leadbill.settings import Settings
+
+    app = create_app(sessions)
+    app.state.portal_settings = Settings(
+        database_url=database_url, portal_as_of="2026-01-20T15:00:00Z"
+    )
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as pinned:
+        sign_in(pinned, "ana@acme.test")
+        assert "figures as of 2026-01-20 15:00" in pinned.get("/portal/dashboard").text

@@ -10,6 +10,7 @@ from leadbill.auth.dependencies import DbSession
 from leadbill.portal.models import PortalSession
 from leadbill.portal.sessions import (
     csrf_matches,
+    end_expired_sessions,
     end_session,
     find_session,
     new_token,
@@ -83,6 +84,7 @@ def sign_in_submit(
     previous = find_session(db, request.cookies.get(SESSION_COOKIE), as_of=as_of)
     if previous is not None:
         end_session(db, previous[0])
+    end_expired_sessions(db, as_of=as_of)  # the table keeps only live sessions
     lifetime = session_lifetime(request)
     _row, token = start_session(db, user, as_of=as_of, lifetime=lifetime)
     response = redirect(f"{COOKIE_PATH}/")

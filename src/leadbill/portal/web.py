@@ -26,6 +26,7 @@ from leadbill.accounts.models import Account
 from leadbill.auth.dependencies import DbSession
 from leadbill.auth.service import Role
 from leadbill.console import now, parse_instant
+from leadbill.core.errors import RuleViolation
 from leadbill.errors import Forbidden, LeadbillError
 from leadbill.portal.models import PortalSession
 from leadbill.portal.sessions import csrf_matches, find_session
@@ -244,6 +245,8 @@ class PortalRoute(APIRoute):
                 )
             except LeadbillError as error:
                 return _error(request, error.http_status, error.detail)
+            except RuleViolation as error:
+                return _error(request, 422, f"{error.field}: {error.reason}")
 
         return route
 

@@ -1,0 +1,147 @@
+"""R15 in the portal: an approval after invoicing shows as a credit note on both invoices."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from leadbill.accounts.service import create_account
+from leadbill.api import create_app
+from leadbill.billing.invoices import list_invoices
+from leadbill.billing.service import run_billing
+from leadbill.leads.service import ingest_events
+from leadbill.plans.service import create_plan
+from leadbill.portal.users import create_user
+from leadbill.settings import Settings
+from leadbill.subscriptions.service import create_subscription
+from tests.conftest import utc
+from tests.portal.conftest import sign_in
+from tests.portal.world import PASSWORD
+
+START = utc(2026, 1, 1)
+
+
+@pytest.fixture
+def clock() -> list[datetime]:
+    """The portal's clock, moved by the test."""
+    return [utc(2026, 2, 2, 15)]
+
+
+@pytest.fixture
+def pay_per_lead(sessions: sessionmaker[Session]) -> None:
+    """A contractor paying 40.00 per lead, with three answered, recorded calls in January."""
+    with sessions() as session, session.begin():
+        plan = create_plan(
+            session,
+            code="ppl",
+            name="Per lead",
+            currency="USD",
+            interval="month",
+            fee="0",
+            included_leads=0,
+            per_lead_rate="40.00",
+            counting_policy="received_unless_excluded",
+            as_of=START,
+        )
+        account = create_account(
+            session,
+            code="pipe",
+            name="Pipe Pros",
+            currency="USD",
+            time_zone="UTC",
+            billing_email="billing@pipe.test",
+            as_of=START,
+        )
+        create_subscription(session, account=account, plan=plan, start=START)
+        rows = []
+        for n in range(3):
+            received = utc(2026, 1, 30, 12 + n)
+            for m, kind in enumerate(("received", "call_answered", "recording_available")):
+                rows.append(
+                    {
+                        "idempotency_key": f"p{n}-{kind}",
+                        "account": "pipe",
+                        "lead_id": f"PIPE-{n}",
+                        "event_type": kind,
+                        "occurred_at": (received + timedelta(minutes=m)).isoformat(),
+                        "phone": f"+1312555010{n}",
+                    }
+                )
+        assert ingest_events(session, rows, as_of=utc(2026, 1, 31)).rejected == 0
+        for email, role, code in (
+            ("dana@pipe.test", "customer", "pipe"),
+            ("qa@op.test", "reviewer", None),
+        ):
+            create_user(
+                session, email=email, password=PASSWORD, role=role, account_code=code, as_of=START
+            )
+    run_billing(sessions, utc(2026, 2, 1, 1))  # January's leads are invoiced
+
+
+@pytest.fixture
+def pipe_client(
+    sessions: sessionmaker[Session], database_url: str, clock: list[datetime]
+) -> Iterator[TestClient]:
+    """A client whose portal clock is `clock[0]`."""
+    app = create_app(sessions)
+    app.state.portal_clock = lambda: clock[0]
+    app.state.portal_settings = Settings(database_url=database_url)
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        yield client
+
+
+def test_r15_an_approval_after_invoicing_is_a_credit_note_on_the_next_invoice(
+    pipe_client: TestClient,
+    pay_per_lead: None,
+    sessions: sessionmaker[Session],
+    clock: list[datetime],
+) -> None:
+    client = pipe_client
+    token = sign_in(client, "dana@pipe.test")
+    submitted = client.post(
+        "/portal/calls/PIPE-1/review",
+        data={
+            "reason": "solicitor",
+            "explanation": "A van leasing sales call.",
+            "csrf_token": token,
+        },
+    )
+    # The call report shows the current period (February); January's lead is found by id.
+    assert submitted.status_code == 303, submitted.text
+    client.cookies.clear()
+    token = sign_in(client, "qa@op.test")
+    queue = client.get("/portal/staff/reviews").text
+    review_id = queue.split('id="review-', 1)[1].split('"', 1)[0]
+    decided = client.post(
+        f"/portal/staff/reviews/{review_id}/decide",
+        data={"decision": "approve", "csrf_token": token},
+    )
+    assert decided.status_code == 303
+    assert "CN-000001" in client.get("/portal/staff/reviews").text  # the flash message
+
+    # February has a lead of its own: its invoice takes the credit as a negative line.
+    with sessions() as session, session.begin():
+        february_lead = {
+            "idempotency_key": "feb-received",
+            "account": "pipe",
+            "lead_id": "PIPE-FEB",
+            "event_type": "received",
+            "occurred_at": utc(2026, 2, 10).isoformat(),
+            "phone": "+13125550199",
+        }
+        assert ingest_events(session, [february_lead], as_of=utc(2026, 2, 10)).rejected == 0
+    clock[0] = utc(2026, 3, 2)
+    run_billing(sessions, utc(2026, 3, 1, 1))
+    with sessions() as session:
+        january, february = [i.number for i in list_invoices(session) if i.number][-2:]
+    client.cookies.clear()
+    sign_in(client, "dana@pipe.test")
+    credited = client.get(f"/portal/invoices/{january}").text
+    assert "Credit notes against this invoice" in credited and "CN-000001" in credited
+    assert "40.00 USD" in credited
+    following = client.get(f"/portal/invoices/{february}").text
+    assert 'class="line-credit"' in following and "-40.00 USD" in following
