@@ -102,6 +102,9 @@ def test_r15_an_approval_after_invoicing_is_a_credit_note_on_the_next_invoice(
 ) -> None:
     client = pipe_client
     token = sign_in(client, "dana@pipe.test")
+    # January's call report, one period back, offers the lead for review.
+    january_calls = client.get("/portal/calls?period=0").text
+    assert "PIPE-1" in january_calls and "Submit for review" in january_calls
     submitted = client.post(
         "/portal/calls/PIPE-1/review",
         data={
@@ -110,7 +113,6 @@ def test_r15_an_approval_after_invoicing_is_a_credit_note_on_the_next_invoice(
             "csrf_token": token,
         },
     )
-    # The call report shows the current period (February); January's lead is found by id.
     assert submitted.status_code == 303, submitted.text
     client.cookies.clear()
     token = sign_in(client, "qa@op.test")

@@ -133,3 +133,27 @@ def test_r13_r15_customer_submits_a_review_and_a_reviewer_approves_it(
     with sessions() as session, session.begin():
         summary = billing_summary(session, get_account(session, "acme"), AS_OF)
     assert _figure(page, "counted_leads") == str(summary.counted_leads)
+
+
+def test_r9_call_report_csv_export_has_the_cli_columns_and_only_the_accounts_leads(
+    client: TestClient, world: PortalWorld
+) -> None:
+    sign_in(client, "ana@acme.test")
+    exported = client.get("/portal/calls.csv")
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("text/csv")
+    assert 'filename="call-report-acme-2026-01-01.csv"' in exported.headers["content-disposition"]
+    lines = exported.text.strip().splitlines()
+    assert lines[0].startswith("lead_id,seat,name,phone")
+    assert len(lines) == 1 + CALLED_LEADS + 1  # the header, the called leads, the uncalled one
+    assert all(line.startswith("ACME-") for line in lines[1:])
+    assert sum(",yes," in line for line in lines[1:]) == CALLED_LEADS
+
+
+def test_call_report_of_a_period_that_has_not_started_is_404(
+    client: TestClient, world: PortalWorld
+) -> None:
+    sign_in(client, "ana@acme.test")
+    assert client.get("/portal/calls?period=0").status_code == 200
+    assert client.get("/portal/calls?period=1").status_code == 404
+    assert client.get("/portal/calls.csv?period=1").status_code == 404

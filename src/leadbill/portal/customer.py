@@ -7,13 +7,19 @@ lead answers 404, as if it did not exist.
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
-from leadbill.auth.dependencies import DbSession
+from leadbill.auth.dependencies import DbSession, session_factory_of
 from leadbill.billing.invoices import get_invoice, invoice_lines, list_invoices
 from leadbill.billing.payments import balance_due, payments_of
 from leadbill.core.billability import NON_BILLABLE_REASONS, REASON_TEXT
@@ -31,7 +37,14 @@ from leadbill.portal.web import (
     render,
     set_flash,
 )
-from leadbill.reports.service import billing_summary, call_report_page, report_scope
+from leadbill.reports.commands import CALL_REPORT_COLUMNS, call_report_csv_row
+from leadbill.reports.service import (
+    ReportScope,
+    billing_summary,
+    call_report_page,
+    iter_call_report,
+    report_scope,
+)
 from leadbill.reviews.calendar import review_config
 from leadbill.reviews.service import review_queue, submit_review
 
@@ -131,17 +144,29 @@ def invoice(request: Request, number: str, visitor: SignedIn, db: DbSession) -> 
     )
 
 
+def _scope(db: Session, account: Account, as_of: datetime, period: int | None) -> ReportScope:
+    """The current period, or period number `period` (0 is the first), never a future one."""
+    current = report_scope(db, account, as_of=as_of)
+    if period is None or period == current.period.index:
+        return current
+    if period < 0 or period > current.period.index:
+        raise NotFound(f"period {period} has not started")
+    return report_scope(db, account, as_of=as_of, period_index=period)
+
+
 @router.get("/calls")
 def calls(
     request: Request,
     visitor: SignedIn,
     db: DbSession,
     after: Annotated[str | None, Query()] = None,
+    period: Annotated[int | None, Query()] = None,
 ) -> Response:
-    """The call report of the current period, a page at a time, with review buttons."""
+    """The call report of a period (the current one by default), a page at a time."""
     account = visitor.customer_account(db)
     as_of = clock_of(request)
-    scope = report_scope(db, account, as_of=as_of)
+    scope = _scope(db, account, as_of, period)
+    current = report_scope(db, account, as_of=as_of).period.index
     page = call_report_page(db, scope, after=after or None, limit=CALLS_PAGE_SIZE)
     events, reviews = page_review_facts(db, account.id, [row.lead_id for row in page.rows])
     rules = review_config().rules
@@ -163,10 +188,45 @@ def calls(
         title="Call report",
         account=account,
         scope=scope,
+        current_period=current,
         page=page,
         eligible=eligible,
         reviews=reviews,
         reasons=REVIEW_REASONS,
+    )
+
+
+@router.get("/calls.csv")
+def calls_csv(
+    request: Request,
+    visitor: SignedIn,
+    db: DbSession,
+    period: Annotated[int | None, Query()] = None,
+) -> Response:
+    """The whole call report of a period as CSV, the columns of `leadbill reports call-report`."""
+    account = visitor.customer_account(db)
+    scope = _scope(db, account, clock_of(request), period)
+    factory = session_factory_of(request)
+
+    def lines() -> Iterator[str]:
+        # The request's transaction ends before the body is sent: read in one of its own.
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CALL_REPORT_COLUMNS)
+        with factory() as session, session.begin():
+            for row in iter_call_report(session, scope):
+                writer.writerow(call_report_csv_row(row))
+                if buffer.tell() > 64_000:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+        yield buffer.getvalue()
+
+    name = f"call-report-{account.code}-{scope.period.start:%Y-%m-%d}.csv"
+    return StreamingResponse(
+        lines(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
