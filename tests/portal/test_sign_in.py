@@ -152,3 +152,17 @@ def test_the_portal_clock_can_be_pinned_by_a_setting(
     with TestClient(app, base_url="https://testserver", follow_redirects=False) as pinned:
         sign_in(pinned, "ana@acme.test")
         assert "figures as of 2026-01-20 15:00" in pinned.get("/portal/dashboard").text
+
+
+def test_pages_are_private_unframeable_and_load_nothing_from_elsewhere(
+    client: TestClient, world: PortalWorld
+) -> None:
+    for response in (client.get("/portal/sign-in"), client.get("/portal/dashboard")):
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["cache-control"] == "no-store"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    stylesheet = client.get("/portal/static/portal.css")
+    assert stylesheet.status_code == 200 and stylesheet.headers["content-type"].startswith(
+        "text/css"
+    )
+    assert "max-age" in stylesheet.headers["cache-control"]

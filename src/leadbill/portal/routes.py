@@ -41,18 +41,3 @@ def install(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     def root(_request: Request) -> Response:
         return RedirectResponse(f"{COOKIE_PATH}/", status_code=307)
-
-    @app.middleware("http")
-    async def portal_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response: Response = await call_next(request)
-        if request.url.path.startswith(COOKIE_PATH):
-            # Pages are private and must not be framed (clickjacking) or sniffed.
-            response.headers.setdefault("Cache-Control", "no-store")
-            response.headers["X-Frame-Options"] = "DENY"
-            response.headers["X-Content-Type-Options"] = "nosniff"
-            response.headers["Referrer-Policy"] = "same-origin"
-            response.headers["Content-Security-Policy"] = (
-                "default-src 'self'; style-src 'self'; script-src 'self'; "
-                "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
-            )
-        return response

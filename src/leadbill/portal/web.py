@@ -236,19 +236,35 @@ class PortalRoute(APIRoute):
 
         async def route(request: Request) -> Response:
             try:
-                return await handler(request)
+                response = await handler(request)
             except SignInRequired:
-                return redirect(f"{COOKIE_PATH}/sign-in")
+                response = redirect(f"{COOKIE_PATH}/sign-in")
             except CsrfRefused:
-                return _error(
+                response = _error(
                     request, 403, "This form has expired. Go back, reload it and try again."
                 )
             except LeadbillError as error:
-                return _error(request, error.http_status, error.detail)
+                response = _error(request, error.http_status, error.detail)
             except RuleViolation as error:
-                return _error(request, 422, f"{error.field}: {error.reason}")
+                response = _error(request, 422, f"{error.field}: {error.reason}")
+            response.headers.update(_PAGE_HEADERS)
+            if "cache-control" not in response.headers:
+                response.headers["Cache-Control"] = "no-store"  # pages are private
+            return response
 
         return route
+
+
+# Pages must not be framed (clickjacking), sniffed, or load anything from elsewhere.
+_PAGE_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'"
+    ),
+}
 
 
 def _error(request: Request, status: int, detail: str) -> HTMLResponse:
