@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -77,12 +78,20 @@ def world(sessions: sessionmaker[Session]) -> PortalWorld:
 
 
 @pytest.fixture
-def server(sessions: sessionmaker[Session], database_url: str) -> Iterator[str]:
+def clock() -> list[datetime]:
+    """The portal's clock (AS_OF unless a test moves it)."""
+    return [AS_OF]
+
+
+@pytest.fixture
+def server(
+    sessions: sessionmaker[Session], database_url: str, clock: list[datetime]
+) -> Iterator[str]:
     """The API and portal served by uvicorn on a free loopback port; yields its base URL."""
     import uvicorn
 
     app = create_app(sessions)
-    app.state.portal_clock = lambda: AS_OF
+    app.state.portal_clock = lambda: clock[0]
     # Plain http on loopback: a Secure cookie would not come back.
     app.state.portal_settings = Settings(database_url=database_url, portal_secure_cookies=False)
     port = _free_port()

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadbill.accounts.service import get_account
+from leadbill.billing.invoices import list_invoices
+from leadbill.billing.service import run_billing
 from leadbill.portal.web import money
 from leadbill.reports.service import billing_summary
 from tests.browser.conftest import Shots
-from tests.portal.world import AS_OF, CALLED_LEADS, PASSWORD, PortalWorld
+from tests.conftest import utc
+from tests.portal.world import (
+    AS_OF,
+    CALLED_LEADS,
+    PASSWORD,
+    PortalWorld,
+    add_february_lead,
+    build_pay_per_lead,
+)
 
 
 def _sign_in(page: Any, server: str, email: str) -> None:
@@ -150,4 +161,53 @@ def test_r13_r14_customer_submits_a_review_and_a_reviewer_approves_it_in_place(
     _sign_in(page, server, "ana@acme.test")
     page.goto(f"{server}/portal/reviews")
     assert "approved" in page.locator("tr", has_text="ACME-003").inner_text()
+    customer.close()
+
+
+def test_r15_the_customer_sees_the_credit_note_of_an_approved_review_on_the_next_invoice(
+    browser: Any,
+    server: str,
+    sessions: sessionmaker[Session],
+    clock: list[datetime],
+    shots: Shots,
+) -> None:
+    build_pay_per_lead(sessions)  # January's leads are invoiced at 40.00 each
+    clock[0] = utc(2026, 2, 2, 15)
+    customer = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = customer.new_page()
+    _sign_in(page, server, "dana@pipe.test")
+    page.get_by_role("link", name="Call report").click()
+    page.get_by_role("link", name="Previous period").click()
+    lead = page.locator("#lead-PIPE-1")
+    lead.locator("summary").click()
+    lead.get_by_label("Why should this lead not be billed?").select_option("solicitor")
+    lead.get_by_label("Explanation").fill("A caller selling van leases, not a plumbing job.")
+    lead.get_by_role("button", name="Submit for review").click()
+    page.wait_for_url("**/portal/reviews")
+    customer.close()
+
+    staff = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = staff.new_page()
+    _sign_in(page, server, "qa@op.test")
+    page.locator("li.review", has_text="PIPE-1").get_by_role("button", name="Approve").click()
+    page.wait_for_url("**/portal/staff/reviews")
+    assert "CN-000001" in page.get_by_role("status").inner_text()
+    staff.close()
+
+    add_february_lead(sessions)
+    run_billing(sessions, utc(2026, 3, 1, 1))
+    clock[0] = utc(2026, 3, 2)
+    with sessions() as session:
+        january, february = [i.number for i in list_invoices(session) if i.number][-2:]
+    customer = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = customer.new_page()
+    _sign_in(page, server, "dana@pipe.test")
+    page.get_by_role("link", name="Invoices").click()
+    page.get_by_role("link", name=february).click()
+    credit = page.locator("tr.line-credit")
+    assert credit.count() == 1 and "-40.00 USD" in credit.inner_text()
+    shots.take(page, "next-invoice-with-credit")
+    page.goto(f"{server}/portal/invoices/{january}")
+    assert "CN-000001" in page.locator("main").inner_text()
+    shots.take(page, "credited-invoice")
     customer.close()

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from leadbill.accounts.service import create_account
 from leadbill.api import create_app
 from leadbill.billing.invoices import list_invoices
 from leadbill.billing.service import run_billing
-from leadbill.leads.service import ingest_events
-from leadbill.plans.service import create_plan
-from leadbill.portal.users import create_user
 from leadbill.settings import Settings
-from leadbill.subscriptions.service import create_subscription
 from tests.conftest import utc
 from tests.portal.conftest import sign_in
-from tests.portal.world import PASSWORD
+from tests.portal.world import add_february_lead, build_pay_per_lead
 
 START = utc(2026, 1, 1)
 
@@ -33,53 +28,8 @@ def clock() -> list[datetime]:
 
 @pytest.fixture
 def pay_per_lead(sessions: sessionmaker[Session]) -> None:
-    """A contractor paying 40.00 per lead, with three answered, recorded calls in January."""
-    with sessions() as session, session.begin():
-        plan = create_plan(
-            session,
-            code="ppl",
-            name="Per lead",
-            currency="USD",
-            interval="month",
-            fee="0",
-            included_leads=0,
-            per_lead_rate="40.00",
-            counting_policy="received_unless_excluded",
-            as_of=START,
-        )
-        account = create_account(
-            session,
-            code="pipe",
-            name="Pipe Pros",
-            currency="USD",
-            time_zone="UTC",
-            billing_email="billing@pipe.test",
-            as_of=START,
-        )
-        create_subscription(session, account=account, plan=plan, start=START)
-        rows = []
-        for n in range(3):
-            received = utc(2026, 1, 30, 12 + n)
-            for m, kind in enumerate(("received", "call_answered", "recording_available")):
-                rows.append(
-                    {
-                        "idempotency_key": f"p{n}-{kind}",
-                        "account": "pipe",
-                        "lead_id": f"PIPE-{n}",
-                        "event_type": kind,
-                        "occurred_at": (received + timedelta(minutes=m)).isoformat(),
-                        "phone": f"+1312555010{n}",
-                    }
-                )
-        assert ingest_events(session, rows, as_of=utc(2026, 1, 31)).rejected == 0
-        for email, role, code in (
-            ("dana@pipe.test", "customer", "pipe"),
-            ("qa@op.test", "reviewer", None),
-        ):
-            create_user(
-                session, email=email, password=PASSWORD, role=role, account_code=code, as_of=START
-            )
-    run_billing(sessions, utc(2026, 2, 1, 1))  # January's leads are invoiced
+    """A contractor paying per lead, January invoiced."""
+    build_pay_per_lead(sessions)
 
 
 @pytest.fixture
@@ -126,16 +76,7 @@ def test_r15_an_approval_after_invoicing_is_a_credit_note_on_the_next_invoice(
     assert "CN-000001" in client.get("/portal/staff/reviews").text  # the flash message
 
     # February has a lead of its own: its invoice takes the credit as a negative line.
-    with sessions() as session, session.begin():
-        february_lead = {
-            "idempotency_key": "feb-received",
-            "account": "pipe",
-            "lead_id": "PIPE-FEB",
-            "event_type": "received",
-            "occurred_at": utc(2026, 2, 10).isoformat(),
-            "phone": "+13125550199",
-        }
-        assert ingest_events(session, [february_lead], as_of=utc(2026, 2, 10)).rejected == 0
+    add_february_lead(sessions)
     clock[0] = utc(2026, 3, 2)
     run_billing(sessions, utc(2026, 3, 1, 1))
     with sessions() as session:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from leadbill.accounts.service import create_account
 from leadbill.billing.invoices import list_invoices
+from leadbill.billing.service import run_billing
 from leadbill.leads.service import ingest_events
 from leadbill.plans.service import create_plan
 from leadbill.portal.users import create_user
@@ -114,6 +115,70 @@ def build_world(sessions: sessionmaker[Session]) -> PortalWorld:
                 as_of=START,
             )
     return PortalWorld(invoices=invoices, users=users)
+
+
+def build_pay_per_lead(sessions: sessionmaker[Session]) -> None:
+    """A contractor paying 40.00 per lead, with three answered, recorded calls in January."""
+    with sessions() as session, session.begin():
+        plan = create_plan(
+            session,
+            code="ppl",
+            name="Per lead",
+            currency="USD",
+            interval="month",
+            fee="0",
+            included_leads=0,
+            per_lead_rate="40.00",
+            counting_policy="received_unless_excluded",
+            as_of=START,
+        )
+        account = create_account(
+            session,
+            code="pipe",
+            name="Pipe Pros",
+            currency="USD",
+            time_zone="UTC",
+            billing_email="billing@pipe.test",
+            as_of=START,
+        )
+        create_subscription(session, account=account, plan=plan, start=START)
+        rows = []
+        for n in range(3):
+            received = utc(2026, 1, 30, 12 + n)
+            for m, kind in enumerate(("received", "call_answered", "recording_available")):
+                rows.append(
+                    {
+                        "idempotency_key": f"p{n}-{kind}",
+                        "account": "pipe",
+                        "lead_id": f"PIPE-{n}",
+                        "event_type": kind,
+                        "occurred_at": (received + timedelta(minutes=m)).isoformat(),
+                        "phone": f"+1312555010{n}",
+                    }
+                )
+        assert ingest_events(session, rows, as_of=utc(2026, 1, 31)).rejected == 0
+        for email, role, code in (
+            ("dana@pipe.test", "customer", "pipe"),
+            ("qa@op.test", "reviewer", None),
+        ):
+            create_user(
+                session, email=email, password=PASSWORD, role=role, account_code=code, as_of=START
+            )
+    run_billing(sessions, utc(2026, 2, 1, 1))  # January's leads are invoiced
+
+
+def add_february_lead(sessions: sessionmaker[Session]) -> None:
+    """One lead received in February by the pay-per-lead contractor."""
+    with sessions() as session, session.begin():
+        lead = {
+            "idempotency_key": "feb-received",
+            "account": "pipe",
+            "lead_id": "PIPE-FEB",
+            "event_type": "received",
+            "occurred_at": utc(2026, 2, 10).isoformat(),
+            "phone": "+13125550199",
+        }
+        assert ingest_events(session, [lead], as_of=utc(2026, 2, 10)).rejected == 0
 
 
 def csrf_of(html: str) -> str:
