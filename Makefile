@@ -20,7 +20,12 @@ venv: $(BIN)/leadbill
 demo: venv
 	rm -f leadbill.db leadbill.db-wal leadbill.db-shm
 	$(BIN)/leadbill migrate
-	$(BIN)/leadbill demo
+	@# In a terminal the demo ends by serving the portal until Ctrl-C; a script or CI never waits.
+	@if [ -t 0 ] && [ -t 1 ]; then \
+		echo "$(BIN)/leadbill demo --serve"; $(BIN)/leadbill demo --serve; \
+	else \
+		echo "$(BIN)/leadbill demo"; $(BIN)/leadbill demo; \
+	fi
 
 lint: venv
 	$(BIN)/ruff check src tests bench

@@ -20,6 +20,7 @@ from leadbill.leads.endpoints import decisions as lead_decisions
 from leadbill.leads.endpoints import router as lead_events
 from leadbill.plans.endpoints import advice as plan_advice
 from leadbill.plans.endpoints import router as plans
+from leadbill.portal.routes import install as install_portal
 from leadbill.reports.endpoints import router as reports
 from leadbill.reviews.endpoints import router as reviews
 from leadbill.seats.endpoints import router as seats
@@ -60,6 +61,7 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     app.include_router(reviews, prefix=PREFIX)
     for router in (account_context, lead_decisions, plan_advice):
         app.include_router(router, prefix=PREFIX)
+    install_portal(app)
     return app
 
 

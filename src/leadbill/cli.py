@@ -17,6 +17,7 @@ from leadbill.credit_notes.commands import app as credit_notes_app
 from leadbill.leads.commands import app as import_app
 from leadbill.leads.review_commands import app as leads_app
 from leadbill.plans.commands import app as plans_app
+from leadbill.portal.commands import app as users_app
 from leadbill.reports.commands import app as reports_app
 from leadbill.reviews.commands import app as reviews_app
 from leadbill.seats.commands import app as seats_app
@@ -42,7 +43,11 @@ def migrate() -> None:
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    serve_portal: bool = typer.Option(
+        False, "--serve", help="Then serve the API and portal on 127.0.0.1:8000 until Ctrl-C"
+    ),
+) -> None:
     """Load the demo data into the database, bill it, and print the invoices."""
     from leadbill.demo import run_demo
 
@@ -51,6 +56,16 @@ def demo() -> None:
     except Exception as error:  # the demo reports and stops on the first problem
         err.print(f"[red]demo failed:[/red] {error}")
         raise typer.Exit(1) from None
+    if serve_portal:
+        import os
+
+        from leadbill.portal.demo import DEMO_PORTAL_AS_OF
+
+        # Plain http on loopback, and the demo's evening of October 31 as "now".
+        os.environ.setdefault("LEADBILL_PORTAL_SECURE_COOKIES", "false")
+        os.environ.setdefault("LEADBILL_PORTAL_AS_OF", DEMO_PORTAL_AS_OF)
+        out.print("\nServing http://127.0.0.1:8000/portal/ (Ctrl-C stops it)")
+        serve(host="127.0.0.1", port=8000, workers=1)
 
 
 @app.command()
@@ -60,7 +75,7 @@ def serve(
     workers: int = typer.Option(1, min=1, help="Worker processes"),
     access_log: bool = typer.Option(True, help="Log every request (off: errors only)"),
 ) -> None:
-    """Serve the REST API (/v1, OpenAPI at /openapi.json) with uvicorn."""
+    """Serve the REST API (/v1, OpenAPI at /openapi.json) and the portal (/portal) with uvicorn."""
     import uvicorn
 
     uvicorn.run("leadbill.api:app", host=host, port=port, workers=workers, access_log=access_log)
@@ -90,3 +105,4 @@ app.add_typer(credit_notes_app, name="credit-notes")
 register_billing(app)
 app.add_typer(webhooks_app, name="webhooks")
 app.command("worker")(worker)
+app.add_typer(users_app, name="users")

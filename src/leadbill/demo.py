@@ -35,6 +35,7 @@ from leadbill.core.periods import describe_period
 from leadbill.leads.csv_format import COLUMNS
 from leadbill.leads.service import ingest_events
 from leadbill.plans.service import create_plan, get_plan
+from leadbill.portal.demo import create_demo_users, portal_instructions
 from leadbill.reports.service import billing_summary
 from leadbill.reviews import demo as contractor
 from leadbill.seats.service import create_seat
@@ -397,6 +398,8 @@ def run_demo(sessions: sessionmaker[Session], directory: Path | None = None) -> 
         demo_seeds.decide_staff(session)
         demo_seeds.upgrade_agent(session)
     run_billing(sessions, BILL_AS_OF)
+    with sessions() as session, session.begin():
+        create_demo_users(session, CATALOGUE_AT)
     # Customers paid everything issued before November.
     with sessions() as session, session.begin():
         for invoice in session.scalars(
@@ -448,6 +451,8 @@ def run_demo(sessions: sessionmaker[Session], directory: Path | None = None) -> 
         "  .venv/bin/leadbill credit-notes show CN-000001\n"
         "  .venv/bin/leadbill --help"
     )
+    out.print()
+    out.print(portal_instructions())
 
 
 def _october_invoice(session: Session, code: str) -> str:

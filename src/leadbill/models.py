@@ -15,6 +15,7 @@ from leadbill.credit_notes.models import CreditApplication, CreditNote, CreditNo
 from leadbill.db import Base
 from leadbill.leads.models import Lead, LeadDecision, LeadEvent
 from leadbill.plans.models import Plan, PlanCategoryPrice
+from leadbill.portal.models import PortalSession, User
 from leadbill.reviews.models import Review, ReviewEvent
 from leadbill.seats.models import Seat
 from leadbill.subscriptions.models import Subscription, SubscriptionPeriod, SubscriptionSegment
@@ -49,6 +50,7 @@ __all__ = [
     "Payment",
     "Plan",
     "PlanCategoryPrice",
+    "PortalSession",
     "Review",
     "ReviewEvent",
     "Seat",
@@ -57,6 +59,7 @@ __all__ = [
     "SubscriptionPeriod",
     "SubscriptionSegment",
     "UsageThresholdCrossing",
+    "User",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

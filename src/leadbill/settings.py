@@ -23,6 +23,15 @@ class Settings:
     operator_country: str = "US"
     operator_subdivision: str | None = None
     operator_time_zone: str = "America/New_York"
+    # Portal sign-in: consecutive failures before a lockout, its length, how long a
+    # session lasts, and whether cookies carry Secure (turn off only for local http).
+    portal_max_failed_sign_ins: int = 5
+    portal_lockout_minutes: int = 15
+    portal_session_hours: int = 12
+    portal_secure_cookies: bool = True
+    # Pin the portal's clock to an instant (RFC 3339), to show a demo's or an audit's
+    # past period as if it were now; unset (the default) means the wall clock.
+    portal_as_of: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -38,6 +47,11 @@ class Settings:
             operator_country=env.get("LEADBILL_OPERATOR_COUNTRY", "US").strip().upper(),
             operator_subdivision=(env.get("LEADBILL_OPERATOR_SUBDIVISION") or "").strip() or None,
             operator_time_zone=env.get("LEADBILL_OPERATOR_TIME_ZONE", "America/New_York").strip(),
+            portal_max_failed_sign_ins=int(env.get("LEADBILL_PORTAL_MAX_FAILED_SIGN_INS", "5")),
+            portal_lockout_minutes=int(env.get("LEADBILL_PORTAL_LOCKOUT_MINUTES", "15")),
+            portal_session_hours=int(env.get("LEADBILL_PORTAL_SESSION_HOURS", "12")),
+            portal_secure_cookies=_flag(env.get("LEADBILL_PORTAL_SECURE_COOKIES"), True),
+            portal_as_of=(env.get("LEADBILL_PORTAL_AS_OF") or "").strip() or None,
         )
 
 

@@ -90,7 +90,8 @@ def money_text(money: Money) -> str:
     return f"{shown:f} {money.currency}"
 
 
-def _csv_row(row: service.CallReportRow) -> list[str]:
+def call_report_csv_row(row: service.CallReportRow) -> list[str]:
+    """One lead of the call report as a CSV row (the columns of CALL_REPORT_COLUMNS)."""
     return [
         row.lead_id,
         row.seat_code or "",
@@ -161,7 +162,7 @@ def call_report(
             writer = csv.writer(handle if handle is not None else sys.stdout)
             writer.writerow(CALL_REPORT_COLUMNS)
             for row in rows:
-                writer.writerow(_csv_row(row))
+                writer.writerow(call_report_csv_row(row))
             return
         table = Table(
             "lead",

@@ -1,0 +1,1 @@
+"""The portal: server-rendered pages for customers and operator staff."""

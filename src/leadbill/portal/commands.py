@@ -1,0 +1,57 @@
+"""`leadbill users ...`: portal users (create, list)."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from leadbill.console import now, out, unit_of_work
+from leadbill.portal import users
+
+app = typer.Typer(
+    help="Portal users: customers of one account and operator staff.", no_args_is_help=True
+)
+
+
+def _when(value: object) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S}Z" if value is not None else "-"
+
+
+@app.command("create")
+def create(
+    email: str = typer.Option(..., help="The e-mail the user signs in with"),
+    role: str = typer.Option(..., help="customer, admin, billing, reviewer or viewer"),
+    account: str | None = typer.Option(None, help="Account code (customer users only)"),
+    password: str = typer.Option(
+        ...,
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        help=f"At least {users.MIN_PASSWORD_LENGTH} characters (prompted when not given)",
+    ),
+) -> None:
+    """Create a portal user; the password is stored only as an argon2 hash."""
+    with unit_of_work() as session:
+        user = users.create_user(
+            session, email=email, password=password, role=role, account_code=account, as_of=now()
+        )
+    where = f" of account {account}" if account else ""
+    out.print(f"user {user.id} {user.email} ({user.role}{where}) created")
+
+
+@app.command("list")
+def list_() -> None:
+    """List the portal users with their role, account and last sign-in."""
+    with unit_of_work() as session:
+        table = Table("id", "e-mail", "role", "account", "created", "last sign-in", "locked until")
+        for user, account in users.list_users(session):
+            table.add_row(
+                str(user.id),
+                user.email,
+                user.role,
+                account or "-",
+                _when(user.created_at),
+                _when(user.last_sign_in_at),
+                _when(user.locked_until),
+            )
+        out.print(table)

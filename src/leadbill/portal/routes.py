@@ -1,0 +1,43 @@
+"""The portal's routes under /portal, mounted in the API app served by `leadbill serve`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import FileResponse, RedirectResponse
+
+from leadbill.portal import customer, signin, staff
+from leadbill.portal.web import COOKIE_PATH, PortalRoute, SignedIn, redirect
+
+STATIC = Path(__file__).parent / "static"
+
+home = APIRouter(route_class=PortalRoute, include_in_schema=False)
+
+
+@home.get("/")
+def portal_home(visitor: SignedIn) -> Response:
+    """A customer starts on the dashboard, staff on the review queue."""
+    return redirect(
+        f"{COOKIE_PATH}/staff/reviews" if visitor.is_staff else f"{COOKIE_PATH}/dashboard"
+    )
+
+
+@home.get("/static/portal.css")
+def stylesheet() -> Response:
+    """The portal's one stylesheet."""
+    return FileResponse(
+        STATIC / "portal.css",
+        media_type="text/css",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Mount the portal under /portal; `/` sends a browser there."""
+    for router in (home, signin.router, customer.router, staff.router):
+        app.include_router(router, prefix=COOKIE_PATH)
+
+    @app.get("/", include_in_schema=False)
+    def root(_request: Request) -> Response:
+        return RedirectResponse(f"{COOKIE_PATH}/", status_code=307)

@@ -1,0 +1,169 @@
+"""Portal users: create, sign in with lockout after repeated failures.
+
+Passwords are hashed with argon2id (`argon2-cffi`, its default parameters);
+only the hash is stored. A sign-in with an unknown e-mail still verifies a
+password against a fixed hash, so the answer takes as long either way and
+never says which of the e-mail or the password was wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from leadbill.accounts.models import Account
+from leadbill.accounts.service import get_account
+from leadbill.auth.service import Role
+from leadbill.core.periods import require_utc
+from leadbill.errors import Conflict, InvalidInput
+from leadbill.portal.models import User
+from leadbill.settings import Settings
+
+PORTAL_ROLES = (Role.ADMIN, Role.BILLING, Role.REVIEWER, Role.VIEWER, Role.CUSTOMER)
+MIN_PASSWORD_LENGTH = 10
+
+_hasher = PasswordHasher()
+# Verified when the e-mail is unknown, so that the answer takes as long as a real check.
+_UNKNOWN_USER_HASH = _hasher.hash("no user has this password")
+
+
+class SignInRefused(Exception):
+    """A sign-in that did not succeed; `detail` is safe to show."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class LockoutPolicy:
+    """How many consecutive failures lock a user out, and for how long."""
+
+    max_failures: int = 5
+    lockout: timedelta = timedelta(minutes=15)
+
+    @classmethod
+    def of(cls, settings: Settings) -> LockoutPolicy:
+        """The policy of the settings."""
+        return cls(
+            max(1, settings.portal_max_failed_sign_ins),
+            timedelta(minutes=max(1, settings.portal_lockout_minutes)),
+        )
+
+
+def normalised_email(value: str) -> str:
+    """An e-mail as stored and looked up: trimmed and case-folded."""
+    email = value.strip().lower()
+    if "@" not in email or len(email) > 254 or email.startswith("@") or email.endswith("@"):
+        raise InvalidInput("email", f"{value!r} is not an e-mail address")
+    return email
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    role: str,
+    account_code: str | None = None,
+    as_of: datetime,
+) -> User:
+    """A new portal user; a customer belongs to exactly one account, staff to none."""
+    try:
+        chosen = Role(role)
+    except ValueError:
+        chosen = None
+    if chosen not in PORTAL_ROLES:
+        allowed = ", ".join(r.value for r in PORTAL_ROLES)
+        raise InvalidInput("role", f"{role!r} is not one of {allowed}")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")
+    account: Account | None = None
+    if chosen is Role.CUSTOMER:
+        if not account_code:
+            raise InvalidInput("account", "a customer user belongs to one account")
+        account = get_account(session, account_code)
+    elif account_code:
+        raise InvalidInput("account", f"only a customer user belongs to an account, not {role}")
+    user = User(
+        email=normalised_email(email),
+        password_hash=_hasher.hash(password),
+        role=chosen.value,
+        account_id=account.id if account else None,
+        created_at=require_utc(as_of, "as_of"),
+        failed_sign_ins=0,
+    )
+    try:
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"a user with the e-mail {user.email} already exists") from None
+    return user
+
+
+def sign_in(
+    session: Session, email: str, password: str, *, as_of: datetime, policy: LockoutPolicy
+) -> User:
+    """The user whose e-mail and password these are; failures count toward a lockout.
+
+    A locked-out user is refused even with the right password until the lockout
+    ends. The caller must commit even when this raises, so a failure is counted.
+    """
+    try:
+        address = normalised_email(email)
+    except InvalidInput:
+        address = ""
+    user = session.scalar(select(User).where(User.email == address).with_for_update())
+    if user is None:
+        _verify(_UNKNOWN_USER_HASH, password)
+        raise SignInRefused("The e-mail or the password is not right.")
+    if user.locked_until is not None and as_of < user.locked_until:
+        raise SignInRefused(_locked_text(user.locked_until, as_of))
+    if not _verify(user.password_hash, password):
+        user.failed_sign_ins += 1
+        if user.failed_sign_ins >= policy.max_failures:
+            user.failed_sign_ins = 0
+            user.locked_until = as_of + policy.lockout
+            session.flush()
+            raise SignInRefused(_locked_text(user.locked_until, as_of))
+        session.flush()
+        raise SignInRefused("The e-mail or the password is not right.")
+    user.failed_sign_ins = 0
+    user.locked_until = None
+    user.last_sign_in_at = as_of
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    session.flush()
+    return user
+
+
+def _locked_text(until: datetime, as_of: datetime) -> str:
+    minutes = max(1, -(-int((until - as_of).total_seconds()) // 60))
+    return (
+        "Too many failed sign-ins: this user is locked out. "
+        f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+    )
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def list_users(session: Session) -> list[tuple[User, str | None]]:
+    """Every user with its account code (None for staff), by e-mail."""
+    rows = session.execute(
+        select(User, Account.code)
+        .outerjoin(Account, Account.id == User.account_id)
+        .order_by(User.email)
+    )
+    return [(user, code) for user, code in rows]

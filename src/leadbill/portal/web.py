@@ -1,0 +1,285 @@
+"""What every portal page needs: the signed-in visitor, CSRF checks, templates, errors.
+
+Pages are rendered on the server from Jinja2 templates (autoescaped). Errors
+of the services become an HTML page with the matching status: another
+account's invoice is a 404 exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from babel.numbers import format_currency
+from fastapi import Depends, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from leadbill.accounts.models import Account
+from leadbill.auth.dependencies import DbSession
+from leadbill.auth.service import Role
+from leadbill.console import now, parse_instant
+from leadbill.core.errors import RuleViolation
+from leadbill.errors import Forbidden, LeadbillError
+from leadbill.portal.models import PortalSession
+from leadbill.portal.sessions import csrf_matches, find_session
+from leadbill.settings import Settings
+
+SESSION_COOKIE = "leadbill_session"
+# Before sign-in there is no session to hold a CSRF token: the sign-in form
+# posts back the value of this cookie (double submit).
+SIGN_IN_CSRF_COOKIE = "leadbill_signin_csrf"
+COOKIE_PATH = "/portal"
+STAFF_ROLES = frozenset({Role.ADMIN, Role.BILLING, Role.REVIEWER, Role.VIEWER})
+
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def money(amount: Any, currency: str | None = None) -> str:
+    """An amount with its currency, as people read it (1,203.29 USD)."""
+    if currency is None:  # a Money
+        amount, currency = amount.amount, amount.currency
+    text = format_currency(amount, currency, format="#,##0.00", locale="en_US")
+    return f"{text} {currency}"
+
+
+def local(value: datetime | None, time_zone: str = "UTC", fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An instant in a time zone (the account's), or a dash."""
+    if value is None:
+        return "—"
+    return value.astimezone(ZoneInfo(time_zone)).strftime(fmt)
+
+
+def last_day(end: datetime | None, time_zone: str = "UTC") -> str:
+    """The last local date of a half-open period that ends at `end`."""
+    if end is None:
+        return "—"
+    return local(end - timedelta(microseconds=1), time_zone, "%Y-%m-%d")
+
+
+templates.env.filters["money"] = money
+templates.env.globals["local"] = local
+templates.env.globals["last_day"] = last_day
+
+
+class SignInRequired(Exception):
+    """No live session: the visitor is sent to the sign-in page."""
+
+
+class CsrfRefused(Exception):
+    """A form posted without the right CSRF token."""
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """The signed-in user and their session, read once per request.
+
+    Plain values, not ORM rows: an error page after a rolled-back transaction
+    still knows who is signed in.
+    """
+
+    user_id: int
+    email: str
+    role: Role
+    account_id: int | None
+    account_code: str | None
+    account_name: str | None
+    time_zone: str
+    session_hash: str
+    csrf_token: str
+    flash: str | None
+
+    @property
+    def is_staff(self) -> bool:
+        """Operator staff (every role but customer)."""
+        return self.role in STAFF_ROLES
+
+    def customer_account(self, db: Session) -> Account:
+        """The account of a customer user; a staff user is refused here."""
+        if self.account_id is None:
+            raise Forbidden("this page is for customer users")
+        return db.get_one(Account, self.account_id)
+
+    def require(self, *roles: Role) -> None:
+        """Refuse (403) a user whose role is not among `roles`."""
+        if self.role not in roles:
+            raise Forbidden(f"the {self.role.value} role may not do this")
+
+
+def settings_of(request: Request) -> Settings:
+    """The portal's settings (the environment unless the app was given some)."""
+    settings: Settings | None = getattr(request.app.state, "portal_settings", None)
+    if settings is None:
+        settings = Settings.from_env()
+        request.app.state.portal_settings = settings
+    return settings
+
+
+def clock_of(request: Request) -> datetime:
+    """The instant of the request: the wall clock unless pinned (tests, LEADBILL_PORTAL_AS_OF)."""
+    clock: Callable[[], datetime] | None = getattr(request.app.state, "portal_clock", None)
+    if clock is not None:
+        return clock()
+    pinned = settings_of(request).portal_as_of
+    return parse_instant(pinned, "LEADBILL_PORTAL_AS_OF") if pinned else now()
+
+
+def current_visitor(request: Request, db: DbSession) -> Visitor:
+    """The signed-in visitor of the session cookie, or a redirect to sign in."""
+    found = find_session(db, request.cookies.get(SESSION_COOKIE), as_of=clock_of(request))
+    if found is None:
+        raise SignInRequired()
+    row, user = found
+    account = db.get(Account, user.account_id) if user.account_id is not None else None
+    visitor = Visitor(
+        user_id=user.id,
+        email=user.email,
+        role=Role(user.role),
+        account_id=user.account_id,
+        account_code=account.code if account else None,
+        account_name=account.name if account else None,
+        time_zone=account.time_zone if account else settings_of(request).operator_time_zone,
+        session_hash=row.id_hash,
+        csrf_token=row.csrf_token,
+        flash=row.flash,
+    )
+    request.state.visitor = visitor
+    return visitor
+
+
+SignedIn = Annotated[Visitor, Depends(current_visitor)]
+
+
+def check_csrf(visitor: Visitor, token: str | None) -> None:
+    """Refuse a form whose CSRF token is not the session's."""
+    if not csrf_matches(visitor.csrf_token, token):
+        raise CsrfRefused()
+
+
+def set_flash(db: Session, visitor: Visitor, message: str) -> None:
+    """A one-time message for the next page the visitor sees."""
+    db.execute(
+        update(PortalSession)
+        .where(PortalSession.id_hash == visitor.session_hash)
+        .values(flash=message)
+    )
+
+
+def render(
+    request: Request,
+    template: str,
+    visitor: Visitor | None,
+    db: Session | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """A page from its template, with the visitor, CSRF token and flash message."""
+    flash = None
+    if visitor is not None and visitor.flash and db is not None:
+        flash = visitor.flash
+        db.execute(
+            update(PortalSession)
+            .where(PortalSession.id_hash == visitor.session_hash)
+            .values(flash=None)
+        )
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "visitor": visitor,
+            "csrf_token": visitor.csrf_token if visitor else context.pop("csrf", ""),
+            "flash": flash,
+            "nav": context.pop("nav", ""),
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+def set_cookie(
+    response: Response, request: Request, name: str, value: str, max_age: int | None
+) -> None:
+    """A portal cookie: HttpOnly, SameSite=Lax, Secure unless turned off for local http."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=settings_of(request).portal_secure_cookies,
+    )
+
+
+def redirect(url: str) -> RedirectResponse:
+    """See other: the answer to a form post (post/redirect/get)."""
+    return RedirectResponse(url, status_code=303)
+
+
+def session_lifetime(request: Request) -> timedelta:
+    """How long a new session lasts."""
+    return timedelta(hours=max(1, settings_of(request).portal_session_hours))
+
+
+class PortalRoute(APIRoute):
+    """Turns service errors into HTML pages and a missing session into a sign-in redirect."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except SignInRequired:
+                response = redirect(f"{COOKIE_PATH}/sign-in")
+            except CsrfRefused:
+                response = _error(
+                    request, 403, "This form has expired. Go back, reload it and try again."
+                )
+            except LeadbillError as error:
+                response = _error(request, error.http_status, error.detail)
+            except RuleViolation as error:
+                response = _error(request, 422, f"{error.field}: {error.reason}")
+            response.headers.update(_PAGE_HEADERS)
+            if "cache-control" not in response.headers:
+                response.headers["Cache-Control"] = "no-store"  # pages are private
+            return response
+
+        return route
+
+
+# Pages must not be framed (clickjacking), sniffed, or load anything from elsewhere.
+_PAGE_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'"
+    ),
+}
+
+
+def _error(request: Request, status: int, detail: str) -> HTMLResponse:
+    titles = {403: "Not allowed", 404: "Not found", 409: "Not possible", 422: "Not valid"}
+    visitor = getattr(request.state, "visitor", None)
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "visitor": visitor,
+            "csrf_token": visitor.csrf_token if visitor else "",
+            "flash": None,
+            "nav": "",
+            "title": titles.get(status, "Something went wrong"),
+            "detail": detail,
+        },
+        status_code=status,
+    )

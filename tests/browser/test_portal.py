@@ -1,0 +1,213 @@
+"""A customer and a reviewer use the portal in Chromium: figures, isolation, CSRF, reviews."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from leadbill.accounts.service import get_account
+from leadbill.billing.invoices import list_invoices
+from leadbill.billing.service import run_billing
+from leadbill.portal.web import money
+from leadbill.reports.service import billing_summary
+from tests.browser.conftest import Shots
+from tests.conftest import utc
+from tests.portal.world import (
+    AS_OF,
+    CALLED_LEADS,
+    PASSWORD,
+    PortalWorld,
+    add_february_lead,
+    build_pay_per_lead,
+)
+
+
+def _sign_in(page: Any, server: str, email: str) -> None:
+    """Sign in with the keyboard only: type, Tab to the password, Enter to submit."""
+    page.goto(f"{server}/portal/")
+    assert page.url.endswith("/portal/sign-in")
+    page.get_by_label("E-mail").fill(email)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: not url.endswith("/sign-in"), timeout=10_000)
+
+
+def _figure(page: Any, name: str) -> str:
+    return str(page.locator(f'[data-figure="{name}"]').inner_text()).strip()
+
+
+def test_r4_customer_reads_the_dashboard_figures_of_the_billing_summary(
+    context: Any,
+    server: str,
+    world: PortalWorld,
+    sessions: sessionmaker[Session],
+    shots: Shots,
+) -> None:
+    page = context.new_page()
+    page.goto(f"{server}/portal/sign-in")
+    shots.take(page, "sign-in")
+    _sign_in(page, server, "ana@acme.test")
+    assert page.url.endswith("/portal/dashboard")
+    with sessions() as session, session.begin():
+        summary = billing_summary(session, get_account(session, "acme"), AS_OF)
+    assert summary.counted_leads == CALLED_LEADS
+    assert _figure(page, "counted_leads") == str(summary.counted_leads)
+    assert _figure(page, "included_leads") == str(summary.included_leads)
+    assert _figure(page, "remaining_leads") == str(summary.remaining_leads)
+    assert _figure(page, "overage_leads") == str(summary.overage_leads)
+    assert _figure(page, "overage_so_far") == money(summary.overage_so_far) == "20.00 USD"
+    assert _figure(page, "projected_cost") == money(summary.projected_cost)
+    assert page.locator("svg.chart rect.bar").count() >= 1
+    shots.take(page, "dashboard")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    shots.take(page, "dashboard-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    page.get_by_role("link", name="Invoices").click()
+    page.wait_for_url("**/portal/invoices")
+    for number in world.invoices["acme"]:
+        assert page.get_by_role("link", name=number).count() == 1
+    shots.take(page, "invoices")
+    page.get_by_role("link", name=world.invoices["acme"][0]).click()
+    page.wait_for_url(f"**/portal/invoices/{world.invoices['acme'][0]}")
+    assert "500.00 USD" in page.locator("table.lines").inner_text()
+    shots.take(page, "invoice")
+
+    page.get_by_role("link", name="Call report").click()
+    page.wait_for_url("**/portal/calls")
+    page.locator("#lead-ACME-001 summary").click()
+    assert page.locator("#lead-ACME-001").get_by_text("Call history").is_visible()
+    shots.take(page, "call-report")
+
+
+def test_a_customer_cannot_open_another_accounts_invoice_by_editing_the_url(
+    context: Any, server: str, world: PortalWorld, shots: Shots
+) -> None:
+    page = context.new_page()
+    _sign_in(page, server, "ana@acme.test")
+    for number in world.invoices["other"]:
+        response = page.goto(f"{server}/portal/invoices/{number}")
+        assert response.status == 404
+        assert page.get_by_role("heading", name="Not found").is_visible()
+        assert "Other Realty" not in page.content()
+    shots.take(page, "other-accounts-invoice")
+    response = page.goto(f"{server}/portal/invoices/{world.invoices['acme'][0]}")
+    assert response.status == 200
+
+
+def test_a_form_posted_without_its_csrf_token_is_refused(
+    context: Any, server: str, world: PortalWorld, shots: Shots
+) -> None:
+    page = context.new_page()
+    _sign_in(page, server, "ana@acme.test")
+    page.goto(f"{server}/portal/calls")
+    page.locator("#lead-ACME-002 summary").click()
+    form = page.locator("#lead-ACME-002 form.review-form")
+    form.locator('input[name="csrf_token"]').evaluate("input => input.remove()")
+    form.get_by_label("Explanation").fill("A caller selling van leases, not a buyer.")
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        form.get_by_role("button", name="Submit for review").click()
+    assert posted.value.status == 403
+    assert "This form has expired" in page.content()
+    shots.take(page, "csrf-refused")
+    # A post from outside the page (no token at all) is refused as well, and nothing changed.
+    outside = page.request.post(f"{server}/portal/sign-out", form={})
+    assert outside.status == 403
+    page.goto(f"{server}/portal/reviews")
+    assert "No reviews yet" in page.content()
+
+
+def test_r13_r14_customer_submits_a_review_and_a_reviewer_approves_it_in_place(
+    browser: Any, server: str, world: PortalWorld, shots: Shots
+) -> None:
+    customer = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = customer.new_page()
+    _sign_in(page, server, "ana@acme.test")
+    page.goto(f"{server}/portal/calls")
+    lead = page.locator("#lead-ACME-003")
+    lead.locator("summary").click()
+    lead.get_by_label("Why should this lead not be billed?").select_option("solicitor")
+    lead.get_by_label("Explanation").fill("A caller selling van leases, not a buyer.")
+    shots.take(page, "review-form")
+    lead.get_by_role("button", name="Submit for review").click()
+    page.wait_for_url("**/portal/reviews")
+    assert "Lead ACME-003 was submitted for review" in page.get_by_role("status").inner_text()
+    row = page.locator("tr", has_text="ACME-003")
+    assert "open" in row.inner_text()
+    shots.take(page, "reviews-submitted")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/portal/sign-in")
+    customer.close()
+
+    staff = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = staff.new_page()
+    _sign_in(page, server, "rosa@operator.test")
+    assert page.url.endswith("/portal/staff/reviews")
+    card = page.locator("li.review", has_text="ACME-003")
+    assert "solicitor" in card.inner_text()
+    shots.take(page, "review-queue")
+    card.get_by_role("button", name="Approve").click()
+    page.wait_for_url("**/portal/staff/reviews")
+    assert "approved" in page.get_by_role("status").inner_text()
+    assert page.locator("li.review", has_text="ACME-003").count() == 0  # left the queue
+    shots.take(page, "review-approved")
+    staff.close()
+
+    customer = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = customer.new_page()
+    _sign_in(page, server, "ana@acme.test")
+    page.goto(f"{server}/portal/reviews")
+    assert "approved" in page.locator("tr", has_text="ACME-003").inner_text()
+    customer.close()
+
+
+def test_r15_the_customer_sees_the_credit_note_of_an_approved_review_on_the_next_invoice(
+    browser: Any,
+    server: str,
+    sessions: sessionmaker[Session],
+    clock: list[datetime],
+    shots: Shots,
+) -> None:
+    build_pay_per_lead(sessions)  # January's leads are invoiced at 40.00 each
+    clock[0] = utc(2026, 2, 2, 15)
+    customer = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = customer.new_page()
+    _sign_in(page, server, "dana@pipe.test")
+    page.get_by_role("link", name="Call report").click()
+    page.get_by_role("link", name="Previous period").click()
+    lead = page.locator("#lead-PIPE-1")
+    lead.locator("summary").click()
+    lead.get_by_label("Why should this lead not be billed?").select_option("solicitor")
+    lead.get_by_label("Explanation").fill("A caller selling van leases, not a plumbing job.")
+    lead.get_by_role("button", name="Submit for review").click()
+    page.wait_for_url("**/portal/reviews")
+    customer.close()
+
+    staff = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = staff.new_page()
+    _sign_in(page, server, "qa@op.test")
+    page.locator("li.review", has_text="PIPE-1").get_by_role("button", name="Approve").click()
+    page.wait_for_url("**/portal/staff/reviews")
+    assert "CN-000001" in page.get_by_role("status").inner_text()
+    staff.close()
+
+    add_february_lead(sessions)
+    run_billing(sessions, utc(2026, 3, 1, 1))
+    clock[0] = utc(2026, 3, 2)
+    with sessions() as session:
+        january, february = [i.number for i in list_invoices(session) if i.number][-2:]
+    customer = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = customer.new_page()
+    _sign_in(page, server, "dana@pipe.test")
+    page.get_by_role("link", name="Invoices").click()
+    page.get_by_role("link", name=february).click()
+    credit = page.locator("tr.line-credit")
+    assert credit.count() == 1 and "-40.00 USD" in credit.inner_text()
+    shots.take(page, "next-invoice-with-credit")
+    page.goto(f"{server}/portal/invoices/{january}")
+    assert "CN-000001" in page.locator("main").inner_text()
+    shots.take(page, "credited-invoice")
+    customer.close()
