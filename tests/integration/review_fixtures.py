@@ -68,6 +68,22 @@ def package_plan(session: Session) -> Plan:
     )
 
 
+def called_package_plan(session: Session) -> Plan:
+    """Seed 000's package: 3 called leads for 500.00 a month, 30.00 for each lead beyond."""
+    return create_plan(
+        session,
+        code="isa-3",
+        name="ISA 3",
+        currency="USD",
+        interval="month",
+        fee="500.00",
+        included_leads=3,
+        per_lead_rate="30.00",
+        counting_policy="called",
+        as_of=MARCH,
+    )
+
+
 def account_on(session: Session, plan: Plan, code: str = "pipes") -> Account:
     account = create_account(
         session,

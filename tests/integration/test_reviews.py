@@ -38,6 +38,7 @@ from tests.integration.review_fixtures import (
     MAY,
     account_on,
     add_lead,
+    called_package_plan,
     invoice_at,
     lines_of,
     package_plan,
@@ -431,6 +432,34 @@ def test_r15_package_approved_after_invoicing_frees_an_overage_lead_or_nothing(
         april = invoice_at(session, account(session), 2)
         assert lines_of(session, april)[-1] == ("credit", 1, "-30.00", "-30.00")
         assert april.total == Decimal("470.00")  # 0 overage + May fee 500.00 - 30.00
+
+
+def test_r15_called_package_approved_before_and_after_invoicing(
+    sessions: sessionmaker[Session],
+) -> None:
+    """Under seed 000's `called` package an approved review excludes the lead too."""
+    with sessions.begin() as session:
+        account_on(session, called_package_plan(session))
+        for n in range(5):  # 5 called leads, 3 included: two overage leads at 30.00
+            add_lead(session, "pipes", f"L{n}", utc(2026, 3, 26 + n))
+        before = approve(session, submit(session, "L4", utc(2026, 3, 30, 12)), utc(2026, 3, 31))
+        assert before.credit_note is None and "no longer counts" in before.effect
+        report = call_report(session, account(session), as_of=utc(2026, 3, 31, 1))
+        rows = {row.lead_id: row for row in report.rows}
+        assert (rows["L4"].counted, rows["L4"].reason) == (False, "job_seeker")
+    run_billing(sessions, APRIL)
+    with sessions.begin() as session:
+        march = invoice_at(session, account(session), 1)
+        assert lines_of(session, march)[0] == ("overage", 1, "30.00", "30.00")
+        assert march.total == Decimal("530.00")
+        after = approve(session, submit(session, "L0", utc(2026, 4, 1, 12)), utc(2026, 4, 2))
+        assert after.credit_note is not None
+        assert after.credit_note.total == Decimal("30.00")
+    run_billing(sessions, MAY)
+    with sessions.begin() as session:
+        april = invoice_at(session, account(session), 2)
+        assert lines_of(session, april)[-1] == ("credit", 1, "-30.00", "-30.00")
+        assert april.total == Decimal("470.00")
 
 
 def test_review_statistics_per_account_and_period(session: Session) -> None:

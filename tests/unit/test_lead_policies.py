@@ -254,3 +254,13 @@ def test_r18_only_the_block_list_excludes_found_contacts() -> None:
         AccountContext(service_area=frozenset({"80202"})),
     )
     assert decide(FOUND, found, ctx).billable is True
+
+
+def test_r15_r16_a_staff_decision_excludes_a_called_lead_too() -> None:
+    called = [*received(), LeadEvent(EventType.CALL_ANSWERED, RECEIVED_AT + timedelta(minutes=1))]
+    decided = LeadContext(LeadFacts(1, RECEIVED_AT), staff_reason=Reason.JOB_SEEKER)
+    verdict = decide(CountingPolicy.CALLED, called, decided)
+    assert (verdict.billable, verdict.reason) == (False, Reason.JOB_SEEKER)
+    # The automatic reasons stay out of the `called` policy (seed 000 has none).
+    paused = LeadContext(LeadFacts(1, RECEIVED_AT, source="form"))
+    assert decide(CountingPolicy.CALLED, called, paused).billable

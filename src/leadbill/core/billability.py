@@ -321,10 +321,12 @@ def decide(
     if not instants:
         return Billability(False, not_counted, None)
     counted_at = min(instants)
+    # A staff decision (R16) or an approved review (R15) excludes under every policy;
+    # the automatic reasons (R12, R18) only under the per-lead policies.
+    if context is not None and context.staff_reason is not None:
+        return Billability(False, context.staff_reason, counted_at)
     if policy is CountingPolicy.CALLED or context is None:
         return Billability(True, counted, counted_at)
-    if context.staff_reason is not None:
-        return Billability(False, context.staff_reason, counted_at)
     exclusion = automatic_exclusion(context)
     if exclusion is not None and reason_applies(policy, exclusion.reason):
         return Billability(False, exclusion.reason, counted_at, exclusion.earlier_lead_id)

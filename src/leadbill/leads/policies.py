@@ -365,7 +365,7 @@ def lead_contexts(session: Session, lead_ids: Iterable[int]) -> dict[int, LeadCo
 # under both per-lead policies). `counted_in` and the billing run's set-based queries
 # (billing.repository) are both built from this one table.
 STORED_COUNTING: dict[CountingPolicy, tuple[str, str]] = {
-    CountingPolicy.CALLED: ("first_called_at", "1 = 1"),
+    CountingPolicy.CALLED: ("first_called_at", "leads.decision_reason IS NULL"),
     CountingPolicy.RECEIVED_UNLESS_EXCLUDED: (
         "received_at",
         "leads.exclusion_reason IS NULL AND leads.decision_reason IS NULL",

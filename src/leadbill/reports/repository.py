@@ -233,3 +233,11 @@ def plan_in_force(
         .order_by(SubscriptionSegment.start.desc())
         .limit(1)
     )
+
+
+def decided_leads(session: Session, lead_ids: Sequence[int]) -> list[int]:
+    """The ids among these leads that carry a staff decision (R16) or an approved review."""
+    if not lead_ids:
+        return []
+    query = select(Lead.id).where(Lead.id.in_(lead_ids), Lead.decision_reason.is_not(None))
+    return list(session.scalars(query))

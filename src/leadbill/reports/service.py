@@ -344,10 +344,13 @@ def call_report_page(
     for event in events:
         by_lead.setdefault(event.lead_id, []).append(event)
     # Per-lead policies decide with the lead's context (R10-R12, R16-R18), as billing does.
-    contexts = (
-        lead_contexts(session, [lead.id for lead in leads])
+    # Under `called` only a staff decision or an approved review excludes: the contexts
+    # of the page's leads that carry one.
+    contexts = lead_contexts(
+        session,
+        [lead.id for lead in leads]
         if scope.plan.counting_policy is not CountingPolicy.CALLED
-        else {}
+        else repository.decided_leads(session, [lead.id for lead in leads]),
     )
     earlier = {other.lead_id for context in contexts.values() for other in context.earlier}
     names = repository.external_ids(session, scope.account_id, sorted(earlier))
