@@ -45,6 +45,7 @@ class LeadRow:
     received_at: datetime | None
     first_called_at: datetime | None
     category: str | None = None
+    decision_reason: str | None = None  # a staff decision or an approved review (R15, R16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +128,7 @@ def leads_page(
             Lead.received_at,
             Lead.first_called_at,
             Lead.category,
+            Lead.decision_reason,
         )
         .outerjoin(Seat, Seat.id == Lead.seat_id)
         .where(
@@ -233,11 +235,3 @@ def plan_in_force(
         .order_by(SubscriptionSegment.start.desc())
         .limit(1)
     )
-
-
-def decided_leads(session: Session, lead_ids: Sequence[int]) -> list[int]:
-    """The ids among these leads that carry a staff decision (R16) or an approved review."""
-    if not lead_ids:
-        return []
-    query = select(Lead.id).where(Lead.id.in_(lead_ids), Lead.decision_reason.is_not(None))
-    return list(session.scalars(query))

@@ -346,12 +346,12 @@ def call_report_page(
     # Per-lead policies decide with the lead's context (R10-R12, R16-R18), as billing does.
     # Under `called` only a staff decision or an approved review excludes: the contexts
     # of the page's leads that carry one.
-    contexts = lead_contexts(
-        session,
+    decided = (
         [lead.id for lead in leads]
         if scope.plan.counting_policy is not CountingPolicy.CALLED
-        else repository.decided_leads(session, [lead.id for lead in leads]),
+        else [lead.id for lead in leads if lead.decision_reason is not None]
     )
+    contexts = lead_contexts(session, decided) if decided else {}
     earlier = {other.lead_id for context in contexts.values() for other in context.earlier}
     names = repository.external_ids(session, scope.account_id, sorted(earlier))
     rows = [
