@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import random
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,12 +32,12 @@ from leadbill.billing.models import Invoice
 from leadbill.billing.payments import record_payment
 from leadbill.billing.service import run_billing
 from leadbill.console import out
-from leadbill.core.periods import describe_period
+from leadbill.core.periods import Period, describe_period
 from leadbill.leads.csv_format import COLUMNS
 from leadbill.leads.service import ingest_events
 from leadbill.plans.service import create_plan, get_plan
 from leadbill.portal.demo import create_demo_users, portal_instructions
-from leadbill.reports.service import billing_summary
+from leadbill.reports.service import billing_summary, call_report
 from leadbill.reviews import demo as contractor
 from leadbill.seats.service import create_seat
 from leadbill.subscriptions.service import (
@@ -333,6 +334,7 @@ def print_account(session: Session, account: Account) -> None:
             f"({_money(summary.overage_so_far.amount, currency)} so far), "
             f"projected cost {_money(summary.projected_cost.amount, currency)}"
         )
+    _print_not_charged(session, account, as_of, summary.period)
     for segment in summary.segments:
         out.print(
             f"  segment {segment.plan_code} {segment.start:%Y-%m-%d %H:%M} to "
@@ -465,3 +467,17 @@ def _october_invoice(session: Session, code: str) -> str:
         .limit(1)
     )
     return str(number)
+
+
+def _print_not_charged(session: Session, account: Account, as_of: datetime, period: Period) -> None:
+    """The period's leads that do not count, by reason (never called, excluded, ...)."""
+    report = call_report(session, account, as_of=as_of)
+    reasons = Counter(
+        row.reason
+        for row in report.rows
+        if not row.counted and (row.counted_at is None or period.contains(row.counted_at))
+    )
+    if reasons:
+        listed = ", ".join(f"{reason} {count}" for reason, count in sorted(reasons.items()))
+        total = sum(reasons.values())
+        out.print(f"  not charged: {total} lead{'s' if total != 1 else ''} ({listed})")

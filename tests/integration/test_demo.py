@@ -32,6 +32,12 @@ def test_demo_bills_every_model(
     printed = capsys.readouterr().out
     assert "6 licences need operator staff to make the change" in printed  # R22
     assert "total due today 1,203.29 USD, next renewal 6,000.00 USD" in printed
+    # Each account's October says which leads were not charged and why (R2, R10-R12, R16-R18).
+    assert (
+        "not charged: 5 leads (job_seeker 1, non_working_contact 1, outside_service_area 1,"
+        " previous_customer 2)" in printed
+    )
+    assert "not charged: 20 leads (block_list 5, no_contact_found 15)" in printed
     with sessions() as session:
         # R19, R20: 3 licences for the year, then 2 x 1200.00 x 183/365.
         assert _totals(session, "acme-sales") == [
