@@ -10,11 +10,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from leadbill.errors import InvalidInput
+
+Row = TypeVar("Row")
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -46,3 +49,9 @@ class PageInfo(BaseModel):
 
     limit: int
     next_cursor: str | None
+
+
+def page_info(rows: Sequence[Row], limit: int, key: Callable[[Row], Any]) -> PageInfo:
+    """A full page has a next one, which starts after the key of its last row."""
+    next_cursor = encode_cursor(key(rows[-1])) if len(rows) == limit else None
+    return PageInfo(limit=limit, next_cursor=next_cursor)

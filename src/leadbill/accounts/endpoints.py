@@ -12,7 +12,7 @@ from leadbill.auth.dependencies import Caller, DbSession, allow, visible_account
 from leadbill.auth.idempotency import LeadbillRoute
 from leadbill.auth.service import STAFF_READERS, Role
 from leadbill.console import now
-from leadbill.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageInfo, decode_cursor, encode_cursor
+from leadbill.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page_info
 from leadbill.schemas import PROBLEM_RESPONSES
 
 router = APIRouter(
@@ -44,10 +44,9 @@ def list_accounts(
     if after is not None:
         query = query.where(Account.code > after)
     accounts = list(session.scalars(query))
-    next_cursor = encode_cursor(accounts[-1].code) if len(accounts) == limit else None
     return AccountPage(
         data=[AccountOut.of(a) for a in accounts],
-        page=PageInfo(limit=limit, next_cursor=next_cursor),
+        page=page_info(accounts, limit, lambda a: a.code),
     )
 
 

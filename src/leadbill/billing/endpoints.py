@@ -43,7 +43,14 @@ from leadbill.billing.schemas import (
 from leadbill.billing.service import run_billing
 from leadbill.console import now
 from leadbill.errors import InvalidInput, NotFound
-from leadbill.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageInfo, decode_cursor, encode_cursor
+from leadbill.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    PageInfo,
+    decode_cursor,
+    encode_cursor,
+    page_info,
+)
 from leadbill.reports.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from leadbill.schemas import PROBLEM_RESPONSES, money
 
@@ -104,10 +111,9 @@ def list_invoices(
     if after is not None:
         query = query.where(Invoice.id > after)
     rows = [(invoice, code) for invoice, code in session.execute(query)]
-    next_cursor = encode_cursor(rows[-1][0].id) if len(rows) == limit else None
     return InvoicePage(
         data=[InvoiceOut(**InvoiceOut.fields(invoice, code)) for invoice, code in rows],
-        page=PageInfo(limit=limit, next_cursor=next_cursor),
+        page=page_info(rows, limit, lambda row: row[0].id),
     )
 
 

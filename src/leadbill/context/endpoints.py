@@ -37,7 +37,7 @@ from leadbill.context.schemas import (
     ServiceAreaPage,
     ServiceAreaSet,
 )
-from leadbill.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageInfo, decode_cursor, encode_cursor
+from leadbill.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page_info
 from leadbill.schemas import PROBLEM_RESPONSES
 
 router = APIRouter(
@@ -51,10 +51,6 @@ EDITORS = (Role.ADMIN,)
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 CampaignCode = Annotated[str, Path(min_length=1, max_length=64)]
 EntryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-
-
-def _page_info(limit: int, rows: list[object], last: object) -> PageInfo:
-    return PageInfo(limit=limit, next_cursor=encode_cursor(last) if len(rows) == limit else None)
 
 
 @router.get("/lead-policy", response_model=LeadPolicySettingsOut)
@@ -101,7 +97,7 @@ def list_campaigns(
     )
     return CampaignPage(
         data=[CampaignOut.of(c, pauses) for c, pauses in rows],
-        page=_page_info(limit, list(rows), rows[-1][0].code if rows else None),
+        page=page_info(rows, limit, lambda row: row[0].code),
     )
 
 
@@ -155,9 +151,7 @@ def list_service_area(
     codes = repository.service_area_page(
         session, owner.id, after=decode_cursor(cursor, str), limit=limit
     )
-    return ServiceAreaPage(
-        data=codes, page=_page_info(limit, list(codes), codes[-1] if codes else None)
-    )
+    return ServiceAreaPage(data=codes, page=page_info(codes, limit, lambda code: code))
 
 
 @router.put("/service-area", response_model=ServiceAreaSet)
@@ -185,7 +179,7 @@ def list_customers(
     )
     return CustomerPage(
         data=[CustomerOut.of(c) for c in rows],
-        page=_page_info(limit, list(rows), rows[-1].id if rows else None),
+        page=page_info(rows, limit, lambda row: row.id),
     )
 
 
@@ -216,7 +210,7 @@ def list_block_list(
     )
     return BlockListPage(
         data=[BlockEntryOut.of(e) for e in rows],
-        page=_page_info(limit, list(rows), rows[-1].id if rows else None),
+        page=page_info(rows, limit, lambda row: row.id),
     )
 
 

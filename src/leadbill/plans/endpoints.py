@@ -10,7 +10,7 @@ from leadbill.auth.dependencies import Caller, DbSession, allow, visible_account
 from leadbill.auth.idempotency import LeadbillRoute
 from leadbill.auth.service import STAFF_READERS, Role
 from leadbill.console import now
-from leadbill.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageInfo, decode_cursor, encode_cursor
+from leadbill.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page_info
 from leadbill.plans import service
 from leadbill.plans.advice import DEFAULT_PERIODS, MAX_PERIODS, advise_account
 from leadbill.plans.models import Plan
@@ -45,9 +45,8 @@ def list_plans(
     if after is not None:
         query = query.where(Plan.code > after)
     plans = list(session.scalars(query))
-    next_cursor = encode_cursor(plans[-1].code) if len(plans) == limit else None
     return PlanPage(
-        data=[PlanOut.of(p) for p in plans], page=PageInfo(limit=limit, next_cursor=next_cursor)
+        data=[PlanOut.of(p) for p in plans], page=page_info(plans, limit, lambda p: p.code)
     )
 
 

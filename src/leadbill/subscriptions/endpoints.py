@@ -18,7 +18,7 @@ from leadbill.auth.service import STAFF_READERS, Principal, Role
 from leadbill.billing.models import Invoice
 from leadbill.console import now
 from leadbill.errors import InvalidInput
-from leadbill.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageInfo, decode_cursor, encode_cursor
+from leadbill.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page_info
 from leadbill.plans.models import Plan
 from leadbill.plans.service import get_plan
 from leadbill.schemas import PROBLEM_RESPONSES, money
@@ -125,9 +125,8 @@ def list_subscriptions(
     if after is not None:
         query = query.where(Subscription.id > after)
     rows = list(session.scalars(query))
-    next_cursor = encode_cursor(rows[-1].id) if len(rows) == limit else None
     return SubscriptionPage(
-        data=[_out(session, s) for s in rows], page=PageInfo(limit=limit, next_cursor=next_cursor)
+        data=[_out(session, s) for s in rows], page=page_info(rows, limit, lambda s: s.id)
     )
 
 

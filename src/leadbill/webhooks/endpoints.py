@@ -16,7 +16,7 @@ from leadbill.auth.dependencies import Caller, DbSession, allow
 from leadbill.auth.idempotency import LeadbillRoute
 from leadbill.auth.service import Role
 from leadbill.console import now
-from leadbill.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageInfo, decode_cursor, encode_cursor
+from leadbill.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page_info
 from leadbill.schemas import PROBLEM_RESPONSES
 from leadbill.webhooks import service
 from leadbill.webhooks.models import WebhookEndpoint
@@ -75,10 +75,9 @@ def list_endpoints(
         session, after=decode_cursor(cursor, int), limit=limit, removed=removed
     )
     types = service.event_types_of(session, [endpoint.id for endpoint, _ in rows])
-    next_cursor = encode_cursor(rows[-1][0].id) if len(rows) == limit else None
     return WebhookEndpointPage(
         data=[WebhookEndpointOut.of(endpoint, code, types[endpoint.id]) for endpoint, code in rows],
-        page=PageInfo(limit=limit, next_cursor=next_cursor),
+        page=page_info(rows, limit, lambda row: row[0].id),
     )
 
 
@@ -118,10 +117,9 @@ def list_deliveries(
         before=decode_cursor(cursor, int),
         limit=limit,
     )
-    next_cursor = encode_cursor(rows[-1].delivery.id) if len(rows) == limit else None
     return WebhookDeliveryPage(
         data=[WebhookDeliveryOut.of(row) for row in rows],
-        page=PageInfo(limit=limit, next_cursor=next_cursor),
+        page=page_info(rows, limit, lambda row: row.delivery.id),
     )
 
 
