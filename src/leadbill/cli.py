@@ -11,7 +11,7 @@ import typer
 from leadbill.accounts.commands import app as accounts_app
 from leadbill.auth.commands import app as keys_app
 from leadbill.billing.commands import register as register_billing
-from leadbill.console import err, out, sessions
+from leadbill.console import out, print_error, sessions
 from leadbill.context.commands import app as context_app
 from leadbill.credit_notes.commands import app as credit_notes_app
 from leadbill.leads.commands import app as import_app
@@ -54,7 +54,7 @@ def demo(
     try:
         run_demo(sessions())
     except Exception as error:  # the demo reports and stops on the first problem
-        err.print(f"[red]demo failed:[/red] {error}")
+        print_error(str(error), "demo failed:")
         raise typer.Exit(1) from None
     if serve_portal:
         import os

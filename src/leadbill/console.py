@@ -10,14 +10,27 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
+from rich.text import Text
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadbill.core.errors import RuleViolation
 from leadbill.db import make_engine, session_factory
 from leadbill.errors import InvalidInput, LeadbillError
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Markup is off: what the commands print (descriptions, explanations, error details) is
+# data, and a text in [brackets] must come out as written. Styles are given as Text.
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+
+def bold(text: str) -> Text:
+    """A text printed in bold."""
+    return Text(text, style="bold")
+
+
+def print_error(message: str, label: str = "error:") -> None:
+    """An error on standard error: a red label, then the message exactly as written."""
+    err.print(Text.assemble((label, "red"), " ", message))
 
 
 @cache
@@ -33,10 +46,10 @@ def unit_of_work() -> Iterator[Session]:
         with sessions()() as session, session.begin():
             yield session
     except LeadbillError as error:
-        err.print(f"[red]error:[/red] {error.detail}")
+        print_error(error.detail)
         raise typer.Exit(error.exit_code) from None
     except RuleViolation as error:
-        err.print(f"[red]error:[/red] {error.field}: {error.reason}")
+        print_error(f"{error.field}: {error.reason}")
         raise typer.Exit(InvalidInput.exit_code) from None
 
 
@@ -68,7 +81,7 @@ def instant_option(value: str, field: str) -> datetime:
     try:
         return parse_instant(value, field)
     except InvalidInput as error:
-        err.print(f"[red]error:[/red] {error.detail}")
+        print_error(error.detail)
         raise typer.Exit(error.exit_code) from None
 
 

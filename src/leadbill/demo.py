@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,7 +31,7 @@ from leadbill.billing.invoices import invoice_lines
 from leadbill.billing.models import Invoice
 from leadbill.billing.payments import record_payment
 from leadbill.billing.service import run_billing
-from leadbill.console import out
+from leadbill.console import bold, out
 from leadbill.core.periods import Period, describe_period
 from leadbill.leads.csv_format import COLUMNS
 from leadbill.leads.service import ingest_events
@@ -276,7 +276,7 @@ def _money(amount: object, currency: str) -> str:
 
 def print_account(session: Session, account: Account) -> None:
     """Every invoice of the account with its lines, then its usage summary."""
-    out.rule(f"[bold]{account.name}[/bold] ({account.code}, {account.time_zone})")
+    out.rule(Text.assemble(bold(account.name), f" ({account.code}, {account.time_zone})"))
     invoices = session.scalars(
         select(Invoice)
         .where(Invoice.account_id == account.id)
@@ -284,7 +284,7 @@ def print_account(session: Session, account: Account) -> None:
     )
     for invoice in invoices:
         table = Table(
-            title=escape(
+            title=(
                 f"{invoice.number}  issued {invoice.issued_at:%Y-%m-%d %H:%M} UTC"
                 f"  [{invoice.status}]"
             ),
@@ -302,9 +302,7 @@ def print_account(session: Session, account: Account) -> None:
                 f"{line.unit_price:,.2f}",
                 _money(line.amount, invoice.currency),
             )
-        table.add_row(
-            "[bold]total[/bold]", "", "", f"[bold]{_money(invoice.total, invoice.currency)}[/bold]"
-        )
+        table.add_row(bold("total"), "", "", bold(_money(invoice.total, invoice.currency)))
         out.print(table)
     # The last hour of October in the account's time zone, at the latest SUMMARY_AS_OF.
     november = datetime(2026, 11, 1, tzinfo=ZoneInfo(account.time_zone)).astimezone(UTC)

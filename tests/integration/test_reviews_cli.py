@@ -131,3 +131,30 @@ def test_reviews_and_credit_notes_from_the_command_line(cli: sessionmaker[Sessio
     assert code == 0 and "applied 40.00 USD on INV-" in output and "left to apply: 0.00" in output
     with cli() as session:
         assert session.query(CreditNote).count() == 1
+
+
+def test_text_in_brackets_is_printed_as_written(cli: sessionmaker[Session]) -> None:
+    """An explanation, a note or an error detail in [brackets] is data, never dropped."""
+    with cli.begin() as session:
+        account_on(session, ppl_plan(session))
+        add_lead(session, "pipes", "L1", utc(2026, 3, 30))
+    run_billing(cli, APRIL)
+    code, output = run(
+        "reviews",
+        "submit",
+        "pipes",
+        "L1",
+        "--reason",
+        "solicitor",
+        "--explanation",
+        "[caller] said they sell vans [sic]",
+        "--by",
+        "pat",
+        "--as-of",
+        "2026-04-01T12:00:00Z",
+    )
+    assert code == 0, output
+    code, output = run("reviews", "show", "1")
+    assert code == 0 and "[caller] said they sell vans [sic]" in output
+    code, output = run("bill", "--as-of", "[soon]")
+    assert code != 0 and "error: as_of: '[soon]' is not an RFC 3339 instant" in output

@@ -22,7 +22,7 @@ from leadbill.billing.explain import explain_invoice, iter_line_leads
 from leadbill.billing.models import Invoice
 from leadbill.billing.repository import invoices_by_id
 from leadbill.billing.service import run_billing
-from leadbill.console import err, instant_option, now, out, sessions, unit_of_work
+from leadbill.console import bold, instant_option, now, out, print_error, sessions, unit_of_work
 from leadbill.core.money import Money
 from leadbill.errors import InvalidInput, LeadbillError
 
@@ -61,7 +61,7 @@ def bill(
     try:
         result = run_billing(sessions(), instant, batch_size=batch_size, finalize=not draft)
     except LeadbillError as error:
-        err.print(f"[red]error:[/red] {error.detail}")
+        print_error(error.detail)
         raise typer.Exit(error.exit_code) from None
     out.print(
         f"billing run as of {_at(result.as_of)}: {result.invoices_issued} invoices issued, "
@@ -115,8 +115,8 @@ def show(number: str = typer.Argument(..., help="Invoice number (or id of a draf
         invoice = invoice_service.get_invoice(session, number)
         account = session.get_one(Account, invoice.account_id)
         out.print(
-            f"[bold]{invoice.number or f'draft {invoice.id}'}[/bold]  {invoice.status}  "
-            f"account {account.code} ({account.name})"
+            bold(invoice.number or f"draft {invoice.id}"),
+            f"  {invoice.status}  account {account.code} ({account.name})",
         )
         out.print(f"issued {_at(invoice.issued_at)}")
         for label, instant in (
@@ -254,7 +254,7 @@ def explain(
 ) -> None:
     """For each line of an invoice, the leads behind it and why each counted or not."""
     if format_ not in ("table", "csv"):
-        err.print(f"[red]error:[/red] format: {format_!r} is not one of table, csv")
+        print_error(f"format: {format_!r} is not one of table, csv")
         raise typer.Exit(InvalidInput.exit_code)
     with unit_of_work() as session:
         found = explain_invoice(session, number, account_id=_account_id(session, account))
@@ -262,7 +262,7 @@ def explain(
         if writer is not None:
             writer.writerow(EXPLAIN_COLUMNS)
         else:
-            out.print(f"[bold]{found.invoice_label}[/bold]  account {found.account_code}")
+            out.print(bold(found.invoice_label), f"  account {found.account_code}")
         for line in found.lines:
             amount = _plain(line.amount.amount, line.amount.currency)
             head = [found.invoice_label, str(line.position), line.kind, amount]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from leadbill.accounts.service import get_account
-from leadbill.console import out, unit_of_work
+from leadbill.console import bold, out, unit_of_work
 from leadbill.credit_notes.service import get_credit_note, list_credit_notes
 
 app = typer.Typer(help="Credit notes: corrections to finalized invoices.", no_args_is_help=True)
@@ -47,14 +46,12 @@ def show(number: str = typer.Argument(..., help="Credit note number, e.g. CN-000
         table = Table("line", "qty", "unit", "amount", show_edge=False)
         for line in view.lines:
             table.add_row(
-                escape(line.description),
+                line.description,
                 str(line.quantity),
                 f"{line.unit_price:,.2f}",
                 f"{line.amount:,.2f} {note.currency}",
             )
-        table.add_row(
-            "[bold]total[/bold]", "", "", f"[bold]{note.total:,.2f} {note.currency}[/bold]"
-        )
+        table.add_row(bold("total"), "", "", bold(f"{note.total:,.2f} {note.currency}"))
         out.print(table)
         for invoice_number, amount, at in view.applications:
             out.print(

@@ -17,7 +17,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-from leadbill.console import err, now, out, sessions
+from leadbill.console import err, now, out, print_error, sessions
 from leadbill.errors import InvalidInput, LeadbillError
 from leadbill.leads.csv_format import check_header
 from leadbill.leads.service import CHUNK_ROWS, IngestResult, RowOutcome, ingest_events
@@ -84,7 +84,7 @@ def events(
             unknown = check_header(reader.fieldnames)
             reader.fieldnames = [name.strip() for name in reader.fieldnames or []]
             if unknown:
-                err.print(f"[yellow]ignored column(s):[/yellow] {', '.join(unknown)}")
+                print_error(", ".join(unknown), "ignored column(s):")
             progress = Progress(
                 "[progress.description]{task.description}",
                 BarColumn(),
@@ -108,10 +108,10 @@ def events(
                             )
                         progress.update(task, completed=raw.tell())
     except LeadbillError as error:
-        err.print(f"[red]error:[/red] {error.detail}")
+        print_error(error.detail)
         raise typer.Exit(error.exit_code) from None
     except (UnicodeDecodeError, csv.Error) as error:
-        err.print(f"[red]error:[/red] {file.name} is not a readable CSV file: {error}")
+        print_error(f"{file.name} is not a readable CSV file: {error}")
         raise typer.Exit(InvalidInput.exit_code) from None
     _report(totals, all_or_nothing)
 

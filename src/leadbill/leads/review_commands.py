@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from leadbill.accounts.service import get_account
-from leadbill.console import err, instant_option, now, out, unit_of_work
+from leadbill.console import instant_option, now, out, print_error, unit_of_work
 from leadbill.core.billability import NON_BILLABLE_REASONS
 from leadbill.leads.decisions import decisions_of, exclude_leads
 from leadbill.leads.policies import reevaluate_open_leads
@@ -43,7 +43,7 @@ def exclude_bulk(
     with file.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         if not reader.fieldnames or "lead_id" not in [n.strip() for n in reader.fieldnames]:
-            err.print("[red]error:[/red] header: the file needs a lead_id column")
+            print_error("header: the file needs a lead_id column")
             raise typer.Exit(2)
         column = next(n for n in reader.fieldnames if n.strip() == "lead_id")
         lead_ids = [row[column] or "" for row in reader]

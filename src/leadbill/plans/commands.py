@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from leadbill.accounts.service import get_account
-from leadbill.console import err, instant_option, now, out, unit_of_work
+from leadbill.console import instant_option, now, out, print_error, unit_of_work
 from leadbill.core.advice import PeriodCost
 from leadbill.core.money import Money
 from leadbill.plans import advice as advice_service
@@ -44,7 +44,7 @@ def create(
     for entry in category_price:
         category, _, price = entry.partition("=")
         if not category.strip() or not price.strip():
-            err.print(f"[red]error:[/red] category_price: {entry!r} is not CATEGORY=PRICE")
+            print_error(f"category_price: {entry!r} is not CATEGORY=PRICE")
             raise typer.Exit(2)
         prices[category.strip()] = price.strip()
     with unit_of_work() as session:

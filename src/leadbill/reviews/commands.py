@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from leadbill.accounts.models import Account
 from leadbill.accounts.service import get_account
@@ -89,7 +89,7 @@ def list_(
                 r.reason,
                 r.status,
                 f"{r.due_at:%Y-%m-%d %H:%M}",
-                "[red]OVERDUE[/red]" if entry.overdue else "",
+                Text("OVERDUE", style="red") if entry.overdue else "",
             )
         out.print(table)
         out.print(
@@ -112,13 +112,13 @@ def show(
         out.print(f"review {review.id}: lead {lead.external_id} of {account.code}")
         out.print(f"  status      {review.status}{'  OVERDUE' if overdue else ''}")
         out.print(f"  reason      {review.reason}")
-        out.print(f"  explanation {escape(review.explanation)}")
+        out.print(f"  explanation {review.explanation}")
         out.print(f"  submitted   {_when(review.submitted_at)} by {review.submitted_by}")
         out.print(f"  due         {_when(review.due_at)}")
         if review.decided_at:
             out.print(f"  decided     {_when(review.decided_at)} by {review.decided_by}")
         if review.decision_note:
-            out.print(f"  note        {escape(review.decision_note)}")
+            out.print(f"  note        {review.decision_note}")
         _print_trail(audit_trail(session, account.code, review_id=review.id))
 
 
@@ -133,7 +133,7 @@ def _print_trail(entries: list[TrailEntry]) -> None:
             entry.lead_id,
             entry.kind,
             entry.actor,
-            escape(entry.detail),
+            entry.detail,
         )
     out.print(table)
 

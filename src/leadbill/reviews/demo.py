@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadbill.accounts.service import create_account
-from leadbill.console import out
+from leadbill.console import bold, out
 from leadbill.credit_notes.service import get_credit_note, list_credit_notes
 from leadbill.errors import LeadbillError
 from leadbill.plans.service import create_plan
@@ -277,10 +276,10 @@ def print_disputes(
     sessions: sessionmaker[Session], happened: list[tuple[str, str]], as_of: datetime
 ) -> None:
     """What became of each disputed lead, the queue, and the credit notes."""
-    out.rule(f"[bold]Lead reviews of {CODE}[/bold]")
+    out.rule(bold(f"Lead reviews of {CODE}"))
     table = Table("lead", "what happened", show_edge=False)
     for lead_id, text in happened:
-        table.add_row(lead_id, escape(text))
+        table.add_row(lead_id, text)
     out.print(table)
     with sessions() as session:
         queue = review_queue(session, as_of=as_of, account_code=CODE)

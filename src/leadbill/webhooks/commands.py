@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from leadbill.accounts.service import get_account
-from leadbill.console import err, instant_option, now, out, sessions, unit_of_work
+from leadbill.console import instant_option, now, out, print_error, sessions, unit_of_work
 from leadbill.webhooks import service
 from leadbill.webhooks.delivery import DeliveryPolicy, RoundReport, deliver_due, run_forever
 from leadbill.webhooks.events import EVENT_TYPES
@@ -194,7 +194,7 @@ def worker(
             concurrency=concurrency,
         )
     except ValueError as error:
-        err.print(f"[red]error:[/red] {error}")
+        print_error(str(error))
         raise typer.Exit(2) from None
     if once:
         _print(deliver_due(sessions(), policy))
