@@ -421,7 +421,19 @@ def test_r16_bulk_exclusion_from_csv_on_the_cli(
     path.write_text("lead_id\nL1\nL3\n", encoding="utf-8")
     runner = CliRunner()
     result = runner.invoke(
-        app, ["leads", "exclude-bulk", "acme", str(path), "--reason", "wrong_number", "--by", "qa"]
+        app,
+        [
+            "leads",
+            "exclude-bulk",
+            "acme",
+            str(path),
+            "--reason",
+            "wrong_number",
+            "--by",
+            "qa",
+            "--at",
+            "2026-03-20T09:30:00Z",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "2 leads marked non-billable" in result.output
@@ -429,6 +441,12 @@ def test_r16_bulk_exclusion_from_csv_on_the_cli(
         app, ["leads", "exclude", "acme", "L0", "--reason", "bogus", "--by", "qa"]
     )
     assert result.exit_code == 2
+    result = runner.invoke(
+        app, ["leads", "exclude", "acme", "L0", "--reason", "referral", "--by", "qa", "--at", "x"]
+    )
+    assert result.exit_code == 2 and "error: at: 'x' is not an RFC 3339 instant" in result.output
+    result = runner.invoke(app, ["leads", "decisions", "acme", "L3"])
+    assert "2026-03-20 09:30:00" in result.output and "wrong_number" in result.output
     with cli_database() as session:
         account = session.scalars(select(Account)).one()
         assert verdicts(session, account) == {

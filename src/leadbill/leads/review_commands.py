@@ -25,10 +25,14 @@ def exclude(
     lead_id: str = typer.Argument(..., help="The operator's lead id"),
     reason: str = typer.Option(..., help=f"One of {_REASONS}"),
     by: str = typer.Option(..., help="Who decides (recorded with the instant)"),
+    at: str | None = typer.Option(
+        None, help="When the decision is made, RFC 3339 (default: now); it is recorded"
+    ),
 ) -> None:
     """Mark one lead non-billable before its period is invoiced (proactive review)."""
+    as_of = instant_option(at, "at") if at else now()
     with unit_of_work() as session:
-        exclude_leads(session, account, [lead_id], reason=reason, decided_by=by, as_of=now())
+        exclude_leads(session, account, [lead_id], reason=reason, decided_by=by, as_of=as_of)
     out.print(f"lead {lead_id} marked non-billable: {reason} (by {by})")
 
 
@@ -38,6 +42,9 @@ def exclude_bulk(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV with a lead_id column"),
     reason: str = typer.Option(..., help=f"One of {_REASONS}"),
     by: str = typer.Option(..., help="Who decides (recorded with the instant)"),
+    at: str | None = typer.Option(
+        None, help="When the decision is made, RFC 3339 (default: now); it is recorded"
+    ),
 ) -> None:
     """Mark the leads listed in a CSV file (column lead_id) non-billable; all or none."""
     with file.open(newline="", encoding="utf-8-sig") as handle:
@@ -47,8 +54,9 @@ def exclude_bulk(
             raise typer.Exit(2)
         column = next(n for n in reader.fieldnames if n.strip() == "lead_id")
         lead_ids = [row[column] or "" for row in reader]
+    as_of = instant_option(at, "at") if at else now()
     with unit_of_work() as session:
-        count = exclude_leads(session, account, lead_ids, reason=reason, decided_by=by, as_of=now())
+        count = exclude_leads(session, account, lead_ids, reason=reason, decided_by=by, as_of=as_of)
     out.print(f"{count} leads marked non-billable: {reason} (by {by})")
 
 

@@ -122,7 +122,9 @@ def _destination(output: Path | None) -> Iterator[IO[str] | None]:
 
 
 def _print(renderable: object, handle: IO[str] | None) -> None:
-    console = out if handle is None else Console(file=handle, width=200, highlight=False, markup=False)
+    console = (
+        out if handle is None else Console(file=handle, width=200, highlight=False, markup=False)
+    )
     console.print(renderable)
 
 
