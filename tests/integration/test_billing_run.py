@@ -423,7 +423,7 @@ def test_dst_time_zone_boundaries_at_local_midnight(sessions: sessionmaker[Sessi
         assert issued[8] == utc(2026, 12, 1, 5)  # EST: UTC-5
         assert len(invoices) == 9
         assert amounts(session, invoices[0])[0] == ("overage", 1, Decimal("9.50"))
-        assert "1 leads counted" in invoice_lines(session, invoices[1].id)[0].description
+        assert "1 lead counted" in invoice_lines(session, invoices[1].id)[0].description
 
 
 def test_lead_at_boundary_instant_belongs_to_later_period(
@@ -441,7 +441,7 @@ def test_lead_at_boundary_instant_belongs_to_later_period(
         january, february = boundary_invoices(session, subscription.id)
         assert amounts(session, january)[0] == ("overage", 1, Decimal("9.50"))
         assert "101 leads counted" in invoice_lines(session, january.id)[0].description
-        assert "1 leads counted" in invoice_lines(session, february.id)[0].description
+        assert "1 lead counted" in invoice_lines(session, february.id)[0].description
 
 
 def test_multi_period_catch_up(sessions: sessionmaker[Session]) -> None:

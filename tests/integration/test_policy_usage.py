@@ -146,7 +146,7 @@ def test_r10_r12_r16_explain_lists_each_category_line_leads_with_their_reasons(
         )
         # Roofing has no price and O2 no category: the per-lead rate; a missed call is billable.
         assert verdicts(other) == {"O1": (True, "received"), "O2": (True, "received")}
-        assert "1 leads of category electrical counted" in electrical.explanation
+        assert "1 lead of category electrical counted" in electrical.explanation
         assert "each charged 60.00 USD" in electrical.explanation
         assert "2 leads without a category price" in other.explanation
         assert fee.scope is None and "no lead is charged on this line" in fee.explanation

@@ -22,6 +22,7 @@ from leadbill.core.rating import (
     seat_fee,
     usage_summary,
 )
+from leadbill.core.wording import count_of
 from tests.unit.sample_plans import prepaid_plan
 
 PLAN = prepaid_plan()
@@ -73,6 +74,16 @@ def test_r4_overage_at_plan_rate() -> None:
     assert line.amount.currency == "USD"
     assert (line.period_start, line.period_end) == (JANUARY.start, JANUARY.end)
     assert "130 leads counted, 100 included, 30 over" in line.description
+
+
+def test_line_descriptions_say_one_lead_and_many_leads() -> None:
+    assert (
+        "1 lead counted, 100 included, 0 over" in overage_in_arrears(PLAN, JANUARY, 1).description
+    )
+    assert "0 leads counted" in overage_in_arrears(PLAN, JANUARY, 0).description
+    assert count_of(1, "lead") == "1 lead"
+    assert count_of(2, "licence") == "2 licences"
+    assert count_of(0, "entry", "entries") == "0 entries"
 
 
 def test_r4_overage_starts_with_the_first_lead_beyond_the_package() -> None:

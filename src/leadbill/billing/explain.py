@@ -44,6 +44,7 @@ from leadbill.core.periods import Period, describe_period
 from leadbill.core.plans import PlanTerms
 from leadbill.core.proration import segment_allowance
 from leadbill.core.rating import LineKind
+from leadbill.core.wording import count_of
 from leadbill.credit_notes.models import CreditApplication, CreditNote
 from leadbill.plans.models import Plan
 from leadbill.plans.service import terms
@@ -203,7 +204,7 @@ def _overage(
         else f" (the segment from {span.start:%Y-%m-%d %H:%M} UTC, split by a plan change)"
     )
     text = (
-        f"{counted} leads counted ({policy.value}) in "
+        f"{count_of(counted, 'lead')} counted ({policy.value}) in "
         f"{describe_period(span, account.time_zone)}{segment} under plan {plan.code}, "
         f"{allowance} included; the first {within} are within the allowance, the last "
         f"{line.quantity} are overage at {_price(plan.per_lead_rate)} each "
@@ -256,7 +257,7 @@ def _per_lead(
         counted = sum(n for c, n in by_category.items() if c not in priced)
         which = "without a category price" if priced else "of the period"
     text = (
-        f"{counted} leads {which} counted ({plan.counting_policy.value}) in "
+        f"{count_of(counted, 'lead')} {which} counted ({plan.counting_policy.value}) in "
         f"{describe_period(span, account.time_zone)} under plan {plan.code}, each charged "
         f"{_price(plan.lead_price(category))}; a lead with a non-billable reason is listed "
         "with its reason and not charged"
@@ -287,7 +288,8 @@ def _one_line(session: Session, invoice: Invoice, account: Account, line: Invoic
         return (
             f"plan fee of {found.plan.code} for "
             f"{describe_period(found.span, account.time_zone)}, charged in advance at the "
-            f"start of the period; it includes {found.plan.included_leads} leads; {NO_LEADS}"
+            f"start of the period; it includes {count_of(found.plan.included_leads, 'lead')}; "
+            f"{NO_LEADS}"
         )
     if line.kind == LineKind.LICENCES and found is not None:
         return (

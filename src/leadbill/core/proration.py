@@ -51,6 +51,7 @@ from leadbill.core.rating import (
     projected,
     prorated_line,
 )
+from leadbill.core.wording import count_of
 
 
 class Actor(enum.StrEnum):
@@ -111,7 +112,8 @@ def change_fee_line(
         LineKind.PRORATION,
         f"Plan change {old.code} -> {new.code} at {at:%Y-%m-%d %H:%M} UTC: "
         f"({new.fee.amount} - {old.fee.amount}) x {_share_text(share)} of "
-        f"{describe_period(period, time_zone)}; {allowance} leads included to period end",
+        f"{describe_period(period, time_zone)}; "
+        f"{count_of(allowance, 'lead')} included to period end",
         1,
         difference,
         share,

@@ -18,6 +18,7 @@ from leadbill.core.errors import RuleViolation
 from leadbill.core.money import Money, total
 from leadbill.core.periods import Period, describe_period, require_utc
 from leadbill.core.plans import CountingPolicy, PlanTerms
+from leadbill.core.wording import count_of
 
 
 class LineKind(enum.StrEnum):
@@ -127,7 +128,8 @@ def fee_in_advance(plan: PlanTerms, period: Period, time_zone: str = "UTC") -> L
     """The plan fee for `period`, invoiced at its start (R1); dates read in `time_zone`."""
     return _line(
         LineKind.PLAN_FEE,
-        f"{plan.name}: {plan.included_leads} leads, {describe_period(period, time_zone)}",
+        f"{plan.name}: {count_of(plan.included_leads, 'lead')}, "
+        f"{describe_period(period, time_zone)}",
         1,
         plan.fee,
         period,
@@ -148,7 +150,8 @@ def overage_in_arrears(
     extra = overage_leads(plan, counted_leads)
     return _line(
         LineKind.OVERAGE,
-        f"Overage {describe_period(period, time_zone)}: {counted_leads} leads counted, "
+        f"Overage {describe_period(period, time_zone)}: "
+        f"{count_of(counted_leads, 'lead')} counted, "
         f"{plan.included_leads} included, {extra} over",
         extra,
         plan.per_lead_rate,
@@ -185,7 +188,7 @@ def leads_in_arrears(
     lines = [
         _line(
             LineKind.LEADS,
-            f"Leads {when}: {category}, {count} leads",
+            f"Leads {when}: {category}, {count_of(count, 'lead')}",
             count,
             plan.lead_price(category),
             period,
@@ -195,7 +198,13 @@ def leads_in_arrears(
     other = quantities.get(None, 0)
     if other or not lines:
         lines.append(
-            _line(LineKind.LEADS, f"Leads {when}: {other} leads", other, plan.per_lead_rate, period)
+            _line(
+                LineKind.LEADS,
+                f"Leads {when}: {count_of(other, 'lead')}",
+                other,
+                plan.per_lead_rate,
+                period,
+            )
         )
     return lines
 

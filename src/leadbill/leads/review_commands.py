@@ -11,6 +11,7 @@ from rich.table import Table
 from leadbill.accounts.service import get_account
 from leadbill.console import instant_option, now, out, print_error, unit_of_work
 from leadbill.core.billability import NON_BILLABLE_REASONS
+from leadbill.core.wording import count_of
 from leadbill.leads.decisions import decisions_of, exclude_leads
 from leadbill.leads.policies import reevaluate_open_leads
 
@@ -57,7 +58,7 @@ def exclude_bulk(
     as_of = instant_option(at, "at") if at else now()
     with unit_of_work() as session:
         count = exclude_leads(session, account, lead_ids, reason=reason, decided_by=by, as_of=as_of)
-    out.print(f"{count} leads marked non-billable: {reason} (by {by})")
+    out.print(f"{count_of(count, 'lead')} marked non-billable: {reason} (by {by})")
 
 
 @app.command("decisions")
@@ -86,4 +87,4 @@ def reevaluate(
     start = instant_option(since, "since") if since else None
     with unit_of_work() as session:
         changed = reevaluate_open_leads(session, get_account(session, account).id, start)
-    out.print(f"{changed} leads changed verdict")
+    out.print(f"{count_of(changed, 'lead')} changed verdict")

@@ -9,6 +9,7 @@ from leadbill.accounts.service import get_account
 from leadbill.console import instant_option, now, out, print_error, unit_of_work
 from leadbill.core.advice import PeriodCost
 from leadbill.core.money import Money
+from leadbill.core.wording import count_of
 from leadbill.plans import advice as advice_service
 from leadbill.plans import service
 
@@ -137,7 +138,7 @@ def advise(
             "plan",
             "included",
             "per lead",
-            *(f"period {p.period.index} ({p.counted_leads} leads)" for p in usage),
+            *(f"period {p.period.index} ({count_of(p.counted_leads, 'lead')})" for p in usage),
             "total",
             "lost to expiry",
             "",

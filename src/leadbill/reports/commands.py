@@ -20,6 +20,7 @@ from leadbill.accounts.service import get_account
 from leadbill.console import instant_option, local_midnight, now, out, unit_of_work
 from leadbill.core.money import Money, minor_unit
 from leadbill.core.periods import Period
+from leadbill.core.wording import count_of
 from leadbill.reports import service
 
 app = typer.Typer(
@@ -190,7 +191,7 @@ def call_report(
                 "yes" if row.counted else "no",
                 _short_reason(row),
             )
-        table.caption = f"{leads} leads, {counted} counted in this period"
+        table.caption = f"{count_of(leads, 'lead')}, {counted} counted in this period"
         _print(table, handle)
 
 
@@ -245,10 +246,11 @@ def summary_rows(summary: service.BillingSummary) -> list[tuple[str, str]]:
 def threshold_text(flag: service.ThresholdFlag) -> str:
     """`reached at 2026-01-20T10:00Z (lead L-080, 80 leads)` or `not reached (80 leads)`."""
     if not flag.reached:
-        return f"not reached ({flag.leads} leads)"
+        return f"not reached ({count_of(flag.leads, 'lead')})"
     if flag.crossed_at is None:
-        return f"reached ({flag.leads} leads)"
-    return f"reached at {instant_text(flag.crossed_at)} (lead {flag.lead_id}, {flag.leads} leads)"
+        return f"reached ({count_of(flag.leads, 'lead')})"
+    reached_at = instant_text(flag.crossed_at)
+    return f"reached at {reached_at} (lead {flag.lead_id}, {count_of(flag.leads, 'lead')})"
 
 
 @app.command("summary")
