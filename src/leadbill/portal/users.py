@@ -21,6 +21,7 @@ from leadbill.accounts.models import Account
 from leadbill.accounts.service import get_account
 from leadbill.auth.service import Role
 from leadbill.core.periods import require_utc
+from leadbill.core.wording import count_of
 from leadbill.errors import Conflict, InvalidInput
 from leadbill.portal.models import User
 from leadbill.settings import Settings
@@ -47,6 +48,16 @@ class LockoutPolicy:
 
     max_failures: int = 5
     lockout: timedelta = timedelta(minutes=15)
+
+    @property
+    def refused_text(self) -> str:
+        """What every refused sign-in says, whatever the reason."""
+        minutes = int(self.lockout.total_seconds() // 60)
+        return (
+            "The e-mail or the password is not right. After "
+            f"{count_of(self.max_failures, 'failed sign-in')} in a row, signing in is "
+            f"locked for {count_of(minutes, 'minute')}."
+        )
 
     @classmethod
     def of(cls, settings: Settings) -> LockoutPolicy:
@@ -115,6 +126,9 @@ def sign_in(
 
     A locked-out user is refused even with the right password until the lockout
     ends. The caller must commit even when this raises, so a failure is counted.
+    Every refusal says the same (`policy.refused_text`) and checks a password
+    hash, so neither the text nor the time tells whether an e-mail is a user's
+    or whether that user is locked out.
     """
     try:
         address = normalised_email(email)
@@ -123,18 +137,17 @@ def sign_in(
     user = session.scalar(select(User).where(User.email == address).with_for_update())
     if user is None:
         _verify(_UNKNOWN_USER_HASH, password)
-        raise SignInRefused("The e-mail or the password is not right.")
+        raise SignInRefused(policy.refused_text)
     if user.locked_until is not None and as_of < user.locked_until:
-        raise SignInRefused(_locked_text(user.locked_until, as_of))
+        _verify(user.password_hash, password)
+        raise SignInRefused(policy.refused_text)
     if not _verify(user.password_hash, password):
         user.failed_sign_ins += 1
         if user.failed_sign_ins >= policy.max_failures:
             user.failed_sign_ins = 0
             user.locked_until = as_of + policy.lockout
-            session.flush()
-            raise SignInRefused(_locked_text(user.locked_until, as_of))
         session.flush()
-        raise SignInRefused("The e-mail or the password is not right.")
+        raise SignInRefused(policy.refused_text)
     user.failed_sign_ins = 0
     user.locked_until = None
     user.last_sign_in_at = as_of
@@ -142,14 +155,6 @@ def sign_in(
         user.password_hash = _hasher.hash(password)
     session.flush()
     return user
-
-
-def _locked_text(until: datetime, as_of: datetime) -> str:
-    minutes = max(1, -(-int((until - as_of).total_seconds()) // 60))
-    return (
-        "Too many failed sign-ins: this user is locked out. "
-        f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
-    )
 
 
 def _verify(password_hash: str, password: str) -> bool:
