@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import datetime
+from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
@@ -98,7 +99,7 @@ def test_r20_adding_licences_previews_then_charges_the_prorated_amount(
     assert confirmed.status_code == 303
     (invoice,) = _licence_invoices(sessions)
     assert confirmed.headers["location"] == f"/portal/invoices/{invoice.number}"
-    assert str(invoice.total) == "1203.29" and invoice.issued_at == TEAM_AS_OF
+    assert invoice.total == Decimal("1203.29") and invoice.issued_at == TEAM_AS_OF
     assert _subscription(sessions).licences == 5
     shown = client.get(confirmed.headers["location"]).text
     assert (

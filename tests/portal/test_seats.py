@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -66,7 +67,7 @@ def test_r8_adding_a_seat_invoices_its_one_time_fee(
     assert (seat.backup_name, seat.backup_email) == ("Ned North", "ned@acme.test")
     with sessions() as session:
         invoice = session.scalars(select(Invoice).where(Invoice.seat_id == seat.id)).one()
-    assert invoice.kind == "seat_fee" and str(invoice.total) == "57.00"
+    assert invoice.kind == "seat_fee" and invoice.total == Decimal("57.00")
     assert invoice.issued_at == AS_OF
     page = client.get("/portal/seats").text
     assert (

@@ -15,6 +15,7 @@ import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
@@ -35,7 +36,7 @@ from leadbill.portal.web import (
     render,
     set_flash,
 )
-from leadbill.subscriptions.models import Subscription
+from leadbill.subscriptions.models import Subscription, SubscriptionChange
 from leadbill.subscriptions.service import (
     PlanChangePreview,
     cancel_subscription,
@@ -172,6 +173,16 @@ def preview_change(
     return _preview_page(request, visitor, db, visitor.customer_account(db), plan)
 
 
+def _recorded(db: Session, subscription: Subscription, key: str) -> bool:
+    """Whether a change was already recorded under this confirmation's key."""
+    found = db.scalar(
+        select(SubscriptionChange.id).where(
+            SubscriptionChange.subscription_id == subscription.id, SubscriptionChange.key == key
+        )
+    )
+    return found is not None
+
+
 @router.post("/plan/change")
 def confirm_change(
     request: Request,
@@ -189,6 +200,8 @@ def confirm_change(
     try:
         if not KEY.fullmatch(key):
             raise InvalidInput("key", "the confirmation form is incomplete; preview again")
+        if _recorded(db, subscription, f"portal:{key}"):
+            return redirect("/portal/plan")  # the same confirmation again: made once
         found = _preview(db, subscription, plan, request)
     except LeadbillError as error:
         return _page(request, visitor, db, account, error=error)
