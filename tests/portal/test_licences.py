@@ -193,6 +193,13 @@ def test_r21_a_removal_takes_effect_at_the_period_end_without_refund(
         "refund. The renewal then charges 2,400.00 USD for 2 licences." in page
     )
     assert _figure(page, "licences_now") == "3" and _figure(page, "licences_next") == "2"
+    # The same confirmation again removes nothing more.
+    again = client.post(
+        "/portal/licences/remove",
+        data={"count": "1", "key": _hidden(preview.text, "key"), "csrf_token": token},
+    )
+    assert again.status_code == 303
+    assert _subscription(sessions).scheduled_licences == 2
 
 
 def test_a_confirmation_at_a_stale_amount_charges_nothing_and_shows_the_new_one(

@@ -273,6 +273,8 @@ def confirm_remove(
         if not KEY.fullmatch(key):
             raise InvalidInput("key", "the confirmation form is incomplete; preview again")
         subscription = current_subscription(db, account)
+        if _recorded(db, subscription, f"portal:{key}") is not None:
+            return redirect("/portal/licences")  # the same confirmation again: made once
         after = preview_licence_change(db, subscription, -number, as_of, actor=CUSTOMER)
         with db.begin_nested():
             result = remove_licences(
