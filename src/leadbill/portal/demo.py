@@ -11,16 +11,18 @@ from leadbill.portal.users import create_user
 # The portal shows the demo as of the last evening of its October, before that period
 # closes: usage, thresholds and the call report of a period in progress.
 DEMO_PORTAL_AS_OF = "2026-10-31T23:00:00Z"
-# (e-mail, password, role, account): one customer and one staff member.
+# (e-mail, password, role, account): customers of a package and of a licence plan, and
+# one staff member.
 DEMO_USERS = (
     ("broker@summit-realty.example", "summit-demo-2026", "customer", "summit-realty"),
+    ("lead@acme-sales.example", "acme-demo-2026", "customer", "acme-sales"),
     ("qa@operator.example", "operator-demo-2026", "reviewer", None),
 )
 DEMO_ENV = f"LEADBILL_PORTAL_SECURE_COOKIES=false LEADBILL_PORTAL_AS_OF={DEMO_PORTAL_AS_OF}"
 
 
 def create_demo_users(session: Session, as_of: datetime) -> None:
-    """The demo's portal users (customer of summit-realty, a QA reviewer)."""
+    """The demo's portal users (customers of summit-realty and acme-sales, a QA reviewer)."""
     for email, password, role, account in DEMO_USERS:
         create_user(
             session, email=email, password=password, role=role, account_code=account, as_of=as_of
@@ -28,7 +30,7 @@ def create_demo_users(session: Session, as_of: datetime) -> None:
 
 
 def portal_instructions() -> str:
-    """What the demo prints about the portal: the command and the two logins."""
+    """What the demo prints about the portal: the command and the logins."""
     lines = [
         "Portal (server-rendered pages for customers and staff):",
         f"  {DEMO_ENV} .venv/bin/leadbill serve",

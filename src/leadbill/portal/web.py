@@ -19,7 +19,7 @@ from fastapi import Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
@@ -28,9 +28,11 @@ from leadbill.auth.service import Role
 from leadbill.console import now, parse_instant
 from leadbill.core.errors import RuleViolation
 from leadbill.errors import Forbidden, LeadbillError
+from leadbill.plans.models import Plan
 from leadbill.portal.models import PortalSession
 from leadbill.portal.sessions import csrf_matches, find_session
 from leadbill.settings import Settings
+from leadbill.subscriptions.models import Subscription
 
 SESSION_COOKIE = "leadbill_session"
 # Before sign-in there is no session to hold a CSRF token: the sign-in form
@@ -95,6 +97,8 @@ class Visitor:
     session_hash: str
     csrf_token: str
     flash: str | None
+    # The account's plan charges per licence: the customer's menu shows Licences.
+    licence_plan: bool = False
 
     @property
     def is_staff(self) -> bool:
@@ -149,9 +153,22 @@ def current_visitor(request: Request, db: DbSession) -> Visitor:
         session_hash=row.id_hash,
         csrf_token=row.csrf_token,
         flash=row.flash,
+        licence_plan=account is not None and _on_licence_plan(db, account.id),
     )
     request.state.visitor = visitor
     return visitor
+
+
+def _on_licence_plan(db: Session, account_id: int) -> bool:
+    """Whether the account's active (else latest) subscription is on a licence plan."""
+    price = db.execute(
+        select(Plan.licence_price)
+        .join(Subscription, Subscription.plan_id == Plan.id)
+        .where(Subscription.account_id == account_id)
+        .order_by((Subscription.status == "active").desc(), Subscription.id.desc())
+        .limit(1)
+    ).first()
+    return price is not None and price[0] is not None
 
 
 SignedIn = Annotated[Visitor, Depends(current_visitor)]

@@ -11,6 +11,7 @@ from leadbill.accounts.models import Account
 from leadbill.billing.invoices import issue_invoice
 from leadbill.billing.models import Invoice
 from leadbill.core.errors import RuleViolation
+from leadbill.core.money import Money
 from leadbill.core.periods import require_utc
 from leadbill.core.rating import seat_fee
 from leadbill.errors import Conflict, InvalidInput, NotFound, from_rule
@@ -135,3 +136,16 @@ def list_seats(session: Session, account: Account) -> list[Seat]:
     return list(
         session.scalars(select(Seat).where(Seat.account_id == account.id).order_by(Seat.id))
     )
+
+
+def seat_fee_of(session: Session, account: Account) -> Money:
+    """The one-time fee a new seat of the account would be invoiced now (R8)."""
+    subscription = session.scalar(
+        select(Subscription).where(
+            Subscription.account_id == account.id, Subscription.status == "active"
+        )
+    )
+    if subscription is None:
+        raise Conflict(f"account {account.code} has no active subscription to add a seat to")
+    plan = session.get_one(Plan, subscription.plan_id)
+    return seat_fee(terms(plan), "new seat").amount

@@ -13,6 +13,7 @@ from leadbill.accounts.models import Account
 from leadbill.billing.invoices import issue_invoice
 from leadbill.billing.models import Invoice
 from leadbill.core.errors import RuleViolation
+from leadbill.core.money import Money
 from leadbill.core.periods import Interval, Period, period_at, require_utc
 from leadbill.core.proration import (
     Actor,
@@ -21,8 +22,10 @@ from leadbill.core.proration import (
     change_fee_line,
     check_licence_count,
     check_plan_change,
+    is_upgrade,
     licence_addition_line,
     preview_licences,
+    segment_allowance,
     takes_effect_at_once,
 )
 from leadbill.core.rating import charges_in_advance, charges_per_lead
@@ -282,28 +285,8 @@ def change_plan(
     replayed = _replay(session, subscription, key)
     if replayed is not None:
         return replayed
-    if subscription.cancel_at_period_end:
-        raise Conflict(f"subscription {subscription.id} is cancelled at its period end")
-    if old_plan.ladder is None or old_plan.ladder != new_plan.ladder:
-        raise InvalidInput(
-            "plan",
-            f"{new_plan.code} is not on the ladder of {old_plan.code} "
-            f"({old_plan.ladder or 'none'}); a plan change stays on one ladder",
-        )
+    at_once = _plan_change_at_once(subscription, old_plan, new_plan, immediate)
     old, new = terms(old_plan), terms(new_plan)
-    if charges_per_lead(old) or charges_per_lead(new):
-        raise InvalidInput("plan", "pay-per-lead plans have no allowance to prorate")
-    try:
-        if immediate is None:
-            at_once = takes_effect_at_once(old, new, Settings.from_env().downgrade_immediate)
-        else:
-            check_plan_change(old, new)
-            at_once = immediate
-    except RuleViolation as error:
-        raise from_rule(error) from None
-    if at_once and old.has_licences:
-        # Only the fee would be prorated, not the licence price: change at the period end.
-        raise InvalidInput("immediate", "a licence plan changes plan at the period end")
     change = SubscriptionChange(
         account_id=subscription.account_id,
         subscription_id=subscription.id,
@@ -346,6 +329,90 @@ def change_plan(
     change.invoice_id = invoice.id
     session.flush()
     return ChangeResult(change, invoice, True)
+
+
+def _plan_change_at_once(
+    subscription: Subscription, old_plan: Plan, new_plan: Plan, immediate: bool | None
+) -> bool:
+    """Whether a change from `old_plan` to `new_plan` takes effect at once; refuses one
+    that is not allowed (R7)."""
+    if subscription.cancel_at_period_end:
+        raise Conflict(f"subscription {subscription.id} is cancelled at its period end")
+    if old_plan.ladder is None or old_plan.ladder != new_plan.ladder:
+        raise InvalidInput(
+            "plan",
+            f"{new_plan.code} is not on the ladder of {old_plan.code} "
+            f"({old_plan.ladder or 'none'}); a plan change stays on one ladder",
+        )
+    old, new = terms(old_plan), terms(new_plan)
+    if charges_per_lead(old) or charges_per_lead(new):
+        raise InvalidInput("plan", "pay-per-lead plans have no allowance to prorate")
+    try:
+        if immediate is None:
+            at_once = takes_effect_at_once(old, new, Settings.from_env().downgrade_immediate)
+        else:
+            check_plan_change(old, new)
+            at_once = immediate
+    except RuleViolation as error:
+        raise from_rule(error) from None
+    if at_once and old.has_licences:
+        # Only the fee would be prorated, not the licence price: change at the period end.
+        raise InvalidInput("immediate", "a licence plan changes plan at the period end")
+    return at_once
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChangePreview:
+    """What a plan change would do, before it is made: when, and what it costs.
+
+    `fee_difference` is the prorated line of an immediate change (positive: invoiced
+    at once; negative: credited on the next invoice); None for a change at the period
+    end, which invoices nothing now. `allowance` is the new plan's included leads for
+    the rest of the period (prorated) or for a whole period from the period end.
+    """
+
+    from_plan: Plan
+    to_plan: Plan
+    upgrade: bool
+    immediate: bool
+    effective_at: datetime
+    fee_difference: Money | None
+    allowance: int
+
+
+def preview_plan_change(
+    session: Session,
+    subscription: Subscription,
+    new_plan: Plan,
+    as_of: datetime,
+    *,
+    immediate: bool | None = None,
+) -> PlanChangePreview:
+    """When a change to `new_plan` would take effect and what it would cost; writes nothing.
+
+    Refuses what `change_plan` would refuse; the figures are the ones it would invoice.
+    """
+    if subscription.status != "active":
+        raise Conflict(f"subscription {subscription.id} has ended")
+    period, at = _current_period(subscription, as_of)
+    old_plan = session.get_one(Plan, subscription.plan_id)
+    at_once = _plan_change_at_once(subscription, old_plan, new_plan, immediate)
+    old, new = terms(old_plan), terms(new_plan)
+    if not at_once:
+        return PlanChangePreview(
+            old_plan, new_plan, is_upgrade(old, new), False, period.end, None, new.included_leads
+        )
+    account = session.get_one(Account, subscription.account_id)
+    line = change_fee_line(old, new, period, at, account.time_zone)
+    return PlanChangePreview(
+        old_plan,
+        new_plan,
+        is_upgrade(old, new),
+        True,
+        at,
+        line.amount,
+        segment_allowance(new, period, at),
+    )
 
 
 def _split_segment(
