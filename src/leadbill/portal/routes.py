@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 
-from leadbill.portal import customer, signin, staff
+from leadbill.portal import customer, documents, signin, staff
 from leadbill.portal.web import COOKIE_PATH, PortalRoute, SignedIn, redirect
 
 STATIC = Path(__file__).parent / "static"
@@ -33,9 +33,19 @@ def stylesheet() -> Response:
     )
 
 
+@home.get("/static/htmx.min.js")
+def htmx_script() -> Response:
+    """htmx (vendored, see the file's first line): partial page updates, e.g. the call report."""
+    return FileResponse(
+        STATIC / "htmx.min.js",
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
 def install(app: FastAPI) -> None:
     """Mount the portal under /portal; `/` sends a browser there."""
-    for router in (home, signin.router, customer.router, staff.router):
+    for router in (home, signin.router, customer.router, documents.router, staff.router):
         app.include_router(router, prefix=COOKIE_PATH)
 
     @app.get("/", include_in_schema=False)
