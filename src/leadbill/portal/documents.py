@@ -109,11 +109,8 @@ def payments(request: Request, visitor: SignedIn, db: DbSession) -> Response:
     ids = sorted({payment.invoice_id for payment in rows})
     numbers: dict[int, str | None] = {}
     for start in range(0, len(ids), 500):
-        numbers.update(
-            db.execute(
-                select(Invoice.id, Invoice.number).where(Invoice.id.in_(ids[start : start + 500]))
-            ).tuples()
-        )
+        query = select(Invoice.id, Invoice.number).where(Invoice.id.in_(ids[start : start + 500]))
+        numbers.update((id_, number) for id_, number in db.execute(query))
     codes: dict[int, str] = {}
     if visitor.is_staff:
         codes = {id_: code for id_, code in db.execute(select(Account.id, Account.code))}
