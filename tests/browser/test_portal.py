@@ -245,9 +245,19 @@ def test_r9_customer_filters_the_call_report_in_place_with_htmx(
     from playwright.sync_api import expect  # Playwright is imported once Chromium is there
 
     page = context.new_page()
+    errors: list[str] = []  # e.g. htmx refused by the Content-Security-Policy
+    page.on(
+        "console",
+        lambda m: (
+            errors.append(f"{m.text} {m.location}")
+            if m.type == "error" and not m.location["url"].endswith("/favicon.ico")
+            else None
+        ),
+    )
     _sign_in(page, server, "ana@acme.test")
     page.get_by_role("link", name="Call report").click()
     page.wait_for_url("**/portal/calls")
+    assert page.evaluate("typeof htmx") == "object"
     assert len(_lead_ids(page)) == CALLED_LEADS + 1
     page.evaluate("window.notReloaded = true")  # gone if the page were loaded again
     asked: list[str] = []
@@ -281,6 +291,7 @@ def test_r9_customer_filters_the_call_report_in_place_with_htmx(
     page.reload()
     assert _lead_ids(page) == {"ACME-003"}
     assert page.get_by_label("Phone or e-mail").input_value() == "(303) 555-0003"
+    assert errors == []
 
 
 def test_r9_the_call_report_filters_work_without_javascript(
