@@ -25,6 +25,7 @@ from leadbill.reports.service import (
 
 # The choices of the reason select: every reason code, with the text the report shows.
 REASON_CHOICES = [(reason.value, REASON_TEXT[reason]) for reason in Reason]
+_REASON_CODES = frozenset(reason.value for reason in Reason)
 _COUNTED = {"yes": True, "no": False}
 
 
@@ -54,6 +55,8 @@ class CallFilterForm:
         chosen = cls(_clean(seat), _clean(counted), _clean(reason), _clean(search))
         if chosen.counted is not None and chosen.counted not in _COUNTED:
             raise InvalidInput("counted", f"{chosen.counted!r} is not one of yes, no")
+        if chosen.reason is not None and chosen.reason not in _REASON_CODES:
+            raise InvalidInput("reason", f"{chosen.reason!r} is not a reason code")
         if chosen.search is not None and len(chosen.search) > 254:
             raise InvalidInput("q", "a phone or e-mail has at most 254 characters")
         return chosen

@@ -45,6 +45,7 @@ from leadbill.portal.web import (
 from leadbill.reports.commands import CALL_REPORT_COLUMNS, call_report_csv_row
 from leadbill.reports.repository import seat_codes
 from leadbill.reports.service import (
+    CallReportFilter,
     ReportScope,
     billing_summary,
     call_report_page,
@@ -214,7 +215,7 @@ def calls(
         reviews=reviews,
         reasons=REVIEW_REASONS,
         form=form,
-        seats=[code for _id, code in seat_codes(db, account.id)],
+        seats=[] if fragment else [code for _id, code in seat_codes(db, account.id)],
         reason_choices=REASON_CHOICES,
     )
     response.headers["Vary"] = "HX-Request"
@@ -240,8 +241,8 @@ def calls_csv(
     scope = _scope(db, account, clock_of(request), period)
     form = CallFilterForm.of(seat, counted, reason, q)
     wanted = form.wanted()
-    if form.active:  # refuse an unknown seat or reason now, with a page, not mid-download
-        filtered_call_report_page(db, scope, wanted, limit=1)
+    if wanted.seat is not None:  # refuse another account's seat now, not mid-download
+        filtered_call_report_page(db, scope, CallReportFilter(seat=wanted.seat), limit=1)
     factory = session_factory_of(request)
 
     def lines() -> Iterator[str]:
