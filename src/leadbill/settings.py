@@ -23,6 +23,8 @@ class Settings:
     operator_country: str = "US"
     operator_subdivision: str | None = None
     operator_time_zone: str = "America/New_York"
+    # The operator's name, printed as the seller on invoice and credit note PDFs.
+    operator_name: str = "leadbill"
     # Portal sign-in: consecutive failures before a lockout, its length, how long a
     # session lasts, and whether cookies carry Secure (turn off only for local http).
     portal_max_failed_sign_ins: int = 5
@@ -47,6 +49,7 @@ class Settings:
             operator_country=env.get("LEADBILL_OPERATOR_COUNTRY", "US").strip().upper(),
             operator_subdivision=(env.get("LEADBILL_OPERATOR_SUBDIVISION") or "").strip() or None,
             operator_time_zone=env.get("LEADBILL_OPERATOR_TIME_ZONE", "America/New_York").strip(),
+            operator_name=(env.get("LEADBILL_OPERATOR_NAME") or "").strip() or "leadbill",
             portal_max_failed_sign_ins=int(env.get("LEADBILL_PORTAL_MAX_FAILED_SIGN_INS", "5")),
             portal_lockout_minutes=int(env.get("LEADBILL_PORTAL_LOCKOUT_MINUTES", "15")),
             portal_session_hours=int(env.get("LEADBILL_PORTAL_SESSION_HOURS", "12")),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from pypdf import PdfReader
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadbill.accounts.service import get_account
@@ -210,4 +212,98 @@ def test_r15_the_customer_sees_the_credit_note_of_an_approved_review_on_the_next
     page.goto(f"{server}/portal/invoices/{january}")
     assert "CN-000001" in page.locator("main").inner_text()
     shots.take(page, "credited-invoice")
+    # The customer keeps the invoice as a PDF: the figures of the page, the credit note too.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download this invoice as PDF").click()
+    assert download.value.suggested_filename == f"{january}.pdf"
+    text = _pdf_text(download.value.path())
+    assert f"Invoice {january}" in text and "Status open" in text
+    assert "3 40.00 USD 120.00 USD" in text  # three leads at 40.00
+    assert "Total 120.00 USD" in text and "Balance due 120.00 USD" in text
+    assert "CN-000001 Credit for lead PIPE-1" in text and "40.00 USD" in text
+    page.goto(f"{server}/portal/invoices/{february}")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download this invoice as PDF").click()
+    text = _pdf_text(download.value.path())
+    assert f"Invoice {february}" in text and "-40.00 USD" in text and "Status paid" in text
     customer.close()
+
+
+def _pdf_text(path: Path) -> str:
+    reader = PdfReader(str(path))
+    return " ".join(" ".join((page.extract_text() or "").split()) for page in reader.pages)
+
+
+def _lead_ids(page: Any) -> set[str]:
+    ids = page.locator("li.lead").evaluate_all("items => items.map(item => item.id)")
+    return {str(item).removeprefix("lead-") for item in ids}
+
+
+def test_r9_customer_filters_the_call_report_in_place_with_htmx(
+    context: Any, server: str, world: PortalWorld, shots: Shots
+) -> None:
+    from playwright.sync_api import expect  # Playwright is imported once Chromium is there
+
+    page = context.new_page()
+    errors: list[str] = []  # e.g. htmx refused by the Content-Security-Policy
+    page.on(
+        "console",
+        lambda m: (
+            errors.append(f"{m.text} {m.location}")
+            if m.type == "error" and not m.location["url"].endswith("/favicon.ico")
+            else None
+        ),
+    )
+    _sign_in(page, server, "ana@acme.test")
+    page.get_by_role("link", name="Call report").click()
+    page.wait_for_url("**/portal/calls")
+    assert page.evaluate("typeof htmx") == "object"
+    assert len(_lead_ids(page)) == CALLED_LEADS + 1
+    page.evaluate("window.notReloaded = true")  # gone if the page were loaded again
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if r.headers.get("hx-request") else None)
+
+    with page.expect_response(lambda r: "counted=no" in r.url) as answered:
+        page.get_by_label("Counted").select_option("no")
+    assert answered.value.request.headers.get("hx-request") == "true"
+    expect(page.locator("li.lead")).to_have_count(1)
+    assert _lead_ids(page) == {"ACME-007"}  # the lead never called (R2)
+    assert "counted=no" in page.url  # the address follows the filters
+    assert page.evaluate("window.notReloaded") is True
+
+    page.get_by_label("Counted").select_option("")
+    expect(page.locator("li.lead")).to_have_count(CALLED_LEADS + 1)
+    page.get_by_label("Phone or e-mail").fill("(303) 555-0003")
+    with page.expect_response(lambda r: "q=" in r.url):
+        page.get_by_label("Phone or e-mail").press("Enter")
+    expect(page.locator("li.lead")).to_have_count(1)
+    assert _lead_ids(page) == {"ACME-003"}
+    page.locator("#lead-ACME-003 summary").click()
+    assert page.locator("#lead-ACME-003").get_by_text("Call history").is_visible()
+    assert page.evaluate("window.notReloaded") is True
+    # One request per choice: a later answer must not close the row just opened.
+    assert len(asked) == 3, asked
+    page.wait_for_timeout(300)
+    assert page.locator("#lead-ACME-003 details").get_attribute("open") is not None
+    shots.take(page, "call-report-filtered")
+
+    # The filtered address reloads as a whole page with the same leads.
+    page.reload()
+    assert _lead_ids(page) == {"ACME-003"}
+    assert page.get_by_label("Phone or e-mail").input_value() == "(303) 555-0003"
+    assert errors == []
+
+
+def test_r9_the_call_report_filters_work_without_javascript(
+    browser: Any, server: str, world: PortalWorld, shots: Shots
+) -> None:
+    plain = browser.new_context(viewport={"width": 1280, "height": 900}, java_script_enabled=False)
+    page = plain.new_page()
+    _sign_in(page, server, "ana@acme.test")
+    page.goto(f"{server}/portal/calls")
+    page.get_by_label("Counted").select_option("yes")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**/portal/calls?*counted=yes*")
+    assert _lead_ids(page) == {f"ACME-{n:03d}" for n in range(CALLED_LEADS)}
+    shots.take(page, "call-report-filtered-no-js")
+    plain.close()

@@ -8,6 +8,7 @@ Python, never in SQL (SQLite keeps money as text).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -46,6 +47,28 @@ def balance_due(session: Session, invoice: Invoice) -> Decimal:
     if invoice.status in ("void", "paid"):
         return Decimal(0)
     return invoice.total - amount_paid(session, invoice)
+
+
+def balances_due(session: Session, invoices: Sequence[Invoice]) -> dict[int, Decimal]:
+    """`balance_due` of many invoices at once, by invoice id: one query for all payments."""
+    paid: dict[int, Decimal] = {}
+    ids = [invoice.id for invoice in invoices if invoice.status not in ("void", "paid")]
+    for start in range(0, len(ids), 500):  # far below every driver's bind limit
+        rows = session.execute(
+            select(Payment.invoice_id, Payment.amount).where(
+                Payment.invoice_id.in_(ids[start : start + 500])
+            )
+        )
+        for invoice_id, amount in rows:
+            paid[invoice_id] = paid.get(invoice_id, Decimal(0)) + amount
+    return {
+        invoice.id: (
+            Decimal(0)
+            if invoice.status in ("void", "paid")
+            else invoice.total - paid.get(invoice.id, Decimal(0))
+        )
+        for invoice in invoices
+    }
 
 
 def list_payments(session: Session, *, account_id: int | None = None) -> list[Payment]:

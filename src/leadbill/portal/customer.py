@@ -20,12 +20,17 @@ from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
 from leadbill.auth.dependencies import DbSession, session_factory_of
-from leadbill.billing.invoices import get_invoice, invoice_lines, list_invoices
-from leadbill.billing.payments import balance_due, payments_of
+from leadbill.billing.invoices import list_invoices
+from leadbill.billing.payments import balances_due
 from leadbill.core.billability import NON_BILLABLE_REASONS, REASON_TEXT
 from leadbill.core.reviews import ReviewFacts, eligibility
-from leadbill.credit_notes.service import credited_lines, list_credit_notes
 from leadbill.errors import NotFound
+from leadbill.portal.call_filters import (
+    REASON_CHOICES,
+    CallFilterForm,
+    iter_filtered_call_report,
+)
+from leadbill.portal.documents import invoice_document
 from leadbill.portal.repository import page_review_facts
 from leadbill.portal.usage import chart, daily_counts
 from leadbill.portal.web import (
@@ -38,10 +43,13 @@ from leadbill.portal.web import (
     set_flash,
 )
 from leadbill.reports.commands import CALL_REPORT_COLUMNS, call_report_csv_row
+from leadbill.reports.repository import seat_codes
 from leadbill.reports.service import (
+    CallReportFilter,
     ReportScope,
     billing_summary,
     call_report_page,
+    filtered_call_report_page,
     iter_call_report,
     report_scope,
 )
@@ -112,6 +120,7 @@ def invoices(request: Request, visitor: SignedIn, db: DbSession) -> Response:
         nav="invoices",
         title="Invoices",
         invoices=rows,
+        balances=balances_due(db, rows),
         accounts=codes,
     )
 
@@ -120,27 +129,20 @@ def invoices(request: Request, visitor: SignedIn, db: DbSession) -> Response:
 def invoice(request: Request, number: str, visitor: SignedIn, db: DbSession) -> Response:
     """One invoice with its lines, payments and the credit notes issued against it."""
     account_id = None if visitor.is_staff else visitor.customer_account(db).id
-    found = get_invoice(db, number, account_id=account_id)
-    if found.status == "draft" or found.number is None:
-        raise NotFound(f"invoice {number!r} does not exist")
-    notes = [
-        note
-        for note in list_credit_notes(db, account_id=found.account_id)
-        if note.invoice_id == found.id
-    ]
+    document = invoice_document(db, number, account_id)
     return render(
         request,
         "invoice.html",
         visitor,
         db,
         nav="invoices",
-        title=f"Invoice {found.number}",
-        invoice=found,
-        lines=invoice_lines(db, found.id),
-        payments=payments_of(db, found.id),
-        balance=balance_due(db, found),
-        credit_notes=notes,
-        credited=credited_lines(db, found.id),
+        title=f"Invoice {document.invoice.number}",
+        invoice=document.invoice,
+        lines=document.lines,
+        payments=document.payments,
+        balance=document.balance,
+        credit_notes=document.credit_notes,
+        credited=document.credited,
     )
 
 
@@ -161,13 +163,28 @@ def calls(
     db: DbSession,
     after: Annotated[str | None, Query()] = None,
     period: Annotated[int | None, Query()] = None,
+    seat: Annotated[str | None, Query(max_length=64)] = None,
+    counted: Annotated[str | None, Query(max_length=8)] = None,
+    reason: Annotated[str | None, Query(max_length=32)] = None,
+    q: Annotated[str | None, Query(max_length=254)] = None,
 ) -> Response:
-    """The call report of a period (the current one by default), a page at a time."""
+    """The call report of a period (the current one by default), a page at a time.
+
+    Filtered by seat, counted or not, reason, and a phone or e-mail search, the
+    way the API's call report filters. An htmx request (the filter form, the
+    next page) gets only the table, any other the whole page.
+    """
     account = visitor.customer_account(db)
     as_of = clock_of(request)
     scope = _scope(db, account, as_of, period)
     current = report_scope(db, account, as_of=as_of).period.index
-    page = call_report_page(db, scope, after=after or None, limit=CALLS_PAGE_SIZE)
+    form = CallFilterForm.of(seat, counted, reason, q)
+    if form.active:
+        page = filtered_call_report_page(
+            db, scope, form.wanted(), after=after or None, limit=CALLS_PAGE_SIZE
+        )
+    else:
+        page = call_report_page(db, scope, after=after or None, limit=CALLS_PAGE_SIZE)
     events, reviews = page_review_facts(db, account.id, [row.lead_id for row in page.rows])
     rules = review_config().rules
     eligible: dict[str, str | None] = {}
@@ -179,11 +196,15 @@ def calls(
             rules,
         )
         eligible[row.lead_id] = None if refusal is None else refusal.text
-    return render(
+    # A history restore after a reload asks with HX-Request too, and needs the whole page.
+    fragment = "HX-Request" in request.headers and (
+        "HX-History-Restore-Request" not in request.headers
+    )
+    response = render(
         request,
-        "calls.html",
+        "calls_table.html" if fragment else "calls.html",
         visitor,
-        db,
+        None if fragment else db,  # a fragment leaves the flash message to the next page
         nav="calls",
         title="Call report",
         account=account,
@@ -193,7 +214,12 @@ def calls(
         eligible=eligible,
         reviews=reviews,
         reasons=REVIEW_REASONS,
+        form=form,
+        seats=[] if fragment else [code for _id, code in seat_codes(db, account.id)],
+        reason_choices=REASON_CHOICES,
     )
+    response.headers["Vary"] = "HX-Request"
+    return response
 
 
 @router.get("/calls.csv")
@@ -202,10 +228,21 @@ def calls_csv(
     visitor: SignedIn,
     db: DbSession,
     period: Annotated[int | None, Query()] = None,
+    seat: Annotated[str | None, Query(max_length=64)] = None,
+    counted: Annotated[str | None, Query(max_length=8)] = None,
+    reason: Annotated[str | None, Query(max_length=32)] = None,
+    q: Annotated[str | None, Query(max_length=254)] = None,
 ) -> Response:
-    """The whole call report of a period as CSV, the columns of `leadbill reports call-report`."""
+    """The call report of a period as CSV, the columns of `leadbill reports call-report`.
+
+    With the filters of the page: the leads it lists, all of them, not one page.
+    """
     account = visitor.customer_account(db)
     scope = _scope(db, account, clock_of(request), period)
+    form = CallFilterForm.of(seat, counted, reason, q)
+    wanted = form.wanted()
+    if wanted.seat is not None:  # refuse another account's seat now, not mid-download
+        filtered_call_report_page(db, scope, CallReportFilter(seat=wanted.seat), limit=1)
     factory = session_factory_of(request)
 
     def lines() -> Iterator[str]:
@@ -214,7 +251,12 @@ def calls_csv(
         writer = csv.writer(buffer)
         writer.writerow(CALL_REPORT_COLUMNS)
         with factory() as session, session.begin():
-            for row in iter_call_report(session, scope):
+            rows = (
+                iter_filtered_call_report(session, scope, wanted)
+                if form.active
+                else iter_call_report(session, scope)
+            )
+            for row in rows:
                 writer.writerow(call_report_csv_row(row))
                 if buffer.tell() > 64_000:
                     yield buffer.getvalue()

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 
-from leadbill.portal import customer, licences, plan, seats, signin, staff
+from leadbill.portal import customer, documents, licences, plan, seats, signin, staff
 from leadbill.portal.web import COOKIE_PATH, PortalRoute, SignedIn, redirect
 
 STATIC = Path(__file__).parent / "static"
@@ -33,12 +33,23 @@ def stylesheet() -> Response:
     )
 
 
+@home.get("/static/htmx.min.js")
+def htmx_script() -> Response:
+    """htmx (vendored, see the file's first line): partial page updates, e.g. the call report."""
+    return FileResponse(
+        STATIC / "htmx.min.js",
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
 def install(app: FastAPI) -> None:
     """Mount the portal under /portal; `/` sends a browser there."""
     for router in (
         home,
         signin.router,
         customer.router,
+        documents.router,
         staff.router,
         seats.router,
         licences.router,

@@ -1,0 +1,228 @@
+"""Invoice and credit note PDFs, the payments page and balances in the portal (R15)."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+from fastapi.testclient import TestClient
+from pypdf import PdfReader
+from sqlalchemy.orm import Session, sessionmaker
+
+from leadbill.api import create_app
+from leadbill.billing.invoices import get_invoice, invoice_lines, list_invoices
+from leadbill.billing.payments import record_payment
+from leadbill.billing.service import run_billing
+from leadbill.portal.web import money
+from leadbill.reviews.flows import decide_review
+from leadbill.reviews.service import submit_review
+from leadbill.settings import Settings
+from tests.conftest import utc
+from tests.portal.conftest import sign_in
+from tests.portal.world import PortalWorld, add_february_lead, build_pay_per_lead, build_world
+
+
+def pdf_text(content: bytes) -> str:
+    """The text of every page of a PDF, whitespace collapsed to single spaces."""
+    reader = PdfReader(io.BytesIO(content))
+    return " ".join(" ".join((page.extract_text() or "").split()) for page in reader.pages)
+
+
+@pytest.fixture
+def clock() -> list[datetime]:
+    """The portal's clock, moved by the test."""
+    return [utc(2026, 3, 2)]
+
+
+@pytest.fixture
+def app_client(
+    sessions: sessionmaker[Session], database_url: str, clock: list[datetime]
+) -> Iterator[TestClient]:
+    """A client whose portal clock is `clock[0]` and whose operator is Lead Line LLC."""
+    app = create_app(sessions)
+    app.state.portal_clock = lambda: clock[0]
+    app.state.portal_settings = Settings(database_url=database_url, operator_name="Lead Line LLC")
+    with TestClient(
+        app, base_url="https://testserver", raise_server_exceptions=False, follow_redirects=False
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def credited(sessions: sessionmaker[Session]) -> tuple[str, str]:
+    """Pipe Pros: January (3 leads at 40.00) credited one lead, paid 50.00; February billed.
+
+    Returns the numbers of the January and February invoices.
+    """
+    build_pay_per_lead(sessions)
+    with sessions() as session, session.begin():
+        review = submit_review(
+            session,
+            "pipe",
+            "PIPE-1",
+            reason="solicitor",
+            explanation="A van leasing sales call.",
+            submitted_by="dana@pipe.test",
+            as_of=utc(2026, 2, 2, 15),
+        )
+        decide_review(session, review.id, "approve", decided_by="qa@op.test", as_of=utc(2026, 2, 3))
+        january = [i for i in list_invoices(session) if i.number][-1]
+        record_payment(
+            session,
+            invoice=january,
+            amount="50.00",
+            currency="USD",
+            reference="wire-7731",
+            received_at=utc(2026, 2, 5, 14, 30),
+        )
+    add_february_lead(sessions)
+    run_billing(sessions, utc(2026, 3, 1, 1))
+    with sessions() as session:
+        numbers = [i.number for i in list_invoices(session) if i.number]
+    return numbers[-2], numbers[-1]
+
+
+def test_r15_invoice_pdf_has_every_line_the_total_payments_balance_and_credit_notes(
+    app_client: TestClient, credited: tuple[str, str], sessions: sessionmaker[Session]
+) -> None:
+    january, february = credited
+    sign_in(app_client, "dana@pipe.test")
+    page = app_client.get(f"/portal/invoices/{january}").text
+    assert f'href="/portal/invoices/{january}/pdf"' in page
+    response = app_client.get(f"/portal/invoices/{january}/pdf")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert f'filename="{january}.pdf"' in response.headers["content-disposition"]
+    text = pdf_text(response.content)
+    assert "Lead Line LLC" in text  # the seller
+    assert f"Invoice {january}" in text
+    assert "Pipe Pros (pipe)" in text and "billing@pipe.test" in text
+    assert "Status open" in text
+    assert "Issued 2026-02-01" in text
+    # January's leads in arrears and February's fee in advance: the lines span both months.
+    assert "Period 2026-01-01 - 2026-02-28" in text
+    with sessions() as session:
+        invoice = get_invoice(session, january)
+        lines = invoice_lines(session, invoice.id)
+    assert invoice.total == Decimal("120.00")
+    for line in lines:
+        assert line.description in text
+        # The amounts read as on the page: the same money filter.
+        assert money(line.amount, "USD") in page
+        row = f"{line.quantity} {money(line.unit_price, 'USD')} {money(line.amount, 'USD')}"
+        assert row in text, row
+    assert "Total 120.00 USD" in text
+    assert "wire-7731" in text and "2026-02-05 14:30" in text and "50.00 USD" in text
+    assert "Balance due 70.00 USD" in text  # 120.00 less the payment of 50.00
+    # The credit note of the approved review, as the page lists it.
+    assert "Credit notes against this invoice" in text
+    assert re.search(r"CN-000001 Credit for lead PIPE-1: .* 40\.00 USD", text), text
+
+    following = pdf_text(app_client.get(f"/portal/invoices/{february}/pdf").content)
+    assert f"Invoice {february}" in following
+    assert "-40.00 USD" in following  # the credit applied as a negative line
+    # February's lead (40.00) less the credit: nothing to pay, paid at once.
+    assert "Status paid" in following and "Total 0.00 USD" in following
+    assert "Balance due 0.00 USD" in following
+
+
+def test_r15_credit_note_pdf_names_the_invoice_the_lead_and_where_it_was_applied(
+    app_client: TestClient, credited: tuple[str, str]
+) -> None:
+    january, february = credited
+    sign_in(app_client, "dana@pipe.test")
+    assert (
+        'href="/portal/credit-notes/CN-000001/pdf"'
+        in app_client.get(f"/portal/invoices/{january}").text
+    )
+    response = app_client.get("/portal/credit-notes/CN-000001/pdf")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
+    text = pdf_text(response.content)
+    assert "Credit note CN-000001" in text
+    assert f"Invoice {january}" in text and "lead PIPE-1" in text
+    assert "Total 40.00 USD" in text
+    assert f"{february} " in text and "Remaining 0.00 USD" in text
+
+
+def test_a_customer_gets_404_for_another_accounts_pdf_and_staff_get_any(
+    app_client: TestClient, sessions: sessionmaker[Session], clock: list[datetime]
+) -> None:
+    world: PortalWorld = build_world(sessions)
+    clock[0] = utc(2026, 1, 20, 15)
+    sign_in(app_client, "ana@acme.test")
+    mine = app_client.get(f"/portal/invoices/{world.invoices['acme'][0]}/pdf")
+    assert mine.status_code == 200 and mine.content.startswith(b"%PDF-")
+    assert "Acme Realty" in pdf_text(mine.content)
+    for number in world.invoices["other"]:
+        theirs = app_client.get(f"/portal/invoices/{number}/pdf")
+        assert theirs.status_code == 404
+        assert theirs.headers["content-type"].startswith("text/html")
+        assert "does not exist" in theirs.text and "Other Realty" not in theirs.text
+    assert app_client.get("/portal/invoices/INV-999999/pdf").status_code == 404
+    assert app_client.get("/portal/credit-notes/CN-000001/pdf").status_code == 404
+    app_client.cookies.clear()
+    assert app_client.get(f"/portal/invoices/{world.invoices['other'][0]}/pdf").status_code == 303
+    sign_in(app_client, "vic@operator.test")  # a viewer: staff read every account's
+    theirs = app_client.get(f"/portal/invoices/{world.invoices['other'][0]}/pdf")
+    assert theirs.status_code == 200 and "Other Realty" in pdf_text(theirs.content)
+
+
+def test_payments_page_lists_every_payment_and_invoices_show_the_balance_due(
+    app_client: TestClient, sessions: sessionmaker[Session], clock: list[datetime]
+) -> None:
+    world: PortalWorld = build_world(sessions)
+    clock[0] = utc(2026, 1, 20, 15)
+    first, seat_fee = world.invoices["acme"][:2]
+    with sessions() as session, session.begin():
+        fee = get_invoice(session, first)
+        assert fee.total == Decimal("500.00")
+        record_payment(
+            session,
+            invoice=fee,
+            amount="120.50",
+            currency="USD",
+            reference="ach-1",
+            received_at=utc(2026, 1, 5, 9),
+        )
+        record_payment(
+            session,
+            invoice=fee,
+            amount="79.50",
+            currency="USD",
+            reference="ach-2",
+            received_at=utc(2026, 1, 12, 9),
+        )
+        record_payment(
+            session,
+            invoice=get_invoice(session, world.invoices["other"][0]),
+            amount="10.00",
+            currency="USD",
+            reference="other-pay",
+            received_at=utc(2026, 1, 6),
+        )
+    sign_in(app_client, "ana@acme.test")
+    payments = app_client.get("/portal/payments")
+    assert payments.status_code == 200
+    rows = re.findall(
+        r"<tr>\s*<td>([^<]+)</td>\s*<td><a[^>]*>([^<]+)</a></td>\s*"
+        r"<td>([^<]+)</td>\s*<td class=\"num\">([^<]+)</td>",
+        payments.text,
+    )
+    assert rows == [
+        ("2026-01-12 09:00", first, "ach-2", "79.50 USD"),
+        ("2026-01-05 09:00", first, "ach-1", "120.50 USD"),
+    ]
+    assert "other-pay" not in payments.text
+    listing = app_client.get("/portal/invoices").text
+    assert re.search(rf'data-figure="balance-{first}">300\.00 USD<', listing)  # 500 - 200
+    assert re.search(rf'data-figure="balance-{seat_fee}">57\.00 USD<', listing)
+    assert ">open<" in listing
+    app_client.cookies.clear()
+    sign_in(app_client, "vic@operator.test")  # staff: every account's payments
+    every = app_client.get("/portal/payments").text
+    assert "ach-1" in every and "ach-2" in every and "other-pay" in every
+    assert "<td>other</td>" in every and "<td>acme</td>" in every
