@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 
-from leadbill.portal import customer, signin, staff
+from leadbill.portal import customer, signin, staff, staff_accounts, staff_billing, staff_webhooks
 from leadbill.portal.web import COOKIE_PATH, PortalRoute, SignedIn, redirect
 
 STATIC = Path(__file__).parent / "static"
@@ -35,7 +35,8 @@ def stylesheet() -> Response:
 
 def install(app: FastAPI) -> None:
     """Mount the portal under /portal; `/` sends a browser there."""
-    for router in (home, signin.router, customer.router, staff.router):
+    staff_routers = (staff_accounts.router, staff_billing.router, staff_webhooks.router)
+    for router in (home, signin.router, customer.router, staff.router, *staff_routers):
         app.include_router(router, prefix=COOKIE_PATH)
 
     @app.get("/", include_in_schema=False)
