@@ -33,9 +33,9 @@ HOOK_ATTEMPTS = 3
 # Reviews of acme's leads, submitted in this order at these instants: the queue must put
 # them in the order they are due, not the order they came in.
 REVIEWS = (
-    ("ACME-000", AS_OF - timedelta(days=3)),  # due after AS_OF
-    ("ACME-006", AS_OF - timedelta(days=5, hours=5)),  # due before AS_OF: overdue
-    ("ACME-003", AS_OF - timedelta(days=4)),
+    ("ACME-000", AS_OF - timedelta(days=3)),  # a Saturday: due Friday Jan 23
+    ("ACME-006", AS_OF - timedelta(days=5, hours=5)),  # Thursday Jan 15: due Jan 21
+    ("ACME-003", AS_OF - timedelta(days=4)),  # Friday Jan 16: due Jan 22
 )
 
 
