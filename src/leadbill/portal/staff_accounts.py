@@ -124,9 +124,7 @@ def account(request: Request, code: str, visitor: SignedIn, db: DbSession) -> Re
         title=f"Account {found.code}",
         account=found,
         summary=summary,
-        subscriptions=[
-            (s, plan_by_id, periods(db, s.id), segments(db, s.id)) for s in subscriptions
-        ],
+        subscriptions=[(s, periods(db, s.id), segments(db, s.id)) for s in subscriptions],
         plans=plan_by_id,
         seats=list_seats(db, found),
         invoices=invoices[:RECENT_INVOICES],
