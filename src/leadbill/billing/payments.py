@@ -168,7 +168,9 @@ def record_payment(
     if value > remaining:
         raise InvalidInput(
             "amount",
-            f"{value} {code} exceeds the remaining balance {remaining} {code} of {label}",
+            # PostgreSQL reads the total back at the column's scale (500.000000).
+            f"{value} {code} exceeds the remaining balance "
+            f"{Money(remaining, code).rounded().amount} {code} of {label}",
         )
 
     payment = Payment(

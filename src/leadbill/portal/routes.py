@@ -7,7 +7,18 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 
-from leadbill.portal import customer, documents, licences, plan, seats, signin, staff
+from leadbill.portal import (
+    customer,
+    documents,
+    licences,
+    plan,
+    seats,
+    signin,
+    staff,
+    staff_accounts,
+    staff_billing,
+    staff_webhooks,
+)
 from leadbill.portal.web import COOKIE_PATH, PortalRoute, SignedIn, redirect
 
 STATIC = Path(__file__).parent / "static"
@@ -54,6 +65,9 @@ def install(app: FastAPI) -> None:
         seats.router,
         licences.router,
         plan.router,
+        staff_accounts.router,
+        staff_billing.router,
+        staff_webhooks.router,
     ):
         app.include_router(router, prefix=COOKIE_PATH)
 

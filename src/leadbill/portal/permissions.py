@@ -1,0 +1,57 @@
+"""Who may do what on the staff pages: the API's own role tuples, so the two never drift.
+
+A page or a button exists for a role exactly when the matching API endpoint
+answers that role; anything else is refused with 403.
+"""
+
+from __future__ import annotations
+
+from leadbill.auth.service import STAFF_READERS, Role
+from leadbill.billing.endpoints import BILLERS
+from leadbill.leads.endpoints import DECIDERS as LEAD_DECIDERS
+from leadbill.portal.web import Visitor, templates
+from leadbill.reviews.endpoints import DECIDERS as REVIEW_DECIDERS
+from leadbill.webhooks.endpoints import READERS as WEBHOOK_READERS
+
+# GET /v1/accounts, /v1/plans, /v1/subscriptions, /v1/invoices, /v1/credit-notes,
+# call report, lead decisions: every staff role.
+READERS: tuple[Role, ...] = tuple(sorted(STAFF_READERS))
+# POST /v1/billing-runs and POST /v1/invoices/{number}/payments.
+RUNS_BILLING: tuple[Role, ...] = BILLERS
+RECORDS_PAYMENTS: tuple[Role, ...] = BILLERS
+# POST /v1/accounts/{account}/lead-decisions (R16, proactive review).
+DECIDES_LEADS: tuple[Role, ...] = LEAD_DECIDERS
+# POST /v1/reviews/{id}/decision.
+DECIDES_REVIEWS: tuple[Role, ...] = REVIEW_DECIDERS
+# GET /v1/webhook-endpoints, /v1/webhook-deliveries and POST .../redeliver.
+READS_WEBHOOKS: tuple[Role, ...] = WEBHOOK_READERS
+REDELIVERS_WEBHOOKS: tuple[Role, ...] = WEBHOOK_READERS
+
+
+def staff_only(visitor: Visitor) -> None:
+    """Refuse (403) anyone who is not operator staff."""
+    visitor.require(*READERS)
+
+
+def may(visitor: Visitor, roles: tuple[Role, ...]) -> bool:
+    """Whether the visitor's role is among `roles` (to show a button or not)."""
+    return visitor.role in roles
+
+
+# What the templates ask (a nav entry, a button), by name.
+ACTIONS: dict[str, tuple[Role, ...]] = {
+    "run_billing": RUNS_BILLING,
+    "record_payments": RECORDS_PAYMENTS,
+    "decide_leads": DECIDES_LEADS,
+    "decide_reviews": DECIDES_REVIEWS,
+    "read_webhooks": READS_WEBHOOKS,
+    "redeliver_webhooks": REDELIVERS_WEBHOOKS,
+}
+
+
+def staff_may(visitor: Visitor | None, action: str) -> bool:
+    """Whether the visitor may do `action` (one of ACTIONS), for the templates."""
+    return visitor is not None and visitor.role in ACTIONS[action]
+
+
+templates.env.globals["staff_may"] = staff_may

@@ -1,0 +1,216 @@
+"""Staff pages of the catalogue and the accounts: plans, accounts, an account, its call report.
+
+Every staff role reads these, as through the API. From an account's call report,
+admins and reviewers mark a lead non-billable before invoicing (R16, proactive
+review) through the same service as `POST /v1/accounts/{account}/lead-decisions`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadbill.accounts.models import Account
+from leadbill.accounts.service import get_account, list_accounts
+from leadbill.auth.dependencies import DbSession
+from leadbill.billing.invoices import list_invoices
+from leadbill.core.billability import NON_BILLABLE_REASONS, REASON_TEXT, Reason
+from leadbill.errors import NotFound
+from leadbill.leads.decisions import exclude_leads
+from leadbill.leads.models import Lead, LeadDecision
+from leadbill.plans.models import Plan
+from leadbill.plans.service import list_plans
+from leadbill.portal.permissions import DECIDES_LEADS, may, staff_only
+from leadbill.portal.web import (
+    PortalRoute,
+    SignedIn,
+    check_csrf,
+    clock_of,
+    redirect,
+    render,
+    set_flash,
+)
+from leadbill.reports.service import (
+    ReportScope,
+    billing_summary,
+    call_report_page,
+    report_scope,
+)
+from leadbill.reviews.service import review_queue
+from leadbill.seats.service import list_seats
+from leadbill.subscriptions.models import Subscription
+from leadbill.subscriptions.service import periods, segments
+
+router = APIRouter(route_class=PortalRoute, include_in_schema=False)
+
+DECISION_REASONS = [
+    (reason.value, REASON_TEXT[reason].removeprefix("not billable: "))
+    for reason in NON_BILLABLE_REASONS
+]
+RECENT_INVOICES = 10
+CALLS_PAGE_SIZE = 50
+
+
+@router.get("/staff/plans")
+def plans(request: Request, visitor: SignedIn, db: DbSession) -> Response:
+    """The catalogue: every plan with its terms."""
+    staff_only(visitor)
+    return render(
+        request,
+        "staff_plans.html",
+        visitor,
+        db,
+        nav="staff-plans",
+        title="Plans",
+        plans=list_plans(db),
+    )
+
+
+def _subscriptions(db: Session, account_id: int | None = None) -> dict[int, list[Subscription]]:
+    """Subscriptions by account, the active one first, then the newest."""
+    query = select(Subscription).order_by(
+        Subscription.account_id, (Subscription.status == "active").desc(), Subscription.id.desc()
+    )
+    if account_id is not None:
+        query = query.where(Subscription.account_id == account_id)
+    found: dict[int, list[Subscription]] = {}
+    for subscription in db.scalars(query):
+        found.setdefault(subscription.account_id, []).append(subscription)
+    return found
+
+
+@router.get("/staff/accounts")
+def accounts(request: Request, visitor: SignedIn, db: DbSession) -> Response:
+    """Every account with its plan, subscription status and current period."""
+    staff_only(visitor)
+    subscriptions = _subscriptions(db)
+    plan_by_id = {plan.id: plan for plan in db.scalars(select(Plan))}
+    rows = []
+    for account in list_accounts(db):
+        current = subscriptions.get(account.id, [None])[0]
+        rows.append((account, current, plan_by_id[current.plan_id] if current else None))
+    return render(
+        request,
+        "staff_accounts.html",
+        visitor,
+        db,
+        nav="staff-accounts",
+        title="Accounts",
+        rows=rows,
+    )
+
+
+@router.get("/staff/accounts/{code}")
+def account(request: Request, code: str, visitor: SignedIn, db: DbSession) -> Response:
+    """One account: usage this period, subscriptions with periods and segments, seats,
+    recent invoices and open reviews."""
+    staff_only(visitor)
+    found = get_account(db, code)
+    as_of = clock_of(request)
+    subscriptions = _subscriptions(db, found.id).get(found.id, [])
+    plan_by_id = {plan.id: plan for plan in db.scalars(select(Plan))}
+    summary = billing_summary(db, found, as_of) if subscriptions else None
+    invoices = [i for i in reversed(list_invoices(db, account_id=found.id)) if i.number]
+    return render(
+        request,
+        "staff_account.html",
+        visitor,
+        db,
+        nav="staff-accounts",
+        title=f"Account {found.code}",
+        account=found,
+        summary=summary,
+        subscriptions=[(s, periods(db, s.id), segments(db, s.id)) for s in subscriptions],
+        plans=plan_by_id,
+        seats=list_seats(db, found),
+        invoices=invoices[:RECENT_INVOICES],
+        reviews=review_queue(db, as_of=as_of, account_code=found.code, status="undecided"),
+    )
+
+
+def _scope(db: Session, account: Account, as_of: datetime, period: int | None) -> ReportScope:
+    """The current period, or period number `period`, never one that has not started."""
+    current = report_scope(db, account, as_of=as_of)
+    if period is None or period == current.period.index:
+        return current
+    if period < 0 or period > current.period.index:
+        raise NotFound(f"period {period} has not started")
+    return report_scope(db, account, as_of=as_of, period_index=period)
+
+
+def _decisions(db: Session, account_id: int, lead_ids: list[str]) -> dict[str, LeadDecision]:
+    """The latest staff decision of each lead on the page (one query)."""
+    if not lead_ids:
+        return {}
+    latest: dict[str, LeadDecision] = {}
+    for decision, external_id in db.execute(
+        select(LeadDecision, Lead.external_id)
+        .join(Lead, Lead.id == LeadDecision.lead_id)
+        .where(LeadDecision.account_id == account_id, Lead.external_id.in_(lead_ids))
+        .order_by(LeadDecision.decided_at, LeadDecision.id)
+    ):
+        latest[external_id] = decision
+    return latest
+
+
+@router.get("/staff/accounts/{code}/calls")
+def calls(
+    request: Request,
+    code: str,
+    visitor: SignedIn,
+    db: DbSession,
+    after: Annotated[str | None, Query()] = None,
+    period: Annotated[int | None, Query()] = None,
+) -> Response:
+    """The account's call report (R9) as its customer sees it, with staff decisions (R16)."""
+    staff_only(visitor)
+    found = get_account(db, code)
+    as_of = clock_of(request)
+    scope = _scope(db, found, as_of, period)
+    current = report_scope(db, found, as_of=as_of).period.index
+    page = call_report_page(db, scope, after=after or None, limit=CALLS_PAGE_SIZE)
+    return render(
+        request,
+        "staff_calls.html",
+        visitor,
+        db,
+        nav="staff-accounts",
+        title=f"Call report of {found.code}",
+        account=found,
+        scope=scope,
+        current_period=current,
+        page=page,
+        decisions=_decisions(db, found.id, [row.lead_id for row in page.rows]),
+        reasons=DECISION_REASONS,
+        can_decide=may(visitor, DECIDES_LEADS),
+    )
+
+
+@router.post("/staff/accounts/{code}/calls/{lead_id}/decision")
+def decide_lead(
+    request: Request,
+    code: str,
+    lead_id: str,
+    visitor: SignedIn,
+    db: DbSession,
+    reason: Annotated[str, Form()] = "",
+    period: Annotated[int | None, Form()] = None,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Mark one lead non-billable before its period is invoiced (R16; admin, reviewer)."""
+    check_csrf(visitor, csrf_token)
+    visitor.require(*DECIDES_LEADS)
+    found = get_account(db, code)
+    exclude_leads(
+        db, found.code, [lead_id], reason=reason, decided_by=visitor.email, as_of=clock_of(request)
+    )
+    # exclude_leads has refused anything but a non-billable reason.
+    set_flash(db, visitor, f"Lead {lead_id} is now {REASON_TEXT[Reason(reason.strip())]}.")
+    back = f"/portal/staff/accounts/{found.code}/calls"
+    if period is not None:
+        back += f"?period={period}"
+    return redirect(f"{back}#lead-{lead_id}")

@@ -1,0 +1,360 @@
+"""Staff pages of billing: runs, invoices, credit notes, payments.
+
+Every staff role reads them, as through the API; admins and billing staff run
+billing and record payments (`POST /v1/billing-runs`, `POST .../payments`).
+A billing run commits batch by batch in transactions of its own, so its page
+reads the visitor in a short transaction and holds none open around the run.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadbill.accounts.models import Account
+from leadbill.accounts.service import get_account
+from leadbill.auth.dependencies import DbSession, session_factory_of
+from leadbill.billing.invoices import STATUSES, get_invoice
+from leadbill.billing.models import Invoice, Payment
+from leadbill.billing.payments import record_payment
+from leadbill.billing.service import BillingRunResult, run_billing
+from leadbill.console import parse_instant
+from leadbill.credit_notes.models import CreditNote
+from leadbill.errors import InvalidInput
+from leadbill.portal.permissions import RECORDS_PAYMENTS, RUNS_BILLING, may, staff_only
+from leadbill.portal.web import (
+    PortalRoute,
+    SignedIn,
+    Visitor,
+    check_csrf,
+    clock_of,
+    current_visitor,
+    redirect,
+    render,
+    set_flash,
+)
+
+router = APIRouter(route_class=PortalRoute, include_in_schema=False)
+
+# As the API: a run issues final invoices for every period ended by as_of, so one far
+# ahead of the clock would invoice periods that have not happened.
+RUN_HORIZON = timedelta(days=1)
+RECENT_RUN_INVOICES = 25
+
+
+def _visitor_outside_transaction(request: Request) -> Visitor:
+    """The signed-in visitor, read in a short transaction of its own."""
+    with session_factory_of(request)() as session, session.begin():
+        return current_visitor(request, session)
+
+
+StandaloneVisitor = Annotated[Visitor, Depends(_visitor_outside_transaction)]
+
+
+def _instant(value: str, field: str) -> datetime:
+    """A form's instant: RFC 3339, or a browser's date-time field (no offset) read as UTC."""
+    text = value.strip()
+    if not text:
+        raise InvalidInput(field, "is required")
+    if len(text) in (16, 19) and "T" in text and not text.endswith(("Z", "z")):
+        text += "Z"  # <input type="datetime-local"> sends 2026-02-01T00:00
+    return parse_instant(text, field)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedInvoice:
+    """One invoice a billing run issued, with its account."""
+
+    invoice: Invoice
+    account_code: str
+
+
+def _issued(db: Session, invoice_ids: list[int]) -> list[IssuedInvoice]:
+    if not invoice_ids:
+        return []
+    rows = db.execute(
+        select(Invoice, Account.code)
+        .join(Account, Account.id == Invoice.account_id)
+        .where(Invoice.id.in_(invoice_ids))
+        .order_by(Account.code, Invoice.subscription_id, Invoice.boundary_index)
+    )
+    return [IssuedInvoice(invoice, code) for invoice, code in rows]
+
+
+def _totals(invoices: list[Invoice]) -> dict[str, Decimal]:
+    """Sum of invoice totals per currency."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for invoice in invoices:
+        totals[invoice.currency] += invoice.total
+    return dict(sorted(totals.items()))
+
+
+def _runs_page(
+    request: Request,
+    visitor: Visitor,
+    db: Session,
+    *,
+    result: BillingRunResult | None = None,
+    as_of_text: str = "",
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    issued = _issued(db, result.invoice_ids) if result else []
+    recent = [
+        IssuedInvoice(invoice, code)
+        for invoice, code in db.execute(
+            select(Invoice, Account.code)
+            .join(Account, Account.id == Invoice.account_id)
+            .where(Invoice.kind == "period", Invoice.boundary_index > 0)
+            .order_by(Invoice.id.desc())
+            .limit(RECENT_RUN_INVOICES)
+        )
+    ]
+    clock = clock_of(request)
+    return render(
+        request,
+        "staff_billing_runs.html",
+        visitor,
+        db,
+        status_code=status_code,
+        nav="staff-billing-runs",
+        title="Billing runs",
+        can_run=may(visitor, RUNS_BILLING),
+        result=result,
+        issued=issued,
+        totals=_totals([row.invoice for row in issued]),
+        recent=recent,
+        as_of_text=as_of_text or f"{clock:%Y-%m-%dT%H:%M}",
+        error=error,
+    )
+
+
+@router.get("/staff/billing-runs")
+def billing_runs(request: Request, visitor: SignedIn, db: DbSession) -> Response:
+    """The form to run billing (admin, billing) and the invoices runs issued lately."""
+    staff_only(visitor)
+    return _runs_page(request, visitor, db)
+
+
+@router.post("/staff/billing-runs")
+def run(
+    request: Request,
+    visitor: StandaloneVisitor,
+    as_of: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Invoice every period ended by `as_of`; the same as_of again issues nothing more."""
+    check_csrf(visitor, csrf_token)
+    visitor.require(*RUNS_BILLING)
+    factory = session_factory_of(request)
+    try:
+        instant = _instant(as_of, "as_of")
+        if instant > clock_of(request) + RUN_HORIZON:
+            raise InvalidInput("as_of", "must not be more than a day ahead of the clock")
+    except InvalidInput as error:
+        with factory() as db, db.begin():
+            return _runs_page(
+                request,
+                visitor,
+                db,
+                as_of_text=as_of,
+                error=f"{error.field}: {error.reason}",
+                status_code=422,
+            )
+    result = run_billing(factory, instant)
+    with factory() as db, db.begin():
+        return _runs_page(request, visitor, db, result=result, as_of_text=as_of)
+
+
+def _paid(db: Session, invoice_ids: list[int]) -> dict[int, Decimal]:
+    """What was paid on each invoice (summed as Decimals, as billing.payments does)."""
+    paid: dict[int, Decimal] = defaultdict(Decimal)
+    if invoice_ids:
+        for invoice_id, amount in db.execute(
+            select(Payment.invoice_id, Payment.amount).where(Payment.invoice_id.in_(invoice_ids))
+        ):
+            paid[invoice_id] += amount
+    return paid
+
+
+def _balance(invoice: Invoice, paid: dict[int, Decimal]) -> Decimal:
+    if invoice.status in ("void", "paid"):
+        return Decimal(0)
+    return invoice.total - paid.get(invoice.id, Decimal(0))
+
+
+@router.get("/staff/invoices")
+def invoices(
+    request: Request,
+    visitor: SignedIn,
+    db: DbSession,
+    account: Annotated[str, Query()] = "",
+    status: Annotated[str, Query()] = "",
+) -> Response:
+    """Every account's finalized invoices, newest first, by account and status."""
+    staff_only(visitor)
+    query = (
+        select(Invoice, Account.code)
+        .join(Account, Account.id == Invoice.account_id)
+        .where(Invoice.number.is_not(None))
+        .order_by(Invoice.id.desc())
+    )
+    if account:
+        query = query.where(Invoice.account_id == get_account(db, account.strip()).id)
+    if status:
+        if status not in STATUSES:
+            raise InvalidInput("status", f"{status!r} is not one of {', '.join(STATUSES)}")
+        query = query.where(Invoice.status == status)
+    rows = list(db.execute(query))
+    paid = _paid(db, [invoice.id for invoice, _code in rows])
+    return render(
+        request,
+        "staff_invoices.html",
+        visitor,
+        db,
+        nav="staff-invoices",
+        title="Invoices",
+        rows=[(invoice, code, _balance(invoice, paid)) for invoice, code in rows],
+        account=account,
+        status=status,
+        statuses=[s for s in STATUSES if s != "draft"],
+        accounts=list(db.scalars(select(Account.code).order_by(Account.code))),
+        can_pay=may(visitor, RECORDS_PAYMENTS),
+    )
+
+
+@router.get("/staff/credit-notes")
+def credit_notes(request: Request, visitor: SignedIn, db: DbSession) -> Response:
+    """Every credit note, newest first, with the invoice it corrects."""
+    staff_only(visitor)
+    rows = db.execute(
+        select(CreditNote, Account.code, Invoice.number)
+        .join(Account, Account.id == CreditNote.account_id)
+        .join(Invoice, Invoice.id == CreditNote.invoice_id)
+        .order_by(CreditNote.issued_at.desc(), CreditNote.id.desc())
+    )
+    return render(
+        request,
+        "staff_credit_notes.html",
+        visitor,
+        db,
+        nav="staff-credit-notes",
+        title="Credit notes",
+        rows=list(rows),
+    )
+
+
+def _payments_page(
+    request: Request,
+    visitor: Visitor,
+    db: Session,
+    *,
+    chosen: str = "",
+    form: dict[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    payments = list(
+        db.execute(
+            select(Payment, Account.code, Invoice.number)
+            .join(Account, Account.id == Payment.account_id)
+            .join(Invoice, Invoice.id == Payment.invoice_id)
+            .order_by(Payment.received_at.desc(), Payment.id.desc())
+        )
+    )
+    can_pay = may(visitor, RECORDS_PAYMENTS)
+    payable: list[tuple[Invoice, str, Decimal]] = []
+    if can_pay:
+        open_ = list(
+            db.execute(
+                select(Invoice, Account.code)
+                .join(Account, Account.id == Invoice.account_id)
+                .where(Invoice.status == "open")
+                .order_by(Invoice.id)
+            )
+        )
+        paid = _paid(db, [invoice.id for invoice, _code in open_])
+        payable = [(invoice, code, _balance(invoice, paid)) for invoice, code in open_]
+    return render(
+        request,
+        "staff_payments.html",
+        visitor,
+        db,
+        status_code=status_code,
+        nav="staff-payments",
+        title="Payments",
+        payments=payments,
+        can_pay=can_pay,
+        payable=payable,
+        chosen=chosen,
+        form=form or {},
+        error=error,
+    )
+
+
+@router.get("/staff/payments")
+def payments(
+    request: Request,
+    visitor: SignedIn,
+    db: DbSession,
+    invoice: Annotated[str, Query()] = "",
+) -> Response:
+    """Payments received, newest first; admins and billing staff record one here."""
+    staff_only(visitor)
+    return _payments_page(request, visitor, db, chosen=invoice)
+
+
+@router.post("/staff/payments")
+def pay(
+    request: Request,
+    visitor: SignedIn,
+    db: DbSession,
+    invoice: Annotated[str, Form()] = "",
+    amount: Annotated[str, Form()] = "",
+    reference: Annotated[str, Form()] = "",
+    received_at: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Record money received against an open invoice (admin, billing)."""
+    check_csrf(visitor, csrf_token)
+    visitor.require(*RECORDS_PAYMENTS)
+    form = {"amount": amount, "reference": reference, "received_at": received_at}
+    try:
+        if not invoice.strip():
+            raise InvalidInput("invoice", "choose the invoice the payment is for")
+        target = get_invoice(db, invoice.strip())
+        if not amount.strip():
+            raise InvalidInput("amount", "is required")
+        at = _instant(received_at, "received_at") if received_at.strip() else clock_of(request)
+        payment = record_payment(
+            db,
+            invoice=target,
+            amount=amount.strip(),
+            currency=target.currency,
+            reference=reference,
+            received_at=at,
+        )
+    except InvalidInput as error:
+        return _payments_page(
+            request,
+            visitor,
+            db,
+            chosen=invoice,
+            form=form,
+            error=f"{error.field}: {error.reason}",
+            status_code=422,
+        )
+    set_flash(
+        db,
+        visitor,
+        f"Payment {payment.reference} of {payment.amount} {payment.currency} recorded against "
+        f"{target.number}; the invoice is {target.status}.",
+    )
+    return redirect("/portal/staff/payments")

@@ -1,0 +1,413 @@
+"""Staff pages: the figures of the world to the cent, and each staff action end to end."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from leadbill.accounts.service import get_account
+from leadbill.api import create_app
+from leadbill.billing.invoices import get_invoice, list_invoices
+from leadbill.billing.models import Invoice, Payment
+from leadbill.billing.service import run_billing
+from leadbill.portal.web import money
+from leadbill.reports.service import billing_summary
+from leadbill.reviews.flows import decide_review
+from leadbill.reviews.models import Review
+from leadbill.reviews.service import submit_review
+from leadbill.settings import Settings
+from leadbill.webhooks.models import WebhookDelivery
+from tests.conftest import utc
+from tests.portal.conftest import sign_in
+from tests.portal.staff_world import (
+    HOOK_ATTEMPTS,
+    HOOK_ERROR,
+    HOOK_URL,
+    REVIEWS,
+    STAFF_USERS,
+    StaffWorld,
+    build_staff_world,
+)
+from tests.portal.world import AS_OF, CALLED_LEADS, build_pay_per_lead, when
+
+# After January ends: each account's January overage (2 leads x 10.00) and February's fee.
+RUN_AS_OF = utc(2026, 2, 1, 0, 30)
+QUEUE_CLOCK = utc(2026, 1, 21, 12)
+
+
+@pytest.fixture
+def clock() -> list[datetime]:
+    """The portal's clock, moved by the test."""
+    return [AS_OF]
+
+
+@pytest.fixture
+def staff_client(
+    sessions: sessionmaker[Session], database_url: str, clock: list[datetime]
+) -> Iterator[TestClient]:
+    """A client whose portal clock is `clock[0]`."""
+    app = create_app(sessions)
+    app.state.portal_clock = lambda: clock[0]
+    app.state.portal_settings = Settings(database_url=database_url)
+    with TestClient(
+        app, base_url="https://testserver", raise_server_exceptions=False, follow_redirects=False
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def staff_world(sessions: sessionmaker[Session]) -> StaffWorld:
+    """The portal's world with staff users and a failed webhook delivery."""
+    return build_staff_world(sessions)
+
+
+def _figure(html: str, name: str) -> str:
+    found = re.search(rf'data-figure="{name}">([^<]+)<', html)
+    assert found, name
+    return found.group(1)
+
+
+def _row(html: str, row_id: str) -> str:
+    found = re.search(rf'<tr id="{row_id}">(.*?)</tr>', html, re.S)
+    assert found, row_id
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", found.group(1))).strip()
+
+
+def test_plans_show_their_terms(staff_client: TestClient, staff_world: StaffWorld) -> None:
+    sign_in(staff_client, STAFF_USERS["viewer"])
+    page = staff_client.get("/portal/staff/plans").text
+    assert _row(page, "plan-pkg-5") == (
+        "pkg-5 Package 5 month 500.00 USD 5 10.00 USD 57.00 USD — called USD"
+    )
+
+
+def test_accounts_list_plan_status_and_current_period(
+    staff_client: TestClient, staff_world: StaffWorld
+) -> None:
+    sign_in(staff_client, STAFF_USERS["viewer"])
+    page = staff_client.get("/portal/staff/accounts").text
+    assert _row(page, "account-acme") == "acme Acme Realty pkg-5 active 2026-01-01 – 2026-01-31"
+    assert _row(page, "account-other") == (
+        "other Other Realty pkg-5 active 2026-01-01 – 2026-01-31"
+    )
+
+
+def test_r4_account_page_shows_usage_subscription_seats_invoices_and_open_reviews(
+    staff_client: TestClient, staff_world: StaffWorld, sessions: sessionmaker[Session]
+) -> None:
+    sign_in(staff_client, STAFF_USERS["billing"])
+    page = staff_client.get("/portal/staff/accounts/acme").text
+    with sessions() as session:
+        summary = billing_summary(session, get_account(session, "acme"), AS_OF)
+    assert _figure(page, "counted_leads") == str(CALLED_LEADS) == "7"
+    assert _figure(page, "included_leads") == "5"
+    assert _figure(page, "overage_leads") == "2"
+    assert _figure(page, "overage_so_far") == "20.00 USD"
+    assert _figure(page, "projected_cost") == money(summary.projected_cost)
+    assert "2026-01-01 – 2026-01-31 on pkg-5" in page
+    assert "acme-seat" in page and "Pat Primary &lt;pat@acme.test&gt;" in page
+    # The plan fee invoiced at the start (R1) and the seat fee (R8).
+    fee, seat = staff_world.portal.invoices["acme"]
+    assert re.search(rf"{fee}</a>.*?500\.00 USD", page, re.S)
+    assert re.search(rf"{seat}</a>.*?57\.00 USD", page, re.S)
+    assert 'href="/portal/staff/accounts/acme/calls"' in page
+    assert "OTHER-" not in page and "pat@other.test" not in page
+    assert "No open reviews." in page
+    assert staff_client.get("/portal/staff/accounts/ghost").status_code == 404
+
+
+def test_r14_review_queue_is_oldest_due_first_and_flags_overdue(
+    staff_client: TestClient, sessions: sessionmaker[Session], clock: list[datetime]
+) -> None:
+    build_staff_world(sessions, reviews=True)
+    # Three business days after the first submission (Jan 19 is a US holiday): one is late.
+    clock[0] = QUEUE_CLOCK
+    sign_in(staff_client, STAFF_USERS["reviewer"])
+    page = staff_client.get("/portal/staff/reviews").text
+    with sessions() as session:
+        due = {r.id: r.due_at for r in session.scalars(select(Review))}
+    shown = [
+        (int(review_id), classes)
+        for classes, review_id in re.findall(r'<li class="([^"]*)" id="review-(\d+)"', page)
+    ]
+    assert [review_id for review_id, _ in shown] == sorted(due, key=lambda i: (due[i], i))
+    # Submitted in REVIEWS order, so the order above is not the order they came in.
+    assert [review_id for review_id, _ in shown] != sorted(due)
+    overdue = {review_id for review_id, classes in shown if "overdue" in classes.split()}
+    assert overdue == {i for i, at in due.items() if at < QUEUE_CLOCK}
+    assert len(overdue) == 1 and len(REVIEWS) == 3
+    assert "1 overdue" in page
+    # The account page lists the same open reviews, the overdue one flagged.
+    account = staff_client.get("/portal/staff/accounts/acme").text
+    assert account.count("Review ") >= len(REVIEWS) and "status-overdue" in account
+
+
+def test_r16_reviewer_marks_a_lead_non_billable_from_the_staff_call_report(
+    staff_client: TestClient,
+    staff_world: StaffWorld,
+    sessions: sessionmaker[Session],
+    clock: list[datetime],
+) -> None:
+    token = sign_in(staff_client, STAFF_USERS["reviewer"])
+    calls = staff_client.get("/portal/staff/accounts/acme/calls")
+    assert calls.status_code == 200
+    assert calls.text.count('class="lead"') == CALLED_LEADS + 1
+    assert "OTHER-000" not in calls.text
+    decided = staff_client.post(
+        "/portal/staff/accounts/acme/calls/ACME-000/decision",
+        data={"reason": "wrong_number", "period": "0", "csrf_token": token},
+    )
+    assert decided.status_code == 303
+    assert decided.headers["location"].endswith("/calls?period=0#lead-ACME-000")
+    after = staff_client.get("/portal/staff/accounts/acme/calls").text
+    assert "Lead ACME-000 is now not billable: wrong number." in after  # the flash
+    assert "wrong number by rosa@operator.test, " + when(AS_OF) in after
+    account = staff_client.get("/portal/staff/accounts/acme").text
+    assert _figure(account, "counted_leads") == "6"
+    assert _figure(account, "overage_so_far") == "10.00 USD"
+    # A reason outside the vocabulary is refused, naming the field.
+    bad = staff_client.post(
+        "/portal/staff/accounts/acme/calls/ACME-001/decision",
+        data={"reason": "too_expensive", "csrf_token": token},
+    )
+    assert bad.status_code == 422 and "reason: " in bad.text
+    # Another account's lead id is not found on this account.
+    other = staff_client.post(
+        "/portal/staff/accounts/acme/calls/OTHER-001/decision",
+        data={"reason": "wrong_number", "csrf_token": token},
+    )
+    assert other.status_code == 404
+    # Once January is invoiced, a decision there takes a review and a credit note instead.
+    run_billing(sessions, RUN_AS_OF)
+    clock[0] = RUN_AS_OF
+    staff_client.cookies.clear()  # the session of January 20 has expired
+    token = sign_in(staff_client, STAFF_USERS["reviewer"])
+    late = staff_client.post(
+        "/portal/staff/accounts/acme/calls/ACME-001/decision",
+        data={"reason": "wrong_number", "period": "0", "csrf_token": token},
+    )
+    assert late.status_code == 409 and "already invoiced" in late.text
+
+
+def test_billing_user_runs_billing_and_running_again_changes_nothing(
+    staff_client: TestClient,
+    staff_world: StaffWorld,
+    sessions: sessionmaker[Session],
+    clock: list[datetime],
+) -> None:
+    clock[0] = utc(2026, 2, 1, 9)
+    token = sign_in(staff_client, STAFF_USERS["billing"])
+    form = staff_client.get("/portal/staff/billing-runs").text
+    assert 'value="2026-02-01T09:00"' in form  # the clock, as the default as_of
+    first = staff_client.post(
+        "/portal/staff/billing-runs", data={"as_of": "2026-02-01T00:30", "csrf_token": token}
+    )
+    assert first.status_code == 200, first.text
+    with sessions() as session:
+        issued = [
+            invoice
+            for invoice in list_invoices(session)
+            if invoice.kind == "period" and (invoice.boundary_index or 0) > 0
+        ]
+    # Each account: January's 2 overage leads at 10.00 and February's 500.00 fee (R1, R4).
+    assert len(issued) == 2 and {i.total for i in issued} == {520}
+    assert _figure(first.text, "invoices_issued") == "2"
+    for invoice in issued:
+        assert f'data-invoice-total="{invoice.number}">520.00 USD<' in first.text
+    assert _figure(first.text, "run_total_USD") == "1,040.00 USD"
+    assert "Running the same as of again changes nothing." in first.text
+    again = staff_client.post(
+        "/portal/staff/billing-runs", data={"as_of": "2026-02-01T00:30Z", "csrf_token": token}
+    )
+    assert again.status_code == 200
+    assert 'data-result="nothing"' in again.text and "This run changed nothing." in again.text
+    assert "run_total_USD" not in again.text
+    with sessions() as session:
+        assert len(list_invoices(session)) == len(staff_world.portal.invoices["acme"]) * 2 + 2
+    # The page lists what runs issued, since runs themselves are not logged.
+    listing = staff_client.get("/portal/staff/billing-runs").text
+    for invoice in issued:
+        assert f">{invoice.number}</a>" in listing
+
+
+@pytest.mark.parametrize(
+    ("as_of", "problem"),
+    [
+        ("2026-02-03T00:00", "as_of: must not be more than a day ahead of the clock"),
+        ("next tuesday", "as_of: &#39;next tuesday&#39; is not an RFC 3339 instant"),
+        ("", "as_of: is required"),
+    ],
+)
+def test_a_billing_run_with_a_bad_as_of_is_refused_naming_the_field(
+    staff_client: TestClient,
+    staff_world: StaffWorld,
+    sessions: sessionmaker[Session],
+    as_of: str,
+    problem: str,
+) -> None:
+    token = sign_in(staff_client, STAFF_USERS["admin"])
+    response = staff_client.post(
+        "/portal/staff/billing-runs", data={"as_of": as_of, "csrf_token": token}
+    )
+    assert response.status_code == 422
+    assert problem in response.text
+    with sessions() as session:
+        assert len(list_invoices(session)) == 4  # nothing was run
+
+
+def test_billing_user_records_a_payment_and_the_balance_follows(
+    staff_client: TestClient, staff_world: StaffWorld, sessions: sessionmaker[Session]
+) -> None:
+    token = sign_in(staff_client, STAFF_USERS["billing"])
+    fee = staff_world.portal.invoices["acme"][0]
+    form = staff_client.get(f"/portal/staff/payments?invoice={fee}").text
+    assert f'<option value="{fee}" selected>{fee} · acme · 500.00 USD due</option>' in form
+    paid = staff_client.post(
+        "/portal/staff/payments",
+        data={"invoice": fee, "amount": "120.50", "reference": "wire-1", "csrf_token": token},
+    )
+    assert paid.status_code == 303, paid.text
+    page = staff_client.get("/portal/staff/payments").text
+    assert f"Payment wire-1 of 120.50 USD recorded against {fee}; the invoice is open." in page
+    with sessions() as session:
+        payment = session.scalars(select(Payment)).one()
+    # Staff read instants in the operator's time zone (New York): AS_OF is 10:00 there.
+    assert _row(page, f"payment-{payment.id}") == (f"2026-01-20 10:00 acme {fee} wire-1 120.50 USD")
+    listing = staff_client.get("/portal/staff/invoices?account=acme").text
+    assert f'data-balance="{fee}">379.50 USD<' in listing
+    detail = staff_client.get(f"/portal/invoices/{fee}").text
+    assert _figure(detail, "balance_due") == "379.50 USD"
+    # The rest pays the invoice.
+    rest = staff_client.post(
+        "/portal/staff/payments",
+        data={
+            "invoice": fee,
+            "amount": "379.50",
+            "reference": "wire-2",
+            "received_at": "2026-01-20T10:00",
+            "csrf_token": token,
+        },
+    )
+    assert rest.status_code == 303
+    with sessions() as session:
+        invoice = get_invoice(session, fee)
+        assert invoice.status == "paid" and invoice.paid_at == utc(2026, 1, 20, 10)
+    paid_only = staff_client.get("/portal/staff/invoices?status=paid").text
+    assert f'id="invoice-{fee}"' in paid_only and 'id="invoice-INV' in paid_only
+    assert paid_only.count('<tr id="invoice-') == 1
+
+
+@pytest.mark.parametrize(
+    ("amount", "reference", "problem"),
+    [
+        ("abc", "w", "amount: "),
+        ("", "w", "amount: is required"),
+        ("0", "w", "amount: 0 must be greater than zero"),
+        ("-5.00", "w", "amount: -5.00 must be greater than zero"),
+        ("1.234", "w", "amount: 1.234 has more than 2 decimal places for USD"),
+        ("500.01", "w", "amount: 500.01 USD exceeds the remaining balance 500.00 USD"),
+        ("10.00", "  ", "reference: must not be empty"),
+    ],
+)
+def test_a_bad_payment_is_refused_naming_the_field(
+    staff_client: TestClient,
+    staff_world: StaffWorld,
+    sessions: sessionmaker[Session],
+    amount: str,
+    reference: str,
+    problem: str,
+) -> None:
+    token = sign_in(staff_client, STAFF_USERS["admin"])
+    fee = staff_world.portal.invoices["acme"][0]
+    response = staff_client.post(
+        "/portal/staff/payments",
+        data={"invoice": fee, "amount": amount, "reference": reference, "csrf_token": token},
+    )
+    assert response.status_code == 422
+    assert problem in response.text
+    assert f'value="{amount}"' in response.text  # the form keeps what was typed
+    with sessions() as session:
+        assert session.scalars(select(Payment)).first() is None
+
+
+def test_invoices_filter_by_account_and_status(
+    staff_client: TestClient, staff_world: StaffWorld
+) -> None:
+    sign_in(staff_client, STAFF_USERS["viewer"])
+    every = staff_client.get("/portal/staff/invoices").text
+    for code in ("acme", "other"):
+        for number in staff_world.portal.invoices[code]:
+            assert f'id="invoice-{number}"' in every
+    other = staff_client.get("/portal/staff/invoices?account=other").text
+    assert all(f'id="invoice-{n}"' in other for n in staff_world.portal.invoices["other"])
+    assert not any(f'id="invoice-{n}"' in other for n in staff_world.portal.invoices["acme"])
+    fee = staff_world.portal.invoices["other"][0]
+    assert _row(other, f"invoice-{fee}").endswith("open 500.00 USD 500.00 USD")
+    assert "Record a payment" not in other  # a viewer records nothing
+    assert staff_client.get("/portal/staff/invoices?status=paid").text.count("<tr id=") == 0
+    bad = staff_client.get("/portal/staff/invoices?status=late")
+    assert bad.status_code == 422 and "status: " in bad.text
+    assert staff_client.get("/portal/staff/invoices?account=ghost").status_code == 404
+
+
+def test_r15_credit_notes_list_shows_the_correction_and_its_invoice(
+    staff_client: TestClient, sessions: sessionmaker[Session], clock: list[datetime]
+) -> None:
+    build_pay_per_lead(sessions)
+    with sessions() as session, session.begin():
+        review = submit_review(
+            session,
+            "pipe",
+            "PIPE-1",
+            reason="solicitor",
+            explanation="A van leasing sales call.",
+            submitted_by="dana@pipe.test",
+            as_of=utc(2026, 2, 2, 15),
+        )
+        result = decide_review(
+            session, review.id, "approve", decided_by="qa@op.test", as_of=utc(2026, 2, 2, 16)
+        )
+        assert result.credit_note is not None
+        invoice = session.get_one(Invoice, result.credit_note.invoice_id)
+        number, invoice_number = result.credit_note.number, invoice.number
+    clock[0] = utc(2026, 2, 3)
+    sign_in(staff_client, "qa@op.test")
+    page = staff_client.get("/portal/staff/credit-notes").text
+    assert _row(page, f"credit-note-{number}") == (
+        f"{number} pipe {invoice_number} solicitor 2026-02-02 11:00 40.00 USD"
+    )
+
+
+def test_webhook_log_shows_the_failed_delivery_and_admin_redelivers_it(
+    staff_client: TestClient, staff_world: StaffWorld, sessions: sessionmaker[Session]
+) -> None:
+    token = sign_in(staff_client, STAFF_USERS["admin"])
+    page = staff_client.get("/portal/staff/webhooks").text
+    assert HOOK_URL in _row(page, f"endpoint-{staff_world.endpoint_id}")
+    assert "invoice.paid" in _row(page, f"endpoint-{staff_world.endpoint_id}")
+    row = _row(page, f"delivery-{staff_world.delivery_id}")
+    assert row.startswith(f"{staff_world.delivery_id} invoice.paid acme")
+    assert f"failed {HOOK_ATTEMPTS} 2025-12-31 20:00 {HOOK_ERROR} Redeliver" in row
+    failed_only = staff_client.get("/portal/staff/webhooks?status=delivered").text
+    assert f'id="delivery-{staff_world.delivery_id}"' not in failed_only
+    sent = staff_client.post(
+        f"/portal/staff/webhooks/deliveries/{staff_world.delivery_id}/redeliver",
+        data={"csrf_token": token},
+    )
+    assert sent.status_code == 303
+    detail = staff_client.get(sent.headers["location"]).text
+    assert f"Delivery {staff_world.delivery_id} is queued to be sent again." in detail
+    with sessions() as session:
+        delivery = session.get_one(WebhookDelivery, staff_world.delivery_id)
+        assert (delivery.status, delivery.attempts, delivery.next_attempt_at) == (
+            "pending",
+            0,
+            AS_OF,
+        )
+    assert staff_client.get("/portal/staff/webhooks/deliveries/999999").status_code == 404
