@@ -48,10 +48,12 @@ def demo(
         False, "--serve", help="Then serve the API and portal on 127.0.0.1:8000 until Ctrl-C"
     ),
 ) -> None:
-    """Load the demo data into the database, bill it, and print the invoices."""
+    """Migrate the database, load the demo data, bill it, and print the invoices."""
     from leadbill.demo import run_demo
+    from leadbill.migrate import upgrade
 
     try:
+        upgrade(sessions().kw["bind"])
         run_demo(sessions())
     except Exception as error:  # the demo reports and stops on the first problem
         print_error(str(error), "demo failed:")
@@ -61,7 +63,7 @@ def demo(
 
         from leadbill.portal.demo import DEMO_PORTAL_AS_OF
 
-        # Plain http on loopback, and the demo's evening of October 31 as "now".
+        # Plain http on loopback, and the demo's evening of November 22 as "now".
         os.environ.setdefault("LEADBILL_PORTAL_SECURE_COOKIES", "false")
         os.environ.setdefault("LEADBILL_PORTAL_AS_OF", DEMO_PORTAL_AS_OF)
         out.print("\nServing http://127.0.0.1:8000/portal/ (Ctrl-C stops it)")

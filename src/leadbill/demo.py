@@ -36,7 +36,7 @@ from leadbill.core.periods import Period, describe_period
 from leadbill.leads.csv_format import COLUMNS
 from leadbill.leads.service import ingest_events
 from leadbill.plans.service import create_plan, get_plan
-from leadbill.portal.demo import create_demo_users, portal_instructions
+from leadbill.portal.demo import DEMO_PORTAL_AS_OF, create_demo_users, portal_instructions
 from leadbill.reports.service import billing_summary, call_report
 from leadbill.reviews import demo as contractor
 from leadbill.seats.service import create_seat
@@ -58,6 +58,9 @@ SEAT_FEE = "57.00"
 MONTHS = [(2026, 8), (2026, 9), (2026, 10)]
 BILL_AS_OF = datetime(2026, 11, 2, tzinfo=UTC)
 SUMMARY_AS_OF = datetime(2026, 10, 31, 23, 0, tzinfo=UTC)
+# November is the period in progress: its events so far are imported after the
+# November 2 billing run, and the portal opens the demo at this instant.
+MONTH_TO_DATE = datetime.fromisoformat(DEMO_PORTAL_AS_OF)
 # The events file is imported at the end of October, after every event it holds, so
 # that ingestion records the usage thresholds each period reached (crossings are
 # recorded once their instant has passed).
@@ -144,12 +147,16 @@ def _iso(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def generate_events(rng: random.Random) -> list[dict[str, str]]:
-    """Three months of received and call events for every demo seat."""
+def generate_events(
+    rng: random.Random,
+    months: list[tuple[int, int]] = MONTHS,
+    accounts: tuple[DemoAccount, ...] = ACCOUNTS,
+) -> list[dict[str, str]]:
+    """Received and call events of these months for every seat of these accounts."""
     rows: list[dict[str, str]] = []
-    for account in ACCOUNTS:
+    for account in accounts:
         for seat in account.seats:
-            for year, month in MONTHS:
+            for year, month in months:
                 start = _local_month_start(year, month, account.time_zone)
                 end = _local_month_start(
                     *((year, month + 1) if month < 12 else (year + 1, 1)), account.time_zone
@@ -353,6 +360,25 @@ def print_account(session: Session, account: Account) -> None:
     out.print()
 
 
+def import_month_to_date(sessions: sessionmaker[Session], directory: Path) -> None:
+    """November so far for the accounts still subscribed: the period the portal shows."""
+    accounts = tuple(account for account in ACCOUNTS if not account.cancel_in_last_month)
+    rows = [
+        row
+        for row in generate_events(random.Random(20261101), [(2026, 11)], accounts)
+        if datetime.fromisoformat(row["occurred_at"].replace("Z", "+00:00")) <= MONTH_TO_DATE
+    ]
+    events_file = directory / "demo-events-november.csv"
+    write_csv(rows, events_file)
+    with sessions() as session, session.begin():
+        result = ingest_events(session, rows, as_of=MONTH_TO_DATE)
+    out.print(
+        f"imported {events_file.name} (November to {MONTH_TO_DATE:%Y-%m-%d %H:%M} UTC): "
+        f"{result.accepted} events accepted, {result.duplicate} duplicate, "
+        f"{result.rejected} rejected"
+    )
+
+
 def run_demo(sessions: sessionmaker[Session], directory: Path | None = None) -> None:
     """Load the demo, bill it month by month, pay the past invoices, print everything."""
     directory = directory or Path.cwd()
@@ -398,6 +424,7 @@ def run_demo(sessions: sessionmaker[Session], directory: Path | None = None) -> 
         demo_seeds.decide_staff(session)
         demo_seeds.upgrade_agent(session)
     run_billing(sessions, BILL_AS_OF)
+    import_month_to_date(sessions, directory)
     with sessions() as session, session.begin():
         create_demo_users(session, CATALOGUE_AT)
     # Customers paid everything issued before November.
@@ -431,6 +458,8 @@ def run_demo(sessions: sessionmaker[Session], directory: Path | None = None) -> 
         "  .venv/bin/leadbill reports call-report summit-realty --as-of 2026-10-15\n"
         "  .venv/bin/leadbill reports call-report summit-realty --as-of 2026-10-15 --format csv\n"
         "  .venv/bin/leadbill reports summary summit-realty --as-of 2026-10-31T23:00Z\n"
+        f"  .venv/bin/leadbill reports summary summit-realty --as-of {DEMO_PORTAL_AS_OF}"
+        "      # November so far, as the portal shows it\n"
         "  .venv/bin/leadbill seats list summit-realty\n"
         "  .venv/bin/leadbill subscriptions show solo-sam\n"
         f"  .venv/bin/leadbill invoices explain {october[demo_seeds.PLUMBER]}"

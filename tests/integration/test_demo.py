@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,8 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from leadbill.accounts.models import Account
 from leadbill.billing.models import Invoice
-from leadbill.demo import run_demo
+from leadbill.demo import MONTH_TO_DATE, run_demo
 from leadbill.leads.models import Lead
+from leadbill.plans.models import Plan
+from leadbill.reports.service import billing_summary
+from leadbill.subscriptions.service import current_subscription, preview_plan_change
 
 
 def _totals(session: Session, code: str) -> list[tuple[str, Decimal]]:
@@ -66,3 +70,27 @@ def test_demo_bills_every_model(
         assert job.decision_reason == "job_seeker"
         # R17, R18: October's found contacts beyond 40, and November's fee.
         assert _totals(session, "fjord-analytics")[-1] == ("period", Decimal("424.00"))
+
+
+def test_the_portal_opens_the_demo_in_the_period_in_progress(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """November is open and holds events to the portal's instant; October is invoiced."""
+    run_demo(sessions, tmp_path)
+    with sessions() as session:
+        account = session.scalars(select(Account).where(Account.code == "summit-realty")).one()
+        summary = billing_summary(session, account, MONTH_TO_DATE)
+        assert summary.period.start == datetime(2026, 11, 1, 4, tzinfo=UTC)  # New York midnight
+        assert summary.counted_leads == 172 and summary.included_leads == 200
+        assert [flag.reached for flag in summary.thresholds] == [True, False]
+        # A customer can change plan at the portal's instant (it was refused before
+        # the period in progress): isa-200 -> isa-400 for the rest of November.
+        bigger = session.scalars(select(Plan).where(Plan.code == "isa-400")).one()
+        preview = preview_plan_change(
+            session, current_subscription(session, account), bigger, MONTH_TO_DATE
+        )
+        assert preview.immediate and preview.effective_at == MONTH_TO_DATE
+        assert preview.fee_difference is not None
+        # (4400.00 - 2400.00) x 198/721: from Nov 22 23:00 UTC to the period end, Dec 1
+        # 05:00 UTC, of a period of 30 days and the hour New York gave back on Nov 1.
+        assert preview.fee_difference.amount == Decimal("549.24")

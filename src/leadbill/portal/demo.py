@@ -8,9 +8,9 @@ from sqlalchemy.orm import Session
 
 from leadbill.portal.users import create_user
 
-# The portal shows the demo as of the last evening of its October, before that period
-# closes: usage, thresholds and the call report of a period in progress.
-DEMO_PORTAL_AS_OF = "2026-10-31T23:00:00Z"
+# The portal shows the demo as of an evening in November, the period in progress
+# (October and before are invoiced): usage so far, thresholds, the call report.
+DEMO_PORTAL_AS_OF = "2026-11-22T23:00:00Z"
 # (e-mail, password, role, account): customers of a package and of a licence plan, and
 # one staff member.
 DEMO_USERS = (
