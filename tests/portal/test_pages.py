@@ -157,3 +157,13 @@ def test_call_report_of_a_period_that_has_not_started_is_404(
     assert client.get("/portal/calls?period=0").status_code == 200
     assert client.get("/portal/calls?period=1").status_code == 404
     assert client.get("/portal/calls.csv?period=1").status_code == 404
+
+
+def test_a_query_field_of_the_wrong_shape_gets_an_html_page_naming_it(
+    client: TestClient, world: PortalWorld
+) -> None:
+    sign_in(client, "ana@acme.test")
+    page = client.get("/portal/calls", params={"period": "abc"})
+    assert page.status_code == 422
+    assert page.headers["content-type"].startswith("text/html")
+    assert "period: Input should be a valid integer" in page.text

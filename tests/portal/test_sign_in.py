@@ -182,3 +182,6 @@ def test_pages_are_private_unframeable_and_load_nothing_from_elsewhere(
         "text/css"
     )
     assert "max-age" in stylesheet.headers["cache-control"]
+    icon = client.get("/portal/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/svg+xml"
+    assert 'rel="icon" href="/portal/static/favicon.svg"' in client.get("/portal/sign-in").text

@@ -44,6 +44,16 @@ def stylesheet() -> Response:
     )
 
 
+@home.get("/static/favicon.svg")
+def favicon() -> Response:
+    """The portal's icon (pages link it, so browsers do not ask for /favicon.ico)."""
+    return FileResponse(
+        STATIC / "favicon.svg",
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
 @home.get("/static/htmx.min.js")
 def htmx_script() -> Response:
     """htmx (vendored, see the file's first line): partial page updates, e.g. the call report."""

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from babel.numbers import format_currency
 from fastapi import Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
@@ -264,6 +265,8 @@ class PortalRoute(APIRoute):
                 response = _error(request, error.http_status, error.detail)
             except RuleViolation as error:
                 response = _error(request, 422, f"{error.field}: {error.reason}")
+            except RequestValidationError as error:  # a query or form field of the wrong shape
+                response = _error(request, 422, _invalid_fields(error))
             response.headers.update(_PAGE_HEADERS)
             if "cache-control" not in response.headers:
                 response.headers["Cache-Control"] = "no-store"  # pages are private
@@ -282,6 +285,14 @@ _PAGE_HEADERS = {
         "frame-ancestors 'none'; form-action 'self'"
     ),
 }
+
+
+def _invalid_fields(error: RequestValidationError) -> str:
+    """Each field the request got wrong and why, as people read it."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc'][1:]) or 'request'}: {problem['msg']}"
+        for problem in error.errors()
+    )
 
 
 def _error(request: Request, status: int, detail: str) -> HTMLResponse:
