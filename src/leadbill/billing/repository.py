@@ -229,12 +229,13 @@ def _usage_params(session: Session, chunk: Sequence[ClosingPeriod]) -> dict[str,
     return {"periods": json.dumps(rows)}
 
 
-def _category_sql(dialect: str, policy: CountingPolicy) -> str:
+def _category_sql(dialect: str, policy: CountingPolicy, by_seat: bool = False) -> str:
+    columns = "leads.seat_id, leads.category" if by_seat else "leads.category"
     return (
         f"{_SPANS[dialect]}"
-        " SELECT cp.subscription_id, cp.period_index, leads.category, count(*) FROM cp"
+        f" SELECT cp.subscription_id, cp.period_index, {columns}, count(*) FROM cp"
         f" {_counted_join(policy)}"
-        " GROUP BY cp.subscription_id, cp.period_index, leads.category"
+        f" GROUP BY cp.subscription_id, cp.period_index, {columns}"
     )
 
 
@@ -259,6 +260,28 @@ def counted_by_category(
         for subscription_id, period_index, category, count in session.execute(sql, params):
             key = (int(subscription_id), int(period_index))
             counts.setdefault(key, {})[category] = int(count)
+    return counts
+
+
+def counted_by_seat_and_category(
+    session: Session, closing_periods: Sequence[ClosingPeriod], policy: CountingPolicy
+) -> dict[tuple[int, int], dict[tuple[int | None, str | None], int]]:
+    """Counted leads per (seat id, category) in each span under `policy`.
+
+    The leads `counted_by_category` counts, split by seat as well (None: no seat),
+    in the same one statement per chunk: a page that needs usage per seat, per
+    category and per day reads the period's counted leads once.
+    """
+    counts: dict[tuple[int, int], dict[tuple[int | None, str | None], int]] = {}
+    if policy not in _POLICY_USAGE:
+        return counts
+    sql = text(_category_sql(session.get_bind().dialect.name, policy, by_seat=True))
+    for offset in range(0, len(closing_periods), USAGE_CHUNK):
+        params = _usage_params(session, closing_periods[offset : offset + USAGE_CHUNK])
+        for subscription_id, index, seat_id, category, count in session.execute(sql, params):
+            key = (int(subscription_id), int(index))
+            seat = None if seat_id is None else int(seat_id)
+            counts.setdefault(key, {})[(seat, category)] = int(count)
     return counts
 
 

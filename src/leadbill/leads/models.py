@@ -40,7 +40,14 @@ class Lead(Base):
         UniqueConstraint("account_id", "external_id"),
         # Lets a review reference (account_id, lead_id): no review of another account's lead.
         Index("uq_leads_account_id", "account_id", "id", unique=True),
-        _partial_index("ix_leads_account_first_called", "first_called_at"),
+        # Covers the `called` usage queries (count, per seat, per category): migration 0014.
+        _partial_index(
+            "ix_leads_account_first_called",
+            "first_called_at",
+            "decision_reason",
+            "seat_id",
+            "category",
+        ),
         Index("ix_leads_account_received", "account_id", "received_at"),
         _partial_index("ix_leads_account_first_found", "first_found_at"),
         _partial_index("ix_leads_account_phone", "phone_e164", "received_at"),

@@ -8,14 +8,13 @@ period so far: the chart can never disagree with the invoice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from sqlalchemy.orm import Session
 
 from leadbill.billing.repository import ClosingPeriod, counted_leads
 from leadbill.core.plans import CountingPolicy
-from leadbill.reports.service import BillingSummary
+from leadbill.reports.service import BillingSummary, day_spans
 
 # Synthetic period indexes for the day spans (real periods are >= 0).
 _DAY_INDEX_BASE = -1_000_000
@@ -39,38 +38,27 @@ def daily_counts(
     summary: BillingSummary,
     policy: CountingPolicy,
 ) -> list[DayCount]:
-    """Each local day from the period start to `as_of` with the leads counted on it."""
-    zone = ZoneInfo(time_zone)
-    first = summary.period_start.astimezone(zone).date()
-    last_instant = min(summary.as_of, summary.period_end - timedelta(microseconds=1))
-    last = last_instant.astimezone(zone).date()
-    days: list[date] = []
-    day = first
-    while day <= last:
-        days.append(day)
-        day += timedelta(days=1)
-    spans = [
-        ClosingPeriod(
-            subscription_id,
-            _DAY_INDEX_BASE - n,
-            account_id,
-            max(summary.period_start, _midnight(day, zone)),
-            min(summary.period_end, _midnight(day + timedelta(days=1), zone)),
-        )
-        for n, day in enumerate(days)
-    ]
-    counts = counted_leads(session, spans, policy) if spans else {}
+    """Each local day from the period start to `as_of` with the leads counted on it.
+
+    The summary usually read them already (`counted_by_day`); a period split by a
+    plan change is counted here, day by day.
+    """
+    days = day_spans(summary.period, summary.as_of, time_zone)
+    if summary.counted_by_day is not None:
+        per_day = [usage.counted_leads for usage in summary.counted_by_day]
+    else:
+        spans = [
+            ClosingPeriod(subscription_id, _DAY_INDEX_BASE - n, account_id, start, end)
+            for n, (_day, start, end) in enumerate(days)
+        ]
+        counts = counted_leads(session, spans, policy) if spans else {}
+        per_day = [counts.get((subscription_id, span.period_index), 0) for span in spans]
     result: list[DayCount] = []
     running = 0
-    for span, day in zip(spans, days, strict=True):
-        counted = counts.get((subscription_id, span.period_index), 0)
+    for (day, _start, _end), counted in zip(days, per_day, strict=True):
         running += counted
         result.append(DayCount(day, counted, running))
     return result
-
-
-def _midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(ZoneInfo("UTC"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from fractions import Fraction
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -46,7 +47,12 @@ from leadbill.plans.service import terms
 from leadbill.reports import repository
 from leadbill.reports.repository import LeadMatch
 from leadbill.subscriptions.service import current_subscription
-from leadbill.usage.service import crossings_of, period_segments, record_threshold_crossings
+from leadbill.usage.service import (
+    KnownCounts,
+    crossings_of,
+    period_segments,
+    record_threshold_crossings,
+)
 
 DEFAULT_PAGE_SIZE = 500
 # A page's lead ids go into one IN list; stay far below every driver's bind limit.
@@ -144,6 +150,13 @@ class ThresholdFlag:
     lead_id: str | None
 
 
+class DayUsage(NamedTuple):
+    """Leads counted on one local day of the period (the account's time zone)."""
+
+    day: date
+    counted_leads: int
+
+
 class SeatUsage(NamedTuple):
     """Leads counted in the period for one seat (None: leads without a seat)."""
 
@@ -181,6 +194,9 @@ class BillingSummary:
     segments: tuple[SegmentSummary, ...] = ()
     # Pay per lead (R10): every counted lead is charged; "overage" is that charge.
     charges_per_lead: bool = False
+    # Each local day from the period start to as_of (`day_spans`), read with the other
+    # figures; None when the period is split by a plan change (not read then).
+    counted_by_day: tuple[DayUsage, ...] | None = None
 
     @property
     def period_start(self) -> datetime:
@@ -390,6 +406,78 @@ def call_report(
     return CallReport(scope, list(iter_call_report(session, scope, page_size=page_size)))
 
 
+# Synthetic period indexes of the spans a summary counts in (real periods are >= 0).
+_DAY_INDEX_BASE = -1_000_000
+_REST_OF_PERIOD = -1
+
+
+def day_spans(
+    period: Period, as_of: datetime, time_zone: str
+) -> list[tuple[date, datetime, datetime]]:
+    """Each local day from the period start to `as_of` (or the period end), as (day, start, end).
+
+    The spans are the days in `time_zone`, cut to the period: consecutive, half-open.
+    """
+    zone = ZoneInfo(time_zone)
+    first = period.start.astimezone(zone).date()
+    last = min(as_of, period.end - timedelta(microseconds=1)).astimezone(zone).date()
+    spans = []
+    day = first
+    while day <= last:
+        start = max(period.start, _midnight(day, zone))
+        end = min(period.end, _midnight(day + timedelta(days=1), zone))
+        spans.append((day, start, end))
+        day += timedelta(days=1)
+    return spans
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(ZoneInfo("UTC"))
+
+
+@dataclass(frozen=True, slots=True)
+class _PeriodUsage:
+    by_seat: dict[int | None, int]
+    by_category: dict[str | None, int]
+    by_day: tuple[DayUsage, ...]
+
+
+def _period_usage(
+    session: Session, scope: ReportScope, days: list[tuple[date, datetime, datetime]]
+) -> _PeriodUsage:
+    """The period's counted leads per seat, per category and per local day, in one statement.
+
+    The period is cut into the days up to as_of and the rest of it, each a span of
+    the billing run's counting query; the sums over the spans are the period's.
+    """
+    spans = [
+        ClosingPeriod(scope.subscription_id, _DAY_INDEX_BASE - n, scope.account_id, start, end)
+        for n, (_day, start, end) in enumerate(days)
+    ]
+    rest = days[-1][2] if days else scope.period.start
+    if rest < scope.period.end:
+        spans.append(
+            ClosingPeriod(
+                scope.subscription_id, _REST_OF_PERIOD, scope.account_id, rest, scope.period.end
+            )
+        )
+    counts = usage_counts.counted_by_seat_and_category(session, spans, scope.plan.counting_policy)
+    by_seat: dict[int | None, int] = {}
+    by_category: dict[str | None, int] = {}
+    for groups in counts.values():
+        for (seat, category), count in groups.items():
+            by_seat[seat] = by_seat.get(seat, 0) + count
+            by_category[category] = by_category.get(category, 0) + count
+    by_day = tuple(
+        DayUsage(
+            day,
+            sum(counts.get((scope.subscription_id, span.period_index), {}).values()),
+        )
+        for (day, _start, _end), span in zip(days, spans[: len(days)], strict=True)
+    )
+    return _PeriodUsage(by_seat, by_category, by_day)
+
+
 def billing_summary(session: Session, account: Account, as_of: datetime) -> BillingSummary:
     """Usage, allowance, overage so far and projected cost of the period containing `as_of`.
 
@@ -411,7 +499,14 @@ def billing_summary(session: Session, account: Account, as_of: datetime) -> Bill
         (scope.subscription_id, scope.period.index)
     ]
     by_seat: dict[int | None, int] = {}
-    if counting_events(policy):
+    period_usage = None
+    if len(segments) == 1:
+        # One statement for the usage per seat, per category and per day.
+        period_usage = _period_usage(
+            session, scope, day_spans(scope.period, as_of, account.time_zone)
+        )
+        by_seat = period_usage.by_seat
+    elif counting_events(policy):
         by_seat = repository.counted_leads_by_seat(session, scope.account_id, scope.period, policy)
     seats = [
         SeatUsage(code, by_seat.get(seat_id, 0))
@@ -419,6 +514,7 @@ def billing_summary(session: Session, account: Account, as_of: datetime) -> Bill
     ]
     if None in by_seat:
         seats.append(SeatUsage(None, by_seat[None]))
+    known: KnownCounts | None = None
     if len(segments) > 1:
         keys = [
             ClosingPeriod(scope.subscription_id, -1 - n, scope.account_id, seg.start, seg.end)
@@ -441,13 +537,13 @@ def billing_summary(session: Session, account: Account, as_of: datetime) -> Bill
         allowance = in_force.allowance
         counted_in_force = usage.segments[position].counted_leads
     else:
-        by_category = usage_counts.counted_by_category(session, [span], policy).get(
-            (scope.subscription_id, scope.period.index), {}
-        )
+        assert period_usage is not None
+        by_category = period_usage.by_category
         counted = sum(by_category.values())
         usage = usage_summary(scope.plan, scope.period, counted, as_of, by_category)
         allowance, counted_in_force = scope.plan.included_leads, counted
-    thresholds = _threshold_flags(session, scope, allowance, counted_in_force, as_of)
+        known = {(scope.account_id, policy, scope.period.start, scope.period.end): counted}
+    thresholds = _threshold_flags(session, scope, allowance, counted_in_force, as_of, known)
     return BillingSummary(
         account_code=scope.account_code,
         currency=scope.currency,
@@ -470,18 +566,25 @@ def billing_summary(session: Session, account: Account, as_of: datetime) -> Bill
         thresholds=thresholds,
         segments=usage.segments,
         charges_per_lead=charges_per_lead(scope.plan),
+        counted_by_day=None if period_usage is None else period_usage.by_day,
     )
 
 
 def _threshold_flags(
-    session: Session, scope: ReportScope, allowance: int, counted: int, as_of: datetime
+    session: Session,
+    scope: ReportScope,
+    allowance: int,
+    counted: int,
+    as_of: datetime,
+    known: KnownCounts | None = None,
 ) -> tuple[ThresholdFlag, ...]:
     """The period's 80 % and 100 % flags; crossings not yet recorded are recorded here.
 
     Measured against the allowance of the segment in force (the whole period when
-    no plan change split it); a crossing is recorded once per period.
+    no plan change split it); a crossing is recorded once per period. `known`: the
+    counts the summary already read, which the recording does not read again.
     """
-    record_threshold_crossings(session, [scope.account_id], as_of)
+    record_threshold_crossings(session, [scope.account_id], as_of, known)
     recorded = {
         row.threshold: row
         for row in crossings_of(session, scope.subscription_id, scope.period.index)

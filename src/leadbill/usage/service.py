@@ -26,7 +26,7 @@ reaches it. A plan without included leads has no thresholds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -119,8 +119,12 @@ def period_segments(
     return found
 
 
+# Leads already counted by the caller: (account id, counting policy, start, end) -> count.
+KnownCounts = Mapping[tuple[int, CountingPolicy, datetime, datetime], int]
+
+
 def record_threshold_crossings(
-    session: Session, account_ids: Iterable[int], as_of: datetime
+    session: Session, account_ids: Iterable[int], as_of: datetime, known: KnownCounts | None = None
 ) -> list[ThresholdCrossing]:
     """Record every threshold the accounts' open periods reached by `as_of`; return the new ones.
 
@@ -131,7 +135,9 @@ def record_threshold_crossings(
 
     Set-based: one query for the subscriptions, one for what is already recorded,
     one for the segments, one count and one query for the leads at the threshold
-    ranks per counting policy, one insert. Re-running records nothing new.
+    ranks per counting policy, one insert. Re-running records nothing new. A span
+    whose count the caller already read in this transaction (`known`, by account,
+    policy, start and end) is not counted again.
     """
     try:
         as_of = require_utc(as_of, "as_of")
@@ -189,9 +195,14 @@ def record_threshold_crossings(
                 key = ClosingPeriod(w.id, -1 - len(spans), w.account_id, segment.start, segment.end)
                 spans.append((w, span.period_index, key, segment, missing))
     by_policy: dict[CountingPolicy, list[ClosingPeriod]] = {}
-    for _w, _index, key, segment, _missing in spans:
-        by_policy.setdefault(segment.plan.counting_policy, []).append(key)
     counts: dict[tuple[int, int], int] = {}
+    for _w, _index, key, segment, _missing in spans:
+        policy = segment.plan.counting_policy
+        given = None if known is None else known.get((key.account_id, policy, key.start, key.end))
+        if given is not None:
+            counts[(key.subscription_id, key.period_index)] = given
+        else:
+            by_policy.setdefault(policy, []).append(key)
     for policy, keys in by_policy.items():
         counts.update(usage_counts.counted_leads(session, keys, policy))
     wanted: dict[CountingPolicy, list[tuple[ClosingPeriod, int]]] = {}
