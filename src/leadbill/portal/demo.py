@@ -11,12 +11,13 @@ from leadbill.portal.users import create_user
 # The portal shows the demo as of an evening in November, the period in progress
 # (October and before are invoiced): usage so far, thresholds, the call report.
 DEMO_PORTAL_AS_OF = "2026-11-22T23:00:00Z"
-# (e-mail, password, role, account): customers of a package and of a licence plan, and
-# one staff member.
+# (e-mail, password, role, account): customers of a package and of a licence plan, a
+# reviewer, and an admin who may also run billing, record payments and redeliver webhooks.
 DEMO_USERS = (
     ("broker@summit-realty.example", "summit-demo-2026", "customer", "summit-realty"),
     ("lead@acme-sales.example", "acme-demo-2026", "customer", "acme-sales"),
     ("qa@operator.example", "operator-demo-2026", "reviewer", None),
+    ("admin@operator.example", "admin-demo-2026", "admin", None),
 )
 DEMO_ENV = f"LEADBILL_PORTAL_SECURE_COOKIES=false LEADBILL_PORTAL_AS_OF={DEMO_PORTAL_AS_OF}"
 
