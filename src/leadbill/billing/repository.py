@@ -222,8 +222,17 @@ def _usage_params(session: Session, chunk: Sequence[ClosingPeriod]) -> dict[str,
     dialect = session.get_bind().dialect
     stored = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
     assert stored is not None
+    # The spans of a batch share a few boundaries: each is converted once.
+    texts: dict[datetime, Any] = {}
+
+    def text_of(instant: datetime) -> Any:
+        found = texts.get(instant)
+        if found is None:
+            found = texts[instant] = stored(instant)
+        return found
+
     rows = [
-        [p.subscription_id, p.period_index, p.account_id, stored(p.start), stored(p.end)]
+        [p.subscription_id, p.period_index, p.account_id, text_of(p.start), text_of(p.end)]
         for p in chunk
     ]
     return {"periods": json.dumps(rows)}

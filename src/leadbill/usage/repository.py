@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import String, Table, select, type_coerce
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -53,9 +53,33 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield items[offset : offset + CHUNK]
 
 
+def _instants() -> Any:
+    """A converter of stored instants to UTC-aware datetimes, each distinct value once.
+
+    The subscriptions of an ingestion chunk share a few anchors and period
+    boundaries, so the conversion (the UTCDateTime column's) runs per distinct
+    value instead of three times per subscription.
+    """
+    seen: dict[Any, datetime] = {}
+
+    def instant(value: Any) -> datetime:
+        found = seen.get(value)
+        if found is None:
+            if isinstance(value, datetime):
+                found = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+                found = found.astimezone(UTC)
+            else:  # SQLite: the stored text, naive UTC
+                found = datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+            seen[value] = found
+        return found
+
+    return instant
+
+
 def active_subscriptions(session: Session, account_ids: Iterable[int]) -> list[WatchedSubscription]:
     """The active subscriptions of these accounts, with their plan's allowance."""
     found: list[WatchedSubscription] = []
+    instant = _instants()
     for chunk in _chunks(sorted(set(account_ids))):
         query = (
             select(
@@ -65,11 +89,11 @@ def active_subscriptions(session: Session, account_ids: Iterable[int]) -> list[W
                 Plan.included_leads,
                 Plan.interval,
                 Plan.counting_policy,
-                Subscription.anchor_at,
+                type_coerce(Subscription.anchor_at, String),
                 Account.time_zone,
                 Subscription.current_period_index,
-                Subscription.current_period_start,
-                Subscription.current_period_end,
+                type_coerce(Subscription.current_period_start, String),
+                type_coerce(Subscription.current_period_end, String),
                 Subscription.scheduled_plan_id,
             )
             .join(Plan, Plan.id == Subscription.plan_id)
@@ -77,7 +101,23 @@ def active_subscriptions(session: Session, account_ids: Iterable[int]) -> list[W
             .where(Subscription.account_id.in_(chunk), Subscription.status == "active")
             .order_by(Subscription.id)
         )
-        found.extend(WatchedSubscription(*row) for row in session.execute(query))
+        found.extend(
+            WatchedSubscription(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                instant(row[6]),
+                row[7],
+                row[8],
+                instant(row[9]),
+                instant(row[10]),
+                row[11],
+            )
+            for row in session.execute(query)
+        )
     return found
 
 
