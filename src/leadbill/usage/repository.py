@@ -13,10 +13,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, Table, select, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    String,
+    Table,
+    any_,
+    cast,
+    func,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from leadbill.accounts.models import Account
 from leadbill.db import Base
@@ -51,6 +62,20 @@ class WatchedSubscription:
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for offset in range(0, len(items), CHUNK):
         yield items[offset : offset + CHUNK]
+
+
+def _one_of(
+    session: Session, column: ColumnElement[int] | InstrumentedAttribute[int], ids: Sequence[int]
+) -> ColumnElement[bool]:
+    """`column IN ids`; on PostgreSQL `= ANY` of one text parameter.
+
+    An IN list of a thousand parameters is rendered and adapted anew by the
+    driver on every execution; one comma-separated text split by the server is not.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        ids_text = ",".join(str(int(i)) for i in ids)
+        return column == any_(cast(func.string_to_array(ids_text, ","), ARRAY(BigInteger)))
+    return column.in_(ids)
 
 
 def _instants() -> Any:
@@ -98,7 +123,10 @@ def active_subscriptions(session: Session, account_ids: Iterable[int]) -> list[W
             )
             .join(Plan, Plan.id == Subscription.plan_id)
             .join(Account, Account.id == Subscription.account_id)
-            .where(Subscription.account_id.in_(chunk), Subscription.status == "active")
+            .where(
+                _one_of(session, Subscription.account_id, chunk),
+                Subscription.status == "active",
+            )
             .order_by(Subscription.id)
         )
         found.extend(
@@ -129,7 +157,7 @@ def recorded_thresholds(
     table = UsageThresholdCrossing
     for chunk in _chunks(sorted(set(subscription_ids))):
         query = select(table.subscription_id, table.period_index, table.threshold).where(
-            table.subscription_id.in_(chunk), table.period_index >= from_index
+            _one_of(session, table.subscription_id, chunk), table.period_index >= from_index
         )
         found.update((int(s), int(p), int(t)) for s, p, t in session.execute(query))
     return found
