@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, text, update
@@ -185,14 +185,17 @@ def counted_at_column(policy: CountingPolicy) -> str:
     return _POLICY_USAGE[policy][0]
 
 
-# Each batch's spans arrive as arrays (PostgreSQL) or one JSON array (SQLite): the
+# Each batch's spans arrive as one comma-separated text per column, split into arrays
+# (PostgreSQL), or as one JSON array (SQLite): the
 # statement text is fixed per policy, so it is prepared and cached once.
 _SPANS = {
     "postgresql": """
         WITH cp AS (
-            SELECT * FROM unnest(CAST(:subscription_ids AS BIGINT[]),
-                CAST(:period_indexes AS INTEGER[]), CAST(:account_ids AS BIGINT[]),
-                CAST(:starts AS TIMESTAMPTZ[]), CAST(:ends AS TIMESTAMPTZ[]))
+            SELECT * FROM unnest(CAST(string_to_array(:subscription_ids, ',') AS BIGINT[]),
+                CAST(string_to_array(:period_indexes, ',') AS INTEGER[]),
+                CAST(string_to_array(:account_ids, ',') AS BIGINT[]),
+                CAST(string_to_array(:starts, ',') AS TIMESTAMPTZ[]),
+                CAST(string_to_array(:ends, ',') AS TIMESTAMPTZ[]))
             AS w(subscription_id, period_index, account_id, period_start, period_end)
         )
     """,
@@ -209,21 +212,48 @@ _SPANS = {
 }
 
 
+def _joined(values: Iterable[Any]) -> str:
+    """PostgreSQL: one array parameter as comma-separated text (`string_to_array`).
+
+    Ids and instants never contain a comma; one text parameter spares the driver
+    adapting thousands of array elements one by one.
+    """
+    return ",".join(map(str, values))
+
+
 def _usage_params(session: Session, chunk: Sequence[ClosingPeriod]) -> dict[str, Any]:
     if _is_postgresql(session):
+        # The spans of a batch share a few boundaries: each is written once.
+        instants: dict[datetime, str] = {}
+
+        def written(instant: datetime) -> str:
+            found = instants.get(instant)
+            if found is None:
+                found = instants[instant] = instant.astimezone(UTC).isoformat()
+            return found
+
         return {
-            "subscription_ids": [p.subscription_id for p in chunk],
-            "period_indexes": [p.period_index for p in chunk],
-            "account_ids": [p.account_id for p in chunk],
-            "starts": [p.start for p in chunk],
-            "ends": [p.end for p in chunk],
+            "subscription_ids": _joined(p.subscription_id for p in chunk),
+            "period_indexes": _joined(p.period_index for p in chunk),
+            "account_ids": _joined(p.account_id for p in chunk),
+            "starts": _joined(written(p.start) for p in chunk),
+            "ends": _joined(written(p.end) for p in chunk),
         }
     # Instants in exactly the text form the UTCDateTime column stores on SQLite.
     dialect = session.get_bind().dialect
     stored = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
     assert stored is not None
+    # The spans of a batch share a few boundaries: each is converted once.
+    texts: dict[datetime, Any] = {}
+
+    def text_of(instant: datetime) -> Any:
+        found = texts.get(instant)
+        if found is None:
+            found = texts[instant] = stored(instant)
+        return found
+
     rows = [
-        [p.subscription_id, p.period_index, p.account_id, stored(p.start), stored(p.end)]
+        [p.subscription_id, p.period_index, p.account_id, text_of(p.start), text_of(p.end)]
         for p in chunk
     ]
     return {"periods": json.dumps(rows)}
@@ -316,9 +346,12 @@ _RANKED_SQL = {
     "postgresql": """
         WITH cp AS (
             SELECT * FROM unnest(
-                CAST(:subscription_ids AS BIGINT[]), CAST(:period_indexes AS INTEGER[]),
-                CAST(:account_ids AS BIGINT[]), CAST(:starts AS TIMESTAMPTZ[]),
-                CAST(:ends AS TIMESTAMPTZ[]), CAST(:ranks AS INTEGER[]))
+                CAST(string_to_array(:subscription_ids, ',') AS BIGINT[]),
+                CAST(string_to_array(:period_indexes, ',') AS INTEGER[]),
+                CAST(string_to_array(:account_ids, ',') AS BIGINT[]),
+                CAST(string_to_array(:starts, ',') AS TIMESTAMPTZ[]),
+                CAST(string_to_array(:ends, ',') AS TIMESTAMPTZ[]),
+                CAST(string_to_array(:ranks, ',') AS INTEGER[]))
             AS w(subscription_id, period_index, account_id, period_start, period_end, wanted)
         )
         {ranked}
@@ -387,7 +420,7 @@ def counted_leads_at_ranks(
         chunk = wanted[offset : offset + USAGE_CHUNK]
         params = _usage_params(session, [period for period, _rank in chunk])
         if postgresql:
-            params["ranks"] = [rank for _period, rank in chunk]
+            params["ranks"] = _joined(rank for _period, rank in chunk)
         else:
             rows = json.loads(params["periods"])
             params["periods"] = json.dumps(
@@ -431,9 +464,11 @@ def split_segments(
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         source = (
-            "FROM unnest(CAST(:subscription_ids AS BIGINT[]), CAST(:period_indexes AS INTEGER[]),"
-            " CAST(:account_ids AS BIGINT[]), CAST(:starts AS TIMESTAMPTZ[]),"
-            " CAST(:ends AS TIMESTAMPTZ[]))"
+            "FROM unnest(CAST(string_to_array(:subscription_ids, ',') AS BIGINT[]),"
+            " CAST(string_to_array(:period_indexes, ',') AS INTEGER[]),"
+            " CAST(string_to_array(:account_ids, ',') AS BIGINT[]),"
+            " CAST(string_to_array(:starts, ',') AS TIMESTAMPTZ[]),"
+            " CAST(string_to_array(:ends, ',') AS TIMESTAMPTZ[]))"
             " AS cp(subscription_id, period_index, account_id, period_start, period_end)"
         )
         sql = f"{_SPLIT_SELECT} {source} {_SPLIT_JOIN}"

@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy.orm import Session
 
@@ -48,6 +49,12 @@ from leadbill.webhooks.service import Event, emit_many
 
 # A billing run lagging by more periods than this is caught up by the run itself.
 MAX_PERIODS_AHEAD = 12
+
+# Every chunk of an ingestion checks every account it touched, and those accounts
+# share a handful of anchors, time zones and allowances: both are pure functions,
+# so each distinct question is answered once per process, not once per account.
+_period_at = lru_cache(maxsize=65_536)(period_at)
+_thresholds_of = lru_cache(maxsize=4_096)(thresholds_of)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +77,7 @@ def _watched_periods(watched: WatchedSubscription, as_of: datetime) -> list[Peri
     interval = Interval(watched.interval)
     while found[-1].end <= as_of and len(found) <= MAX_PERIODS_AHEAD:
         index = found[-1].index + 1
-        calendar = period_at(watched.anchor_at, watched.time_zone, interval, index)
+        calendar = _period_at(watched.anchor_at, watched.time_zone, interval, index)
         found.append(Period(index, found[-1].end, calendar.end))
     return found
 
@@ -188,7 +195,7 @@ def record_threshold_crossings(
         for segment in segments[(span.subscription_id, span.period_index)]:
             missing = {
                 percent: leads
-                for percent, leads in thresholds_of(segment.allowance).items()
+                for percent, leads in _thresholds_of(segment.allowance).items()
                 if (w.id, span.period_index, percent) not in recorded
             }
             if missing and segment.start <= as_of:
