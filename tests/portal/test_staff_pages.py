@@ -411,3 +411,77 @@ def test_webhook_log_shows_the_failed_delivery_and_admin_redelivers_it(
             AS_OF,
         )
     assert staff_client.get("/portal/staff/webhooks/deliveries/999999").status_code == 404
+
+
+def _ids(html: str, prefix: str) -> list[str]:
+    return re.findall(rf'<tr id="{prefix}-([^"]+)"', html)
+
+
+def _older(html: str) -> str | None:
+    found = re.search(r'<a rel="next" href="([^"]+)"', html)
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+def test_invoices_and_payments_come_a_page_at_a_time_newest_first(
+    staff_client: TestClient,
+    staff_world: StaffWorld,
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Keyset pages: every row once, in order, filters kept; a bad link names its field."""
+    monkeypatch.setattr("leadbill.portal.paging.PAGE_SIZE", 2)
+    with sessions() as session:
+        numbers = [
+            invoice.number
+            for invoice in sorted(list_invoices(session), key=lambda i: i.id, reverse=True)
+            if invoice.number is not None
+        ]
+        acme = [n for n in numbers if n in staff_world.portal.invoices["acme"]]
+    assert len(numbers) > 2 and len(acme) > 1
+    token = sign_in(staff_client, STAFF_USERS["billing"])
+    seen: list[str] = []
+    link: str | None = "/portal/staff/invoices"
+    while link:
+        page = staff_client.get(link).text
+        assert len(_ids(page, "invoice")) <= 2
+        seen += _ids(page, "invoice")
+        link = _older(page)
+    assert seen == numbers
+    monkeypatch.setattr("leadbill.portal.paging.PAGE_SIZE", 1)  # acme has two invoices
+    filtered: list[str] = []
+    link = "/portal/staff/invoices?account=acme"
+    while link:
+        page = staff_client.get(link).text
+        filtered += _ids(page, "invoice")
+        link = _older(page)
+        assert link is None or link.startswith("/portal/staff/invoices?account=acme&status=&")
+    assert filtered == acme
+    monkeypatch.setattr("leadbill.portal.paging.PAGE_SIZE", 2)
+    # Payments: three against one invoice, the same instant for two of them.
+    fee = staff_world.portal.invoices["acme"][0]
+    for amount, reference, received in (
+        ("10.00", "p-1", "2026-01-20T09:00"),
+        ("20.00", "p-2", "2026-01-20T09:00"),
+        ("30.00", "p-3", "2026-01-20T08:00"),
+    ):
+        done = staff_client.post(
+            "/portal/staff/payments",
+            data={
+                "invoice": fee,
+                "amount": amount,
+                "reference": reference,
+                "received_at": received,
+                "csrf_token": token,
+            },
+        )
+        assert done.status_code == 303, done.text
+    with sessions() as session:
+        by_reference = {p.reference: str(p.id) for p in session.scalars(select(Payment))}
+    first = staff_client.get("/portal/staff/payments").text
+    assert _ids(first, "payment") == [by_reference["p-2"], by_reference["p-1"]]
+    link = _older(first)
+    assert link is not None
+    second = staff_client.get(link).text
+    assert _ids(second, "payment") == [by_reference["p-3"]] and _older(second) is None
+    bad = staff_client.get("/portal/staff/payments?before=nonsense")
+    assert bad.status_code == 422 and "before: is not a link this page gave" in bad.text

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
@@ -28,6 +28,8 @@ from leadbill.billing.service import BillingRunResult, run_billing
 from leadbill.console import parse_instant
 from leadbill.credit_notes.models import CreditNote
 from leadbill.errors import InvalidInput
+from leadbill.pagination import decode_cursor, encode_cursor
+from leadbill.portal.paging import newest_page
 from leadbill.portal.permissions import RECORDS_PAYMENTS, RUNS_BILLING, may, staff_only
 from leadbill.portal.web import (
     PortalRoute,
@@ -197,8 +199,10 @@ def invoices(
     db: DbSession,
     account: Annotated[str, Query()] = "",
     status: Annotated[str, Query()] = "",
+    before: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:
-    """Every account's finalized invoices, newest first, by account and status."""
+    """Every account's finalized invoices, newest first, by account and status, a page at
+    a time (`before`: the id of the last invoice of the previous page)."""
     staff_only(visitor)
     query = (
         select(Invoice, Account.code)
@@ -206,13 +210,15 @@ def invoices(
         .where(Invoice.number.is_not(None))
         .order_by(Invoice.id.desc())
     )
+    if before is not None:
+        query = query.where(Invoice.id < before)
     if account:
         query = query.where(Invoice.account_id == get_account(db, account.strip()).id)
     if status:
         if status not in STATUSES:
             raise InvalidInput("status", f"{status!r} is not one of {', '.join(STATUSES)}")
         query = query.where(Invoice.status == status)
-    rows = list(db.execute(query))
+    rows, more = newest_page(db, query)
     paid = _paid(db, [invoice.id for invoice, _code in rows])
     return render(
         request,
@@ -222,6 +228,7 @@ def invoices(
         nav="staff-invoices",
         title="Invoices",
         rows=[(invoice, code, _balance(invoice, paid)) for invoice, code in rows],
+        older=rows[-1][0].id if more else None,
         account=account,
         status=status,
         statuses=[s for s in STATUSES if s != "draft"],
@@ -257,18 +264,27 @@ def _payments_page(
     db: Session,
     *,
     chosen: str = "",
+    before: str = "",
     form: dict[str, str] | None = None,
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    payments = list(
-        db.execute(
-            select(Payment, Account.code, Invoice.number)
-            .join(Account, Account.id == Payment.account_id)
-            .join(Invoice, Invoice.id == Payment.invoice_id)
-            .order_by(Payment.received_at.desc(), Payment.id.desc())
-        )
+    query = (
+        select(Payment, Account.code, Invoice.number)
+        .join(Account, Account.id == Payment.account_id)
+        .join(Invoice, Invoice.id == Payment.invoice_id)
+        .order_by(Payment.received_at.desc(), Payment.id.desc())
     )
+    if before:
+        received_at, payment_id = _payment_key(before)
+        query = query.where(
+            or_(
+                Payment.received_at < received_at,
+                and_(Payment.received_at == received_at, Payment.id < payment_id),
+            )
+        )
+    payments, more = newest_page(db, query)
+    last = payments[-1][0] if more else None
     can_pay = may(visitor, RECORDS_PAYMENTS)
     payable: list[tuple[Invoice, str, Decimal]] = []
     if can_pay:
@@ -291,6 +307,7 @@ def _payments_page(
         nav="staff-payments",
         title="Payments",
         payments=payments,
+        older=encode_cursor([last.received_at.isoformat(), last.id]) if last else None,
         can_pay=can_pay,
         payable=payable,
         chosen=chosen,
@@ -305,10 +322,25 @@ def payments(
     visitor: SignedIn,
     db: DbSession,
     invoice: Annotated[str, Query()] = "",
+    before: Annotated[str, Query()] = "",
 ) -> Response:
-    """Payments received, newest first; admins and billing staff record one here."""
+    """Payments received, newest first, a page at a time (`before`: the cursor of the
+    previous page's last payment); admins and billing staff record one here."""
     staff_only(visitor)
-    return _payments_page(request, visitor, db, chosen=invoice)
+    return _payments_page(request, visitor, db, chosen=invoice, before=before)
+
+
+def _payment_key(cursor: str) -> tuple[datetime, int]:
+    """The (received_at, id) of the last payment of the previous page."""
+    try:
+        value = decode_cursor(cursor, list)
+        received_at, payment_id = value
+        key = (datetime.fromisoformat(received_at), int(payment_id))
+    except (InvalidInput, TypeError, ValueError):
+        raise InvalidInput("before", "is not a link this page gave") from None
+    if key[0].tzinfo is None:
+        raise InvalidInput("before", "is not a link this page gave")
+    return key
 
 
 @router.post("/staff/payments")
