@@ -98,6 +98,25 @@ def test_accounts_list_plan_status_and_current_period(
     )
 
 
+def test_accounts_come_a_page_at_a_time_by_code(
+    staff_client: TestClient, staff_world: StaffWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("leadbill.portal.paging.PAGE_SIZE", 1)
+    sign_in(staff_client, STAFF_USERS["viewer"])
+    first = staff_client.get("/portal/staff/accounts").text
+    assert _ids(first, "account") == ["acme"]
+    assert _row(first, "account-acme") == "acme Acme Realty pkg-5 active 2026-01-01 – 2026-01-31"
+    link = _older(first)
+    assert link == "/portal/staff/accounts?after=acme"
+    second = staff_client.get(link).text
+    assert _ids(second, "account") == ["other"] and _older(second) is None
+    assert _row(second, "account-other") == (
+        "other Other Realty pkg-5 active 2026-01-01 – 2026-01-31"
+    )
+    too_long = staff_client.get("/portal/staff/accounts", params={"after": "x" * 65})
+    assert too_long.status_code == 422 and "after: " in too_long.text
+
+
 def test_r4_account_page_shows_usage_subscription_seats_invoices_and_open_reviews(
     staff_client: TestClient, staff_world: StaffWorld, sessions: sessionmaker[Session]
 ) -> None:

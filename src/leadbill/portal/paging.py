@@ -1,4 +1,4 @@
-"""Pages of the staff lists that grow without end (invoices, payments), newest first.
+"""Pages of the staff lists that grow without end (accounts, invoices, payments).
 
 A page holds PAGE_SIZE rows; the link to the next one carries the last row's
 key (keyset pagination), so a page costs the same however many came before it,
@@ -17,7 +17,7 @@ PAGE_SIZE = 50
 Columns = TypeVarTuple("Columns")
 
 
-def newest_page(db: Session, query: Select[*Columns]) -> tuple[Sequence[Row[*Columns]], bool]:
+def keyset_page(db: Session, query: Select[*Columns]) -> tuple[Sequence[Row[*Columns]], bool]:
     """The first PAGE_SIZE rows of `query` (already ordered and narrowed by its cursor),
     and whether more follow."""
     rows = db.execute(query.limit(PAGE_SIZE + 1)).all()

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
-from leadbill.accounts.service import get_account, list_accounts
+from leadbill.accounts.service import get_account
 from leadbill.auth.dependencies import DbSession
 from leadbill.billing.invoices import list_invoices
 from leadbill.core.billability import NON_BILLABLE_REASONS, REASON_TEXT, Reason
@@ -24,6 +24,7 @@ from leadbill.leads.decisions import exclude_leads
 from leadbill.leads.models import Lead, LeadDecision
 from leadbill.plans.models import Plan
 from leadbill.plans.service import list_plans
+from leadbill.portal.paging import keyset_page
 from leadbill.portal.permissions import DECIDES_LEADS, may, staff_only
 from leadbill.portal.web import (
     PortalRoute,
@@ -70,13 +71,17 @@ def plans(request: Request, visitor: SignedIn, db: DbSession) -> Response:
     )
 
 
-def _subscriptions(db: Session, account_id: int | None = None) -> dict[int, list[Subscription]]:
-    """Subscriptions by account, the active one first, then the newest."""
-    query = select(Subscription).order_by(
-        Subscription.account_id, (Subscription.status == "active").desc(), Subscription.id.desc()
+def _subscriptions(db: Session, *account_ids: int) -> dict[int, list[Subscription]]:
+    """Subscriptions of these accounts, by account, the active one first, then the newest."""
+    query = (
+        select(Subscription)
+        .where(Subscription.account_id.in_(account_ids))
+        .order_by(
+            Subscription.account_id,
+            (Subscription.status == "active").desc(),
+            Subscription.id.desc(),
+        )
     )
-    if account_id is not None:
-        query = query.where(Subscription.account_id == account_id)
     found: dict[int, list[Subscription]] = {}
     for subscription in db.scalars(query):
         found.setdefault(subscription.account_id, []).append(subscription)
@@ -84,13 +89,23 @@ def _subscriptions(db: Session, account_id: int | None = None) -> dict[int, list
 
 
 @router.get("/staff/accounts")
-def accounts(request: Request, visitor: SignedIn, db: DbSession) -> Response:
-    """Every account with its plan, subscription status and current period."""
+def accounts(
+    request: Request,
+    visitor: SignedIn,
+    db: DbSession,
+    after: Annotated[str, Query(max_length=64)] = "",
+) -> Response:
+    """The accounts by code, a page at a time (`after`: the last code of the previous
+    page), each with its plan, subscription status and current period."""
     staff_only(visitor)
-    subscriptions = _subscriptions(db)
+    query = select(Account).order_by(Account.code)
+    if after:
+        query = query.where(Account.code > after)
+    page, more = keyset_page(db, query)
+    subscriptions = _subscriptions(db, *(account.id for (account,) in page))
     plan_by_id = {plan.id: plan for plan in db.scalars(select(Plan))}
     rows = []
-    for account in list_accounts(db):
+    for (account,) in page:
         current = subscriptions.get(account.id, [None])[0]
         rows.append((account, current, plan_by_id[current.plan_id] if current else None))
     return render(
@@ -101,6 +116,7 @@ def accounts(request: Request, visitor: SignedIn, db: DbSession) -> Response:
         nav="staff-accounts",
         title="Accounts",
         rows=rows,
+        next_after=page[-1][0].code if more else None,
     )
 
 

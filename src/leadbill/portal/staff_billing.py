@@ -29,7 +29,7 @@ from leadbill.console import parse_instant
 from leadbill.credit_notes.models import CreditNote
 from leadbill.errors import InvalidInput
 from leadbill.pagination import decode_cursor, encode_cursor
-from leadbill.portal.paging import newest_page
+from leadbill.portal.paging import keyset_page
 from leadbill.portal.permissions import RECORDS_PAYMENTS, RUNS_BILLING, may, staff_only
 from leadbill.portal.web import (
     PortalRoute,
@@ -218,7 +218,7 @@ def invoices(
         if status not in STATUSES:
             raise InvalidInput("status", f"{status!r} is not one of {', '.join(STATUSES)}")
         query = query.where(Invoice.status == status)
-    rows, more = newest_page(db, query)
+    rows, more = keyset_page(db, query)
     paid = _paid(db, [invoice.id for invoice, _code in rows])
     return render(
         request,
@@ -283,7 +283,7 @@ def _payments_page(
                 and_(Payment.received_at == received_at, Payment.id < payment_id),
             )
         )
-    payments, more = newest_page(db, query)
+    payments, more = keyset_page(db, query)
     last = payments[-1][0] if more else None
     can_pay = may(visitor, RECORDS_PAYMENTS)
     payable: list[tuple[Invoice, str, Decimal]] = []
