@@ -403,6 +403,43 @@ def test_r15_credit_notes_list_shows_the_correction_and_its_invoice(
     )
 
 
+def test_credit_notes_come_a_page_at_a_time_newest_first(
+    staff_client: TestClient,
+    sessions: sessionmaker[Session],
+    clock: list[datetime],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    build_pay_per_lead(sessions)
+    numbers = []
+    with sessions() as session, session.begin():
+        for hour, lead in ((15, "PIPE-1"), (17, "PIPE-2")):
+            review = submit_review(
+                session,
+                "pipe",
+                lead,
+                reason="solicitor",
+                explanation="A sales call, not a customer.",
+                submitted_by="dana@pipe.test",
+                as_of=utc(2026, 2, 2, hour),
+            )
+            result = decide_review(
+                session, review.id, "approve", decided_by="qa@op.test", as_of=utc(2026, 2, 2, hour)
+            )
+            assert result.credit_note is not None
+            numbers.append(result.credit_note.number)
+    clock[0] = utc(2026, 2, 3)
+    monkeypatch.setattr("leadbill.portal.paging.PAGE_SIZE", 1)
+    sign_in(staff_client, "qa@op.test")
+    first = staff_client.get("/portal/staff/credit-notes").text
+    assert _ids(first, "credit-note") == [numbers[1]]
+    link = _older(first)
+    assert link is not None
+    second = staff_client.get(link).text
+    assert _ids(second, "credit-note") == [numbers[0]] and _older(second) is None
+    bad = staff_client.get("/portal/staff/credit-notes?before=AAAA")
+    assert bad.status_code == 422 and "before: is not a link this page gave" in bad.text
+
+
 def test_webhook_log_shows_the_failed_delivery_and_admin_redelivers_it(
     staff_client: TestClient, staff_world: StaffWorld, sessions: sessionmaker[Session]
 ) -> None:

@@ -8,10 +8,14 @@ and a row recorded meanwhile never shifts a page or appears twice.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVarTuple
+from datetime import datetime
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import Row, Select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Row, Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from leadbill.errors import InvalidInput
+from leadbill.pagination import decode_cursor, encode_cursor
 
 PAGE_SIZE = 50
 Columns = TypeVarTuple("Columns")
@@ -22,3 +26,25 @@ def keyset_page(db: Session, query: Select[*Columns]) -> tuple[Sequence[Row[*Col
     and whether more follow."""
     rows = db.execute(query.limit(PAGE_SIZE + 1)).all()
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+def instant_cursor(at: datetime, row_id: int) -> str:
+    """The link key of a row in a list ordered newest first by (instant, id)."""
+    return encode_cursor([at.isoformat(), row_id])
+
+
+def older_than(
+    cursor: str, at: InstrumentedAttribute[Any], row_id: InstrumentedAttribute[Any]
+) -> ColumnElement[bool]:
+    """The rows after `cursor` in a list ordered by (`at` desc, `row_id` desc).
+
+    A cursor this page did not give is invalid input on the `before` field.
+    """
+    try:
+        instant, key = decode_cursor(cursor, list)
+        after = (datetime.fromisoformat(instant), int(key))
+    except (InvalidInput, TypeError, ValueError):
+        raise InvalidInput("before", "is not a link this page gave") from None
+    if after[0].tzinfo is None:
+        raise InvalidInput("before", "is not a link this page gave")
+    return or_(at < after[0], and_(at == after[0], row_id < after[1]))

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
@@ -28,8 +28,7 @@ from leadbill.billing.service import BillingRunResult, run_billing
 from leadbill.console import parse_instant
 from leadbill.credit_notes.models import CreditNote
 from leadbill.errors import InvalidInput
-from leadbill.pagination import decode_cursor, encode_cursor
-from leadbill.portal.paging import keyset_page
+from leadbill.portal.paging import instant_cursor, keyset_page, older_than
 from leadbill.portal.permissions import RECORDS_PAYMENTS, RUNS_BILLING, may, staff_only
 from leadbill.portal.web import (
     PortalRoute,
@@ -238,15 +237,25 @@ def invoices(
 
 
 @router.get("/staff/credit-notes")
-def credit_notes(request: Request, visitor: SignedIn, db: DbSession) -> Response:
-    """Every credit note, newest first, with the invoice it corrects."""
+def credit_notes(
+    request: Request,
+    visitor: SignedIn,
+    db: DbSession,
+    before: Annotated[str, Query()] = "",
+) -> Response:
+    """The credit notes, newest first, with the invoice each corrects, a page at a time
+    (`before`: the link of the previous page)."""
     staff_only(visitor)
-    rows = db.execute(
+    query = (
         select(CreditNote, Account.code, Invoice.number)
         .join(Account, Account.id == CreditNote.account_id)
         .join(Invoice, Invoice.id == CreditNote.invoice_id)
         .order_by(CreditNote.issued_at.desc(), CreditNote.id.desc())
     )
+    if before:
+        query = query.where(older_than(before, CreditNote.issued_at, CreditNote.id))
+    rows, more = keyset_page(db, query)
+    last = rows[-1][0] if more else None
     return render(
         request,
         "staff_credit_notes.html",
@@ -254,7 +263,8 @@ def credit_notes(request: Request, visitor: SignedIn, db: DbSession) -> Response
         db,
         nav="staff-credit-notes",
         title="Credit notes",
-        rows=list(rows),
+        rows=rows,
+        older=instant_cursor(last.issued_at, last.id) if last else None,
     )
 
 
@@ -276,13 +286,7 @@ def _payments_page(
         .order_by(Payment.received_at.desc(), Payment.id.desc())
     )
     if before:
-        received_at, payment_id = _payment_key(before)
-        query = query.where(
-            or_(
-                Payment.received_at < received_at,
-                and_(Payment.received_at == received_at, Payment.id < payment_id),
-            )
-        )
+        query = query.where(older_than(before, Payment.received_at, Payment.id))
     payments, more = keyset_page(db, query)
     last = payments[-1][0] if more else None
     can_pay = may(visitor, RECORDS_PAYMENTS)
@@ -307,7 +311,7 @@ def _payments_page(
         nav="staff-payments",
         title="Payments",
         payments=payments,
-        older=encode_cursor([last.received_at.isoformat(), last.id]) if last else None,
+        older=instant_cursor(last.received_at, last.id) if last else None,
         can_pay=can_pay,
         payable=payable,
         chosen=chosen,
@@ -328,19 +332,6 @@ def payments(
     previous page's last payment); admins and billing staff record one here."""
     staff_only(visitor)
     return _payments_page(request, visitor, db, chosen=invoice, before=before)
-
-
-def _payment_key(cursor: str) -> tuple[datetime, int]:
-    """The (received_at, id) of the last payment of the previous page."""
-    try:
-        value = decode_cursor(cursor, list)
-        received_at, payment_id = value
-        key = (datetime.fromisoformat(received_at), int(payment_id))
-    except (InvalidInput, TypeError, ValueError):
-        raise InvalidInput("before", "is not a link this page gave") from None
-    if key[0].tzinfo is None:
-        raise InvalidInput("before", "is not a link this page gave")
-    return key
 
 
 @router.post("/staff/payments")
