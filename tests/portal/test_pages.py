@@ -69,8 +69,10 @@ def test_staff_pages_are_refused_to_customers_and_customer_pages_to_staff(
     sign_in(client, "vic@operator.test")
     assert client.get("/portal/dashboard").status_code == 403
     assert client.get("/portal/staff/reviews").status_code == 200
-    # Staff see every account's invoices.
-    listing = client.get("/portal/invoices").text
+    # Staff see every account's invoices, on their own paged list.
+    moved = client.get("/portal/invoices")
+    assert moved.status_code == 303 and moved.headers["location"] == "/portal/staff/invoices"
+    listing = client.get("/portal/staff/invoices").text
     assert world.invoices["acme"][0] in listing and world.invoices["other"][0] in listing
 
 

@@ -15,7 +15,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
@@ -102,16 +101,15 @@ def dashboard(request: Request, visitor: SignedIn, db: DbSession) -> Response:
 
 @router.get("/invoices")
 def invoices(request: Request, visitor: SignedIn, db: DbSession) -> Response:
-    """The account's invoices, newest first (staff: every account's)."""
-    account_id = None if visitor.is_staff else visitor.customer_account(db).id
+    """The account's invoices, newest first (staff: their list, paged and filtered)."""
+    if visitor.is_staff:
+        return redirect("/portal/staff/invoices")
+    account_id = visitor.customer_account(db).id
     rows = [
         invoice
         for invoice in reversed(list_invoices(db, account_id=account_id))
         if invoice.status != "draft"
     ]
-    codes: dict[int, str] = {}
-    if visitor.is_staff:
-        codes = {id_: code for id_, code in db.execute(select(Account.id, Account.code))}
     return render(
         request,
         "invoices.html",
@@ -121,7 +119,6 @@ def invoices(request: Request, visitor: SignedIn, db: DbSession) -> Response:
         title="Invoices",
         invoices=rows,
         balances=balances_due(db, rows),
-        accounts=codes,
     )
 
 

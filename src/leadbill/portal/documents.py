@@ -25,7 +25,15 @@ from leadbill.credit_notes.models import CreditNote, CreditNoteLine
 from leadbill.credit_notes.service import credited_lines, get_credit_note, list_credit_notes
 from leadbill.errors import NotFound
 from leadbill.portal import pdf
-from leadbill.portal.web import PortalRoute, SignedIn, Visitor, render, settings_of
+from leadbill.portal.web import (
+    COOKIE_PATH,
+    PortalRoute,
+    SignedIn,
+    Visitor,
+    redirect,
+    render,
+    settings_of,
+)
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 
@@ -103,17 +111,16 @@ def credit_note_pdf(request: Request, number: str, visitor: SignedIn, db: DbSess
 
 @router.get("/payments")
 def payments(request: Request, visitor: SignedIn, db: DbSession) -> Response:
-    """Every payment of the account, newest first, with the invoice it paid (staff: all)."""
-    account_id = _account_scope(visitor, db)
-    rows = list(reversed(list_payments(db, account_id=account_id)))
+    """Every payment of the account, newest first, with the invoice it paid (staff: their
+    list, paged)."""
+    if visitor.is_staff:
+        return redirect(f"{COOKIE_PATH}/staff/payments")
+    rows = list(reversed(list_payments(db, account_id=visitor.customer_account(db).id)))
     ids = sorted({payment.invoice_id for payment in rows})
     numbers: dict[int, str | None] = {}
     for start in range(0, len(ids), 500):
         query = select(Invoice.id, Invoice.number).where(Invoice.id.in_(ids[start : start + 500]))
         numbers.update((id_, number) for id_, number in db.execute(query))
-    codes: dict[int, str] = {}
-    if visitor.is_staff:
-        codes = {id_: code for id_, code in db.execute(select(Account.id, Account.code))}
     return render(
         request,
         "payments.html",
@@ -123,5 +130,4 @@ def payments(request: Request, visitor: SignedIn, db: DbSession) -> Response:
         title="Payments",
         payments=rows,
         numbers=numbers,
-        accounts=codes,
     )
