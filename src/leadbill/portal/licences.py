@@ -11,13 +11,10 @@ to get more.
 
 from __future__ import annotations
 
-import re
 import secrets
 from dataclasses import dataclass
-from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response
-from sqlalchemy import select
+from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
@@ -30,28 +27,29 @@ from leadbill.plans.service import terms
 from leadbill.portal.web import (
     PortalRoute,
     SignedIn,
+    Text,
     Visitor,
     check_csrf,
     clock_of,
+    confirmation_key,
     local,
     money,
     redirect,
     render,
     set_flash,
 )
-from leadbill.subscriptions.models import Subscription, SubscriptionChange
+from leadbill.subscriptions.models import Subscription
 from leadbill.subscriptions.service import (
     add_licences,
     current_subscription,
     preview_licence_change,
+    recorded_change,
     remove_licences,
 )
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 
-Text = Annotated[str, Form()]
 CUSTOMER = "customer"
-KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,15 +186,6 @@ def preview(
     return _preview_page(request, visitor, db, account, number if direction == "add" else -number)
 
 
-def _recorded(db: Session, subscription: Subscription, key: str) -> SubscriptionChange | None:
-    """The change already recorded under this confirmation's key, if any."""
-    return db.scalar(
-        select(SubscriptionChange).where(
-            SubscriptionChange.subscription_id == subscription.id, SubscriptionChange.key == key
-        )
-    )
-
-
 @router.post("/licences/add")
 def confirm_add(
     request: Request,
@@ -213,10 +202,9 @@ def confirm_add(
     as_of = clock_of(request)
     try:
         number = _count(count)
-        if not KEY.fullmatch(key):
-            raise InvalidInput("key", "the confirmation form is incomplete; preview again")
+        change_key = confirmation_key(key)
         subscription = current_subscription(db, account)
-        done = _recorded(db, subscription, f"portal:{key}")
+        done = recorded_change(db, subscription, change_key)
         if done is not None and done.invoice_id is not None:
             # The same confirmation again (a double click, a retry): it was charged once.
             return redirect(f"/portal/invoices/{db.get_one(Invoice, done.invoice_id).number}")
@@ -237,9 +225,7 @@ def confirm_add(
         )
     try:
         with db.begin_nested():
-            result = add_licences(
-                db, subscription, number, as_of, actor=CUSTOMER, key=f"portal:{key}"
-            )
+            result = add_licences(db, subscription, number, as_of, actor=CUSTOMER, key=change_key)
     except LeadbillError as error:
         return _page(request, visitor, db, account, error=error, count=count)
     invoice = result.invoice
@@ -270,15 +256,14 @@ def confirm_remove(
     as_of = clock_of(request)
     try:
         number = _count(count)
-        if not KEY.fullmatch(key):
-            raise InvalidInput("key", "the confirmation form is incomplete; preview again")
+        change_key = confirmation_key(key)
         subscription = current_subscription(db, account)
-        if _recorded(db, subscription, f"portal:{key}") is not None:
+        if recorded_change(db, subscription, change_key) is not None:
             return redirect("/portal/licences")  # the same confirmation again: made once
         after = preview_licence_change(db, subscription, -number, as_of, actor=CUSTOMER)
         with db.begin_nested():
             result = remove_licences(
-                db, subscription, number, as_of, actor=CUSTOMER, key=f"portal:{key}"
+                db, subscription, number, as_of, actor=CUSTOMER, key=change_key
             )
     except LeadbillError as error:
         return _page(request, visitor, db, account, error=error, count=count)

@@ -10,46 +10,44 @@ period end (R6), after a confirmation page.
 
 from __future__ import annotations
 
-import re
 import secrets
-from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response
-from sqlalchemy import select
+from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
 from leadbill.auth.dependencies import DbSession
-from leadbill.errors import Conflict, InvalidInput, LeadbillError
+from leadbill.errors import Conflict, LeadbillError
 from leadbill.plans.advice import PlanAdvice, advise_account, ladder_plans
 from leadbill.plans.models import Plan
 from leadbill.plans.service import get_plan, terms
 from leadbill.portal.web import (
     PortalRoute,
     SignedIn,
+    Text,
     Visitor,
     check_csrf,
     clock_of,
+    confirmation_key,
     local,
     money,
     redirect,
     render,
     set_flash,
 )
-from leadbill.subscriptions.models import Subscription, SubscriptionChange
+from leadbill.subscriptions.models import Subscription
 from leadbill.subscriptions.service import (
     PlanChangePreview,
     cancel_subscription,
     change_plan,
     current_subscription,
     preview_plan_change,
+    recorded_change,
 )
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 
-Text = Annotated[str, Form()]
 CUSTOMER = "customer"
-KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 ADVICE_PERIODS = 3
 
 
@@ -173,16 +171,6 @@ def preview_change(
     return _preview_page(request, visitor, db, visitor.customer_account(db), plan)
 
 
-def _recorded(db: Session, subscription: Subscription, key: str) -> bool:
-    """Whether a change was already recorded under this confirmation's key."""
-    found = db.scalar(
-        select(SubscriptionChange.id).where(
-            SubscriptionChange.subscription_id == subscription.id, SubscriptionChange.key == key
-        )
-    )
-    return found is not None
-
-
 @router.post("/plan/change")
 def confirm_change(
     request: Request,
@@ -198,9 +186,8 @@ def confirm_change(
     account = visitor.customer_account(db)
     subscription = current_subscription(db, account)
     try:
-        if not KEY.fullmatch(key):
-            raise InvalidInput("key", "the confirmation form is incomplete; preview again")
-        if _recorded(db, subscription, f"portal:{key}"):
+        change_key = confirmation_key(key)
+        if recorded_change(db, subscription, change_key) is not None:
             return redirect("/portal/plan")  # the same confirmation again: made once
         found = _preview(db, subscription, plan, request)
     except LeadbillError as error:
@@ -225,7 +212,7 @@ def confirm_change(
                 found.to_plan,
                 clock_of(request),
                 immediate=_timing(found.from_plan),
-                key=f"portal:{key}",
+                key=change_key,
                 actor=CUSTOMER,
             )
     except LeadbillError as error:

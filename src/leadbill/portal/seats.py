@@ -19,6 +19,7 @@ from leadbill.errors import Conflict, LeadbillError, NotFound
 from leadbill.portal.web import (
     PortalRoute,
     SignedIn,
+    Text,
     Visitor,
     check_csrf,
     clock_of,
@@ -38,8 +39,6 @@ from leadbill.seats.service import (
 )
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
-
-Text = Annotated[str, Form()]
 
 
 def _seat_fee(db: Session, account: Account) -> Money | None:

@@ -7,6 +7,7 @@ account's invoice is a 404 exactly like one that does not exist.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_currency
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Form, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -28,7 +29,7 @@ from leadbill.auth.dependencies import DbSession
 from leadbill.auth.service import Role
 from leadbill.console import now, parse_instant
 from leadbill.core.errors import RuleViolation
-from leadbill.errors import Forbidden, LeadbillError
+from leadbill.errors import Forbidden, InvalidInput, LeadbillError
 from leadbill.plans.models import Plan
 from leadbill.portal.models import PortalSession
 from leadbill.portal.sessions import csrf_matches, find_session
@@ -70,6 +71,21 @@ def last_day(end: datetime | None, time_zone: str = "UTC") -> str:
 templates.env.filters["money"] = money
 templates.env.globals["local"] = local
 templates.env.globals["last_day"] = last_day
+
+
+# A form field as typed (FastAPI reads it from the posted form).
+Text = Annotated[str, Form()]
+
+# A preview page hands its confirmation form a one-time token (secrets.token_urlsafe).
+_CONFIRMATION_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def confirmation_key(token: str) -> str:
+    """The idempotency key a confirmed change is recorded under: the same confirmation
+    sent twice (a double click, a retry) is made once."""
+    if not _CONFIRMATION_TOKEN.fullmatch(token):
+        raise InvalidInput("key", "the confirmation form is incomplete; preview again")
+    return f"portal:{token}"
 
 
 class SignInRequired(Exception):

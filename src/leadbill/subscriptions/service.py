@@ -220,12 +220,19 @@ def _current_period(subscription: Subscription, as_of: datetime) -> tuple[Period
     return period, at
 
 
-def _replay(session: Session, subscription: Subscription, key: str) -> ChangeResult | None:
-    change = session.scalar(
+def recorded_change(
+    session: Session, subscription: Subscription, key: str
+) -> SubscriptionChange | None:
+    """The change already recorded on this subscription under idempotency `key`, if any."""
+    return session.scalar(
         select(SubscriptionChange).where(
             SubscriptionChange.subscription_id == subscription.id, SubscriptionChange.key == key
         )
     )
+
+
+def _replay(session: Session, subscription: Subscription, key: str) -> ChangeResult | None:
+    change = recorded_change(session, subscription, key)
     if change is None:
         return None
     invoice = session.get(Invoice, change.invoice_id) if change.invoice_id else None
