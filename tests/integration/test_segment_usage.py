@@ -170,6 +170,18 @@ def test_r7_thresholds_follow_the_new_segment_allowance(session: Session) -> Non
     assert summary.remaining_leads == 133 - 110
 
 
+def test_r7_thresholds_of_a_new_segment_below_the_new_plan_s_full_threshold(
+    session: Session,
+) -> None:
+    account, subscription = on_package(session)
+    _upgrade(session, subscription)
+    # 110 leads in the period: short of 80 % of pkg-200's full 200 leads (160), but
+    # past 80 % of the new segment's 133 (the 107th lead): the crossing is recorded
+    # by the ingestion itself.
+    ingest(session, _called(account, "after", DAY_11, 110), MAY)
+    assert _crossings(session) == [(0, 80, 107, DAY_11 + timedelta(hours=106))]
+
+
 def test_r7_thresholds_of_a_period_after_a_scheduled_downgrade(session: Session) -> None:
     account, subscription = on_package(session, "pkg-200")
     small = session.scalars(select(Plan).filter_by(code="pkg-100")).one()

@@ -8,7 +8,8 @@ agree with the invoice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -147,6 +148,73 @@ def active_subscriptions(session: Session, account_ids: Iterable[int]) -> list[W
             for row in session.execute(query)
         )
     return found
+
+
+# A subscription's counted leads in any watched period, whatever the period or segment,
+# are at most the account's leads whose counted instant (under the plan's counting
+# policy) is at or after the start of the current period: the count below, read on
+# the (account_id, counted instant) index alone, without the exclusions.
+_COUNTED_SINCE = (
+    "(SELECT count(*) FROM leads l WHERE l.account_id = s.account_id"
+    " AND l.{column} >= s.current_period_start)"
+)
+# A period split by a plan change, or a change scheduled for the period end, may give
+# a segment an allowance other than the plan's: such a subscription is always checked.
+_SPLIT_OR_SCHEDULED = """
+    s.scheduled_plan_id IS NOT NULL OR EXISTS (
+        SELECT 1 FROM subscription_segments seg
+        WHERE seg.subscription_id = s.id AND seg.period_index >= s.current_period_index
+          AND (seg.period_index > s.current_period_index
+               OR seg.start > s.current_period_start OR seg."end" < s.current_period_end))
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class UsageBound:
+    """An active subscription's plan and an upper bound of its usage in any watched period."""
+
+    account_id: int
+    counting_policy: str
+    included_leads: int
+    counted_at_most: int
+    split_or_scheduled: bool
+
+
+def usage_bounds(
+    session: Session, account_ids: Iterable[int], counted_columns: Mapping[str, str]
+) -> list[UsageBound]:
+    """Per active subscription of these accounts: its plan and an upper bound of its usage.
+
+    `counted_columns` maps each counting policy that counts leads to the leads column
+    of its counted instant. One statement for all the accounts; a subscription
+    whose plan counts no leads comes with a bound of 0.
+    """
+    ids = sorted(set(account_ids))
+    if not ids:
+        return []
+    cases = " ".join(
+        f"WHEN '{policy}' THEN {_COUNTED_SINCE.format(column=column)}"
+        for policy, column in sorted(counted_columns.items())
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        where = "s.account_id = ANY(string_to_array(%s, ',')::bigint[])"
+        param: Any = ",".join(map(str, ids))
+    else:
+        where = "s.account_id IN (SELECT value FROM json_each(?))"
+        param = json.dumps(ids)
+    sql = (
+        "SELECT s.account_id, p.counting_policy, p.included_leads,"
+        f" CASE p.counting_policy {cases} ELSE 0 END,"
+        f" CASE WHEN {_SPLIT_OR_SCHEDULED} THEN 1 ELSE 0 END"
+        f" FROM subscriptions s JOIN plans p ON p.id = s.plan_id"
+        f" WHERE {where} AND s.status = 'active'"
+    )
+    return [
+        UsageBound(int(account), str(policy), int(included), int(count or 0), bool(split))
+        for account, policy, included, count, split in session.connection().exec_driver_sql(
+            sql, (param,)
+        )
+    ]
 
 
 def recorded_thresholds(

@@ -22,6 +22,11 @@ as the billing run rates it (R7: after a mid-period change, the first segment
 keeps its plan's full allowance and a later one gets its plan's prorated
 allowance); a threshold is recorded once per period, the first time a segment
 reaches it. A plan without included leads has no thresholds.
+
+Most accounts of a chunk are far below their thresholds: one statement bounds
+every subscription's usage from above (its leads counted since its current
+period start) and only the accounts that may have reached a threshold, or
+whose periods are split or change plan, are checked exactly.
 """
 
 from __future__ import annotations
@@ -126,6 +131,36 @@ def period_segments(
     return found
 
 
+def _may_cross(session: Session, account_ids: Iterable[int]) -> set[int]:
+    """The accounts whose open periods may have reached a threshold: all others cannot.
+
+    One statement bounds each active subscription's usage in any watched period
+    from above (its leads counted since its current period start, exclusions
+    aside). A period on the subscription's own plan whose bound is below the
+    plan's lowest threshold reaches none; a period split by a plan change or a
+    change scheduled for the period end may have other allowances, so its
+    account is always checked. An ingestion chunk names thousands of accounts,
+    almost all far below their thresholds: only the others take the exact path.
+    """
+    columns = {
+        policy.value: usage_counts.counted_at_column(policy)
+        for policy in usage_counts.COUNTED_POLICIES
+    }
+    found: set[int] = set()
+    for bound in repository.usage_bounds(session, account_ids, columns):
+        if bound.account_id in found:
+            continue
+        if bound.split_or_scheduled:
+            found.add(bound.account_id)
+            continue
+        if CountingPolicy(bound.counting_policy) not in usage_counts.COUNTED_POLICIES:
+            continue
+        thresholds = _thresholds_of(bound.included_leads)
+        if thresholds and bound.counted_at_most >= min(thresholds.values()):
+            found.add(bound.account_id)
+    return found
+
+
 # Leads already counted by the caller: (account id, counting policy, start, end) -> count.
 KnownCounts = Mapping[tuple[int, CountingPolicy, datetime, datetime], int]
 
@@ -140,7 +175,9 @@ def record_threshold_crossings(
     allowance per segment (R7): a threshold is crossed by the lead that reaches it
     inside a segment, and the period records the first such crossing, once.
 
-    Set-based: one query for the subscriptions, one for what is already recorded,
+    Set-based: one statement first bounds each subscription's usage from above and
+    keeps only the accounts that may have reached a threshold (`_may_cross`); for
+    those, one query for the subscriptions, one for what is already recorded,
     one for the segments, one count and one query for the leads at the threshold
     ranks per counting policy, one insert. Re-running records nothing new. A span
     whose count the caller already read in this transaction (`known`, by account,
@@ -152,7 +189,7 @@ def record_threshold_crossings(
         raise from_rule(error) from None
     watched = [
         w
-        for w in repository.active_subscriptions(session, account_ids)
+        for w in repository.active_subscriptions(session, _may_cross(session, account_ids))
         if CountingPolicy(w.counting_policy) in usage_counts.COUNTED_POLICIES
     ]
     if not watched:
