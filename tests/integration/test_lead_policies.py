@@ -309,6 +309,39 @@ def test_r12_duplicate_window_setting_and_out_of_order_arrival(session: Session)
     assert verdicts(session, account)["LATER"] == (None, None)
 
 
+def test_r12_a_later_lead_keeps_its_nearest_earlier_lead_by_its_other_contact(
+    session: Session,
+) -> None:
+    account = account_on(session, ppl_plan(session))
+    ingest(
+        session,
+        [
+            event("BY-MAIL", "received", utc(2026, 3, 8), email="ann@example.com"),
+            event(
+                "BOTH", "received", utc(2026, 3, 10), phone="+13035550123", email="ann@example.com"
+            ),
+        ],
+    )
+    # An earlier caller with BOTH's phone (but not its e-mail) arrives afterwards: BOTH
+    # stays the repeat of BY-MAIL, the most recent earlier lead on either contact.
+    ingest(session, [event("BY-PHONE", "received", utc(2026, 3, 5), phone="303-555-0123")])
+    rows = session.execute(
+        select(Lead.external_id, Lead.exclusion_reason, Lead.exclusion_lead_id).where(
+            Lead.account_id == account.id
+        )
+    ).all()
+    ids = {
+        external_id: lead_id
+        for external_id, lead_id in session.execute(
+            select(Lead.external_id, Lead.id).where(Lead.account_id == account.id)
+        )
+    }
+    found = {external_id: (reason, earlier) for external_id, reason, earlier in rows}
+    assert found["BOTH"] == ("previous_customer", ids["BY-MAIL"])
+    assert found["BY-PHONE"] == (None, None)
+    assert found["BY-MAIL"] == (None, None)
+
+
 def test_r12_stored_verdict_equals_core_decide(session: Session) -> None:
     plan = ppl_plan(session)
     account = account_on(session, plan)

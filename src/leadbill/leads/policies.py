@@ -8,7 +8,8 @@ per call, whatever the number of leads:
 
 1. the leads' own facts;
 2. the account's other leads sharing a normalised phone or e-mail (joins on
-   the (account_id, phone_e164) and (account_id, email_key) indexes): later
+   the (account_id, phone_e164) and (account_id, email_key) indexes), searched
+   only for the values that one probe per value finds on another lead: later
    ones may become (or stop being) duplicates, so they are evaluated too; for
    each lead and key, the most recent earlier lead is what the core needs;
 3. the accounts' context (context.service.account_contexts);
@@ -106,7 +107,7 @@ def _by_ids(session: Session, ids: Sequence[int]) -> dict[int, _Stored]:
     else:
         sql = f"SELECT {_COLUMNS} FROM json_each(?) AS k JOIN leads l ON l.id = k.value"
         rows = conn.exec_driver_sql(sql, (json.dumps(list(ids)),))
-    return {stored.facts.lead_id: stored for stored in map(_stored, rows)}
+    return {stored.facts.lead_id: stored for stored in map(_stored, rows.all())}
 
 
 def _sharing(
@@ -144,7 +145,41 @@ def _sharing(
             " AND l.received_at >= k.r AND NOT (l.received_at = k.r AND l.id <= k.id)"
         )
         params = (json.dumps(keys),)
-    return {s.facts.lead_id: s for s in map(_stored, conn.exec_driver_sql(sql, params))}
+    return {s.facts.lead_id: s for s in map(_stored, conn.exec_driver_sql(sql, params).all())}
+
+
+_REPEATED = """
+    SELECT k.a, k.v FROM {keys}
+    WHERE (SELECT count(*) FROM (
+        SELECT 1 FROM leads l WHERE l.account_id = k.a AND l.{column} = k.v LIMIT 2
+    ) AS two) = 2
+"""
+
+
+def _repeated(
+    session: Session, keys: list[tuple[int, int, str, str]], column: str
+) -> list[tuple[int, int, str, str]]:
+    """The keys (lead id, account, value, instant) that another lead of the account shares.
+
+    A lead whose phone (or e-mail) no other lead of its account has can neither
+    repeat an earlier lead nor be repeated by a later one on it: one probe of the
+    (account_id, column) index per distinct value spares the two searches.
+    """
+    if not keys:
+        return keys
+    values = sorted({(k[1], k[2]) for k in keys})
+    if dialect_name(session) == "postgresql":
+        source = f"unnest({_arrays('bigint', 'text')}) AS k(a, v)"
+        params: tuple[Any, ...] = (_packed(v[0] for v in values), _packed(v[1] for v in values))
+    else:
+        source = (
+            "(SELECT json_extract(value, '$[0]') AS a, json_extract(value, '$[1]') AS v"
+            " FROM json_each(?)) AS k"
+        )
+        params = (json.dumps(values),)
+    sql = _REPEATED.format(keys=source, column=column)
+    shared = set(map(tuple, session.connection().exec_driver_sql(sql, params).all()))
+    return [k for k in keys if (k[1], k[2]) in shared]
 
 
 _LATEST_EARLIER = """
@@ -189,14 +224,17 @@ def _latest_earlier(
         )
         params = (json.dumps(keys),)
     sql = _LATEST_EARLIER.format(columns=_COLUMNS, keys=source, column=column)
-    rows = session.connection().exec_driver_sql(sql, params)
+    rows = session.connection().exec_driver_sql(sql, params).all()
     return {s.facts.lead_id: s for s in map(_stored, rows)}
 
 
-def _earlier(session: Session, leads: Iterable[_Stored]) -> dict[int, _Stored]:
-    """For each lead and each of its keys, the most recent earlier lead sharing it."""
-    phones: list[tuple[int, int, str, str]] = []
-    emails: list[tuple[int, int, str, str]] = []
+Keys = list[tuple[int, int, str, str]]
+
+
+def _keys(leads: Iterable[_Stored]) -> tuple[Keys, Keys]:
+    """(lead id, account, value, received text) of each lead's phone, and of its e-mail."""
+    phones: Keys = []
+    emails: Keys = []
     for lead in leads:
         at = lead.received_stored
         if at is None:
@@ -205,27 +243,29 @@ def _earlier(session: Session, leads: Iterable[_Stored]) -> dict[int, _Stored]:
             phones.append((lead.facts.lead_id, lead.account_id, lead.facts.phone, at))
         if lead.facts.email:
             emails.append((lead.facts.lead_id, lead.account_id, lead.facts.email, at))
+    return phones, emails
+
+
+def _earlier(
+    session: Session, leads: Iterable[_Stored], keys: tuple[Keys, Keys] | None = None
+) -> dict[int, _Stored]:
+    """For each lead and each of its keys, the most recent earlier lead sharing it.
+
+    `keys`: the leads' keys already gathered (`_keys`), or only those worth searching.
+    """
+    phones, emails = _keys(leads) if keys is None else keys
     found = _latest_earlier(session, phones, "phone_e164")
     found.update(_latest_earlier(session, emails, "email_key"))
     return found
 
 
-def _later(session: Session, leads: Iterable[_Stored]) -> dict[int, _Stored]:
+def _later(session: Session, keys: tuple[Keys, Keys]) -> dict[int, _Stored]:
     """Leads sharing a phone or e-mail received at or after each lead (any distance).
 
     Any distance, not just the window: a lead whose received instant moved
     earlier may leave a later one that repeated it outside the window.
     """
-    phones: list[tuple[int, int, str, str]] = []
-    emails: list[tuple[int, int, str, str]] = []
-    for lead in leads:
-        at = lead.received_stored
-        if at is None:
-            continue
-        if lead.facts.phone:
-            phones.append((lead.facts.lead_id, lead.account_id, lead.facts.phone, at))
-        if lead.facts.email:
-            emails.append((lead.facts.lead_id, lead.account_id, lead.facts.email, at))
+    phones, emails = keys
     found = _sharing(session, phones, "phone_e164")
     found.update(_sharing(session, emails, "email_key"))
     return found
@@ -271,12 +311,18 @@ def evaluate_leads(session: Session, lead_ids: Iterable[int]) -> int:
     if not chunk:
         return 0
     contexts = account_contexts(session, {lead.account_id for lead in chunk.values()})
+    # Only a phone or e-mail another lead of the account shares is searched further.
+    phones, emails = _keys(chunk.values())
+    shared = (_repeated(session, phones, "phone_e164"), _repeated(session, emails, "email_key"))
     # Later leads sharing a key may now repeat one of these: evaluate them as well.
     targets = dict(chunk)
-    for lead_id, lead in _later(session, chunk.values()).items():
-        targets.setdefault(lead_id, lead)
+    later = [lead for lead_id, lead in _later(session, shared).items() if lead_id not in chunk]
+    for lead in later:
+        targets[lead.facts.lead_id] = lead
+    # Their own other keys are searched whole.
+    more_phones, more_emails = _keys(later)
     pool = dict(targets)
-    pool.update(_earlier(session, targets.values()))
+    pool.update(_earlier(session, (), (shared[0] + more_phones, shared[1] + more_emails)))
     changed: list[tuple[str | None, int | None, int]] = []
     for lead_id, context in _contexts_of(targets.values(), pool, contexts).items():
         exclusion = automatic_exclusion(context)

@@ -285,7 +285,7 @@ def _upsert_leads_sqlite(
     stored: dict[LeadKey, Sequence[Any]] = {}
     for row in conn.exec_driver_sql(
         _SQLITE_FIND_LEADS, (json.dumps([lead[:2] for lead in leads]),)
-    ):
+    ).all():
         key = (row[0], row[1])
         ids[key] = row[2]
         stored[key] = (row[0], row[1], *row[3:])

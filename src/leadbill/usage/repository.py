@@ -197,23 +197,24 @@ def usage_bounds(
         for policy, column in sorted(counted_columns.items())
     )
     if session.get_bind().dialect.name == "postgresql":
-        where = "s.account_id = ANY(string_to_array(%s, ',')::bigint[])"
+        source = "unnest(string_to_array(%s, ',')::bigint[]) AS k(value)"
         param: Any = ",".join(map(str, ids))
     else:
-        where = "s.account_id IN (SELECT value FROM json_each(?))"
+        source = "json_each(?) AS k"
         param = json.dumps(ids)
     sql = (
         "SELECT s.account_id, p.counting_policy, p.included_leads,"
         f" CASE p.counting_policy {cases} ELSE 0 END,"
         f" CASE WHEN {_SPLIT_OR_SCHEDULED} THEN 1 ELSE 0 END"
-        f" FROM subscriptions s JOIN plans p ON p.id = s.plan_id"
-        f" WHERE {where} AND s.status = 'active'"
+        # CROSS JOIN: SQLite takes the accounts first and probes each one's subscriptions.
+        f" FROM {source} CROSS JOIN subscriptions s JOIN plans p ON p.id = s.plan_id"
+        " WHERE s.account_id = k.value AND s.status = 'active'"
     )
     return [
         UsageBound(int(account), str(policy), int(included), int(count or 0), bool(split))
-        for account, policy, included, count, split in session.connection().exec_driver_sql(
-            sql, (param,)
-        )
+        for account, policy, included, count, split in session.connection()
+        .exec_driver_sql(sql, (param,))
+        .all()
     ]
 
 
