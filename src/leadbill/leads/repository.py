@@ -184,7 +184,7 @@ _UPSERT_LEADS = {
                            source, received_at, first_called_at, category, campaign, company,
                            company_domain, first_found_at, phone_e164, email_key, created_at)
         SELECT * FROM (
-        SELECT nextval(pg_get_serial_sequence('leads', 'id')), *, %s::timestamptz FROM unnest({
+        SELECT nextval('leads_id_seq'::regclass), *, %s::timestamptz FROM unnest({
         _arrays(
             "bigint",
             "text",
@@ -335,7 +335,7 @@ _INSERT_EVENTS = {
         INSERT INTO lead_events (id, account_id, lead_id, idempotency_key, type, occurred_at,
                                  call_result, duration_seconds, detail, ingested_at)
         SELECT * FROM (
-        SELECT nextval(pg_get_serial_sequence('lead_events', 'id')), *, %s::timestamptz
+        SELECT nextval('lead_events_id_seq'::regclass), *, %s::timestamptz
         FROM unnest({
         _arrays("bigint", "bigint", "text", "text", "timestamptz", "text", "integer", "text")
     }) OFFSET 0
