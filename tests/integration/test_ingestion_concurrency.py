@@ -81,33 +81,37 @@ def _events(round_: int, sender: str) -> list[dict[str, str | None]]:
     return rows if sender == "one" else list(reversed(rows))
 
 
+def _send_at_once(sessions: sessionmaker[Session], round_: int) -> dict[str, IngestResult]:
+    """Both senders' batches of one round, each in its own transaction, started together."""
+    results: dict[str, IngestResult] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def send(sender: str) -> None:
+        rows = _events(round_, sender)
+        try:
+            start.wait(10)
+            with sessions() as session, session.begin():
+                results[sender] = ingest_events(session, rows, as_of=AS_OF)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=send, args=(sender,)) for sender in ("one", "two")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    return results
+
+
 def test_overlapping_batches_at_once_neither_deadlock_nor_double_count(
     sessions: sessionmaker[Session],
 ) -> None:
     with sessions() as session, session.begin():
         _setup(session)
     for round_ in range(ROUNDS):
-        results: dict[str, IngestResult] = {}
-        errors: list[BaseException] = []
-        start = threading.Barrier(2)
-
-        def send(sender: str, rows: list[dict[str, str | None]]) -> None:
-            try:
-                start.wait(10)
-                with sessions() as session, session.begin():
-                    results[sender] = ingest_events(session, rows, as_of=AS_OF)
-            except BaseException as error:  # noqa: BLE001 - reported by the assertion below
-                errors.append(error)
-
-        threads = [
-            threading.Thread(target=send, args=(sender, _events(round_, sender)))
-            for sender in ("one", "two")
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-        assert errors == []
+        results = _send_at_once(sessions, round_)
         # Each received event once (one sender's copy is a duplicate), each call once.
         assert sum(r.accepted for r in results.values()) == 3 * LEADS
         assert sum(r.duplicate for r in results.values()) == LEADS
