@@ -3,6 +3,7 @@
     python bench/http_ingest.py --database sqlite|postgresql
         [--events 300000] [--accounts 1000] [--batch 1000] [--connections 4]
         [--workers 2] [--postgres-url postgresql://postgres@127.0.0.1:5432/test]
+        [--skip-in-process] [--floor]
 
 It creates a fresh database (SQLite: a temporary file; PostgreSQL: a new database
 on the --postgres-url server, dropped afterwards), migrates it, creates one plan,
@@ -20,6 +21,12 @@ In the same run it then times, without HTTP:
 - the HTTP layer's own work for one batch, without a database: parsing and
   validating the JSON body into the request model, turning it into the rows the
   service reads, and building and encoding the per-event response.
+
+With --floor it also sends the same batches to a server whose ingestion is
+replaced by nothing (every event answered accepted, nothing stored; authentication
+still reads the database): the most this machine can serve over HTTP at all. That
+server is this script's own (`floor_app`, run by uvicorn with --workers), never
+the product's.
 
 The load generator runs on the same machine as the server (loopback only) and
 takes CPU from it: on 2 cores that is part of the figure.
@@ -93,17 +100,43 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def floor_app() -> Any:
+    """The API with the ingestion of a batch replaced by nothing (--floor only).
+
+    Every event is answered accepted and nothing is stored: what is left is
+    uvicorn, authentication, parsing and validating the body, and the response.
+    """
+    from leadbill.api import create_app
+    from leadbill.leads import endpoints
+    from leadbill.leads.service import IngestResult
+
+    def nothing(_request: Any, rows: list[dict[str, str | None]]) -> IngestResult:
+        return IngestResult(accepted=len(rows))
+
+    endpoints._ingest = nothing  # type: ignore[assignment]  # this benchmark's own server
+    return create_app()
+
+
 @contextmanager
-def server(url: str, workers: int) -> Iterator[int]:
-    """`leadbill serve` on a free loopback port against `url`; stopped afterwards."""
+def server(url: str, workers: int, floor: bool = False) -> Iterator[int]:
+    """`leadbill serve` on a free loopback port against `url`; stopped afterwards.
+
+    With `floor`, uvicorn serves `floor_app` instead (the same options).
+    """
     port = free_port()
-    command = shutil.which("leadbill", path=str(Path(sys.executable).parent)) or "leadbill"
     arguments = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    if floor:
+        bench = str(Path(__file__).resolve().parent)
+        command = [sys.executable, "-m", "uvicorn", "--app-dir", bench, "--factory"]
+        command += ["http_ingest:floor_app", *arguments, "--no-access-log"]
+    else:
+        leadbill = shutil.which("leadbill", path=str(Path(sys.executable).parent)) or "leadbill"
+        command = [leadbill, "serve", *arguments, "--no-access-log"]
     log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - kept after the server stops, for reading
         prefix="leadbill-serve-", suffix=".log", delete=False
     )
     process = subprocess.Popen(
-        [command, "serve", *arguments, "--no-access-log"],
+        command,
         env={**os.environ, "LEADBILL_DATABASE_URL": url},
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -251,6 +284,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
     parser.add_argument("--skip-in-process", action="store_true")
+    parser.add_argument(
+        "--floor", action="store_true", help="also time a server whose ingestion does nothing"
+    )
     args = parser.parse_args()
 
     print(machine())
@@ -270,6 +306,10 @@ def main() -> None:
             # Warm every worker (engine, imports) with an empty batch per connection.
             send_all(port, key, [b'{"events":[]}'] * (4 * args.workers), args.connections)
             seconds, latencies, totals = send_all(port, key, bodies, args.connections)
+        if args.floor:
+            with server(url, args.workers, floor=True) as port:
+                send_all(port, key, [b'{"events":[]}'] * (4 * args.workers), args.connections)
+                floor_seconds, floor_latencies, _ = send_all(port, key, bodies, args.connections)
     events = sum(len(batch) for batch in rows)
     p50, p99 = (1000 * percentile(latencies, share) for share in (0.50, 0.99))
     print(
@@ -281,6 +321,12 @@ def main() -> None:
         f"rejected {totals['rejected']:,}, failed batches {totals['errors']}, "
         f"batches sent again after a closed connection {totals['retried']}"
     )
+    if args.floor:
+        p50, p99 = (1000 * percentile(floor_latencies, share) for share in (0.50, 0.99))
+        print(
+            f"HTTP floor (ingestion replaced by nothing): {floor_seconds:.1f} s, "
+            f"{events / floor_seconds:,.0f} events/s; per batch p50 {p50:.0f} ms, p99 {p99:.0f} ms"
+        )
     if not args.skip_in_process:
         service_rows = [
             [{k: (None if v is None else str(v)) for k, v in event.items()} for event in batch]

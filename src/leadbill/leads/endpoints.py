@@ -54,13 +54,17 @@ router = APIRouter(
 )
 
 
-# Concurrent batches touching the same leads deadlock on PostgreSQL when they lock them
-# in different orders (each upserts and re-evaluates its leads), and every deadlock costs
-# the server's deadlock_timeout (1 s) before one of them is cancelled. So on PostgreSQL
-# a batch first takes a transaction-level advisory lock per account it names, in one
-# order: batches of different accounts still run side by side, batches sharing an
-# account queue instead of deadlocking. A race lost anyway changed nothing and is run
-# again.
+# Concurrent batches touching the same leads deadlocked on PostgreSQL when they locked
+# them in different orders, and every deadlock costs the server's deadlock_timeout (1 s)
+# before one of them is cancelled. The repository now writes leads and events in key
+# order, so two batches sharing leads queue on the first shared one. That is not enough
+# to drop the lock below: deciding the automatic reasons (leads.policies) also updates
+# *other* leads of the account, those sharing a phone or e-mail and received later, out
+# of that order. Batch A holding lead L updates X (a later call from the same number);
+# batch B holding X, sorted before L, waits for L: a cycle. So on PostgreSQL a batch
+# first takes a transaction-level advisory lock per account it names, in one order:
+# batches of different accounts run side by side, batches sharing an account queue. A
+# race lost anyway changed nothing and is run again.
 ATTEMPTS = 3
 ACCOUNT_LOCK_CLASS = 7301  # the advisory-lock space of "ingesting an account's leads"
 _LOCK_ACCOUNTS = text(

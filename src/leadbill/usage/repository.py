@@ -19,7 +19,6 @@ from sqlalchemy import (
     ColumnElement,
     String,
     Table,
-    any_,
     cast,
     func,
     select,
@@ -75,7 +74,10 @@ def _one_of(
     """
     if session.get_bind().dialect.name == "postgresql":
         ids_text = ",".join(str(int(i)) for i in ids)
-        return column == any_(cast(func.string_to_array(ids_text, ","), ARRAY(BigInteger)))
+        # IN (SELECT unnest ...), not = ANY(...): under the plan of a prepared statement
+        # the server splits the text once, not again for every row it scans.
+        ids_array = cast(func.string_to_array(ids_text, ","), ARRAY(BigInteger))
+        return column.in_(select(func.unnest(ids_array)))
     return column.in_(ids)
 
 
