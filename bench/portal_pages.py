@@ -23,8 +23,8 @@ call has a recording half of the time; calls after the clock are not sent.
 One called lead in a thousand carries a staff decision (wrong number, R16).
 Leads and events are written in bulk (PostgreSQL: COPY; SQLite: executemany),
 the call report's activity index is filled from them (leads.activity.backfill,
-what migration 0015 does), the billing run invoices the six earlier periods (as of 2026-01-01), then the
-database is analysed (PostgreSQL: VACUUM ANALYZE).
+as migration 0015 does), the billing run invoices the six earlier periods (as of
+2026-01-01), then the database is analysed (PostgreSQL: VACUUM ANALYZE).
 
 It then serves the real app (`leadbill.api.create_app`, uvicorn on a free
 loopback port in a thread of this process, clock pinned), signs a customer user

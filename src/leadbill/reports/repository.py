@@ -115,7 +115,8 @@ def leads_page(
     scan per UTC month of the period in lead-id order, merged, so a page costs a
     few hundred index entries whatever the account's history. A normalised phone
     or e-mail search starts from its own index instead, and tests each lead's
-    months (`_active_lead`).
+    months (`_active_lead`). Both read the same rows with the same tests
+    (leads.activity.month_tests): one definition of membership.
     """
     columns = (
         Lead.id,
@@ -133,8 +134,10 @@ def leads_page(
     )
     conditions = match.conditions() if match is not None else []
     query = select(*columns).outerjoin(Seat, Seat.id == Lead.seat_id)
-    if match is not None and (match.phone_e164 is not None or match.email_key is not None):
-        # A search keeps a handful of leads, found by the phone or e-mail index.
+    if match is not None and (match.phone_text is not None or match.email_text is not None):
+        # A search keeps a handful of leads: found by the phone or e-mail index when it
+        # normalises, by the account's leads otherwise (cheaper than probing a lead per
+        # row of the period's months).
         query = query.where(
             Lead.account_id == account_id, *conditions, _active_lead(account_id, period)
         )
@@ -177,7 +180,15 @@ def _active(
         if not exact:
             branch = branch.where(_event_in(LeadActivityMonth.lead_id, account_id, period))
         if conditions:
-            branch = branch.join(Lead, Lead.id == LeadActivityMonth.lead_id).where(*conditions)
+            # A correlated subquery, tested row by row along the scan in lead-id order:
+            # joined, PostgreSQL underestimates a seat's share of one account's leads
+            # and gathers and sorts the whole month instead (600 ms against 20 ms).
+            branch = branch.where(
+                select(Lead.id)
+                .where(Lead.id == LeadActivityMonth.lead_id, *conditions)
+                .scalar_subquery()
+                .is_not(None)
+            )
         limited = branch.order_by(LeadActivityMonth.external_id).limit(limit).subquery()
         branches.append(select(limited.c.external_id, limited.c.lead_id))
     merged = union_all(*branches).subquery()
