@@ -113,8 +113,8 @@ def leads_page(
 
     The membership is read from lead_activity_months (`_active`): one limited
     scan per UTC month of the period in lead-id order, merged, so a page costs a
-    few hundred index entries whatever the account's history. A normalised phone
-    or e-mail search starts from its own index instead, and tests each lead's
+    few hundred index entries whatever the account's history. A phone or e-mail
+    search starts from the leads instead (the normalised phone and e-mail indexes), and tests each lead's
     months (`_active_lead`). Both read the same rows with the same tests
     (leads.activity.month_tests): one definition of membership.
     """
@@ -163,7 +163,8 @@ def _active(
     rows in lead-id order that pass its test (leads.activity.month_tests): a lead
     active in two months has a row in both, so the first `limit` distinct leads
     of the merged branches are the page (no branch can hold fewer of them than
-    the page needs). PostgreSQL merges the branches' index scans in order.
+    the page needs). PostgreSQL appends the branches' limited index scans and sorts
+    at most `limit` rows per month.
     """
     tests, exact = month_tests(period.start, period.end)
     branches = []
