@@ -114,9 +114,10 @@ def leads_page(
     The membership is read from lead_activity_months (`_active`): one limited
     scan per UTC month of the period in lead-id order, merged, so a page costs a
     few hundred index entries whatever the account's history. A phone or e-mail
-    search starts from the leads instead (the normalised phone and e-mail indexes), and tests each lead's
-    months (`_active_lead`). Both read the same rows with the same tests
-    (leads.activity.month_tests): one definition of membership.
+    search starts from the leads instead (the normalised phone and e-mail
+    indexes) and tests each lead's months (`_active_lead`). Both read the same
+    rows with the same tests (leads.activity.month_tests): one definition of
+    membership.
     """
     columns = (
         Lead.id,
