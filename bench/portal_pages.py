@@ -22,8 +22,9 @@ them). A lead is `received`; three in four are then called one to three times
 call has a recording half of the time; calls after the clock are not sent.
 One called lead in a thousand carries a staff decision (wrong number, R16).
 Leads and events are written in bulk (PostgreSQL: COPY; SQLite: executemany),
-the billing run invoices the six earlier periods (as of 2026-01-01), then the
-database is analysed (PostgreSQL: VACUUM ANALYZE).
+the call report's activity index is filled from them (leads.activity.backfill,
+as migration 0015 does), the billing run invoices the six earlier periods (as of
+2026-01-01), then the database is analysed (PostgreSQL: VACUUM ANALYZE).
 
 It then serves the real app (`leadbill.api.create_app`, uvicorn on a free
 loopback port in a thread of this process, clock pinned), signs a customer user
@@ -66,6 +67,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from leadbill.accounts.models import Account
 from leadbill.billing.service import run_billing
 from leadbill.db import UTCDateTime, make_engine, session_factory
+from leadbill.leads.activity import backfill
 from leadbill.migrate import upgrade
 from leadbill.plans.service import create_plan
 from leadbill.portal.users import create_user
@@ -363,6 +365,9 @@ def load(
         raw.commit()
     finally:
         raw.close()
+    # Ingestion keeps the call report's activity index; a bulk load fills it at once.
+    with engine.begin() as conn:
+        backfill(conn)
     if kind == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             for table in ("leads", "lead_events", "lead_decisions"):

@@ -13,7 +13,7 @@ from leadbill.context.models import (
 )
 from leadbill.credit_notes.models import CreditApplication, CreditNote, CreditNoteLine
 from leadbill.db import Base
-from leadbill.leads.models import Lead, LeadDecision, LeadEvent
+from leadbill.leads.models import Lead, LeadActivityMonth, LeadDecision, LeadEvent
 from leadbill.plans.models import Plan, PlanCategoryPrice
 from leadbill.portal.models import PortalSession, User
 from leadbill.reviews.models import Review, ReviewEvent
@@ -43,6 +43,7 @@ __all__ = [
     "Invoice",
     "InvoiceLine",
     "Lead",
+    "LeadActivityMonth",
     "LeadDecision",
     "LeadEvent",
     "LeadPolicySettings",

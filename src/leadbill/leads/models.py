@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadbill.db import Base, BigId, UTCDateTime
@@ -97,6 +97,27 @@ class LeadEvent(Base):
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str | None] = mapped_column(String(500))
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LeadActivityMonth(Base):
+    """When a lead was active in one UTC calendar month: the call report's index (0015).
+
+    A lead is active at the instant of each of its received, call and found events
+    (leads.activity.ACTIVITY_TYPES). One row per account, month (its first day) and
+    lead holds the earliest and latest such instant in that month. The primary key
+    is in the operator's lead-id order, so a page of a period's leads is a few
+    limited index scans (reports.repository.leads_page), whatever the account's
+    history. Written at ingestion (leads.activity.record_activity).
+    """
+
+    __tablename__ = "lead_activity_months"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class LeadDecision(Base):

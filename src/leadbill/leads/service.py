@@ -42,6 +42,7 @@ from leadbill.core.periods import require_utc
 from leadbill.core.plans import CountingPolicy
 from leadbill.errors import from_rule
 from leadbill.leads import repository
+from leadbill.leads.activity import record_activity
 from leadbill.leads.csv_format import ParsedRow, parse_rows
 from leadbill.leads.policies import evaluate_leads
 from leadbill.usage.service import record_threshold_crossings
@@ -241,6 +242,7 @@ def _store_chunk(
                 )
                 affected.add(lead_ids[(p[2], p[3])])
         repository.recompute_instants(session, affected, RECEIVED, CALL_TYPES, FOUND_TYPES)
+    record_activity(session, fresh, lead_ids, lost)  # the call report's index (leads.activity)
     # Only a lead whose decisive facts this chunk may have changed can change verdict
     # (a call event alone changes none): the others keep the verdict they have.
     decisive = [lead_ids[key] for key, lead in leads.items() if _may_change_verdict(lead)]

@@ -69,6 +69,10 @@ def call_report(
 ) -> CallReportPageOut:
     """One page of the master call report: every lead of the period, whether and why it counts.
 
+    A lead is in a period's report when one of its received, call or found events
+    happened in the period; a lead received or found again in a later period is in
+    that period's report too (counted in the period it counts in).
+
     Filters combine. With `counted` or `reason` a page may hold fewer than `limit`
     leads and still have a `next_cursor`: keep paging until it is null.
     """
