@@ -11,12 +11,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
+import leadbill.console
 from leadbill.accounts.service import get_account
 from leadbill.api import create_app
 from leadbill.billing.invoices import get_invoice, list_invoices
 from leadbill.billing.models import Invoice, Payment
 from leadbill.billing.service import run_billing
+from leadbill.plans.commands import app as plans_app
 from leadbill.portal.web import money
 from leadbill.reports.service import billing_summary
 from leadbill.reviews.flows import decide_review
@@ -700,3 +703,34 @@ def test_staff_instants_are_typed_and_shown_in_the_operator_time_zone_across_dst
     )
     assert skipped.status_code == 422
     assert "as_of: 2026-03-29T02:00 does not exist in Europe/Berlin" in skipped.text
+
+
+def test_money_read_back_from_the_database_prints_at_the_minor_unit(
+    staff_client: TestClient,
+    staff_world: StaffWorld,
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostgreSQL reads a money column back at its scale (120.500000): no message, page or
+    command prints that."""
+    token = sign_in(staff_client, STAFF_USERS["billing"])
+    fee = staff_world.portal.invoices["acme"][0]
+    first = {"invoice": fee, "amount": "120.50", "reference": "wire-1", "csrf_token": token}
+    assert staff_client.post("/portal/staff/payments", data=first).status_code == 303
+    # The same reference with other details: the stored payment is named, read back.
+    replay = staff_client.post("/portal/staff/payments", data={**first, "amount": "100.00"})
+    assert replay.status_code == 409
+    assert "was already recorded with different details (120.50 USD on invoice" in replay.text
+    over = staff_client.post(
+        "/portal/staff/payments", data={**first, "amount": "379.51", "reference": "wire-2"}
+    )
+    assert "amount: 379.51 USD exceeds the remaining balance 379.50 USD of" in over.text
+    page = staff_client.get("/portal/staff/payments").text
+    assert "120.50 USD" in page and "120.5000" not in page
+    # The command line reads the same columns.
+    monkeypatch.setattr(leadbill.console, "sessions", lambda: sessions)
+    monkeypatch.setattr(leadbill.console.out, "width", 200)
+    listed = CliRunner().invoke(plans_app, ["list"])
+    assert listed.exit_code == 0, listed.output
+    assert "500.00 USD" in listed.output and "57.00" in listed.output
+    assert "0000" not in listed.output

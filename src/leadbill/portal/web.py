@@ -11,11 +11,11 @@ import re
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from babel.numbers import format_currency
 from fastapi import Depends, Form, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -29,6 +29,7 @@ from leadbill.auth.dependencies import DbSession
 from leadbill.auth.service import Role
 from leadbill.console import now, parse_instant
 from leadbill.core.errors import RuleViolation
+from leadbill.core.money import format_money
 from leadbill.errors import Forbidden, InvalidInput, LeadbillError
 from leadbill.plans.models import Plan
 from leadbill.portal.models import PortalSession
@@ -50,8 +51,7 @@ def money(amount: Any, currency: str | None = None) -> str:
     """An amount with its currency, as people read it (1,203.29 USD)."""
     if currency is None:  # a Money
         amount, currency = amount.amount, amount.currency
-    text = format_currency(amount, currency, format="#,##0.00", locale="en_US")
-    return f"{text} {currency}"
+    return format_money(Decimal(amount) if isinstance(amount, int) else amount, currency)
 
 
 def local(value: datetime | None, time_zone: str = "UTC", fmt: str = "%Y-%m-%d %H:%M") -> str:
