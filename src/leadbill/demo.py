@@ -16,6 +16,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -32,6 +33,7 @@ from leadbill.billing.models import Invoice
 from leadbill.billing.payments import record_payment
 from leadbill.billing.service import run_billing
 from leadbill.console import bold, out
+from leadbill.core.money import format_money
 from leadbill.core.periods import Period, describe_period
 from leadbill.leads.csv_format import COLUMNS
 from leadbill.leads.service import ingest_events
@@ -277,8 +279,8 @@ def load_catalogue_and_accounts(session: Session) -> None:
             )
 
 
-def _money(amount: object, currency: str) -> str:
-    return f"{amount:,.2f} {currency}"
+def _money(amount: Decimal, currency: str) -> str:
+    return format_money(amount, currency)
 
 
 def print_account(session: Session, account: Account) -> None:
@@ -306,7 +308,7 @@ def print_account(session: Session, account: Account) -> None:
             table.add_row(
                 line.description,
                 str(line.quantity),
-                f"{line.unit_price:,.2f}",
+                format_money(line.unit_price, invoice.currency, code=False),
                 _money(line.amount, invoice.currency),
             )
         table.add_row(bold("total"), "", "", bold(_money(invoice.total, invoice.currency)))

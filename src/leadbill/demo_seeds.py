@@ -26,6 +26,7 @@ from leadbill.accounts.models import Account
 from leadbill.accounts.service import create_account
 from leadbill.console import out
 from leadbill.context import service as context
+from leadbill.core.money import format_money
 from leadbill.errors import Forbidden
 from leadbill.leads.decisions import exclude_leads
 from leadbill.plans.service import create_plan, get_plan
@@ -185,13 +186,14 @@ def change_licences(session: Session) -> None:
     preview = preview_licence_change(session, subscription, 2, LICENCES_ADDED_AT, actor="customer")
     out.print(
         f"{TEAM} previews adding 2 licences on {LICENCES_ADDED_AT:%Y-%m-%d}: total due today "
-        f"{preview.total_due_today.amount:,} USD, next renewal "
-        f"{preview.next_renewal_amount.amount:,} USD ({preview.licences_next_period} licences)"
+        f"{preview.total_due_today}, next renewal "
+        f"{preview.next_renewal_amount} ({preview.licences_next_period} licences)"
     )
     result = add_licences(session, subscription, 2, LICENCES_ADDED_AT, actor="customer")
     assert result.invoice is not None
     out.print(
-        f"{TEAM} adds 2 licences: invoice {result.invoice.number} {result.invoice.total:,.2f} USD"
+        f"{TEAM} adds 2 licences: invoice {result.invoice.number} "
+        f"{format_money(result.invoice.total, result.invoice.currency)}"
     )
 
 
@@ -220,7 +222,8 @@ def upgrade_agent(session: Session) -> None:
     assert result.invoice is not None
     out.print(
         f"{AGENT} upgrades to {UPGRADE_PLAN} on {UPGRADE_AT:%Y-%m-%d %H:%M} UTC: invoice "
-        f"{result.invoice.number} {result.invoice.total:,.2f} USD (the fee difference "
+        f"{result.invoice.number} {format_money(result.invoice.total, result.invoice.currency)} "
+        "(the fee difference "
         "for the rest of October)"
     )
 

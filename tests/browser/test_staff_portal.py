@@ -58,9 +58,11 @@ def test_billing_user_runs_billing_for_an_as_of_and_sees_the_invoices(
     nav.get_by_role("link", name="Billing runs").click()
     page.wait_for_url("**/staff/billing-runs")
     shots.take(page, "billing-runs")
-    page.get_by_label("As of (UTC)").fill("2026-02-01T00:30")
+    # The field is read in the operator's time zone, as the pages show instants.
+    page.get_by_label("As of (America/New_York)").fill("2026-02-01T00:30")
     page.get_by_role("button", name="Run billing").click()
     page.wait_for_selector("#run-result")
+    assert _figure(page, "run_as_of") == "2026-02-01 00:30"
     with sessions() as session:
         issued = [
             i for i in list_invoices(session) if i.kind == "period" and (i.boundary_index or 0)
@@ -90,12 +92,31 @@ def test_billing_user_runs_billing_for_an_as_of_and_sees_the_invoices(
     acme_run = next(i for i in issued if i.account_id == issued[0].account_id)
     page.locator(f"#invoice-{acme_run.number}").get_by_role("link", name="Record a payment").click()
     page.wait_for_url("**/staff/payments?invoice=*")
+    assert page.get_by_label("Account code").input_value() == "acme"
     page.get_by_label("Amount").fill("520.00")
     page.get_by_label("Reference").fill("wire-feb")
+    page.get_by_label("Received at (America/New_York; empty means now)").fill("2026-02-01T03:00")
     page.get_by_role("button", name="Record payment").click()
     page.wait_for_selector(".flash")
     assert "the invoice is paid" in page.locator(".flash").inner_text()
+    with sessions() as session:
+        paid = next(i for i in list_invoices(session) if i.number == acme_run.number)
+        assert paid.paid_at == utc(2026, 2, 1, 8)  # 03:00 in New York
+    assert page.locator("tbody tr").first.inner_text().startswith("2026-02-01 03:00")
     shots.take(page, "payments")
+    # Another account's open invoices: the account first, then only its invoices.
+    page.get_by_label("Account code").fill("other")
+    page.get_by_role("button", name="Show its open invoices").click()
+    page.wait_for_url("**/staff/payments?account=other*")
+    listed = page.get_by_label("Open invoice of other").locator("option").all_inner_texts()
+    with sessions() as session:
+        other_open = [
+            i.number
+            for i in list_invoices(session)
+            if i.status == "open" and i.account_id != acme_run.account_id
+        ]
+    assert [text.split(" · ")[0] for text in listed] == other_open
+    shots.take(page, "payments-choose-account")
 
     nav.get_by_role("link", name="Credit notes").click()
     page.wait_for_url("**/staff/credit-notes")
@@ -119,6 +140,15 @@ def test_r16_reviewer_marks_a_lead_non_billable_in_the_browser(
     nav = page.get_by_role("navigation", name="Main")
     assert nav.get_by_role("link", name="Webhooks").count() == 0  # the API refuses reviewers
     page.goto(f"{server}/portal/staff/accounts/acme/calls")
+    # The customer's filters: the leads not counted, then all again.
+    page.get_by_label("Counted", exact=True).select_option("no")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**/staff/accounts/acme/calls?*counted=no*")
+    assert page.locator("li.lead").evaluate_all("els => els.map(e => e.id)") == ["lead-ACME-007"]
+    assert page.get_by_role("link", name="Download these leads as CSV").count() == 1
+    shots.take(page, "staff-call-report-filtered")
+    page.get_by_role("link", name="Clear", exact=True).click()
+    page.wait_for_url("**/staff/accounts/acme/calls?period=0")
     lead = page.locator("#lead-ACME-002")
     lead.locator("summary").click()
     lead.get_by_label("Mark non-billable before invoicing, because").select_option("job_seeker")

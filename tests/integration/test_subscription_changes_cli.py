@@ -57,14 +57,14 @@ def test_r20_r22_licences_from_the_command_line(cli: sessionmaker[Session]) -> N
     at = ("--at", "2026-07-02T00:00:00Z")
     code, output = run("subscriptions", "licences", "preview", "team", "--count", "2", *at)
     assert code == 0, output
-    assert "total due today: 1203.29 USD" in output
-    assert "next renewal amount: 6000.00 USD" in output
+    assert "total due today: 1,203.29 USD" in output
+    assert "next renewal amount: 6,000.00 USD" in output
     code, output = run("subscriptions", "licences", "add", "team", "--count", "3", *at)
     assert code == 6
     assert "staff" in output
     code, output = run("subscriptions", "licences", "add", "team", "--count", "2", *at)
     assert code == 0, output
-    assert "1203.29 USD" in output
+    assert "1,203.29 USD" in output
     code, output = run(
         "subscriptions", "licences", "add", "team", "--count", "1", "--as-staff", *at
     )

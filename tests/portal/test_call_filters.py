@@ -199,3 +199,75 @@ def test_an_unknown_seat_or_reason_is_refused_with_the_field_named(
     assert reason.status_code == 422 and "reason" in reason.text
     counted = client.get("/portal/calls?counted=maybe")
     assert counted.status_code == 422 and "counted" in counted.text
+
+
+STAFF_CALLS = "/portal/staff/accounts/acme/calls"
+
+
+def test_r9_staff_filter_an_accounts_call_report_as_its_customer_does_page_and_csv(
+    client: TestClient, west: None
+) -> None:
+    sign_in(client, "ana@acme.test")
+    customer_csv = {query: client.get(f"/portal/calls.csv?{query}").text for query, _ in FILTERS}
+    client.cookies.clear()
+    sign_in(client, "vic@operator.test")  # a viewer reads, and decides nothing
+    for query, expected in FILTERS:
+        page = client.get(f"{STAFF_CALLS}?{query}")
+        assert page.status_code == 200, (query, page.text)
+        assert _leads(page.text) == expected, query
+        exported = client.get(f"{STAFF_CALLS}.csv?{query}")
+        assert exported.status_code == 200, exported.text
+        assert exported.headers["content-type"] == "text/csv; charset=utf-8"
+        # The customer's download, byte for byte: one CSV code for both pages.
+        assert exported.text == customer_csv[query], query
+        if not expected:
+            assert "No leads of this period match the filters." in page.text
+    page = client.get(f"{STAFF_CALLS}?seat=acme-west&counted=no&q=kim%40west.test").text
+    assert '<option value="acme-west" selected>' in page and 'value="kim@west.test"' in page
+    assert (
+        f'href="{STAFF_CALLS}.csv?period=0&amp;seat=acme-west&amp;counted=no&amp;q=kim%40west.test"'
+        in page
+    )
+    assert "Mark non-billable" not in page
+    seat = client.get(f"{STAFF_CALLS}?seat=other-seat")  # another account's seat
+    assert seat.status_code == 422 and "not a seat of acme" in seat.text
+    reason = client.get(f"{STAFF_CALLS}.csv?reason=bogus")
+    assert reason.status_code == 422 and "reason" in reason.text
+
+
+def test_r16_a_staff_decision_shows_in_the_filtered_report_and_keeps_its_filters(
+    client: TestClient, west: None
+) -> None:
+    token = sign_in(client, "rosa@operator.test")
+    page = client.get(f"{STAFF_CALLS}?seat=acme-west&counted=yes").text
+    assert _leads(page) == WEST_CALLED
+    shown = re.search(r'name="filters" value="([^"]+)"', page)
+    assert shown is not None
+    decided = client.post(
+        f"{STAFF_CALLS}/ACME-W1/decision",
+        data={
+            "reason": "wrong_number",
+            "period": "0",
+            "filters": shown.group(1).replace("&amp;", "&"),
+            "csrf_token": token,
+        },
+    )
+    assert decided.status_code == 303
+    back = decided.headers["location"]
+    assert back == f"{STAFF_CALLS}?period=0&seat=acme-west&counted=yes#lead-ACME-W1"
+    after = client.get(back.split("#")[0]).text
+    assert _leads(after) == WEST_CALLED - {"ACME-W1"}  # no longer counted (R16)
+    excluded = client.get(f"{STAFF_CALLS}?reason=wrong_number").text
+    assert _leads(excluded) == {"ACME-W1"}
+    assert "wrong number by rosa@operator.test" in excluded
+    # Filters that do not read as filters are dropped, not echoed into the redirect.
+    odd = client.post(
+        f"{STAFF_CALLS}/ACME-W3/decision",
+        data={
+            "reason": "job_seeker",
+            "period": "0",
+            "filters": "counted=maybe",
+            "csrf_token": token,
+        },
+    )
+    assert odd.headers["location"] == f"{STAFF_CALLS}?period=0#lead-ACME-W3"

@@ -5,17 +5,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import datetime
+from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
+import leadbill.console
 from leadbill.accounts.service import get_account
 from leadbill.api import create_app
 from leadbill.billing.invoices import get_invoice, list_invoices
 from leadbill.billing.models import Invoice, Payment
 from leadbill.billing.service import run_billing
+from leadbill.plans.commands import app as plans_app
 from leadbill.portal.web import money
 from leadbill.reports.service import billing_summary
 from leadbill.reviews.flows import decide_review
@@ -223,7 +227,8 @@ def test_billing_user_runs_billing_and_running_again_changes_nothing(
     clock[0] = utc(2026, 2, 1, 9)
     token = sign_in(staff_client, STAFF_USERS["billing"])
     form = staff_client.get("/portal/staff/billing-runs").text
-    assert 'value="2026-02-01T09:00"' in form  # the clock, as the default as_of
+    # The clock, as the default as_of, in the operator's time zone (New York) as labelled.
+    assert 'value="2026-02-01T04:00"' in form and "As of (America/New_York)" in form
     first = staff_client.post(
         "/portal/staff/billing-runs", data={"as_of": "2026-02-01T00:30", "csrf_token": token}
     )
@@ -286,7 +291,9 @@ def test_billing_user_records_a_payment_and_the_balance_follows(
     token = sign_in(staff_client, STAFF_USERS["billing"])
     fee = staff_world.portal.invoices["acme"][0]
     form = staff_client.get(f"/portal/staff/payments?invoice={fee}").text
-    assert f'<option value="{fee}" selected>{fee} · acme · 500.00 USD due</option>' in form
+    # The invoice chooses its account; issued 2026-01-01 00:00 UTC, 2025-12-31 in New York.
+    assert 'name="account" value="acme"' in form
+    assert f'<option value="{fee}" selected>{fee} · 2025-12-31 · 500.00 USD due</option>' in form
     paid = staff_client.post(
         "/portal/staff/payments",
         data={"invoice": fee, "amount": "120.50", "reference": "wire-1", "csrf_token": token},
@@ -316,7 +323,8 @@ def test_billing_user_records_a_payment_and_the_balance_follows(
     assert rest.status_code == 303
     with sessions() as session:
         invoice = get_invoice(session, fee)
-        assert invoice.status == "paid" and invoice.paid_at == utc(2026, 1, 20, 10)
+        # 10:00 in New York (the field's label) is 15:00 UTC.
+        assert invoice.status == "paid" and invoice.paid_at == utc(2026, 1, 20, 15)
     paid_only = staff_client.get("/portal/staff/invoices?status=paid").text
     assert f'id="invoice-{fee}"' in paid_only and 'id="invoice-INV' in paid_only
     assert paid_only.count('<tr id="invoice-') == 1
@@ -541,3 +549,188 @@ def test_invoices_and_payments_come_a_page_at_a_time_newest_first(
     assert _ids(second, "payment") == [by_reference["p-3"]] and _older(second) is None
     bad = staff_client.get("/portal/staff/payments?before=nonsense")
     assert bad.status_code == 422 and "before: is not a link this page gave" in bad.text
+
+
+def test_the_payment_form_chooses_the_account_first_and_lists_only_its_open_invoices(
+    staff_client: TestClient, staff_world: StaffWorld, sessions: sessionmaker[Session]
+) -> None:
+    token = sign_in(staff_client, STAFF_USERS["billing"])
+    blank = staff_client.get("/portal/staff/payments").text
+    assert 'name="invoice"' not in blank and "Choose the account first" in blank
+    other = staff_client.get("/portal/staff/payments?account=other").text
+    listed = re.findall(r'<option value="(INV-[^"]+)"', other)
+    assert listed == staff_world.portal.invoices["other"]  # none of acme's
+    assert "Open invoice of other" in other
+    ghost = staff_client.get("/portal/staff/payments?account=ghost")
+    assert ghost.status_code == 422 and "account: &#39;ghost&#39; is not an account code" in (
+        ghost.text
+    )
+    # An invoice of another account than the one chosen is refused, naming the field.
+    acme_fee = staff_world.portal.invoices["acme"][0]
+    wrong = staff_client.post(
+        "/portal/staff/payments",
+        data={
+            "account": "other",
+            "invoice": acme_fee,
+            "amount": "10.00",
+            "reference": "w-1",
+            "csrf_token": token,
+        },
+    )
+    assert wrong.status_code == 422
+    assert f"invoice: {acme_fee} is not an invoice of other" in wrong.text
+    with sessions() as session:
+        assert session.scalars(select(Payment)).first() is None
+    # Paid in full, the account has nothing left to choose.
+    for number in staff_world.portal.invoices["other"]:
+        with sessions() as session:
+            total = get_invoice(session, number).total
+        done = staff_client.post(
+            "/portal/staff/payments",
+            data={
+                "account": "other",
+                "invoice": number,
+                "amount": str(total),
+                "reference": f"full-{number}",
+                "csrf_token": token,
+            },
+        )
+        assert done.status_code == 303, done.text
+    with sessions() as session:
+        payments = list(session.scalars(select(Payment).order_by(Payment.id)))
+        assert [(p.amount, p.currency, p.received_at) for p in payments] == [
+            (Decimal("500.00"), "USD", AS_OF),
+            (Decimal("57.00"), "USD", AS_OF),
+        ]
+    settled = staff_client.get("/portal/staff/payments?account=other").text
+    assert "other has no open invoice waiting for a payment." in settled
+
+
+@pytest.fixture
+def berlin_client(
+    sessions: sessionmaker[Session], database_url: str, clock: list[datetime]
+) -> Iterator[TestClient]:
+    """A client of a portal whose operator works in Berlin (CET, CEST from March 29)."""
+    app = create_app(sessions)
+    app.state.portal_clock = lambda: clock[0]
+    app.state.portal_settings = Settings(
+        database_url=database_url, operator_time_zone="Europe/Berlin"
+    )
+    with TestClient(
+        app, base_url="https://testserver", raise_server_exceptions=False, follow_redirects=False
+    ) as client:
+        yield client
+
+
+# A payment's received-at as typed in Berlin, and the UTC instant recorded: CET (+01:00)
+# before the DST change of March 29, CEST (+02:00) after; an offset or Z is kept as given.
+BERLIN_RECEIVED = [
+    ("2026-03-28T12:00", utc(2026, 3, 28, 11), "2026-03-28 12:00"),
+    ("2026-03-29T03:30", utc(2026, 3, 29, 1, 30), "2026-03-29 03:30"),
+    ("2026-03-30T12:00", utc(2026, 3, 30, 10), "2026-03-30 12:00"),
+    ("2026-03-30T12:00Z", utc(2026, 3, 30, 12), "2026-03-30 14:00"),
+    ("2026-10-25T02:30+01:00", utc(2026, 10, 25, 1, 30), "2026-10-25 02:30"),
+]
+
+
+def test_staff_instants_are_typed_and_shown_in_the_operator_time_zone_across_dst(
+    berlin_client: TestClient,
+    staff_world: StaffWorld,
+    sessions: sessionmaker[Session],
+    clock: list[datetime],
+) -> None:
+    clock[0] = utc(2026, 2, 1, 9)
+    token = sign_in(berlin_client, STAFF_USERS["billing"])
+    fee = staff_world.portal.invoices["acme"][0]
+    form = berlin_client.get(f"/portal/staff/payments?invoice={fee}").text
+    assert "Received at (Europe/Berlin; empty means now)" in form
+    for n, (typed, _at, _shown) in enumerate(BERLIN_RECEIVED):
+        done = berlin_client.post(
+            "/portal/staff/payments",
+            data={
+                "invoice": fee,
+                "amount": "1.00",
+                "reference": f"b-{n}",
+                "received_at": typed,
+                "csrf_token": token,
+            },
+        )
+        assert done.status_code == 303, (typed, done.text)
+    page = berlin_client.get("/portal/staff/payments").text
+    with sessions() as session:
+        recorded = {p.reference: p for p in session.scalars(select(Payment))}
+    for n, (typed, at, shown) in enumerate(BERLIN_RECEIVED):
+        payment = recorded[f"b-{n}"]
+        assert payment.received_at == at, typed
+        assert _row(page, f"payment-{payment.id}").startswith(f"{shown} acme"), typed
+    # A wall time the clocks skip (spring forward) or repeat (fall back) is refused.
+    for typed, problem in (
+        ("2026-03-29T02:30", "received_at: 2026-03-29T02:30 does not exist in Europe/Berlin"),
+        (
+            "2026-10-25T02:30",
+            "received_at: 2026-10-25T02:30 happens twice in Europe/Berlin; "
+            "add its offset (+02:00 or +01:00)",
+        ),
+    ):
+        refused = berlin_client.post(
+            "/portal/staff/payments",
+            data={
+                "invoice": fee,
+                "amount": "1.00",
+                "reference": "b-refused",
+                "received_at": typed,
+                "csrf_token": token,
+            },
+        )
+        assert refused.status_code == 422 and problem in refused.text, typed
+    with sessions() as session:
+        assert len(session.scalars(select(Payment)).all()) == len(BERLIN_RECEIVED)
+
+    # Billing: January ends at 00:00 UTC, 01:00 in Berlin. The default as_of is the clock.
+    runs = berlin_client.get("/portal/staff/billing-runs").text
+    assert 'value="2026-02-01T10:00"' in runs and "As of (Europe/Berlin)" in runs
+    early = berlin_client.post(
+        "/portal/staff/billing-runs", data={"as_of": "2026-02-01T00:30", "csrf_token": token}
+    )
+    assert early.status_code == 200 and 'data-result="nothing"' in early.text  # 23:30 UTC
+    assert _figure(early.text, "run_as_of") == "2026-02-01 00:30"
+    late = berlin_client.post(
+        "/portal/staff/billing-runs", data={"as_of": "2026-02-01T01:30", "csrf_token": token}
+    )
+    assert _figure(late.text, "invoices_issued") == "2"  # 00:30 UTC: January has ended
+    skipped = berlin_client.post(
+        "/portal/staff/billing-runs", data={"as_of": "2026-03-29T02:00", "csrf_token": token}
+    )
+    assert skipped.status_code == 422
+    assert "as_of: 2026-03-29T02:00 does not exist in Europe/Berlin" in skipped.text
+
+
+def test_money_read_back_from_the_database_prints_at_the_minor_unit(
+    staff_client: TestClient,
+    staff_world: StaffWorld,
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostgreSQL reads a money column back at its scale (120.500000): no message, page or
+    command prints that."""
+    token = sign_in(staff_client, STAFF_USERS["billing"])
+    fee = staff_world.portal.invoices["acme"][0]
+    first = {"invoice": fee, "amount": "120.50", "reference": "wire-1", "csrf_token": token}
+    assert staff_client.post("/portal/staff/payments", data=first).status_code == 303
+    # The same reference with other details: the stored payment is named, read back.
+    replay = staff_client.post("/portal/staff/payments", data={**first, "amount": "100.00"})
+    assert replay.status_code == 409
+    assert "was already recorded with different details (120.50 USD on invoice" in replay.text
+    over = staff_client.post(
+        "/portal/staff/payments", data={**first, "amount": "379.51", "reference": "wire-2"}
+    )
+    assert "amount: 379.51 USD exceeds the remaining balance 379.50 USD of" in over.text
+    page = staff_client.get("/portal/staff/payments").text
+    assert "120.50 USD" in page and "120.5000" not in page
+    # The command line reads the same columns.
+    monkeypatch.setattr(leadbill.console, "sessions", lambda: sessions)
+    monkeypatch.setattr(leadbill.console.out, "width", 200)
+    listed = CliRunner().invoke(plans_app, ["list"])
+    assert listed.exit_code == 0, listed.output
+    assert "500.00 USD" in listed.output and "57.00" in listed.output
+    assert "0000" not in listed.output

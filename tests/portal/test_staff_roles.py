@@ -57,7 +57,7 @@ PAGES = [
     Page("/portal/staff/plans", STAFF),  # GET /v1/plans
     Page("/portal/staff/billing-runs", STAFF, "Run billing", BILLERS),  # POST /v1/billing-runs
     Page("/portal/staff/invoices", STAFF, "Record a payment", BILLERS),  # GET /v1/invoices
-    Page("/portal/staff/payments", STAFF, "Record payment", BILLERS),  # POST .../payments
+    Page("/portal/staff/payments?account=acme", STAFF, "Record payment", BILLERS),  # POST
     Page("/portal/staff/credit-notes", STAFF),  # GET /v1/credit-notes
     Page("/portal/staff/reviews", STAFF, "Approve", ("admin", "reviewer")),  # reviews decision
     # GET /v1/webhook-endpoints, /v1/webhook-deliveries; POST .../redeliver: admin, billing

@@ -8,7 +8,14 @@ from decimal import Decimal
 import pytest
 
 from leadbill.core.errors import RuleViolation
-from leadbill.core.money import Money, check_currency, minor_unit, parse_decimal, total
+from leadbill.core.money import (
+    Money,
+    check_currency,
+    format_money,
+    minor_unit,
+    parse_decimal,
+    total,
+)
 
 
 def usd(amount: str) -> Money:
@@ -188,3 +195,22 @@ def test_arithmetic_and_comparison_in_one_currency() -> None:
     assert usd("1.00") < usd("1.01")
     assert usd("1.00") <= usd("1.00")
     assert str(usd("57.00")) == "57.00 USD"
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "text"),
+    [
+        ("500.000000", "USD", "500.00 USD"),  # PostgreSQL reads money back at scale 6
+        ("1040", "USD", "1,040.00 USD"),
+        ("-1234567.5", "USD", "-1,234,567.50 USD"),
+        ("0.125", "USD", "0.125 USD"),  # an exact rate keeps its digits
+        ("1203.000000", "JPY", "1,203 JPY"),
+        ("12.3456", "KWD", "12.3456 KWD"),
+    ],
+)
+def test_money_is_printed_at_the_minor_unit_with_no_digit_dropped(
+    amount: str, currency: str, text: str
+) -> None:
+    assert format_money(Decimal(amount), currency) == text
+    assert str(Money.of(amount, currency)) == text
+    assert format_money(Decimal(amount), currency, code=False) == text.removesuffix(f" {currency}")

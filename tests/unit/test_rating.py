@@ -59,7 +59,7 @@ def test_r1_plan_fee_is_rounded_once_to_the_currency() -> None:
     plan = prepaid_plan(fee="999.995")
     assert fee_in_advance(plan, JANUARY).amount.amount == Decimal("1000.00")
     yen = prepaid_plan(currency="JPY", fee="98000", per_lead_rate="950", seat_fee="5700")
-    assert str(fee_in_advance(yen, JANUARY).amount) == "98000 JPY"
+    assert str(fee_in_advance(yen, JANUARY).amount) == "98,000 JPY"  # no digit dropped
 
 
 # --- R4: overage at the plan's per-lead rate, in arrears ----------------------------------

@@ -23,7 +23,7 @@ from leadbill.billing.models import Invoice
 from leadbill.billing.repository import invoices_by_id
 from leadbill.billing.service import run_billing
 from leadbill.console import bold, instant_option, now, out, print_error, sessions, unit_of_work
-from leadbill.core.money import Money
+from leadbill.core.money import Money, format_money
 from leadbill.errors import InvalidInput, LeadbillError
 
 invoices_app = typer.Typer(
@@ -33,7 +33,7 @@ payments_app = typer.Typer(help="Payments received against invoices.", no_args_i
 
 
 def _money(amount: Decimal, currency: str) -> str:
-    return f"{Money(amount, currency).rounded().amount:,} {currency}"
+    return format_money(Money(amount, currency).rounded().amount, currency)
 
 
 def _plain(amount: Decimal, currency: str) -> str:

@@ -160,7 +160,7 @@ def _span_of(session: Session, subscription: Subscription, line: InvoiceLine) ->
 
 
 def _price(money: Money) -> str:
-    return f"{money.rounded().amount:,} {money.currency}"
+    return str(money.rounded())
 
 
 def _with(base: LineExplanation, **changes: object) -> LineExplanation:

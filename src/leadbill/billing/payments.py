@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from leadbill.billing.invoices import invoice_event
 from leadbill.billing.models import Invoice, Payment
 from leadbill.core.errors import RuleViolation
-from leadbill.core.money import Money, check_currency, minor_unit, parse_decimal
+from leadbill.core.money import Money, check_currency, format_money, minor_unit, parse_decimal
 from leadbill.core.periods import require_utc
 from leadbill.errors import Conflict, InvalidInput, from_rule
 from leadbill.webhooks import events as webhook_events
@@ -101,7 +101,8 @@ def _replay(
         return existing
     raise Conflict(
         f"payment reference {existing.reference!r} was already recorded with different "
-        f"details ({existing.amount} {existing.currency} on invoice {existing.invoice_id} "
+        f"details ({format_money(existing.amount, existing.currency)} on invoice "
+        f"{existing.invoice_id} "
         f"at {existing.received_at:%Y-%m-%dT%H:%M:%SZ})"
     )
 
@@ -168,9 +169,8 @@ def record_payment(
     if value > remaining:
         raise InvalidInput(
             "amount",
-            # PostgreSQL reads the total back at the column's scale (500.000000).
-            f"{value} {code} exceeds the remaining balance "
-            f"{Money(remaining, code).rounded().amount} {code} of {label}",
+            f"{format_money(value, code)} exceeds the remaining balance "
+            f"{format_money(remaining, code)} of {label}",
         )
 
     payment = Payment(

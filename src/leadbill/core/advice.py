@@ -115,7 +115,7 @@ def same_ladder(current: PlanTerms, other: PlanTerms) -> bool:
 
 
 def _amount(money: Money) -> str:
-    return f"{money.amount:,} {money.currency}"
+    return str(money)
 
 
 def _periods_text(count: int, interval: Interval) -> str:

@@ -105,7 +105,20 @@ class Money:
         return self.amount == 0
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.currency}"
+        return format_money(self.amount, self.currency)
+
+
+def format_money(amount: Decimal, currency: str, *, code: bool = True) -> str:
+    """An amount as people read it, with its currency unless `code` is False: 1,203.29 USD.
+
+    The one format of money in messages, CLI output, pages and PDFs. It shows the
+    currency's minor unit and drops no digit: 500.000000 (how PostgreSQL reads back a
+    money column) is 500.00, JPY 1203 is 1,203, and an exact rate of 0.125 stays 0.125.
+    """
+    quantum = Decimal(1).scaleb(-minor_unit(currency))
+    exact = amount.quantize(quantum) if amount == amount.quantize(quantum) else amount.normalize()
+    text = f"{exact:,f}"
+    return f"{text} {currency}" if code else text
 
 
 def total(lines: list[Money], currency: str) -> Money:

@@ -38,7 +38,7 @@ from datetime import datetime
 from fractions import Fraction
 
 from leadbill.core.errors import RuleViolation
-from leadbill.core.money import Money, total
+from leadbill.core.money import Money, format_money, total
 from leadbill.core.periods import Period, describe_period, remaining_share, require_utc
 from leadbill.core.plans import PlanTerms
 from leadbill.core.rating import (
@@ -111,7 +111,7 @@ def change_fee_line(
     return prorated_line(
         LineKind.PRORATION,
         f"Plan change {old.code} -> {new.code} at {at:%Y-%m-%d %H:%M} UTC: "
-        f"({new.fee.amount} - {old.fee.amount}) x {_share_text(share)} of "
+        f"({_amount(new.fee)} - {_amount(old.fee)}) x {_share_text(share)} of "
         f"{describe_period(period, time_zone)}; "
         f"{count_of(allowance, 'lead')} included to period end",
         1,
@@ -144,7 +144,7 @@ def downgrade_credit_lines(fee_line: Line, available: Sequence[Money]) -> list[L
         described = fee_line.description
         if take != credit:
             described += (
-                f"; {take.rounded().amount} of the {credit.amount} credited on this invoice"
+                f"; {_amount(take.rounded())} of the {_amount(credit)} credited on this invoice"
             )
         lines.append(
             Line(
@@ -308,7 +308,7 @@ def licence_addition_line(
     return prorated_line(
         LineKind.LICENCES,
         f"{added} licences added at {at:%Y-%m-%d %H:%M} UTC: {added} x "
-        f"{plan.licence_price.amount} x {_share_text(share)} of "
+        f"{_amount(plan.licence_price)} x {_share_text(share)} of "
         f"{describe_period(period, time_zone)}",
         added,
         plan.licence_price,
@@ -376,3 +376,8 @@ __all__ = [
     "split_usage_summary",
     "takes_effect_at_once",
 ]
+
+
+def _amount(money: Money) -> str:
+    """An amount in a line's description, as people read it (no currency: the line has one)."""
+    return format_money(money.amount, money.currency, code=False)

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from leadbill.accounts.service import get_account
 from leadbill.console import bold, out, unit_of_work
+from leadbill.core.money import format_money
 from leadbill.credit_notes.service import get_credit_note, list_credit_notes
 
 app = typer.Typer(help="Credit notes: corrections to finalized invoices.", no_args_is_help=True)
@@ -28,8 +29,8 @@ def list_(account: str | None = typer.Option(None, help="Only this account")) ->
                 f"{note.issued_at:%Y-%m-%d}",
                 view.invoice_number,
                 view.lead_id or f"plan change {note.subscription_change_id}",
-                f"{note.total:,.2f} {note.currency}",
-                f"{view.remaining.rounded().amount:,.2f}",
+                format_money(note.total, note.currency),
+                format_money(view.remaining.rounded().amount, note.currency, code=False),
             )
         out.print(table)
 
@@ -48,17 +49,18 @@ def show(number: str = typer.Argument(..., help="Credit note number, e.g. CN-000
             table.add_row(
                 line.description,
                 str(line.quantity),
-                f"{line.unit_price:,.2f}",
-                f"{line.amount:,.2f} {note.currency}",
+                format_money(line.unit_price, note.currency, code=False),
+                format_money(line.amount, note.currency),
             )
-        table.add_row(bold("total"), "", "", bold(f"{note.total:,.2f} {note.currency}"))
+        table.add_row(bold("total"), "", "", bold(format_money(note.total, note.currency)))
         out.print(table)
         for invoice_number, amount, at in view.applications:
             out.print(
-                f"  applied {amount:,.2f} {note.currency} on {invoice_number} ({at:%Y-%m-%d})"
+                f"  applied {format_money(amount, note.currency)} on {invoice_number} "
+                f"({at:%Y-%m-%d})"
             )
         left = view.remaining.rounded()
         out.print(
-            f"  left to apply: {left.amount:,.2f} {note.currency}"
+            f"  left to apply: {left}"
             + (" (on the account's next invoice)" if left.amount > 0 else "")
         )

@@ -8,7 +8,7 @@ from rich.table import Table
 from leadbill.accounts.service import get_account
 from leadbill.console import instant_option, now, out, print_error, unit_of_work
 from leadbill.core.advice import PeriodCost
-from leadbill.core.money import Money
+from leadbill.core.money import Money, format_money
 from leadbill.core.wording import count_of
 from leadbill.plans import advice as advice_service
 from leadbill.plans import service
@@ -91,25 +91,25 @@ def list_() -> None:
                 plan.name,
                 plan.ladder or "",
                 plan.interval,
-                f"{plan.fee.normalize():f} {plan.currency}",
+                format_money(plan.fee, plan.currency),
                 str(plan.included_leads),
-                f"{plan.per_lead_rate.normalize():f}"
+                format_money(plan.per_lead_rate, plan.currency, code=False)
                 + "".join(
-                    f"\n{price.category} {price.price.normalize():f}"
+                    f"\n{price.category} {format_money(price.price, plan.currency, code=False)}"
                     for price in plan.category_prices
                 ),
-                f"{plan.seat_fee.normalize():f}",
+                format_money(plan.seat_fee, plan.currency, code=False),
                 plan.counting_policy,
                 ""
                 if plan.licence_price is None
-                else f"{plan.licence_price.normalize():f}"
+                else format_money(plan.licence_price, plan.currency, code=False)
                 + ("" if plan.licence_cap is None else f" ({plan.licence_cap})"),
             )
         out.print(table)
 
 
 def _amount(money: Money) -> str:
-    return f"{money.amount:,}"
+    return format_money(money.amount, money.currency, code=False)
 
 
 def _period_cell(cost: PeriodCost) -> str:

@@ -1,26 +1,37 @@
-"""The call report's filter form: seat, counted or not, reason, and a phone or e-mail search.
+"""The call report's filter form (seat, counted or not, reason, a phone or e-mail search),
+its pages and its CSV download: one code for the customer's page and the staff's.
 
 The form only reads and checks what the visitor chose; the filtering itself is
-the REST API's (`reports.service.filtered_call_report_page`), so the page, its
+the REST API's (`reports.service.filtered_call_report_page`), so the pages, their
 CSV export and the API always keep the same leads.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlencode
 
-from sqlalchemy.orm import Session
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session, sessionmaker
 
+from leadbill.accounts.models import Account
 from leadbill.core.billability import REASON_TEXT, Reason
-from leadbill.errors import InvalidInput
+from leadbill.errors import InvalidInput, NotFound
+from leadbill.reports.csv_rows import CALL_REPORT_COLUMNS, call_report_csv_row
 from leadbill.reports.service import (
     DEFAULT_PAGE_SIZE,
     CallReportFilter,
+    CallReportPage,
     CallReportRow,
     ReportScope,
+    call_report_page,
     filtered_call_report_page,
+    iter_call_report,
+    report_scope,
 )
 
 # The choices of the reason select: every reason code, with the text the report shows.
@@ -104,3 +115,64 @@ def iter_filtered_call_report(
         if page.next_after is None:
             return
         after = page.next_after
+
+
+def period_scope(db: Session, account: Account, as_of: datetime, period: int | None) -> ReportScope:
+    """The current period, or period number `period` (0 is the first), never a future one."""
+    current = report_scope(db, account, as_of=as_of)
+    if period is None or period == current.period.index:
+        return current
+    if period < 0 or period > current.period.index:
+        raise NotFound(f"period {period} has not started")
+    return report_scope(db, account, as_of=as_of, period_index=period)
+
+
+def call_page(
+    db: Session, scope: ReportScope, form: CallFilterForm, after: str | None, limit: int
+) -> CallReportPage:
+    """One page of the call report: the leads the form keeps, from `after`."""
+    if form.active:
+        return filtered_call_report_page(db, scope, form.wanted(), after=after, limit=limit)
+    return call_report_page(db, scope, after=after, limit=limit)
+
+
+def call_report_csv(
+    db: Session,
+    factory: sessionmaker[Session],
+    scope: ReportScope,
+    form: CallFilterForm,
+    account_code: str,
+) -> StreamingResponse:
+    """The call report of a period as CSV, the columns of `leadbill reports call-report`.
+
+    With the form's filters: the leads the page lists, all of them, not one page.
+    """
+    wanted = form.wanted()
+    if wanted.seat is not None:  # refuse another account's seat now, not mid-download
+        filtered_call_report_page(db, scope, CallReportFilter(seat=wanted.seat), limit=1)
+
+    def lines() -> Iterator[str]:
+        # The request's transaction ends before the body is sent: read in one of its own.
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CALL_REPORT_COLUMNS)
+        with factory() as session, session.begin():
+            rows = (
+                iter_filtered_call_report(session, scope, wanted)
+                if form.active
+                else iter_call_report(session, scope)
+            )
+            for row in rows:
+                writer.writerow(call_report_csv_row(row))
+                if buffer.tell() > 64_000:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+        yield buffer.getvalue()
+
+    name = f"call-report-{account_code}-{scope.period.start:%Y-%m-%d}.csv"
+    return StreamingResponse(
+        lines(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -7,27 +7,21 @@ lead answers 404, as if it did not exist.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, Response
-from fastapi.responses import StreamingResponse
-from sqlalchemy.orm import Session
 
-from leadbill.accounts.models import Account
 from leadbill.auth.dependencies import DbSession, session_factory_of
 from leadbill.billing.invoices import list_invoices
 from leadbill.billing.payments import balances_due
 from leadbill.core.billability import NON_BILLABLE_REASONS, REASON_TEXT
 from leadbill.core.reviews import ReviewFacts, eligibility
-from leadbill.errors import NotFound
 from leadbill.portal.call_filters import (
     REASON_CHOICES,
     CallFilterForm,
-    iter_filtered_call_report,
+    call_page,
+    call_report_csv,
+    period_scope,
 )
 from leadbill.portal.documents import invoice_document
 from leadbill.portal.repository import page_review_facts
@@ -41,17 +35,8 @@ from leadbill.portal.web import (
     render,
     set_flash,
 )
-from leadbill.reports.commands import CALL_REPORT_COLUMNS, call_report_csv_row
 from leadbill.reports.repository import seat_codes
-from leadbill.reports.service import (
-    CallReportFilter,
-    ReportScope,
-    billing_summary,
-    call_report_page,
-    filtered_call_report_page,
-    iter_call_report,
-    report_scope,
-)
+from leadbill.reports.service import billing_summary, report_scope
 from leadbill.reviews.calendar import review_config
 from leadbill.reviews.service import review_queue, submit_review
 
@@ -143,16 +128,6 @@ def invoice(request: Request, number: str, visitor: SignedIn, db: DbSession) -> 
     )
 
 
-def _scope(db: Session, account: Account, as_of: datetime, period: int | None) -> ReportScope:
-    """The current period, or period number `period` (0 is the first), never a future one."""
-    current = report_scope(db, account, as_of=as_of)
-    if period is None or period == current.period.index:
-        return current
-    if period < 0 or period > current.period.index:
-        raise NotFound(f"period {period} has not started")
-    return report_scope(db, account, as_of=as_of, period_index=period)
-
-
 @router.get("/calls")
 def calls(
     request: Request,
@@ -173,15 +148,10 @@ def calls(
     """
     account = visitor.customer_account(db)
     as_of = clock_of(request)
-    scope = _scope(db, account, as_of, period)
+    scope = period_scope(db, account, as_of, period)
     current = report_scope(db, account, as_of=as_of).period.index
     form = CallFilterForm.of(seat, counted, reason, q)
-    if form.active:
-        page = filtered_call_report_page(
-            db, scope, form.wanted(), after=after or None, limit=CALLS_PAGE_SIZE
-        )
-    else:
-        page = call_report_page(db, scope, after=after or None, limit=CALLS_PAGE_SIZE)
+    page = call_page(db, scope, form, after or None, CALLS_PAGE_SIZE)
     events, reviews = page_review_facts(db, account.id, [row.lead_id for row in page.rows])
     rules = review_config().rules
     eligible: dict[str, str | None] = {}
@@ -230,43 +200,11 @@ def calls_csv(
     reason: Annotated[str | None, Query(max_length=32)] = None,
     q: Annotated[str | None, Query(max_length=254)] = None,
 ) -> Response:
-    """The call report of a period as CSV, the columns of `leadbill reports call-report`.
-
-    With the filters of the page: the leads it lists, all of them, not one page.
-    """
+    """The call report of a period as CSV, with the page's filters (all its leads)."""
     account = visitor.customer_account(db)
-    scope = _scope(db, account, clock_of(request), period)
+    scope = period_scope(db, account, clock_of(request), period)
     form = CallFilterForm.of(seat, counted, reason, q)
-    wanted = form.wanted()
-    if wanted.seat is not None:  # refuse another account's seat now, not mid-download
-        filtered_call_report_page(db, scope, CallReportFilter(seat=wanted.seat), limit=1)
-    factory = session_factory_of(request)
-
-    def lines() -> Iterator[str]:
-        # The request's transaction ends before the body is sent: read in one of its own.
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(CALL_REPORT_COLUMNS)
-        with factory() as session, session.begin():
-            rows = (
-                iter_filtered_call_report(session, scope, wanted)
-                if form.active
-                else iter_call_report(session, scope)
-            )
-            for row in rows:
-                writer.writerow(call_report_csv_row(row))
-                if buffer.tell() > 64_000:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-        yield buffer.getvalue()
-
-    name = f"call-report-{account.code}-{scope.period.start:%Y-%m-%d}.csv"
-    return StreamingResponse(
-        lines(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return call_report_csv(db, session_factory_of(request), scope, form, account.code)
 
 
 @router.post("/calls/{lead_id}/review")

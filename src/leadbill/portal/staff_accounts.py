@@ -7,8 +7,8 @@ review) through the same service as `POST /v1/accounts/{account}/lead-decisions`
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from sqlalchemy import select
@@ -16,14 +16,21 @@ from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
 from leadbill.accounts.service import get_account
-from leadbill.auth.dependencies import DbSession
+from leadbill.auth.dependencies import DbSession, session_factory_of
 from leadbill.billing.invoices import list_invoices
 from leadbill.core.billability import NON_BILLABLE_REASONS, REASON_TEXT, Reason
-from leadbill.errors import NotFound
+from leadbill.errors import InvalidInput
 from leadbill.leads.decisions import exclude_leads
 from leadbill.leads.models import Lead, LeadDecision
 from leadbill.plans.models import Plan
 from leadbill.plans.service import list_plans
+from leadbill.portal.call_filters import (
+    REASON_CHOICES,
+    CallFilterForm,
+    call_page,
+    call_report_csv,
+    period_scope,
+)
 from leadbill.portal.paging import keyset_page
 from leadbill.portal.permissions import DECIDES_LEADS, may, staff_only
 from leadbill.portal.web import (
@@ -35,12 +42,8 @@ from leadbill.portal.web import (
     render,
     set_flash,
 )
-from leadbill.reports.service import (
-    ReportScope,
-    billing_summary,
-    call_report_page,
-    report_scope,
-)
+from leadbill.reports.repository import seat_codes
+from leadbill.reports.service import billing_summary, report_scope
 from leadbill.reviews.service import review_queue
 from leadbill.seats.service import list_seats
 from leadbill.subscriptions.models import Subscription
@@ -148,16 +151,6 @@ def account(request: Request, code: str, visitor: SignedIn, db: DbSession) -> Re
     )
 
 
-def _scope(db: Session, account: Account, as_of: datetime, period: int | None) -> ReportScope:
-    """The current period, or period number `period`, never one that has not started."""
-    current = report_scope(db, account, as_of=as_of)
-    if period is None or period == current.period.index:
-        return current
-    if period < 0 or period > current.period.index:
-        raise NotFound(f"period {period} has not started")
-    return report_scope(db, account, as_of=as_of, period_index=period)
-
-
 def _decisions(db: Session, account_id: int, lead_ids: list[str]) -> dict[str, LeadDecision]:
     """The latest staff decision of each lead on the page (one query)."""
     if not lead_ids:
@@ -181,14 +174,20 @@ def calls(
     db: DbSession,
     after: Annotated[str | None, Query()] = None,
     period: Annotated[int | None, Query()] = None,
+    seat: Annotated[str | None, Query(max_length=64)] = None,
+    counted: Annotated[str | None, Query(max_length=8)] = None,
+    reason: Annotated[str | None, Query(max_length=32)] = None,
+    q: Annotated[str | None, Query(max_length=254)] = None,
 ) -> Response:
-    """The account's call report (R9) as its customer sees it, with staff decisions (R16)."""
+    """The account's call report (R9) as its customer sees it, with the customer page's
+    filters, and staff decisions (R16)."""
     staff_only(visitor)
     found = get_account(db, code)
     as_of = clock_of(request)
-    scope = _scope(db, found, as_of, period)
+    scope = period_scope(db, found, as_of, period)
     current = report_scope(db, found, as_of=as_of).period.index
-    page = call_report_page(db, scope, after=after or None, limit=CALLS_PAGE_SIZE)
+    form = CallFilterForm.of(seat, counted, reason, q)
+    page = call_page(db, scope, form, after or None, CALLS_PAGE_SIZE)
     return render(
         request,
         "staff_calls.html",
@@ -203,7 +202,31 @@ def calls(
         decisions=_decisions(db, found.id, [row.lead_id for row in page.rows]),
         reasons=DECISION_REASONS,
         can_decide=may(visitor, DECIDES_LEADS),
+        form=form,
+        seats=[seat_code for _id, seat_code in seat_codes(db, found.id)],
+        reason_choices=REASON_CHOICES,
     )
+
+
+@router.get("/staff/accounts/{code}/calls.csv")
+def calls_csv(
+    request: Request,
+    code: str,
+    visitor: SignedIn,
+    db: DbSession,
+    period: Annotated[int | None, Query()] = None,
+    seat: Annotated[str | None, Query(max_length=64)] = None,
+    counted: Annotated[str | None, Query(max_length=8)] = None,
+    reason: Annotated[str | None, Query(max_length=32)] = None,
+    q: Annotated[str | None, Query(max_length=254)] = None,
+) -> Response:
+    """The account's call report of a period as CSV, with the page's filters (the
+    customer's CSV, staff decisions included in each lead's reason)."""
+    staff_only(visitor)
+    found = get_account(db, code)
+    scope = period_scope(db, found, clock_of(request), period)
+    form = CallFilterForm.of(seat, counted, reason, q)
+    return call_report_csv(db, session_factory_of(request), scope, form, found.code)
 
 
 @router.post("/staff/accounts/{code}/calls/{lead_id}/decision")
@@ -215,9 +238,14 @@ def decide_lead(
     db: DbSession,
     reason: Annotated[str, Form()] = "",
     period: Annotated[int | None, Form()] = None,
+    filters: Annotated[str, Form(max_length=1024)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    """Mark one lead non-billable before its period is invoiced (R16; admin, reviewer)."""
+    """Mark one lead non-billable before its period is invoiced (R16; admin, reviewer).
+
+    Back to the report as it was shown: the period, and the filters (`filters`, the
+    page's query string) when they still read as filters.
+    """
     check_csrf(visitor, csrf_token)
     visitor.require(*DECIDES_LEADS)
     found = get_account(db, code)
@@ -228,5 +256,16 @@ def decide_lead(
     set_flash(db, visitor, f"Lead {lead_id} is now {REASON_TEXT[Reason(reason.strip())]}.")
     back = f"/portal/staff/accounts/{found.code}/calls"
     if period is not None:
-        back += f"?period={period}"
+        back += f"?{_shown_filters(filters).query(period)}"
     return redirect(f"{back}#lead-{lead_id}")
+
+
+def _shown_filters(query: str) -> CallFilterForm:
+    """The filters of the page a decision was made on (none if they do not read as filters)."""
+    fields = {name: values[-1] for name, values in parse_qs(query).items()}
+    try:
+        return CallFilterForm.of(
+            fields.get("seat"), fields.get("counted"), fields.get("reason"), fields.get("q")
+        )
+    except InvalidInput:
+        return CallFilterForm()

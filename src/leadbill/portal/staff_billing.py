@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated
 
@@ -25,7 +25,6 @@ from leadbill.billing.invoices import STATUSES, get_invoice
 from leadbill.billing.models import Invoice, Payment
 from leadbill.billing.payments import record_payment
 from leadbill.billing.service import BillingRunResult, run_billing
-from leadbill.console import parse_instant
 from leadbill.credit_notes.models import CreditNote
 from leadbill.errors import InvalidInput
 from leadbill.portal.paging import instant_cursor, keyset_page, older_than
@@ -37,6 +36,9 @@ from leadbill.portal.web import (
     check_csrf,
     clock_of,
     current_visitor,
+    instant_field,
+    money,
+    read_instant,
     redirect,
     render,
     set_flash,
@@ -57,16 +59,6 @@ def _visitor_outside_transaction(request: Request) -> Visitor:
 
 
 StandaloneVisitor = Annotated[Visitor, Depends(_visitor_outside_transaction)]
-
-
-def _instant(value: str, field: str) -> datetime:
-    """A form's instant: RFC 3339, or a browser's date-time field (no offset) read as UTC."""
-    text = value.strip()
-    if not text:
-        raise InvalidInput(field, "is required")
-    if len(text) in (16, 19) and "T" in text and not text.endswith(("Z", "z")):
-        text += "Z"  # <input type="datetime-local"> sends 2026-02-01T00:00
-    return parse_instant(text, field)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +124,7 @@ def _runs_page(
         issued=issued,
         totals=_totals([row.invoice for row in issued]),
         recent=recent,
-        as_of_text=as_of_text or f"{clock:%Y-%m-%dT%H:%M}",
+        as_of_text=as_of_text or instant_field(clock, visitor.time_zone),
         error=error,
     )
 
@@ -156,7 +148,7 @@ def run(
     visitor.require(*RUNS_BILLING)
     factory = session_factory_of(request)
     try:
-        instant = _instant(as_of, "as_of")
+        instant = read_instant(as_of, visitor.time_zone, "as_of")
         if instant > clock_of(request) + RUN_HORIZON:
             raise InvalidInput("as_of", "must not be more than a day ahead of the clock")
     except InvalidInput as error:
@@ -273,6 +265,7 @@ def _payments_page(
     visitor: Visitor,
     db: Session,
     *,
+    account: str = "",
     chosen: str = "",
     before: str = "",
     form: dict[str, str] | None = None,
@@ -290,18 +283,7 @@ def _payments_page(
     payments, more = keyset_page(db, query)
     last = payments[-1][0] if more else None
     can_pay = may(visitor, RECORDS_PAYMENTS)
-    payable: list[tuple[Invoice, str, Decimal]] = []
-    if can_pay:
-        open_ = list(
-            db.execute(
-                select(Invoice, Account.code)
-                .join(Account, Account.id == Invoice.account_id)
-                .where(Invoice.status == "open")
-                .order_by(Invoice.id)
-            )
-        )
-        paid = _paid(db, [invoice.id for invoice, _code in open_])
-        payable = [(invoice, code, _balance(invoice, paid)) for invoice, code in open_]
+    payer = _payer(db, account, chosen) if can_pay else None
     return render(
         request,
         "staff_payments.html",
@@ -313,11 +295,41 @@ def _payments_page(
         payments=payments,
         older=instant_cursor(last.received_at, last.id) if last else None,
         can_pay=can_pay,
-        payable=payable,
+        account=payer.code if payer else account.strip(),
+        payable=_payable(db, payer) if payer else [],
         chosen=chosen,
         form=form or {},
         error=error,
     )
+
+
+def _payer(db: Session, account: str, invoice: str) -> Account | None:
+    """The account a payment is recorded for: the one named, else the chosen invoice's."""
+    if account.strip():
+        found = db.scalar(select(Account).where(Account.code == account.strip()))
+        if found is None:
+            raise InvalidInput("account", f"{account.strip()!r} is not an account code")
+        return found
+    if invoice.strip():
+        return db.scalar(
+            select(Account)
+            .join(Invoice, Invoice.account_id == Account.id)
+            .where(Invoice.number == invoice.strip())
+        )
+    return None
+
+
+def _payable(db: Session, account: Account) -> list[tuple[Invoice, Decimal]]:
+    """The account's open invoices, oldest first, each with its balance due."""
+    open_ = list(
+        db.scalars(
+            select(Invoice)
+            .where(Invoice.account_id == account.id, Invoice.status == "open")
+            .order_by(Invoice.id)
+        )
+    )
+    paid = _paid(db, [invoice.id for invoice in open_])
+    return [(invoice, _balance(invoice, paid)) for invoice in open_]
 
 
 @router.get("/staff/payments")
@@ -325,13 +337,26 @@ def payments(
     request: Request,
     visitor: SignedIn,
     db: DbSession,
-    invoice: Annotated[str, Query()] = "",
+    account: Annotated[str, Query(max_length=64)] = "",
+    invoice: Annotated[str, Query(max_length=64)] = "",
     before: Annotated[str, Query()] = "",
 ) -> Response:
     """Payments received, newest first, a page at a time (`before`: the cursor of the
-    previous page's last payment); admins and billing staff record one here."""
+    previous page's last payment). Admins and billing staff record one here: they choose
+    the account, then one of its open invoices (`invoice` chooses both)."""
     staff_only(visitor)
-    return _payments_page(request, visitor, db, chosen=invoice, before=before)
+    try:
+        return _payments_page(request, visitor, db, account=account, chosen=invoice, before=before)
+    except InvalidInput as error:
+        return _payments_page(
+            request,
+            visitor,
+            db,
+            before=before,
+            error=f"{error.field}: {error.reason}",
+            form={"account": account},
+            status_code=422,
+        )
 
 
 @router.post("/staff/payments")
@@ -339,23 +364,32 @@ def pay(
     request: Request,
     visitor: SignedIn,
     db: DbSession,
+    account: Annotated[str, Form()] = "",
     invoice: Annotated[str, Form()] = "",
     amount: Annotated[str, Form()] = "",
     reference: Annotated[str, Form()] = "",
     received_at: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    """Record money received against an open invoice (admin, billing)."""
+    """Record money received against an open invoice (admin, billing); the invoice must
+    be the chosen account's when one was chosen."""
     check_csrf(visitor, csrf_token)
     visitor.require(*RECORDS_PAYMENTS)
     form = {"amount": amount, "reference": reference, "received_at": received_at}
     try:
         if not invoice.strip():
             raise InvalidInput("invoice", "choose the invoice the payment is for")
+        payer = _payer(db, account, "")
         target = get_invoice(db, invoice.strip())
+        if payer is not None and target.account_id != payer.id:
+            raise InvalidInput("invoice", f"{invoice.strip()} is not an invoice of {payer.code}")
         if not amount.strip():
             raise InvalidInput("amount", "is required")
-        at = _instant(received_at, "received_at") if received_at.strip() else clock_of(request)
+        at = (
+            read_instant(received_at, visitor.time_zone, "received_at")
+            if received_at.strip()
+            else clock_of(request)
+        )
         payment = record_payment(
             db,
             invoice=target,
@@ -369,6 +403,7 @@ def pay(
             request,
             visitor,
             db,
+            account="" if error.field == "account" else account,
             chosen=invoice,
             form=form,
             error=f"{error.field}: {error.reason}",
@@ -377,7 +412,7 @@ def pay(
     set_flash(
         db,
         visitor,
-        f"Payment {payment.reference} of {payment.amount} {payment.currency} recorded against "
-        f"{target.number}; the invoice is {target.status}.",
+        f"Payment {payment.reference} of {money(payment.amount, payment.currency)} recorded "
+        f"against {target.number}; the invoice is {target.status}.",
     )
     return redirect("/portal/staff/payments")

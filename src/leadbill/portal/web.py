@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from babel.numbers import format_currency
 from fastapi import Depends, Form, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -29,6 +29,7 @@ from leadbill.auth.dependencies import DbSession
 from leadbill.auth.service import Role
 from leadbill.console import now, parse_instant
 from leadbill.core.errors import RuleViolation
+from leadbill.core.money import format_money
 from leadbill.errors import Forbidden, InvalidInput, LeadbillError
 from leadbill.plans.models import Plan
 from leadbill.portal.models import PortalSession
@@ -50,8 +51,7 @@ def money(amount: Any, currency: str | None = None) -> str:
     """An amount with its currency, as people read it (1,203.29 USD)."""
     if currency is None:  # a Money
         amount, currency = amount.amount, amount.currency
-    text = format_currency(amount, currency, format="#,##0.00", locale="en_US")
-    return f"{text} {currency}"
+    return format_money(Decimal(amount) if isinstance(amount, int) else amount, currency)
 
 
 def local(value: datetime | None, time_zone: str = "UTC", fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -66,6 +66,49 @@ def last_day(end: datetime | None, time_zone: str = "UTC") -> str:
     if end is None:
         return "—"
     return local(end - timedelta(microseconds=1), time_zone, "%Y-%m-%d")
+
+
+def read_instant(value: str, time_zone: str, field: str) -> datetime:
+    """An instant typed in a staff form, read as the pages show instants: in `time_zone`.
+
+    A browser's date-time field sends a wall time with no offset (2026-03-09T12:00): it
+    is that time in `time_zone`. An explicit offset or Z (2026-03-09T12:00Z) is honoured
+    as given. A wall time the zone's clocks skip or repeat (a DST change) is refused
+    rather than guessed: the field names it and asks for an offset.
+    """
+    text = value.strip()
+    if not text:
+        raise InvalidInput(field, "is required")
+    try:
+        wall = datetime.fromisoformat(text)
+    except ValueError:
+        return parse_instant(text, field)  # its error names the field and the format
+    if wall.tzinfo is not None:
+        return parse_instant(text, field)
+    zone = ZoneInfo(time_zone)
+    earlier, later = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
+    if earlier.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:
+        raise InvalidInput(
+            field, f"{text} does not exist in {time_zone} (the clocks skip it); add its offset"
+        )
+    if earlier.utcoffset() != later.utcoffset():
+        raise InvalidInput(
+            field,
+            f"{text} happens twice in {time_zone}; add its offset "
+            f"({_offset(earlier)} or {_offset(later)})",
+        )
+    return earlier.astimezone(UTC)
+
+
+def _offset(instant: datetime) -> str:
+    """The UTC offset of an aware instant as RFC 3339 writes it (-04:00)."""
+    text = instant.strftime("%z")
+    return f"{text[:3]}:{text[3:]}"
+
+
+def instant_field(value: datetime, time_zone: str) -> str:
+    """An instant as a browser's date-time field shows it, in `time_zone`."""
+    return local(value, time_zone, "%Y-%m-%dT%H:%M")
 
 
 templates.env.filters["money"] = money

@@ -5,9 +5,8 @@ from __future__ import annotations
 import csv
 import enum
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO
@@ -22,6 +21,7 @@ from leadbill.core.money import Money, minor_unit
 from leadbill.core.periods import Period
 from leadbill.core.wording import count_of
 from leadbill.reports import service
+from leadbill.reports.csv_rows import CALL_REPORT_COLUMNS, call_report_csv_row, instant_text
 
 app = typer.Typer(
     help="Reports: the master call report and the billing summary.", no_args_is_help=True
@@ -35,82 +35,12 @@ class Format(enum.StrEnum):
     CSV = "csv"
 
 
-CALL_REPORT_COLUMNS = (
-    "lead_id",
-    "seat",
-    "name",
-    "phone",
-    "email",
-    "postal_code",
-    "source",
-    "received_at",
-    "calls",
-    "last_call_result",
-    "last_call_at",
-    "counted",
-    "reason",
-    "reason_text",
-    "counted_at",
-    "call_history",
-)
-
-
-def instant_text(instant: datetime | None) -> str:
-    """An instant as RFC 3339 in UTC with a Z, or empty."""
-    if instant is None:
-        return ""
-    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def compact_instant(instant: datetime) -> str:
-    """A short UTC instant: minutes, and seconds only when they are not zero."""
-    instant = instant.astimezone(UTC)
-    if instant.second or instant.microsecond:
-        return f"{instant:%Y-%m-%dT%H:%M:%S}Z"
-    return f"{instant:%Y-%m-%dT%H:%M}Z"
-
-
-def history_text(history: Iterable[service.CallEvent]) -> str:
-    """A call history as one string: `2026-01-03T14:05Z call_answered answered 183s; ...`."""
-    calls = []
-    for call in history:
-        parts = [compact_instant(call.occurred_at), call.type]
-        if call.result:
-            parts.append(call.result)
-        if call.duration_seconds is not None:
-            parts.append(f"{call.duration_seconds}s")
-        calls.append(" ".join(parts))
-    return "; ".join(calls)
-
-
 def money_text(money: Money) -> str:
     """A decimal string with the currency; the minor unit is shown, no digit is dropped."""
     quantum = Decimal(1).scaleb(-minor_unit(money.currency))
     amount = money.amount
     shown = amount.quantize(quantum) if amount == amount.quantize(quantum) else amount.normalize()
     return f"{shown:f} {money.currency}"
-
-
-def call_report_csv_row(row: service.CallReportRow) -> list[str]:
-    """One lead of the call report as a CSV row (the columns of CALL_REPORT_COLUMNS)."""
-    return [
-        row.lead_id,
-        row.seat_code or "",
-        row.name or "",
-        row.phone or "",
-        row.email or "",
-        row.postal_code or "",
-        row.source or "",
-        instant_text(row.received_at),
-        str(row.calls),
-        row.last_call_result or "",
-        instant_text(row.last_call_at),
-        "yes" if row.counted else "no",
-        row.reason,
-        row.reason_text,
-        instant_text(row.counted_at),
-        history_text(row.call_history),
-    ]
 
 
 @contextmanager

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from leadbill.accounts.service import create_account
 from leadbill.console import bold, out
+from leadbill.core.money import format_money
 from leadbill.credit_notes.service import get_credit_note, list_credit_notes
 from leadbill.errors import LeadbillError
 from leadbill.plans.service import create_plan
@@ -290,10 +291,11 @@ def print_disputes(
         for note in list_credit_notes(session):
             view = get_credit_note(session, note.number)
             applied = ", ".join(
-                f"{amount:,.2f} on {number}" for number, amount, _at in view.applications
+                f"{format_money(amount, note.currency, code=False)} on {number}"
+                for number, amount, _at in view.applications
             )
             out.print(
-                f"Credit note {note.number}: {note.total:,.2f} {note.currency} for lead "
+                f"Credit note {note.number}: {format_money(note.total, note.currency)} for lead "
                 f"{view.lead_id} against {view.invoice_number}; applied {applied or 'not yet'}"
             )
     out.print()

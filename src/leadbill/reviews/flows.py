@@ -29,7 +29,7 @@ from leadbill.billing.models import Invoice
 from leadbill.billing.repository import DueSubscription
 from leadbill.billing.service import Boundary, rate_boundaries
 from leadbill.core.billability import Reason
-from leadbill.core.money import Money
+from leadbill.core.money import Money, format_money
 from leadbill.core.periods import Period
 from leadbill.core.rating import Line
 from leadbill.core.reviews import (
@@ -199,7 +199,7 @@ def _approve(session: Session, review: Review, actor: str, as_of: datetime) -> D
         lines=lines,
         issued_at=as_of,
     )
-    amount = Money(note.total, note.currency).rounded()
+    amount = format_money(Money(note.total, note.currency).rounded().amount, note.currency)
     effect = (
         f"credit note {note.number} of {amount} against {label}, "
         "applied to the account's next invoice"

@@ -7,6 +7,7 @@ from rich.table import Table
 
 from leadbill.accounts.service import get_account
 from leadbill.console import now, out, unit_of_work
+from leadbill.core.money import format_money
 from leadbill.seats import service
 
 app = typer.Typer(help="Seats: a fixed primary and an optional backup.", no_args_is_help=True)
@@ -39,7 +40,7 @@ def create(
         )
         out.print(
             f"seat {seat.code} created; fee invoice {invoice.number}: "
-            f"{invoice.total:f} {invoice.currency}"
+            f"{format_money(invoice.total, invoice.currency)}"
         )
 
 

@@ -10,6 +10,7 @@ from rich.table import Table
 from leadbill.accounts.service import get_account
 from leadbill.billing.models import Invoice
 from leadbill.console import instant_option, local_midnight, now, out, unit_of_work
+from leadbill.core.money import format_money
 from leadbill.plans.models import Plan
 from leadbill.plans.service import get_plan
 from leadbill.subscriptions import service
@@ -102,7 +103,8 @@ def _at(at: str | None) -> datetime:
 def _invoice_text(invoice: Invoice | None) -> str:
     if invoice is None:
         return "nothing invoiced now"
-    return f"invoice {invoice.number or invoice.id} for {invoice.total:.2f} {invoice.currency}"
+    total = format_money(invoice.total, invoice.currency)
+    return f"invoice {invoice.number or invoice.id} for {total}"
 
 
 @app.command("change-plan")
@@ -130,7 +132,7 @@ def change_plan(
         if result.credit_notes:
             # R7: an immediate downgrade is credited, never invoiced as a negative amount.
             issued = ", ".join(
-                f"credit note {note.number} for {note.total:.2f} {note.currency}"
+                f"credit note {note.number} for {format_money(note.total, note.currency)}"
                 for note in result.credit_notes
             )
             issued += ", applied to the next invoice"
