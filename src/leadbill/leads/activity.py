@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from leadbill.core.billability import CALL_EVENTS, FOUND_EVENTS, EventType
 from leadbill.leads.csv_format import ParsedRow
-from leadbill.leads.repository import _arrays, _packed, dialect_name
+from leadbill.leads.repository import arrays, dialect_name, packed
 
 # What makes a lead active at an instant: the events whose instants decided the
 # membership before this index existed (received_at, first_called_at,
@@ -42,7 +42,7 @@ _UPSERT = {
         INSERT INTO lead_activity_months
             (account_id, month, external_id, lead_id, first_at, last_at)
         SELECT * FROM unnest({
-        _arrays("bigint", "date", "text", "bigint", "timestamptz", "timestamptz")
+        arrays("bigint", "date", "text", "bigint", "timestamptz", "timestamptz")
     })
         ON CONFLICT (account_id, month, external_id) DO UPDATE SET
             first_at = least(lead_activity_months.first_at, excluded.first_at),
@@ -93,7 +93,7 @@ def record_activity(
     if dialect_name(session) == "postgresql":
         # Sorted by key: concurrent senders upsert shared rows in the same order (no deadlock).
         ordered = [rows[key] for key in sorted(rows)]
-        columns = [_packed(column) for column in zip(*ordered, strict=True)]
+        columns = [packed(column) for column in zip(*ordered, strict=True)]
         conn.exec_driver_sql(_UPSERT["postgresql"], tuple(columns))
     else:
         conn.exec_driver_sql(_UPSERT["sqlite"], [tuple(row) for row in rows.values()])

@@ -42,7 +42,7 @@ from leadbill.core.billability import (
 from leadbill.core.contacts import normalise_company, normalise_domain
 from leadbill.core.plans import CountingPolicy
 from leadbill.leads.models import Lead
-from leadbill.leads.repository import _arrays, _packed, dialect_name, stored_instant
+from leadbill.leads.repository import arrays, dialect_name, packed, stored_instant
 from leadbill.subscriptions.models import Subscription
 
 _COLUMNS = (
@@ -102,8 +102,8 @@ def _by_ids(session: Session, ids: Sequence[int]) -> dict[int, _Stored]:
         return {}
     conn = session.connection()
     if dialect_name(session) == "postgresql":
-        sql = f"SELECT {_COLUMNS} FROM leads l WHERE l.id = ANY({_arrays('bigint')})"
-        rows = conn.exec_driver_sql(sql, (_packed(ids),))
+        sql = f"SELECT {_COLUMNS} FROM leads l WHERE l.id = ANY({arrays('bigint')})"
+        rows = conn.exec_driver_sql(sql, (packed(ids),))
     else:
         sql = f"SELECT {_COLUMNS} FROM json_each(?) AS k JOIN leads l ON l.id = k.value"
         rows = conn.exec_driver_sql(sql, (json.dumps(list(ids)),))
@@ -122,12 +122,12 @@ def _sharing(
     if dialect == "postgresql":
         sql = (
             f"SELECT DISTINCT {_COLUMNS} FROM unnest("
-            f"{_arrays('bigint', 'bigint', 'text', 'timestamptz')}) AS k(id, a, v, r)"
+            f"{arrays('bigint', 'bigint', 'text', 'timestamptz')}) AS k(id, a, v, r)"
             f" JOIN leads l ON l.account_id = k.a AND l.{column} = k.v"
             " AND l.received_at >= k.r AND NOT (l.received_at = k.r AND l.id <= k.id)"
         )
         params: tuple[Any, ...] = tuple(
-            _packed(values)
+            packed(values)
             for values in (
                 [k[0] for k in keys],
                 [k[1] for k in keys],
@@ -169,8 +169,8 @@ def _repeated(
         return keys
     values = sorted({(k[1], k[2]) for k in keys})
     if dialect_name(session) == "postgresql":
-        source = f"unnest({_arrays('bigint', 'text')}) AS k(a, v)"
-        params: tuple[Any, ...] = (_packed(v[0] for v in values), _packed(v[1] for v in values))
+        source = f"unnest({arrays('bigint', 'text')}) AS k(a, v)"
+        params: tuple[Any, ...] = (packed(v[0] for v in values), packed(v[1] for v in values))
     else:
         source = (
             "(SELECT json_extract(value, '$[0]') AS a, json_extract(value, '$[1]') AS v"
@@ -206,9 +206,9 @@ def _latest_earlier(
         return {}
     dialect = dialect_name(session)
     if dialect == "postgresql":
-        source = f"unnest({_arrays('bigint', 'bigint', 'text', 'timestamptz')}) AS k(id, a, v, r)"
+        source = f"unnest({arrays('bigint', 'bigint', 'text', 'timestamptz')}) AS k(id, a, v, r)"
         params: tuple[Any, ...] = tuple(
-            _packed(values)
+            packed(values)
             for values in (
                 [k[0] for k in keys],
                 [k[1] for k in keys],
@@ -342,9 +342,9 @@ def _store(session: Session, changed: list[tuple[str | None, int | None, int]]) 
     if dialect_name(session) == "postgresql":
         conn.exec_driver_sql(
             "UPDATE leads SET exclusion_reason = u.r, exclusion_lead_id = u.e"
-            f" FROM unnest({_arrays('text', 'bigint', 'bigint')}) AS u(r, e, id)"
+            f" FROM unnest({arrays('text', 'bigint', 'bigint')}) AS u(r, e, id)"
             " WHERE leads.id = u.id",
-            tuple(_packed(column) for column in zip(*changed, strict=True)),
+            tuple(packed(column) for column in zip(*changed, strict=True)),
         )
         return
     conn.exec_driver_sql(

@@ -58,7 +58,7 @@ def stored_instant(instant: datetime, dialect: str) -> str:
 _SEPARATOR = "\x1f"
 
 
-def _packed(values: Iterable[Any]) -> str:
+def packed(values: Iterable[Any]) -> str:
     """PostgreSQL: one column of a chunk as one text parameter, split by the server.
 
     `string_to_array(text, E'\\x1f', '')` turns it back into an array ('' is NULL).
@@ -66,13 +66,13 @@ def _packed(values: Iterable[Any]) -> str:
     an array parameter, which costs more than the statement itself.
     """
     texts = ["" if value is None else str(value) for value in values]
-    packed = _SEPARATOR.join(texts)
-    if texts and packed.count(_SEPARATOR) != len(texts) - 1:
+    joined = _SEPARATOR.join(texts)
+    if texts and joined.count(_SEPARATOR) != len(texts) - 1:
         raise InvalidInput("row", "a value contains the control character U+001F")
-    return packed
+    return joined
 
 
-def _arrays(*types: str) -> str:
+def arrays(*types: str) -> str:
     """PostgreSQL: the arrays of `unnest(...)`, each from one packed text parameter."""
     return ", ".join(f"string_to_array(%s, E'\\x1f', '')::{name}[]" for name in types)
 
@@ -97,10 +97,10 @@ def account_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
         # prepared the statement, the server's generic plan splits the text again for
         # every row it scans (350 ms instead of 1 ms for 1,000 accounts).
         sql = (
-            f"SELECT a.code, a.id FROM unnest({_arrays('text')}) AS k(code)"
+            f"SELECT a.code, a.id FROM unnest({arrays('text')}) AS k(code)"
             " JOIN accounts a ON a.code = k.code"
         )
-        return dict(conn.exec_driver_sql(sql, (_packed(wanted),)).all())
+        return dict(conn.exec_driver_sql(sql, (packed(wanted),)).all())
     # One JSON parameter: the statement text stays the same, so SQLite prepares it once.
     sql = "SELECT a.code, a.id FROM json_each(?) AS k JOIN accounts a ON a.code = k.value"
     found.update(conn.exec_driver_sql(sql, (json.dumps(wanted),)).all())
@@ -114,10 +114,10 @@ def seat_ids(session: Session, account_ids: Iterable[int]) -> dict[tuple[int, st
     conn = _connection(session)
     if dialect_name(session) == "postgresql":
         sql = (
-            f"SELECT s.account_id, s.code, s.id FROM unnest({_arrays('bigint')}) AS k(account_id)"
+            f"SELECT s.account_id, s.code, s.id FROM unnest({arrays('bigint')}) AS k(account_id)"
             " JOIN seats s ON s.account_id = k.account_id"
         )
-        rows = conn.exec_driver_sql(sql, (_packed(wanted),)).all()
+        rows = conn.exec_driver_sql(sql, (packed(wanted),)).all()
         return {(account_id, code): seat_id for account_id, code, seat_id in rows}
     marker = "?"
     for chunk in _chunks(wanted, IN_CHUNK):
@@ -138,10 +138,10 @@ def existing_keys(session: Session, keys: Sequence[tuple[int, str]]) -> set[tupl
     if dialect_name(session) == "postgresql":
         rows = conn.exec_driver_sql(
             "SELECT e.account_id, e.idempotency_key"
-            f" FROM unnest({_arrays('bigint', 'text')}) AS k(account_id, idempotency_key)"
+            f" FROM unnest({arrays('bigint', 'text')}) AS k(account_id, idempotency_key)"
             " JOIN lead_events e ON e.account_id = k.account_id"
             " AND e.idempotency_key = k.idempotency_key",
-            (_packed(k[0] for k in keys), _packed(k[1] for k in keys)),
+            (packed(k[0] for k in keys), packed(k[1] for k in keys)),
         )
     else:
         # A join (not a row-value IN, which SQLite answers with a table scan)
@@ -185,7 +185,7 @@ _UPSERT_LEADS = {
                            company_domain, first_found_at, phone_e164, email_key, created_at)
         SELECT * FROM (
         SELECT nextval('leads_id_seq'::regclass), *, %s::timestamptz FROM unnest({
-        _arrays(
+        arrays(
             "bigint",
             "text",
             "bigint",
@@ -226,7 +226,7 @@ def upsert_leads(session: Session, leads: Sequence[LeadRow], created_at: str) ->
         return {}
     conn = _connection(session)
     if dialect_name(session) == "postgresql":
-        columns = [_packed(column) for column in zip(*leads, strict=True)]
+        columns = [packed(column) for column in zip(*leads, strict=True)]
         rows = conn.exec_driver_sql(_UPSERT_LEADS["postgresql"], (created_at, *columns)).all()
         return {(account_id, external_id): lead_id for account_id, external_id, lead_id in rows}
     return _upsert_leads_sqlite(conn, leads, created_at)
@@ -337,7 +337,7 @@ _INSERT_EVENTS = {
         SELECT * FROM (
         SELECT nextval('lead_events_id_seq'::regclass), *, %s::timestamptz
         FROM unnest({
-        _arrays("bigint", "bigint", "text", "text", "timestamptz", "text", "integer", "text")
+        arrays("bigint", "bigint", "text", "text", "timestamptz", "text", "integer", "text")
     }) OFFSET 0
         ) AS batch ORDER BY 2, 4
         ON CONFLICT (account_id, idempotency_key) DO NOTHING
@@ -369,7 +369,7 @@ def insert_new_events(session: Session, events: Sequence[EventRow], ingested_at:
         return True
     conn = _connection(session)
     if dialect_name(session) == "postgresql":
-        columns = [_packed(column) for column in zip(*events, strict=True)]
+        columns = [packed(column) for column in zip(*events, strict=True)]
         sql = _INSERT_NEW_EVENTS["postgresql"]
         result = conn.exec_driver_sql(sql, (ingested_at, *columns))
     else:
@@ -390,7 +390,7 @@ def insert_events(
         return None
     conn = _connection(session)
     if dialect_name(session) == "postgresql":
-        columns = [_packed(column) for column in zip(*events, strict=True)]
+        columns = [packed(column) for column in zip(*events, strict=True)]
         inserted = set(
             conn.exec_driver_sql(_INSERT_EVENTS["postgresql"], (ingested_at, *columns)).all()
         )
@@ -430,8 +430,8 @@ def recompute_instants(
             " WHERE e.lead_id = leads.id AND e.type = ANY(%s::text[])),"
             " first_found_at = (SELECT min(e.occurred_at) FROM lead_events e"
             " WHERE e.lead_id = leads.id AND e.type = ANY(%s::text[]))"
-            f" FROM unnest({_arrays('bigint')}) AS k(id) WHERE leads.id = k.id",
-            (received_type, types, found, _packed(ids)),
+            f" FROM unnest({arrays('bigint')}) AS k(id) WHERE leads.id = k.id",
+            (received_type, types, found, packed(ids)),
         )
         return
     marker = "?"

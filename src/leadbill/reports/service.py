@@ -584,7 +584,7 @@ def _threshold_flags(
     no plan change split it); a crossing is recorded once per period. `known`: the
     counts the summary already read, which the recording does not read again.
     """
-    record_threshold_crossings(session, [scope.account_id], as_of, known)
+    record_threshold_crossings(session, [scope.account_id], as_of, known, screen=False)
     recorded = {
         row.threshold: row
         for row in crossings_of(session, scope.subscription_id, scope.period.index)

@@ -166,7 +166,12 @@ KnownCounts = Mapping[tuple[int, CountingPolicy, datetime, datetime], int]
 
 
 def record_threshold_crossings(
-    session: Session, account_ids: Iterable[int], as_of: datetime, known: KnownCounts | None = None
+    session: Session,
+    account_ids: Iterable[int],
+    as_of: datetime,
+    known: KnownCounts | None = None,
+    *,
+    screen: bool = True,
 ) -> list[ThresholdCrossing]:
     """Record every threshold the accounts' open periods reached by `as_of`; return the new ones.
 
@@ -181,7 +186,9 @@ def record_threshold_crossings(
     one for the segments, one count and one query for the leads at the threshold
     ranks per counting policy, one insert. Re-running records nothing new. A span
     whose count the caller already read in this transaction (`known`, by account,
-    policy, start and end) is not counted again.
+    policy, start and end) is not counted again. `screen=False` skips the bound
+    (a caller that reads one account whose counts it already holds: the bound
+    would cost a statement and spare none).
     """
     try:
         as_of = require_utc(as_of, "as_of")
@@ -189,7 +196,9 @@ def record_threshold_crossings(
         raise from_rule(error) from None
     watched = [
         w
-        for w in repository.active_subscriptions(session, _may_cross(session, account_ids))
+        for w in repository.active_subscriptions(
+            session, _may_cross(session, account_ids) if screen else set(account_ids)
+        )
         if CountingPolicy(w.counting_policy) in usage_counts.COUNTED_POLICIES
     ]
     if not watched:
