@@ -105,14 +105,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    # psycopg prepares a statement on its fifth run, and PostgreSQL may then keep one
-    # generic plan for it that ignores the parameters' values: it takes one account's
-    # share of a table for a few rows, and a page's events (50 lead ids, one account
-    # with 700,000 events) took 46 ms through the account's index instead of 0.3 ms
-    # through the leads'. Every execution is planned with its values instead.
-    connect_args = {"options": "-c plan_cache_mode=force_custom_plan"}
-    connect_args.update(kwargs.pop("connect_args", {}))
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

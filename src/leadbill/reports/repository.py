@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Subquery, and_, exists, func, or_, select, union_all
+from sqlalchemy import Subquery, and_, bindparam, exists, func, or_, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -244,7 +244,15 @@ def events_of(session: Session, account_id: int, lead_ids: Sequence[int]) -> lis
             LeadEvent.call_result,
             LeadEvent.duration_seconds,
         )
-        .where(LeadEvent.account_id == account_id, LeadEvent.lead_id.in_(lead_ids))
+        .where(
+            # Written into the statement, not bound: psycopg prepares a statement on its
+            # fifth run, and PostgreSQL's generic plan for it ignores the values, taking
+            # one account's share of the events for a few rows: a page's events of an
+            # account with 700,000 went through the account's index (46 ms) instead of
+            # the leads' (0.3 ms). With the values in the text it is planned with them.
+            LeadEvent.account_id == bindparam("account_id", account_id, literal_execute=True),
+            LeadEvent.lead_id.in_(bindparam("lead_ids", list(lead_ids), literal_execute=True)),
+        )
         .order_by(LeadEvent.lead_id, LeadEvent.occurred_at, LeadEvent.id)
     )
     rows: Sequence[Any] = session.execute(query).all()
