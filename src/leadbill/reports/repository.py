@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from leadbill.core.periods import Period
 from leadbill.core.plans import CountingPolicy
-from leadbill.leads.activity import ACTIVITY_TYPES, month_tests
+from leadbill.leads.activity import ACTIVITY_TYPES, MonthTest, month_tests
 from leadbill.leads.models import Lead, LeadActivityMonth, LeadEvent
 from leadbill.leads.policies import counted_in
 from leadbill.seats.models import Seat
@@ -171,14 +171,10 @@ def _active(
     branches = []
     for test in tests:
         branch = select(LeadActivityMonth.external_id, LeadActivityMonth.lead_id).where(
-            LeadActivityMonth.account_id == account_id, LeadActivityMonth.month == test.month
+            LeadActivityMonth.account_id == account_id, *_passes(test)
         )
         if after is not None:
             branch = branch.where(LeadActivityMonth.external_id > after)
-        if test.since is not None:
-            branch = branch.where(LeadActivityMonth.last_at >= test.since)
-        if test.before is not None:
-            branch = branch.where(LeadActivityMonth.first_at < test.before)
         if not exact:
             branch = branch.where(_event_in(LeadActivityMonth.lead_id, account_id, period))
         if conditions:
@@ -206,20 +202,22 @@ def _active(
 def _active_lead(account_id: int, period: Period) -> ColumnElement[bool]:
     """Whether the lead of the outer query is active in `period` (the same tests as `_active`)."""
     tests, exact = month_tests(period.start, period.end)
-    in_month = []
-    for test in tests:
-        passes = [LeadActivityMonth.month == test.month]
-        if test.since is not None:
-            passes.append(LeadActivityMonth.last_at >= test.since)
-        if test.before is not None:
-            passes.append(LeadActivityMonth.first_at < test.before)
-        in_month.append(and_(*passes))
     row = exists().where(
         LeadActivityMonth.account_id == account_id,
         LeadActivityMonth.external_id == Lead.external_id,
-        or_(*in_month),
+        or_(*(and_(*_passes(test)) for test in tests)),
     )
     return row if exact else and_(row, _event_in(Lead.id, account_id, period))
+
+
+def _passes(test: MonthTest) -> list[ColumnElement[bool]]:
+    """The conditions of a lead_activity_months row passing its month's test."""
+    passes = [LeadActivityMonth.month == test.month]
+    if test.since is not None:
+        passes.append(LeadActivityMonth.last_at >= test.since)
+    if test.before is not None:
+        passes.append(LeadActivityMonth.first_at < test.before)
+    return passes
 
 
 def _event_in(lead_id: Any, account_id: int, period: Period) -> ColumnElement[bool]:
