@@ -13,8 +13,10 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Annotated
 from urllib.parse import urlencode
 
+from fastapi import Depends, Query
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -115,6 +117,34 @@ def iter_filtered_call_report(
         if page.next_after is None:
             return
         after = page.next_after
+
+
+@dataclass(frozen=True, slots=True)
+class FilterQuery:
+    """The filter fields as the page's address carries them, not yet checked."""
+
+    seat: str | None
+    counted: str | None
+    reason: str | None
+    q: str | None
+
+    def form(self) -> CallFilterForm:
+        """The checked form (a bad value is refused, naming its field)."""
+        return CallFilterForm.of(self.seat, self.counted, self.reason, self.q)
+
+
+def _filter_query(
+    seat: Annotated[str | None, Query(max_length=64)] = None,
+    counted: Annotated[str | None, Query(max_length=8)] = None,
+    reason: Annotated[str | None, Query(max_length=32)] = None,
+    q: Annotated[str | None, Query(max_length=254)] = None,
+) -> FilterQuery:
+    return FilterQuery(seat, counted, reason, q)
+
+
+# The call report pages' and CSV downloads' filter parameters, checked by `.form()`
+# where each handler checks them (after the visitor's access to the account).
+FilterParams = Annotated[FilterQuery, Depends(_filter_query)]
 
 
 def period_scope(db: Session, account: Account, as_of: datetime, period: int | None) -> ReportScope:

@@ -18,7 +18,7 @@ from leadbill.core.billability import NON_BILLABLE_REASONS, REASON_TEXT
 from leadbill.core.reviews import ReviewFacts, eligibility
 from leadbill.portal.call_filters import (
     REASON_CHOICES,
-    CallFilterForm,
+    FilterParams,
     call_page,
     call_report_csv,
     period_scope,
@@ -133,12 +133,9 @@ def calls(
     request: Request,
     visitor: SignedIn,
     db: DbSession,
+    filters: FilterParams,
     after: Annotated[str | None, Query()] = None,
     period: Annotated[int | None, Query()] = None,
-    seat: Annotated[str | None, Query(max_length=64)] = None,
-    counted: Annotated[str | None, Query(max_length=8)] = None,
-    reason: Annotated[str | None, Query(max_length=32)] = None,
-    q: Annotated[str | None, Query(max_length=254)] = None,
 ) -> Response:
     """The call report of a period (the current one by default), a page at a time.
 
@@ -150,7 +147,7 @@ def calls(
     as_of = clock_of(request)
     scope = period_scope(db, account, as_of, period)
     current = report_scope(db, account, as_of=as_of).period.index
-    form = CallFilterForm.of(seat, counted, reason, q)
+    form = filters.form()
     page = call_page(db, scope, form, after or None, CALLS_PAGE_SIZE)
     events, reviews = page_review_facts(db, account.id, [row.lead_id for row in page.rows])
     rules = review_config().rules
@@ -194,16 +191,13 @@ def calls_csv(
     request: Request,
     visitor: SignedIn,
     db: DbSession,
+    filters: FilterParams,
     period: Annotated[int | None, Query()] = None,
-    seat: Annotated[str | None, Query(max_length=64)] = None,
-    counted: Annotated[str | None, Query(max_length=8)] = None,
-    reason: Annotated[str | None, Query(max_length=32)] = None,
-    q: Annotated[str | None, Query(max_length=254)] = None,
 ) -> Response:
     """The call report of a period as CSV, with the page's filters (all its leads)."""
     account = visitor.customer_account(db)
     scope = period_scope(db, account, clock_of(request), period)
-    form = CallFilterForm.of(seat, counted, reason, q)
+    form = filters.form()
     return call_report_csv(db, session_factory_of(request), scope, form, account.code)
 
 

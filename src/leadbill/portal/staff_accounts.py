@@ -27,6 +27,7 @@ from leadbill.plans.service import list_plans
 from leadbill.portal.call_filters import (
     REASON_CHOICES,
     CallFilterForm,
+    FilterParams,
     call_page,
     call_report_csv,
     period_scope,
@@ -172,12 +173,9 @@ def calls(
     code: str,
     visitor: SignedIn,
     db: DbSession,
+    filters: FilterParams,
     after: Annotated[str | None, Query()] = None,
     period: Annotated[int | None, Query()] = None,
-    seat: Annotated[str | None, Query(max_length=64)] = None,
-    counted: Annotated[str | None, Query(max_length=8)] = None,
-    reason: Annotated[str | None, Query(max_length=32)] = None,
-    q: Annotated[str | None, Query(max_length=254)] = None,
 ) -> Response:
     """The account's call report (R9) as its customer sees it, with the customer page's
     filters, and staff decisions (R16)."""
@@ -186,7 +184,7 @@ def calls(
     as_of = clock_of(request)
     scope = period_scope(db, found, as_of, period)
     current = report_scope(db, found, as_of=as_of).period.index
-    form = CallFilterForm.of(seat, counted, reason, q)
+    form = filters.form()
     page = call_page(db, scope, form, after or None, CALLS_PAGE_SIZE)
     return render(
         request,
@@ -214,18 +212,15 @@ def calls_csv(
     code: str,
     visitor: SignedIn,
     db: DbSession,
+    filters: FilterParams,
     period: Annotated[int | None, Query()] = None,
-    seat: Annotated[str | None, Query(max_length=64)] = None,
-    counted: Annotated[str | None, Query(max_length=8)] = None,
-    reason: Annotated[str | None, Query(max_length=32)] = None,
-    q: Annotated[str | None, Query(max_length=254)] = None,
 ) -> Response:
     """The account's call report of a period as CSV, with the page's filters (the
     customer's CSV, staff decisions included in each lead's reason)."""
     staff_only(visitor)
     found = get_account(db, code)
     scope = period_scope(db, found, clock_of(request), period)
-    form = CallFilterForm.of(seat, counted, reason, q)
+    form = filters.form()
     return call_report_csv(db, session_factory_of(request), scope, form, found.code)
 
 
