@@ -1,6 +1,6 @@
 """Every table, imported in one place for Alembic and tests."""
 
-from leadbill.accounts.models import Account
+from leadbill.accounts.models import Account, BillingDetails
 from leadbill.auth.models import ApiKey, IdempotentResponse
 from leadbill.billing.models import Invoice, InvoiceLine, NumberSequence, Payment
 from leadbill.context.models import (
@@ -13,12 +13,14 @@ from leadbill.context.models import (
 )
 from leadbill.credit_notes.models import CreditApplication, CreditNote, CreditNoteLine
 from leadbill.db import Base
+from leadbill.entities.models import BillingEntity
 from leadbill.leads.models import Lead, LeadActivityMonth, LeadDecision, LeadEvent
 from leadbill.plans.models import Plan, PlanCategoryPrice
 from leadbill.portal.models import PortalSession, User
 from leadbill.reviews.models import Review, ReviewEvent
 from leadbill.seats.models import Seat
 from leadbill.subscriptions.models import Subscription, SubscriptionPeriod, SubscriptionSegment
+from leadbill.taxes.models import TaxRate
 from leadbill.usage.models import UsageThresholdCrossing
 from leadbill.webhooks.models import (
     WebhookAttempt,
@@ -32,6 +34,8 @@ __all__ = [
     "Account",
     "ApiKey",
     "Base",
+    "BillingDetails",
+    "BillingEntity",
     "BlockListEntry",
     "Campaign",
     "CampaignPause",
@@ -59,6 +63,7 @@ __all__ = [
     "Subscription",
     "SubscriptionPeriod",
     "SubscriptionSegment",
+    "TaxRate",
     "UsageThresholdCrossing",
     "User",
     "WebhookAttempt",

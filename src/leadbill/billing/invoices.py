@@ -5,8 +5,13 @@ the finalizing transaction, so they are gapless and never reused, however many
 processes finalize at once.
 
 An invoice is a draft (lines may change, no number), then open (finalized:
-numbered and immutable), then paid or void. Voiding is a status change of an
-open invoice; a paid invoice is never voided (it takes a credit note).
+numbered and immutable), then paid, void or uncollectible. Voiding is a status
+change of an open invoice; a paid invoice is never voided (it takes a credit note).
+
+Each line carries its tax (core.tax, decided from the account's billing entity
+and billing details); a draft's tax is decided again when it is finalized, and
+the finalized invoice keeps a snapshot of its issuer and customer, its due date
+and the legal mention of its tax. Each prefix of an entity has its own counter.
 """
 
 from __future__ import annotations
@@ -19,24 +24,21 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from leadbill.billing.models import Invoice, InvoiceLine, NumberSequence, Payment
+from leadbill.billing.taxation import AccountBilling, account_billing, format_number, tax_rates
 from leadbill.core.errors import RuleViolation
+from leadbill.core.money import Money
 from leadbill.core.periods import require_utc
-from leadbill.core.rating import Line, invoice_total
+from leadbill.core.rating import Line, LineKind
+from leadbill.core.tax import TaxDecision, document_totals, taxed_lines
 from leadbill.errors import Conflict, InvalidInput, NotFound, from_rule
 from leadbill.webhooks import events as webhook_events
 from leadbill.webhooks.service import Event, emit_many
 
-INVOICE_SEQUENCE = "invoice"
-STATUSES = ("draft", "open", "paid", "void")
+STATUSES = ("draft", "open", "paid", "void", "uncollectible")
 
 
-def format_number(value: int) -> str:
-    """The printed form of an invoice number."""
-    return f"INV-{value:06d}"
-
-
-def take_numbers(session: Session, count: int, sequence: str = INVOICE_SEQUENCE) -> list[int]:
-    """Reserve `count` consecutive numbers; the counter row stays locked until commit."""
+def take_numbers(session: Session, count: int, sequence: str) -> list[int]:
+    """Reserve `count` consecutive numbers of a prefix's counter, locked until commit."""
     if count <= 0:
         return []
     last = session.execute(
@@ -63,9 +65,54 @@ def line_rows(account_id: int, invoice_id: int, lines: Sequence[Line]) -> list[d
             "amount": line.amount.amount,
             "period_start": line.period_start,
             "period_end": line.period_end,
+            "tax_category": line.tax_category,
+            "tax_rate": line.tax_rate,
+            "tax_amount": line.tax_or_zero.amount,
         }
         for position, line in enumerate(lines, start=1)
     ]
+
+
+def stored_lines(rows: Sequence[InvoiceLine], currency: str) -> list[Line]:
+    """Stored invoice lines as core lines (with their tax), in order."""
+    return [
+        Line(
+            kind=LineKind(row.kind),
+            description=row.description,
+            quantity=row.quantity,
+            unit_price=Money(row.unit_price, currency),
+            amount=Money(row.amount, currency),
+            period_start=row.period_start,
+            period_end=row.period_end,
+            tax_category=row.tax_category,
+            tax_rate=row.tax_rate,
+            tax=Money(row.tax_amount, currency),
+        )
+        for row in rows
+    ]
+
+
+def totals_of(lines: Sequence[Line], currency: str) -> dict[str, Decimal]:
+    """The total columns of an invoice with these lines: net, tax and the total to pay."""
+    totals = document_totals(lines, currency)
+    return {
+        "net_total": totals.net.amount,
+        "tax_total": totals.tax.amount,
+        "total": totals.due.amount,
+    }
+
+
+def finalized_fields(
+    billing: AccountBilling, decision: TaxDecision, issued_at: datetime
+) -> dict[str, object]:
+    """What an invoice takes from its account when it is finalized (snapshots, due date)."""
+    return {
+        "billing_entity_id": billing.entity_id,
+        "issuer": billing.issuer,
+        "customer": billing.customer,
+        "due_on": billing.due_on(issued_at),
+        "tax_mention": decision.mention,
+    }
 
 
 def issue_invoice(
@@ -81,7 +128,9 @@ def issue_invoice(
     boundary_index: int | None = None,
     finalize: bool = True,
 ) -> Invoice:
-    """Write one invoice with its lines; finalize it at once unless asked not to."""
+    """Write one invoice with its lines and their tax; finalize it at once unless asked not to."""
+    billing = account_billing(session, account_id)
+    lines = billing.taxed(lines, tax_rates(session), issued_at)
     invoice = Invoice(
         account_id=account_id,
         subscription_id=subscription_id,
@@ -90,8 +139,8 @@ def issue_invoice(
         kind=kind,
         status="draft",
         currency=currency,
-        total=invoice_total(list(lines), currency).amount,
         issued_at=issued_at,
+        **totals_of(lines, currency),
     )
     session.add(invoice)
     session.flush()
@@ -99,6 +148,22 @@ def issue_invoice(
     if finalize:
         finalize_invoice(session, invoice, issued_at)
     return invoice
+
+
+def _retax(session: Session, invoice: Invoice) -> tuple[AccountBilling, TaxDecision]:
+    """Decide a draft's tax again from its account as it is now; rewrite lines and totals."""
+    billing = account_billing(session, invoice.account_id)
+    decision = billing.decision(tax_rates(session), invoice.issued_at)
+    rows = invoice_lines(session, invoice.id)
+    lines = taxed_lines(stored_lines(rows, invoice.currency), decision)
+    for row, line in zip(rows, lines, strict=True):
+        row.tax_category = line.tax_category
+        row.tax_rate = line.tax_rate
+        row.tax_amount = line.tax_or_zero.amount
+    for name, value in totals_of(lines, invoice.currency).items():
+        setattr(invoice, name, value)
+    session.flush()
+    return billing, decision
 
 
 def invoice_event(invoice: Invoice, event_type: str, at: datetime) -> Event:
@@ -146,12 +211,15 @@ def _label(invoice: Invoice) -> str:
 
 
 def finalize_invoice(session: Session, invoice: Invoice, as_of: datetime) -> Invoice:
-    """Give a draft its gapless number and make it immutable (status open)."""
+    """Give a draft its tax, snapshots, due date and gapless number; make it immutable."""
     status = _locked_status(session, invoice)
     if status != "draft":
         raise Conflict(f"invoice {_label(invoice)} is {status}; only a draft can be finalized")
-    (value,) = take_numbers(session, 1)
-    invoice.number = format_number(value)
+    billing, decision = _retax(session, invoice)
+    for name, value in finalized_fields(billing, decision, invoice.issued_at).items():
+        setattr(invoice, name, value)
+    (value,) = take_numbers(session, 1, billing.invoice_prefix)
+    invoice.number = format_number(billing.invoice_prefix, value)
     invoice.status = finalized_status(invoice.total)
     invoice.finalized_at = as_of
     if invoice.status == "paid":
@@ -205,8 +273,7 @@ def replace_lines(session: Session, invoice: Invoice, lines: Sequence[Line]) -> 
             )
     session.execute(delete(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id))
     session.execute(insert(InvoiceLine), line_rows(invoice.account_id, invoice.id, lines))
-    invoice.total = invoice_total(list(lines), invoice.currency).amount
-    session.flush()
+    _retax(session, invoice)
     return invoice
 
 
@@ -223,8 +290,7 @@ def add_line(session: Session, invoice: Invoice, line: Line) -> Invoice:
     row = line_rows(invoice.account_id, invoice.id, [line])[0]
     row["position"] = int(position or 0) + 1
     session.execute(insert(InvoiceLine), [row])
-    invoice.total = invoice.total + line.amount.amount
-    session.flush()
+    _retax(session, invoice)
     return invoice
 
 

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, event, inspect, select
+from sqlalchemy import (
+    JSON,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    event,
+    inspect,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadbill.db import Base, BigId, MoneyAmount, UTCDateTime
@@ -14,7 +25,13 @@ from leadbill.errors import Conflict
 
 
 class Invoice(Base):
-    """An invoice: draft, then open with a gapless number, then paid or void.
+    """An invoice: draft, then open with a gapless number, then paid, void or uncollectible.
+
+    `total` is what the customer pays: `net_total` + `tax_total` (the gross) plus
+    the credit notes applied as negative lines (R15). `issuer` and `customer` are
+    the billing entity's and the account's details as they were at finalization
+    (None on invoices finalized before billing entities existed); `due_on` is the
+    issue date in the account's time zone plus its payment terms.
 
     `(subscription_id, boundary_index)` is unique: the invoice issued at the
     start of period k (closing period k-1) exists at most once, whatever runs.
@@ -38,13 +55,24 @@ class Invoice(Base):
     # a plan change at once (R7); licences: licences added inside a period (R20).
     kind: Mapped[str] = mapped_column(String(16))
     number: Mapped[str | None] = mapped_column(String(32), unique=True)
-    status: Mapped[str] = mapped_column(String(16))  # draft | open | paid | void
+    # draft | open | paid | void | uncollectible
+    status: Mapped[str] = mapped_column(String(16))
     currency: Mapped[str] = mapped_column(String(3))
     total: Mapped[Decimal] = mapped_column(MoneyAmount())
+    net_total: Mapped[Decimal] = mapped_column(MoneyAmount())
+    tax_total: Mapped[Decimal] = mapped_column(MoneyAmount())
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finalized_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The entity of the issuer snapshot: a record of history, not a live reference.
+    billing_entity_id: Mapped[int | None] = mapped_column(BigId)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    issuer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    customer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    tax_mention: Mapped[str | None] = mapped_column(String(300))
+    uncollectible_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    uncollectible_reason: Mapped[str | None] = mapped_column(String(300))
 
 
 class InvoiceLine(Base):
@@ -64,6 +92,10 @@ class InvoiceLine(Base):
     amount: Mapped[Decimal] = mapped_column(MoneyAmount())
     period_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
     period_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # core.tax: EN 16931 category (None: no tax), rate in percent, the line's tax.
+    tax_category: Mapped[str | None] = mapped_column(String(2))
+    tax_rate: Mapped[Decimal] = mapped_column(MoneyAmount())
+    tax_amount: Mapped[Decimal] = mapped_column(MoneyAmount())
 
 
 class NumberSequence(Base):
@@ -93,7 +125,9 @@ class Payment(Base):
 # A finalized invoice is immutable: only its status and the instants that record a
 # status change may move. The guard sits on the mapper so that no code path that
 # goes through the ORM can edit a finalized invoice or its lines by accident.
-_STATUS_FIELDS = frozenset({"status", "paid_at", "voided_at"})
+_STATUS_FIELDS = frozenset(
+    {"status", "paid_at", "voided_at", "uncollectible_at", "uncollectible_reason"}
+)
 
 
 def _previous_status(invoice: Invoice) -> str:

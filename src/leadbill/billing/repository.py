@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, text, update
+from sqlalchemy import JSON, Table, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 import leadbill.models  # noqa: F401  (every table, so that foreign keys resolve)
@@ -137,6 +137,13 @@ def _unnest(
             else column.type
         )
         sql_type = column_type.compile(dialect=dialect)
+        if isinstance(column_type, JSON):
+            # A JSON document travels as its text, cast to json[] like any array.
+            casts.append(f"CAST(CAST(:a{number} AS TEXT[]) AS {sql_type}[])")
+            params[f"a{number}"] = [
+                None if row[name] is None else json.dumps(row[name]) for row in rows
+            ]
+            continue
         casts.append(f"CAST(:a{number} AS {sql_type}[])")
         params[f"a{number}"] = [row[name] for row in rows]
     return f"unnest({', '.join(casts)})", params

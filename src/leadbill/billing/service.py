@@ -24,21 +24,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadbill.billing import repository
-from leadbill.billing.invoices import finalized_status, format_number, line_rows, take_numbers
+from leadbill.billing.invoices import (
+    finalized_fields,
+    finalized_status,
+    line_rows,
+    take_numbers,
+    totals_of,
+)
 from leadbill.billing.repository import ClosingPeriod, DueSubscription, SegmentRow
+from leadbill.billing.taxation import AccountBilling, billing_of, format_number, tax_rates
 from leadbill.core.billability import counting_events
 from leadbill.core.errors import RuleViolation
 from leadbill.core.periods import Interval, Period, period_at, require_utc
 from leadbill.core.plans import CountingPolicy, PlanTerms
 from leadbill.core.proration import SegmentUsage, segment_overage_lines
-from leadbill.core.rating import Line, boundary_lines, charges_in_advance, invoice_total
+from leadbill.core.rating import Line, boundary_lines, charges_in_advance
+from leadbill.core.tax import TaxRate
 from leadbill.credit_notes.application import apply_credit_notes, record_applications
 from leadbill.errors import InvalidInput, from_rule
 from leadbill.plans.service import terms
@@ -237,9 +244,23 @@ def _period_rows(boundaries: list[Boundary]) -> list[dict[str, Any]]:
     ]
 
 
-def _invoice_row(b: Boundary, total: Decimal, number: str | None) -> dict[str, Any]:
+def _invoice_row(
+    b: Boundary,
+    lines: list[Line],
+    billing: AccountBilling,
+    rates: list[TaxRate],
+    number: str | None,
+) -> dict[str, Any]:
     """The invoice of one boundary, issued (and finalized) at the boundary instant."""
+    totals = totals_of(lines, b.subscription.currency)
+    total = totals["total"]
     status = finalized_status(total) if number else "draft"
+    finalized: dict[str, Any] = (
+        finalized_fields(billing, billing.decision(rates, b.at), b.at)
+        if number
+        else {"billing_entity_id": None, "issuer": None, "customer": None, "due_on": None}
+        | {"tax_mention": None}
+    )
     return {
         "account_id": b.subscription.account_id,
         "subscription_id": b.subscription.id,
@@ -249,11 +270,12 @@ def _invoice_row(b: Boundary, total: Decimal, number: str | None) -> dict[str, A
         "number": number,
         "status": status,
         "currency": b.subscription.currency,
-        "total": total,
+        **totals,
         "issued_at": b.at,
         "finalized_at": b.at if number else None,
         "paid_at": b.at if status == "paid" else None,
         "voided_at": None,
+        **finalized,
     }
 
 
@@ -320,9 +342,9 @@ def rate_boundaries(
 
 
 def _webhook_events(
-    rated: list[tuple[Boundary, list[Line], Decimal]],
+    rated: list[tuple[Boundary, list[Line]]],
+    rows: list[dict[str, Any]],
     ids: dict[tuple[int, int], int],
-    numbers: list[str],
     plans: dict[int, PlanTerms],
 ) -> list[Event]:
     """The batch's webhook events, from the rows it writes.
@@ -331,17 +353,16 @@ def _webhook_events(
     renewed (a period opened) or cancelled (its cancellation took effect).
     """
     found: list[Event] = []
-    for position, (b, _lines, total) in enumerate(rated):
+    for (b, _lines), row in zip(rated, rows, strict=True):
         due = b.subscription
-        if numbers:
-            row = _invoice_row(b, total, numbers[position])
+        if row["number"] is not None:
             data = webhook_events.invoice_data(
                 id=ids[(due.id, b.index)],
                 number=row["number"],
                 kind=row["kind"],
                 status=row["status"],
                 currency=row["currency"],
-                total=total,
+                total=row["total"],
                 issued_at=b.at,
                 finalized_at=b.at,
                 paid_at=row["paid_at"],
@@ -372,12 +393,34 @@ def _webhook_events(
     return found
 
 
+def _numbers(session: Session, billings: list[AccountBilling], finalize: bool) -> list[str | None]:
+    """The numbers of the batch's invoices, in order, from each issuer's counter (None: drafts).
+
+    Numbers follow the invoices' order (boundary instant, then subscription), so
+    they are deterministic; each prefix's counter is taken once for the batch.
+    """
+    if not finalize:
+        return [None] * len(billings)
+    wanted: dict[str, int] = {}
+    for billing in billings:
+        wanted[billing.invoice_prefix] = wanted.get(billing.invoice_prefix, 0) + 1
+    # Counters are locked in one order, so two runs at once never wait on each other in a circle.
+    taken = {
+        prefix: iter(take_numbers(session, wanted[prefix], prefix)) for prefix in sorted(wanted)
+    }
+    return [
+        format_number(billing.invoice_prefix, next(taken[billing.invoice_prefix]))
+        for billing in billings
+    ]
+
+
 def _bill_batch(
     session: Session,
     as_of: datetime,
     batch_size: int,
     finalize: bool,
     plan_cache: dict[int, PlanTerms],
+    tax_cache: dict[str, list[TaxRate]],
     skip_locked: bool,
 ) -> _BatchOutcome | None:
     due = repository.lock_due_subscriptions(session, as_of, batch_size, skip_locked=skip_locked)
@@ -397,35 +440,39 @@ def _bill_batch(
 
     # Catch-up periods are recorded first; usage is counted from the boundaries' spans.
     repository.insert_periods(session, _period_rows(boundaries))
-    rated_lines = rate_boundaries(session, boundaries, plan_cache)
-    # R15: unapplied credit notes of the batch's accounts become negative lines.
-    rated_lines, credits = apply_credit_notes(session, rated_lines)
-    rated: list[tuple[Boundary, list[Line], Decimal]] = [
-        (b, lines, invoice_total(lines, b.subscription.currency).amount) for b, lines in rated_lines
+    # Each line's tax comes from the account's entity and details on the issue date.
+    billing = billing_of(session, {b.subscription.account_id for b in boundaries})
+    if "rates" not in tax_cache:
+        tax_cache["rates"] = tax_rates(session)
+    rates = tax_cache["rates"]
+    rated_lines = [
+        (b, billing[b.subscription.account_id].taxed(lines, rates, b.at))
+        for b, lines in rate_boundaries(session, boundaries, plan_cache)
     ]
+    # R15: unapplied credit notes of the batch's accounts become negative lines,
+    # up to each invoice's total with its tax.
+    rated, credits = apply_credit_notes(session, rated_lines)
 
-    numbers = [format_number(n) for n in take_numbers(session, len(rated))] if finalize else []
-    ids = repository.insert_invoices(
-        session,
-        [
-            _invoice_row(b, total, numbers[position] if finalize else None)
-            for position, (b, _lines, total) in enumerate(rated)
-        ],
-    )
+    numbers = _numbers(session, [billing[b.subscription.account_id] for b, _ in rated], finalize)
+    rows = [
+        _invoice_row(b, lines, billing[b.subscription.account_id], rates, number)
+        for (b, lines), number in zip(rated, numbers, strict=True)
+    ]
+    ids = repository.insert_invoices(session, rows)
     line_batch: list[dict[str, object]] = []
-    for b, lines, _total in rated:
+    for b, lines in rated:
         invoice_id = ids[(b.subscription.id, b.index)]
         line_batch.extend(line_rows(b.subscription.account_id, invoice_id, lines))
     repository.insert_lines(session, line_batch)
     record_applications(session, credits, ids)
     repository.update_subscriptions(session, _subscription_rows(boundaries))
     # The webhook outbox is written by this batch's transaction: one bulk insert per table.
-    emit_many(session, _webhook_events(rated, ids, numbers, plan_cache))
+    emit_many(session, _webhook_events(rated, rows, ids, plan_cache))
 
     renewed = sum(1 for b in boundaries if b.opening is not None)
     return _BatchOutcome(
-        invoice_ids=[ids[(b.subscription.id, b.index)] for b, _, _ in rated],
-        invoice_numbers=numbers,
+        invoice_ids=[ids[(b.subscription.id, b.index)] for b, _ in rated],
+        invoice_numbers=[number for number in numbers if number is not None],
         renewed=renewed,
         ended=len(boundaries) - renewed,
     )
@@ -452,6 +499,7 @@ def run_billing(
     if batch_size < 1:
         raise InvalidInput("batch_size", "must be at least 1")
     plan_cache: dict[int, PlanTerms] = {}
+    tax_cache: dict[str, list[TaxRate]] = {}  # the rates, read once per run
     invoice_ids: list[int] = []
     invoice_numbers: list[str] = []
     renewed = ended = batches = retries = 0
@@ -463,7 +511,7 @@ def run_billing(
             try:
                 with sessions() as session, session.begin():
                     outcome = _bill_batch(
-                        session, as_of, batch_size, finalize, plan_cache, skip_locked
+                        session, as_of, batch_size, finalize, plan_cache, tax_cache, skip_locked
                     )
                 break
             except DBAPIError as error:

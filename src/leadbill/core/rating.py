@@ -11,7 +11,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import localcontext
+from decimal import Decimal, localcontext
 from fractions import Fraction
 
 from leadbill.core.errors import RuleViolation
@@ -45,6 +45,21 @@ class Line:
     amount: Money
     period_start: datetime | None = None
     period_end: datetime | None = None
+    # Tax (core.tax): the EN 16931 category, the rate in percent and the line's tax,
+    # rounded once. A line without a category carries no tax.
+    tax_category: str | None = None
+    tax_rate: Decimal = Decimal(0)
+    tax: Money | None = None
+
+    @property
+    def tax_or_zero(self) -> Money:
+        """The line's tax, zero when it carries none."""
+        return self.tax if self.tax is not None else Money.zero(self.amount.currency)
+
+    @property
+    def gross(self) -> Money:
+        """Net amount plus tax."""
+        return self.amount + self.tax_or_zero
 
 
 def _line(
@@ -247,8 +262,8 @@ def seat_fee(plan: PlanTerms, seat_label: str) -> Line:
 
 
 def invoice_total(lines: list[Line], currency: str) -> Money:
-    """The invoice total: the sum of its rounded lines."""
-    return total([line.amount for line in lines], currency)
+    """The invoice total: the sum of its rounded lines and their rounded taxes."""
+    return total([line.gross for line in lines], currency)
 
 
 @dataclass(frozen=True, slots=True)

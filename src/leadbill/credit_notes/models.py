@@ -6,7 +6,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, event
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadbill.db import Base, BigId, MoneyAmount, UTCDateTime
@@ -48,9 +57,16 @@ class CreditNote(Base):
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
     currency: Mapped[str] = mapped_column(String(3))
-    total: Mapped[Decimal] = mapped_column(MoneyAmount())
+    total: Mapped[Decimal] = mapped_column(MoneyAmount())  # gross: net + tax
+    net_total: Mapped[Decimal] = mapped_column(MoneyAmount())
+    tax_total: Mapped[Decimal] = mapped_column(MoneyAmount())
     reason: Mapped[str] = mapped_column(String(32))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The issuer and customer as they were when the credit note was issued (None before 0016).
+    # The entity of the issuer snapshot: a record of history, not a live reference.
+    billing_entity_id: Mapped[int | None] = mapped_column(BigId)
+    issuer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    customer: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class CreditNoteLine(Base):
@@ -70,6 +86,10 @@ class CreditNoteLine(Base):
     amount: Mapped[Decimal] = mapped_column(MoneyAmount())
     period_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
     period_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The tax of the invoice lines it corrects (core.tax.credited_tax).
+    tax_category: Mapped[str | None] = mapped_column(String(2))
+    tax_rate: Mapped[Decimal] = mapped_column(MoneyAmount())
+    tax_amount: Mapped[Decimal] = mapped_column(MoneyAmount())
 
 
 class CreditApplication(Base):

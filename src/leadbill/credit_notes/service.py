@@ -12,7 +12,7 @@ back its number); `(subscription_change_id, invoice_id)` is unique likewise.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -21,10 +21,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
-from leadbill.billing.invoices import take_numbers
+from leadbill.billing.invoices import invoice_lines, stored_lines, take_numbers
 from leadbill.billing.models import Invoice
+from leadbill.billing.taxation import billing_of, format_number
 from leadbill.core.money import Money
 from leadbill.core.rating import Line
+from leadbill.core.tax import credited_tax, document_totals
 from leadbill.credit_notes.models import CreditApplication, CreditNote, CreditNoteLine
 from leadbill.errors import Conflict, NotFound
 from leadbill.leads.models import Lead
@@ -33,12 +35,38 @@ from leadbill.subscriptions.models import SubscriptionChange
 from leadbill.webhooks import events
 from leadbill.webhooks.service import emit
 
-CREDIT_NOTE_SEQUENCE = "credit_note"
 
+def _with_invoice_tax(session: Session, invoice: Invoice, lines: Sequence[Line]) -> list[Line]:
+    """The credit lines with the tax of the invoice lines they correct (core.tax.credited_tax).
 
-def format_number(value: int) -> str:
-    """The printed form of a credit note number."""
-    return f"CN-{value:06d}"
+    A line takes the category and rate of the invoice's line of the same kind (else
+    of its first taxed line); the tax refunded at a rate never exceeds what the
+    invoice charged at it, less what earlier credit notes refunded.
+    """
+    charged_lines = stored_lines(invoice_lines(session, invoice.id), invoice.currency)
+    taxed = [line for line in charged_lines if line.tax_category is not None]
+    if not taxed:
+        return list(lines)
+    by_kind = {line.kind: line for line in reversed(taxed)}
+    zero = Money.zero(invoice.currency).rounded()
+    charged: dict[tuple[str, Decimal], Money] = {}
+    for line in taxed:
+        key = (str(line.tax_category), line.tax_rate)
+        charged[key] = charged.get(key, zero) + line.tax_or_zero
+    refunded: dict[tuple[str, Decimal], Money] = {}
+    for row in credited_lines(session, invoice.id):
+        if row.tax_category is not None:
+            key = (row.tax_category, row.tax_rate)
+            refunded[key] = refunded.get(key, zero) + Money(row.tax_amount, invoice.currency)
+    model = [by_kind.get(line.kind, taxed[0]) for line in lines]
+    return credited_tax(
+        [
+            replace(line, tax_category=source.tax_category, tax_rate=source.tax_rate)
+            for line, source in zip(lines, model, strict=True)
+        ],
+        charged,
+        refunded,
+    )
 
 
 def issue_credit_note(
@@ -60,21 +88,29 @@ def issue_credit_note(
     """
     if (review_id is None) == (subscription_change_id is None):
         raise ValueError("a credit note comes from a review or from a subscription change")
-    total = sum((line.amount.amount for line in lines), Decimal(0))
-    if total <= 0:
+    lines = _with_invoice_tax(session, invoice, lines)
+    totals = document_totals(lines, invoice.currency)
+    if totals.net.amount <= 0:
         raise Conflict("a credit note must credit something")
-    (value,) = take_numbers(session, 1, CREDIT_NOTE_SEQUENCE)
+    # The entity that issued the invoice issues its correction.
+    billing = billing_of(session, [account_id], entity_id=invoice.billing_entity_id)[account_id]
+    (value,) = take_numbers(session, 1, billing.credit_note_prefix)
     note = CreditNote(
         account_id=account_id,
-        number=format_number(value),
+        number=format_number(billing.credit_note_prefix, value),
         review_id=review_id,
         subscription_change_id=subscription_change_id,
         invoice_id=invoice.id,
         lead_id=lead_id,
         currency=invoice.currency,
-        total=total,
+        total=totals.gross.amount,
+        net_total=totals.net.amount,
+        tax_total=totals.tax.amount,
         reason=reason,
         issued_at=issued_at,
+        billing_entity_id=billing.entity_id,
+        issuer=billing.issuer,
+        customer=billing.customer,
     )
     try:
         with session.begin_nested():
@@ -101,6 +137,9 @@ def issue_credit_note(
                 "amount": line.amount.amount,
                 "period_start": line.period_start,
                 "period_end": line.period_end,
+                "tax_category": line.tax_category,
+                "tax_rate": line.tax_rate,
+                "tax_amount": line.tax_or_zero.amount,
             }
             for position, line in enumerate(lines, start=1)
         ],

@@ -1,0 +1,1 @@
+"""Billing entities: the operator as the issuer of invoices and credit notes."""

@@ -1,0 +1,42 @@
+"""Billing entities: who issues an account's invoices, with its own number sequences."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from leadbill.db import Base, BigId, UTCDateTime
+
+
+class BillingEntity(Base):
+    """The operator (or one of its companies) as it appears on its invoices.
+
+    Every invoice and credit note snapshots its entity when it is finalized, so
+    editing an entity never changes a finalized document. Numbers are gapless per
+    prefix: `invoice_prefix` and `credit_note_prefix` name the counter rows in
+    `number_sequences`, and no two entities share a prefix. One entity is the
+    default: accounts that name none belong to it.
+    """
+
+    __tablename__ = "billing_entities"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    legal_name: Mapped[str] = mapped_column(String(200))
+    address_line1: Mapped[str] = mapped_column(String(200))
+    address_line2: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str] = mapped_column(String(100))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    region: Mapped[str | None] = mapped_column(String(8))
+    country: Mapped[str] = mapped_column(String(2))
+    tax_id: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(254))
+    invoice_prefix: Mapped[str] = mapped_column(String(12), unique=True)
+    credit_note_prefix: Mapped[str] = mapped_column(String(12), unique=True)
+    payment_terms_days: Mapped[int] = mapped_column(Integer)
+    default_currency: Mapped[str] = mapped_column(String(3))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,236 @@
+"""Billing entities: create, change and read the issuers of invoices.
+
+Numbers are gapless per prefix: each prefix has its own counter row in
+`number_sequences`, created with the entity (or when a prefix changes) and
+never reused by another entity. The first entity is the default one; accounts
+without billing details of their own belong to it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from leadbill.billing.models import NumberSequence
+from leadbill.core.errors import RuleViolation
+from leadbill.core.money import check_currency
+from leadbill.core.periods import require_utc
+from leadbill.core.tax_numbers import check_country, check_region, check_tax_id
+from leadbill.core.wording import one_line
+from leadbill.entities.models import BillingEntity
+from leadbill.errors import Conflict, InvalidInput, NotFound, from_rule
+
+# What an invoice number looks like before its digits: INV-, SE-2026-, US/.
+PREFIX = re.compile(r"^[A-Z0-9][A-Z0-9/_-]{0,11}$")
+CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+MAX_TERMS_DAYS = 365
+# Prefixes of the numbers issued before billing entities existed.
+LEGACY_INVOICE_PREFIX = "INV-"
+LEGACY_CREDIT_NOTE_PREFIX = "CN-"
+
+
+@dataclass(frozen=True, slots=True)
+class EntityFields:
+    """The editable settings of an entity; None leaves a field as it is on update."""
+
+    legal_name: str | None = None
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    postal_code: str | None = None
+    region: str | None = None
+    country: str | None = None
+    tax_id: str | None = None
+    email: str | None = None
+    invoice_prefix: str | None = None
+    credit_note_prefix: str | None = None
+    payment_terms_days: int | None = None
+    default_currency: str | None = None
+
+
+_TEXT_LIMITS = {
+    "legal_name": 200,
+    "address_line1": 200,
+    "address_line2": 200,
+    "city": 100,
+    "postal_code": 20,
+    "email": 254,
+}
+
+
+def _prefix(field: str, value: str) -> str:
+    text = value.strip().upper()
+    if not PREFIX.match(text):
+        raise InvalidInput(
+            field,
+            "must be 1 to 12 letters, digits, '-', '_' or '/', starting with one of the first two",
+        )
+    return text
+
+
+def check_terms(days: int, field: str = "payment_terms_days") -> int:
+    """Payment terms in days after the issue date: 0 (due on receipt) to 365."""
+    if isinstance(days, bool) or not 0 <= days <= MAX_TERMS_DAYS:
+        raise InvalidInput(field, f"must be a whole number of days from 0 to {MAX_TERMS_DAYS}")
+    return days
+
+
+def _apply(entity: BillingEntity, fields: EntityFields) -> None:
+    """Check every given field and set it on `entity`."""
+    try:
+        for name in _TEXT_LIMITS:
+            value = getattr(fields, name)
+            if value is not None:
+                setattr(entity, name, one_line(value, name, _TEXT_LIMITS[name]))
+        if fields.country is not None:
+            entity.country = check_country(fields.country)
+        if fields.region is not None:
+            entity.region = check_region(fields.region, entity.country) if fields.region else None
+        if fields.tax_id is not None:
+            entity.tax_id = check_tax_id(fields.tax_id, entity.country) if fields.tax_id else None
+        if fields.default_currency is not None:
+            entity.default_currency = check_currency(fields.default_currency)
+    except RuleViolation as error:
+        raise from_rule(error) from None
+    if fields.email is not None and entity.email and "@" not in entity.email:
+        raise InvalidInput("email", f"{entity.email!r} is not an e-mail address")
+    if fields.invoice_prefix is not None:
+        entity.invoice_prefix = _prefix("invoice_prefix", fields.invoice_prefix)
+    if fields.credit_note_prefix is not None:
+        entity.credit_note_prefix = _prefix("credit_note_prefix", fields.credit_note_prefix)
+    if fields.payment_terms_days is not None:
+        entity.payment_terms_days = check_terms(fields.payment_terms_days)
+    for name in ("legal_name", "address_line1", "city"):
+        if not getattr(entity, name):
+            raise InvalidInput(name, "is required")
+    if entity.invoice_prefix == entity.credit_note_prefix:
+        raise InvalidInput("credit_note_prefix", "must differ from the invoice prefix")
+
+
+def _check_prefixes_free(session: Session, entity: BillingEntity) -> None:
+    """No other entity numbers documents with either of `entity`'s prefixes."""
+    for field, prefix in (
+        ("invoice_prefix", entity.invoice_prefix),
+        ("credit_note_prefix", entity.credit_note_prefix),
+    ):
+        other = session.scalar(
+            select(BillingEntity.code).where(
+                BillingEntity.id != entity.id,
+                (BillingEntity.invoice_prefix == prefix)
+                | (BillingEntity.credit_note_prefix == prefix),
+            )
+        )
+        if other is not None:
+            raise Conflict(f"{field} {prefix!r} is already used by billing entity {other!r}")
+
+
+def ensure_sequence(session: Session, prefix: str) -> None:
+    """The counter row of a prefix, created at 1 when it does not exist yet."""
+    exists = session.scalar(select(NumberSequence.name).where(NumberSequence.name == prefix))
+    if exists is None:
+        session.execute(insert(NumberSequence), [{"name": prefix, "next_value": 1}])
+
+
+def create_entity(
+    session: Session, *, code: str, fields: EntityFields, as_of: datetime
+) -> BillingEntity:
+    """A new billing entity; the first one becomes the default."""
+    code = code.strip().lower()
+    if not CODE.match(code):
+        raise InvalidInput("code", "must be 1 to 32 lower-case letters, digits, '-' or '_'")
+    try:
+        at = require_utc(as_of, "as_of")
+    except RuleViolation as error:
+        raise from_rule(error) from None
+    if session.scalar(select(BillingEntity.id).where(BillingEntity.code == code)) is not None:
+        raise Conflict(f"billing entity {code!r} already exists")
+    if fields.country is None:
+        raise InvalidInput("country", "is required")
+    first = session.scalar(select(BillingEntity.id).limit(1)) is None
+    entity = BillingEntity(
+        code=code,
+        invoice_prefix=LEGACY_INVOICE_PREFIX if first else "",
+        credit_note_prefix=LEGACY_CREDIT_NOTE_PREFIX if first else "",
+        payment_terms_days=15,
+        default_currency="USD",
+        is_default=first,
+        created_at=at,
+        updated_at=at,
+    )
+    if not first and (fields.invoice_prefix is None or fields.credit_note_prefix is None):
+        raise InvalidInput(
+            "invoice_prefix" if fields.invoice_prefix is None else "credit_note_prefix",
+            "is required for every entity but the first (which continues INV- and CN-)",
+        )
+    _apply(entity, fields)
+    _check_prefixes_free(session, entity)
+    session.add(entity)
+    session.flush()
+    ensure_sequence(session, entity.invoice_prefix)
+    ensure_sequence(session, entity.credit_note_prefix)
+    return entity
+
+
+def update_entity(
+    session: Session, code: str, fields: EntityFields, as_of: datetime
+) -> BillingEntity:
+    """Change an entity's settings; finalized documents keep the snapshot they took."""
+    entity = get_entity(session, code)
+    _apply(entity, fields)
+    _check_prefixes_free(session, entity)
+    entity.updated_at = require_utc(as_of, "as_of")
+    session.flush()
+    ensure_sequence(session, entity.invoice_prefix)
+    ensure_sequence(session, entity.credit_note_prefix)
+    return entity
+
+
+def make_default(session: Session, code: str, as_of: datetime) -> BillingEntity:
+    """Make `code` the default entity (of every account without one of its own)."""
+    entity = get_entity(session, code)
+    session.execute(
+        update(BillingEntity).where(BillingEntity.id != entity.id).values(is_default=False)
+    )
+    entity.is_default = True
+    entity.updated_at = require_utc(as_of, "as_of")
+    session.flush()
+    return entity
+
+
+def get_entity(session: Session, code: str) -> BillingEntity:
+    """The billing entity with this code."""
+    entity = session.scalar(select(BillingEntity).where(BillingEntity.code == code.strip()))
+    if entity is None:
+        raise NotFound(f"billing entity {code!r} does not exist")
+    return entity
+
+
+def list_entities(session: Session) -> list[BillingEntity]:
+    """Every billing entity, by code."""
+    return list(session.scalars(select(BillingEntity).order_by(BillingEntity.code)))
+
+
+def default_entity(session: Session) -> BillingEntity | None:
+    """The default billing entity; None while the operator has set none up."""
+    return session.scalar(select(BillingEntity).where(BillingEntity.is_default.is_(True)))
+
+
+def issuer_snapshot(entity: BillingEntity) -> dict[str, Any]:
+    """What a finalized document keeps of its issuer."""
+    return {
+        "code": entity.code,
+        "legal_name": entity.legal_name,
+        "address_line1": entity.address_line1,
+        "address_line2": entity.address_line2,
+        "city": entity.city,
+        "postal_code": entity.postal_code,
+        "region": entity.region,
+        "country": entity.country,
+        "tax_id": entity.tax_id,
+        "email": entity.email,
+    }

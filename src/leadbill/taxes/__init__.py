@@ -1,0 +1,1 @@
+"""Tax rates: data set by admins, applied by core.tax."""
