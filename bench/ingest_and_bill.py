@@ -1,7 +1,7 @@
 """Benchmark: ingest a month of lead events through the service, then bill it.
 
     python bench/ingest_and_bill.py --database sqlite|postgresql|both
-        [--events 1000000] [--accounts 10000] [--batch 10000] [--profile]
+        [--events 1000000] [--accounts 10000] [--batch 10000] [--profile] [--taxes]
 
 For each database it creates a fresh one (SQLite: a temporary file; PostgreSQL:
 a new database on the --postgres-url server, dropped afterwards), migrates it,
@@ -13,7 +13,13 @@ events, and call events for about three leads in four), and times:
 2. the reference: the same event rows inserted with the driver alone (sqlite3 /
    psycopg executemany) into a table with the columns and indexes of
    lead_events, in a fresh database of the same kind, one transaction per batch;
-3. one billing run as of 2026-02-01 (`billing.service.run_billing`).
+3. one billing run as of 2026-02-01 (`billing.service.run_billing`), wall and
+   client CPU time.
+
+With --taxes the accounts are billed by a Swedish billing entity with a 25 %
+rate: a third are Swedish (taxed), a third German businesses with a VAT id
+(reverse charge) and a third in the US (no tax), so every invoice line goes
+through the tax decision, and every invoice takes issuer and customer snapshots.
 
 Figures go to stdout. Events are generated batch by batch, so memory stays flat.
 """
@@ -39,7 +45,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadbill.accounts.models import Account
@@ -218,7 +224,54 @@ def fresh_database(kind: str, postgres_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-def setup_accounts(sessions: sessionmaker[Session], accounts: int) -> None:
+def setup_taxes(session: Session, accounts: int) -> None:
+    """A Swedish issuer with a 25 % rate, and billing details for every account."""
+    from leadbill.accounts.models import BillingDetails
+    from leadbill.entities.service import EntityFields, create_entity
+    from leadbill.taxes.service import create_rate
+
+    create_entity(
+        session,
+        code="bench-se",
+        fields=EntityFields(
+            legal_name="Bench Leads AB",
+            address_line1="Sveavägen 1",
+            city="Stockholm",
+            country="SE",
+            tax_id="SE556036079301",
+        ),
+        as_of=START,
+    )
+    create_rate(
+        session,
+        name="Moms 25%",
+        rate="25",
+        country="SE",
+        region=None,
+        valid_from=START.date(),
+        valid_to=None,
+        as_of=START,
+    )
+    where = [("SE", "SE556036079301"), ("DE", "DE136695976"), ("US", None)]
+    ids = session.scalars(select(Account.id).order_by(Account.id)).all()
+    session.execute(
+        insert(BillingDetails),
+        [
+            {
+                "account_id": account_id,
+                "legal_name": f"Account {n} Ltd",
+                "address_line1": f"{n} High Street",
+                "city": "Somewhere",
+                "country": where[n % 3][0],
+                "tax_id": where[n % 3][1],
+                "updated_at": START,
+            }
+            for n, account_id in enumerate(ids[:accounts])
+        ],
+    )
+
+
+def setup_accounts(sessions: sessionmaker[Session], accounts: int, taxes: bool = False) -> None:
     """One plan, `accounts` accounts (bulk insert), one subscription each (the service)."""
     with sessions() as session, session.begin():
         plan = create_plan(
@@ -247,6 +300,8 @@ def setup_accounts(sessions: sessionmaker[Session], accounts: int) -> None:
                 for n in range(accounts)
             ],
         )
+        if taxes:
+            setup_taxes(session, accounts)
         for account in session.query(Account).order_by(Account.id):
             create_subscription(session, account=account, plan=plan, start=START)
 
@@ -327,7 +382,7 @@ def run(kind: str, args: argparse.Namespace) -> None:
         engine = make_engine(url)
         upgrade(engine)
         sessions = session_factory(engine)
-        seconds, _ = timed(lambda: setup_accounts(sessions, args.accounts))
+        seconds, _ = timed(lambda: setup_accounts(sessions, args.accounts, args.taxes))
         print(f"setup (not timed in the figures): {seconds:.1f} s")
 
         spent, accepted, duplicate, rejected = ingest_through_service(
@@ -351,10 +406,13 @@ def run(kind: str, args: argparse.Namespace) -> None:
         except ImportError:
             print("billing run:     skipped (leadbill.billing.service.run_billing not available)")
         else:
+            cpu = time.process_time()
             billing_seconds, result = timed(lambda: run_billing(sessions, BILL_AS_OF))
+            cpu = time.process_time() - cpu
             print(
                 f"billing run:     {billing_seconds:7.2f} s  ({result.invoices_issued:,} invoices"
-                f" as of {BILL_AS_OF:%Y-%m-%d})"
+                f" as of {BILL_AS_OF:%Y-%m-%d}; client CPU {cpu:.2f} s"
+                f"{', with taxes' if args.taxes else ''})"
             )
         engine.dispose()
 
@@ -393,6 +451,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
     parser.add_argument("--profile", action="store_true", help="cProfile the ingestion")
+    parser.add_argument(
+        "--taxes", action="store_true", help="bill through a Swedish entity with a 25 %% rate"
+    )
     args = parser.parse_args()
     print(machine())
     print("command: python " + " ".join(sys.argv))

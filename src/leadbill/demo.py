@@ -25,7 +25,7 @@ from rich.text import Text
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from leadbill import demo_seeds
+from leadbill import demo_issuers, demo_seeds
 from leadbill.accounts.models import Account
 from leadbill.accounts.service import create_account
 from leadbill.billing.invoices import invoice_lines
@@ -59,6 +59,8 @@ LADDER = [
 SEAT_FEE = "57.00"
 MONTHS = [(2026, 8), (2026, 9), (2026, 10)]
 BILL_AS_OF = datetime(2026, 11, 2, tzinfo=UTC)
+# The contractor leaves its invoices from October on unpaid: the October one is overdue.
+OVERDUE_FROM = datetime(2026, 10, 1, tzinfo=UTC)
 SUMMARY_AS_OF = datetime(2026, 10, 31, 23, 0, tzinfo=UTC)
 # November is the period in progress: its events so far are imported after the
 # November 2 billing run, and the portal opens the demo at this instant.
@@ -292,10 +294,11 @@ def print_account(session: Session, account: Account) -> None:
         .order_by(Invoice.issued_at, Invoice.id)
     )
     for invoice in invoices:
+        issuer = invoice.issuer["legal_name"] if invoice.issuer else "-"
         table = Table(
             title=(
                 f"{invoice.number}  issued {invoice.issued_at:%Y-%m-%d %H:%M} UTC"
-                f"  [{invoice.status}]"
+                f"  due {invoice.due_on}  by {issuer}  [{invoice.status}]"
             ),
             title_justify="left",
             show_edge=False,
@@ -304,15 +307,27 @@ def print_account(session: Session, account: Account) -> None:
         table.add_column("qty", justify="right")
         table.add_column("unit", justify="right")
         table.add_column("amount", justify="right")
-        for line in invoice_lines(session, invoice.id):
+        lines = invoice_lines(session, invoice.id)
+        for line in lines:
             table.add_row(
                 line.description,
                 str(line.quantity),
                 format_money(line.unit_price, invoice.currency, code=False),
                 _money(line.amount, invoice.currency),
             )
+        taxed = next((line for line in lines if line.tax_category is not None), None)
+        if taxed is not None and (taxed.tax_category != "O" or invoice.tax_mention):
+            table.add_row("net", "", "", _money(invoice.net_total, invoice.currency))
+            table.add_row(
+                f"tax {taxed.tax_category} {taxed.tax_rate.normalize():f} %",
+                "",
+                "",
+                _money(invoice.tax_total, invoice.currency),
+            )
         table.add_row(bold("total"), "", "", bold(_money(invoice.total, invoice.currency)))
         out.print(table)
+        if invoice.tax_mention:
+            out.print(f"  {invoice.tax_mention}")
     # The last hour of October in the account's time zone, at the latest SUMMARY_AS_OF.
     november = datetime(2026, 11, 1, tzinfo=ZoneInfo(account.time_zone)).astimezone(UTC)
     as_of = min(SUMMARY_AS_OF, november - timedelta(hours=1))
@@ -388,6 +403,7 @@ def run_demo(sessions: sessionmaker[Session], directory: Path | None = None) -> 
     with sessions() as session, session.begin():
         if session.scalar(select(Account.id).limit(1)) is not None:
             raise RuntimeError("the database already holds data; the demo needs an empty one")
+        demo_issuers.load_issuers(session, CATALOGUE_AT)
         load_catalogue_and_accounts(session)
         demo_seeds.load_catalogue(session)
         demo_seeds.load_accounts(session)
@@ -429,11 +445,16 @@ def run_demo(sessions: sessionmaker[Session], directory: Path | None = None) -> 
     import_month_to_date(sessions, directory)
     with sessions() as session, session.begin():
         create_demo_users(session, CATALOGUE_AT)
-    # Customers paid everything issued before November.
+    # Customers paid everything issued before November, but for the contractor's
+    # October invoice (September's leads), which is left overdue.
     with sessions() as session, session.begin():
         for invoice in session.scalars(
-            select(Invoice).where(
-                Invoice.status == "open", Invoice.issued_at < datetime(2026, 10, 25, tzinfo=UTC)
+            select(Invoice)
+            .join(Account, Account.id == Invoice.account_id)
+            .where(
+                Invoice.status == "open",
+                Invoice.issued_at < datetime(2026, 10, 25, tzinfo=UTC),
+                ~((Account.code == demo_seeds.PLUMBER) & (Invoice.issued_at >= OVERDUE_FROM)),
             )
         ):
             record_payment(

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadbill import demo_issuers
 from leadbill.accounts.models import Account
 from leadbill.accounts.service import create_account
 from leadbill.console import out
@@ -160,11 +161,17 @@ def load_accounts(session: Session) -> None:
     context.add_customers(session, PLUMBER, [(CUSTOMER_PHONE, None), (None, "pat@home.example")])
 
     vendor = _account(session, VENDOR, "Fjord Analytics AB", "EUR", "Europe/Stockholm")
+    demo_issuers.bill_from_sweden(session, vendor, CATALOGUE_AT)
     create_subscription(
         session,
         account=vendor,
         plan=get_plan(session, "prospect-40"),
         start=_local_month_start(*MONTHS[0], vendor.time_zone),
+    )
+    demo_issuers.load_eu_business(
+        session,
+        CATALOGUE_AT,
+        _local_month_start(*MONTHS[0], demo_issuers.EU_BUSINESS_ZONE),
     )
     for kind, value in BLOCKED:
         context.add_block_entry(session, VENDOR, kind, value)
@@ -366,5 +373,9 @@ def vendor_events(rng: random.Random) -> list[dict[str, str]]:
 
 
 def generate_events(rng: random.Random) -> list[dict[str, str]]:
-    """The lead events of the pay-per-lead contractor and the data vendor's customer."""
-    return plumber_events(rng) + vendor_events(rng)
+    """The lead events of the contractor and the data vendor's two customers."""
+    return (
+        plumber_events(rng)
+        + vendor_events(rng)
+        + demo_issuers.eu_business_events(random.Random(20260803), MONTHS)
+    )

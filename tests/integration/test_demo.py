@@ -29,6 +29,19 @@ def _totals(session: Session, code: str) -> list[tuple[str, Decimal]]:
     return [(kind, total) for kind, total in rows]
 
 
+OCTOBER_CHICAGO = datetime(2026, 10, 1, 5, tzinfo=UTC)
+
+
+def _last_invoice(session: Session, code: str) -> Invoice:
+    return session.scalars(
+        select(Invoice)
+        .join(Account, Account.id == Invoice.account_id)
+        .where(Account.code == code)
+        .order_by(Invoice.issued_at.desc(), Invoice.id.desc())
+        .limit(1)
+    ).one()
+
+
 def test_demo_bills_every_model(
     sessions: sessionmaker[Session], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -69,7 +82,27 @@ def test_demo_bills_every_model(
         job = session.scalars(select(Lead).filter_by(external_id="BPE-2610-JOB")).one()
         assert job.decision_reason == "job_seeker"
         # R17, R18: October's found contacts beyond 40, and November's fee.
-        assert _totals(session, "fjord-analytics")[-1] == ("period", Decimal("424.00"))
+        # The worked example of docs/taxes.md: 424.00 net, 25 % Swedish VAT, 530.00.
+        assert _totals(session, "fjord-analytics")[-1] == ("period", Decimal("530.00"))
+        fjord = _last_invoice(session, "fjord-analytics")
+        assert (fjord.number, fjord.net_total, fjord.tax_total) == (
+            "SE-000007",
+            Decimal("424.00"),
+            Decimal("106.00"),
+        )
+        assert fjord.issuer and fjord.issuer["legal_name"] == "Lead Data Nordic AB"
+        assert fjord.customer and fjord.customer["city"] == "Göteborg"
+        # The German business under reverse charge: no tax, the legal mention.
+        mueller = _last_invoice(session, "mueller-daten")
+        assert (mueller.tax_total, mueller.total) == (Decimal("0.00"), mueller.net_total)
+        assert mueller.tax_mention and mueller.tax_mention.startswith("Reverse charge")
+        # The contractor's October invoice is left unpaid, overdue since October 16.
+        october = session.scalars(
+            select(Invoice)
+            .join(Account, Account.id == Invoice.account_id)
+            .where(Account.code == "bright-plumbing", Invoice.issued_at == OCTOBER_CHICAGO)
+        ).one()
+        assert (october.status, str(october.due_on)) == ("open", "2026-10-16")
 
 
 def test_the_portal_opens_the_demo_in_the_period_in_progress(

@@ -21,12 +21,12 @@ def test_demo_contractor_disputes(sessions: sessionmaker[Session], tmp_path: Pat
         assert statuses == {1: "approved", 2: "rejected", 3: "approved", 4: "open"}
         note = get_credit_note(session, "CN-000001")
         assert (note.invoice_number, note.lead_id, note.note.total) == (
-            "INV-000025",
+            "INV-000022",
             "pp-dispute-after",
             Decimal("65.00"),
         )
         assert note.remaining.amount == 0
-        november = get_invoice(session, "INV-000032")
+        november = get_invoice(session, "INV-000028")
         credit = invoice_lines(session, november.id)[-1]
         assert (credit.kind, credit.amount) == ("credit", Decimal("-65.00"))
         assert november.total == Decimal("1055.00")
