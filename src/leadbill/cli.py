@@ -11,6 +11,7 @@ import typer
 from leadbill.accounts.commands import app as accounts_app
 from leadbill.auth.commands import app as keys_app
 from leadbill.billing.commands import register as register_billing
+from leadbill.billing.export_commands import app as export_app
 from leadbill.console import out, print_error, sessions
 from leadbill.context.commands import app as context_app
 from leadbill.credit_notes.commands import app as credit_notes_app
@@ -104,6 +105,7 @@ app.add_typer(context_app, name="context")
 app.add_typer(reports_app, name="reports")
 app.add_typer(reviews_app, name="reviews")
 app.add_typer(credit_notes_app, name="credit-notes")
+app.add_typer(export_app, name="export")
 register_billing(app)
 app.add_typer(webhooks_app, name="webhooks")
 app.command("worker")(worker)

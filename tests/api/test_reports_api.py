@@ -3,6 +3,8 @@ plan changes (R7) over the API, on the services' own figures."""
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -208,3 +210,26 @@ def test_r7_change_plan_upgrade_now_or_at_period_end(client: TestClient, world: 
     assert change["invoice"]["total"] == {"amount": "200.00", "currency": "USD"}
     off_ladder = client.post(url, json={"plan": "nope"}, headers=admin)
     assert off_ladder.status_code == 404
+
+
+def test_ledger_export_is_csv_of_the_invoices(client: TestClient, world: World) -> None:
+    response = client.get(
+        "/v1/exports/ledger?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z",
+        headers=world.auth("billing"),
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    # Each account's first fee (1000.00) and seat fee (57.00), no tax: no entity is set up.
+    assert sorted((row["account"], row["gross"]) for row in rows) == [
+        ("acme", "1000.00"),
+        ("acme", "57.00"),
+        ("other", "1000.00"),
+        ("other", "57.00"),
+    ]
+    naive = client.get(
+        "/v1/exports/ledger?from=2026-01-01T00:00:00&to=2026-02-01T00:00:00Z",
+        headers=world.auth("billing"),
+    )
+    assert naive.status_code == 422
+    assert naive.json()["errors"][0]["field"] == "from"

@@ -231,6 +231,12 @@ CASES = [
     Case("explain invoice", "GET", "/v1/invoices/{acme_invoice}/explain", READERS),
     Case("invoice line leads", "GET", "/v1/invoices/{acme_invoice}/lines/1/leads", READERS),
     Case("plan advice", "GET", "/v1/accounts/acme/plan-advice", READERS),
+    Case(
+        "ledger export",
+        "GET",
+        "/v1/exports/ledger?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z",
+        ("admin", "billing", "viewer"),
+    ),
 ]
 
 

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import io
+from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,7 @@ from leadbill.auth.idempotency import LeadbillRoute
 from leadbill.auth.service import STAFF_READERS, Principal, Role
 from leadbill.billing.explain import InvoiceExplanation, explain_invoice, line_leads_page
 from leadbill.billing.invoices import STATUSES, get_invoice, invoice_lines
+from leadbill.billing.ledger import ledger_rows, write_ledger
 from leadbill.billing.models import Invoice
 from leadbill.billing.payments import amount_paid, balance_due, payments_of, record_payment
 from leadbill.billing.schemas import (
@@ -234,4 +236,33 @@ def explain_line_leads(
         page=PageInfo(
             limit=limit, next_cursor=encode_cursor(next_after) if next_after is not None else None
         ),
+    )
+
+
+LEDGER_READERS = (Role.ADMIN, Role.BILLING, Role.VIEWER)
+
+
+@router.get(
+    "/exports/ledger",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "The ledger as CSV"}},
+)
+def export_ledger(
+    session: DbSession,
+    caller: Caller,
+    start: Annotated[
+        datetime, Query(alias="from", description="first instant, RFC 3339 with an offset")
+    ],
+    end: Annotated[datetime, Query(alias="to", description="end instant (excluded)")],
+    entity: Annotated[str | None, Query(max_length=32, description="one billing entity")] = None,
+) -> Response:
+    """Invoices, credit notes and payments of [from, to) as CSV, one row a document line
+    (admin, billing, viewer); the columns are those of `leadbill export ledger`."""
+    allow(caller, *LEDGER_READERS)
+    buffer = io.StringIO()
+    write_ledger(buffer, ledger_rows(session, start, end, entity=entity))
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="ledger.csv"'},
     )
