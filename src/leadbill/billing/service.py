@@ -45,7 +45,7 @@ from leadbill.core.periods import Interval, Period, period_at, require_utc
 from leadbill.core.plans import CountingPolicy, PlanTerms
 from leadbill.core.proration import SegmentUsage, segment_overage_lines
 from leadbill.core.rating import Line, boundary_lines, charges_in_advance
-from leadbill.core.tax import TaxRate
+from leadbill.core.tax import TaxDecision, TaxRate, taxed_lines
 from leadbill.credit_notes.application import apply_credit_notes, record_applications
 from leadbill.errors import InvalidInput, from_rule
 from leadbill.plans.service import terms
@@ -248,7 +248,7 @@ def _invoice_row(
     b: Boundary,
     lines: list[Line],
     billing: AccountBilling,
-    rates: list[TaxRate],
+    decision: TaxDecision,
     number: str | None,
 ) -> dict[str, Any]:
     """The invoice of one boundary, issued (and finalized) at the boundary instant."""
@@ -256,7 +256,7 @@ def _invoice_row(
     total = totals["total"]
     status = finalized_status(total) if number else "draft"
     finalized: dict[str, Any] = (
-        finalized_fields(billing, billing.decision(rates, b.at), b.at)
+        finalized_fields(billing, decision, b.at)
         if number
         else {"billing_entity_id": None, "issuer": None, "customer": None, "due_on": None}
         | {"tax_mention": None}
@@ -445,17 +445,25 @@ def _bill_batch(
     if "rates" not in tax_cache:
         tax_cache["rates"] = tax_rates(session)
     rates = tax_cache["rates"]
-    rated_lines = [
-        (b, billing[b.subscription.account_id].taxed(lines, rates, b.at))
-        for b, lines in rate_boundaries(session, boundaries, plan_cache)
-    ]
+    decisions: dict[tuple[int, int], TaxDecision] = {}
+    rated_lines = []
+    for b, lines in rate_boundaries(session, boundaries, plan_cache):
+        decision = billing[b.subscription.account_id].decision(rates, b.at)
+        decisions[(b.subscription.id, b.index)] = decision
+        rated_lines.append((b, taxed_lines(lines, decision)))
     # R15: unapplied credit notes of the batch's accounts become negative lines,
     # up to each invoice's total with its tax.
     rated, credits = apply_credit_notes(session, rated_lines)
 
     numbers = _numbers(session, [billing[b.subscription.account_id] for b, _ in rated], finalize)
     rows = [
-        _invoice_row(b, lines, billing[b.subscription.account_id], rates, number)
+        _invoice_row(
+            b,
+            lines,
+            billing[b.subscription.account_id],
+            decisions[(b.subscription.id, b.index)],
+            number,
+        )
         for (b, lines), number in zip(rated, numbers, strict=True)
     ]
     ids = repository.insert_invoices(session, rows)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
 from babel.numbers import get_currency_precision, is_currency
 
@@ -22,9 +23,16 @@ def check_currency(code: str) -> str:
     return upper
 
 
+@lru_cache(maxsize=512)
 def minor_unit(currency: str) -> int:
     """Number of decimal places of the currency's minor unit (USD 2, JPY 0, KWD 3)."""
     return int(get_currency_precision(currency))
+
+
+@lru_cache(maxsize=512)
+def _quantum(currency: str) -> Decimal:
+    """The currency's minor unit as a Decimal: 0.01 for USD, 1 for JPY."""
+    return Decimal(1).scaleb(-minor_unit(currency))
 
 
 def parse_decimal(value: object, field: str) -> Decimal:
@@ -97,7 +105,7 @@ class Money:
 
     def rounded(self) -> Money:
         """Round half up to the currency's minor unit: the one rounding of a line."""
-        quantum = Decimal(1).scaleb(-minor_unit(self.currency))
+        quantum = _quantum(self.currency)
         return Money(self.amount.quantize(quantum, rounding=ROUND_HALF_UP), self.currency)
 
     def is_zero(self) -> bool:
@@ -115,7 +123,7 @@ def format_money(amount: Decimal, currency: str, *, code: bool = True) -> str:
     currency's minor unit and drops no digit: 500.000000 (how PostgreSQL reads back a
     money column) is 500.00, JPY 1203 is 1,203, and an exact rate of 0.125 stays 0.125.
     """
-    quantum = Decimal(1).scaleb(-minor_unit(currency))
+    quantum = _quantum(currency)
     exact = amount.quantize(quantum) if amount == amount.quantize(quantum) else amount.normalize()
     text = f"{exact:,f}"
     return f"{text} {currency}" if code else text

@@ -205,25 +205,37 @@ class DocumentTotals:
 
 def document_totals(lines: Sequence[Line], currency: str) -> DocumentTotals:
     """Totals of a document: sums of rounded lines and taxes, never rounded again."""
-    zero = Money.zero(currency).rounded()
-    net = tax = credits = zero
-    groups: dict[tuple[str, Decimal], tuple[Money, Money]] = {}
+    net = tax = credits = Decimal(0)
+    groups: dict[tuple[str, Decimal], list[Decimal]] = {}
     for line in lines:
+        amount = line.amount.amount
         if line.kind is LineKind.CREDIT:
-            credits = credits + line.amount
+            credits += amount
             continue
-        net = net + line.amount
-        tax = tax + line.tax_or_zero
+        part = line.tax.amount if line.tax is not None else Decimal(0)
+        net += amount
+        tax += part
         if line.tax_category is not None:
-            key = (line.tax_category, line.tax_rate)
-            basis, part = groups.get(key, (zero, zero))
-            groups[key] = (basis + line.amount, part + line.tax_or_zero)
+            sums = groups.setdefault((line.tax_category, line.tax_rate), [Decimal(0), Decimal(0)])
+            sums[0] += amount
+            sums[1] += part
+
+    def money(amount: Decimal) -> Money:
+        # Sums of amounts already at the minor unit: quantizing only sets the exponent.
+        return Money(amount, currency).rounded()
+
     subtotals = tuple(
-        TaxSubtotal(category, rate, basis, part)
+        TaxSubtotal(category, rate, money(basis), money(part))
         for (category, rate), (basis, part) in sorted(groups.items())
     )
-    gross = net + tax
-    return DocumentTotals(net, tax, gross, credits, gross + credits, subtotals)
+    return DocumentTotals(
+        money(net),
+        money(tax),
+        money(net + tax),
+        money(credits),
+        money(net + tax + credits),
+        subtotals,
+    )
 
 
 def credited_tax(
