@@ -79,13 +79,11 @@ def _truncate_postgres(engine: Engine) -> None:
         conn.execute(text("UPDATE number_sequences SET next_value = 1"))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+def _empty_database(
+    request: pytest.FixtureRequest, directory: Path, sqlite_template: Path
 ) -> Iterator[str]:
-    """The URL of an empty, migrated database of each kind."""
     if request.param == "sqlite":
-        path = tmp_path / "leadbill.db"
+        path = directory / "leadbill.db"
         shutil.copy(sqlite_template, path)
         yield f"sqlite:///{path}"
         return
@@ -94,6 +92,14 @@ def database_url(
     engine = make_engine(url)
     _truncate_postgres(engine)
     engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
+    """The URL of an empty, migrated database of each kind."""
+    yield from _empty_database(request, tmp_path, sqlite_template)
 
 
 @pytest.fixture
@@ -108,6 +114,26 @@ def engine(database_url: str) -> Iterator[Engine]:
 def sessions(engine: Engine) -> sessionmaker[Session]:
     """A session factory on the test database."""
     return session_factory(engine)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[str]:
+    """As `database_url`, but one database for a whole module whose tests only read it.
+
+    Such a module builds its data once. It must not use `database_url` too: on
+    PostgreSQL both are the same database, emptied after each test.
+    """
+    yield from _empty_database(request, tmp_path_factory.mktemp("module"), sqlite_template)
+
+
+@pytest.fixture(scope="module")
+def module_sessions(module_database_url: str) -> Iterator[sessionmaker[Session]]:
+    """A session factory on the module's database."""
+    engine = make_engine(module_database_url)
+    yield session_factory(engine)
+    engine.dispose()
 
 
 @pytest.fixture

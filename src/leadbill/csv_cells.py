@@ -1,4 +1,4 @@
-"""CSV cell safety: every CSV file leadbill writes goes through `ExportWriter`.
+"""CSV cell safety: every CSV file leadbill exports is written by `ExportWriter`.
 
 A spreadsheet reads a cell that begins with `=`, `+`, `-`, `@`, a tab or a
 carriage return as a formula, so a lead named `=HYPERLINK(...)` would run in the

@@ -231,6 +231,8 @@ def generate_events(
 
 def write_csv(rows: list[dict[str, str]], path: Path) -> None:
     """Write the events in the documented CSV import format."""
+    # An import file, read back by `leadbill import events`, not an export: its
+    # cells are not neutralised (csv_cells), since the quote would be imported.
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,8 +22,8 @@ def world(sessions: sessionmaker[Session]) -> PortalWorld:
     return build_world(sessions)
 
 
-@pytest.fixture
-def client(sessions: sessionmaker[Session], database_url: str) -> Iterator[TestClient]:
+@contextmanager
+def portal_client(sessions: sessionmaker[Session], database_url: str) -> Iterator[TestClient]:
     """A browser-like client over https (the cookies are Secure) with the clock at AS_OF."""
     app = create_app(sessions)
     app.state.portal_clock = lambda: AS_OF
@@ -32,6 +33,13 @@ def client(sessions: sessionmaker[Session], database_url: str) -> Iterator[TestC
     with TestClient(
         app, base_url="https://testserver", raise_server_exceptions=False, follow_redirects=False
     ) as client:
+        yield client
+
+
+@pytest.fixture
+def client(sessions: sessionmaker[Session], database_url: str) -> Iterator[TestClient]:
+    """A browser-like client over https (the cookies are Secure) with the clock at AS_OF."""
+    with portal_client(sessions, database_url) as client:
         yield client
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import sys
 from datetime import datetime
@@ -24,6 +23,7 @@ from leadbill.billing.repository import invoices_by_id
 from leadbill.billing.service import run_billing
 from leadbill.console import bold, instant_option, now, out, print_error, sessions, unit_of_work
 from leadbill.core.money import Money, format_money
+from leadbill.csv_cells import Cell, ExportWriter
 from leadbill.errors import InvalidInput, LeadbillError
 
 invoices_app = typer.Typer(
@@ -36,8 +36,8 @@ def _money(amount: Decimal, currency: str) -> str:
     return format_money(Money(amount, currency).rounded().amount, currency)
 
 
-def _plain(amount: Decimal, currency: str) -> str:
-    return str(Money(amount, currency).rounded().amount)
+def _plain(amount: Decimal, currency: str) -> Decimal:
+    return Money(amount, currency).rounded().amount
 
 
 def _at(instant: datetime | None) -> str:
@@ -175,9 +175,9 @@ def _iso(instant: datetime | None) -> str:
     return instant.isoformat().replace("+00:00", "Z") if instant else ""
 
 
-def _export_rows(session: Session, found: list[Invoice]) -> list[list[str]]:
+def _export_rows(session: Session, found: list[Invoice]) -> list[list[Cell]]:
     codes = _account_codes(session, {invoice.account_id for invoice in found})
-    rows: list[list[str]] = []
+    rows: list[list[Cell]] = []
     for invoice in found:
         for line in invoice_service.invoice_lines(session, invoice.id):
             rows.append(
@@ -188,10 +188,10 @@ def _export_rows(session: Session, found: list[Invoice]) -> list[list[str]]:
                     _iso(invoice.issued_at),
                     invoice.currency,
                     _plain(invoice.total, invoice.currency),
-                    str(line.position),
+                    line.position,
                     line.kind,
                     line.description,
-                    str(line.quantity),
+                    line.quantity,
                     _plain(line.unit_price, invoice.currency),
                     _plain(line.amount, invoice.currency),
                     _iso(line.period_start),
@@ -219,7 +219,7 @@ def export(
         else:
             found = invoice_service.list_invoices(session, account_id=_account_id(session, account))
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        writer = ExportWriter(buffer, lineterminator="\n")
         writer.writerow(EXPORT_COLUMNS)
         writer.writerows(_export_rows(session, found))
     if output is None:
@@ -258,14 +258,14 @@ def explain(
         raise typer.Exit(InvalidInput.exit_code)
     with unit_of_work() as session:
         found = explain_invoice(session, number, account_id=_account_id(session, account))
-        writer = csv.writer(sys.stdout, lineterminator="\n") if format_ == "csv" else None
+        writer = ExportWriter(sys.stdout, lineterminator="\n") if format_ == "csv" else None
         if writer is not None:
             writer.writerow(EXPLAIN_COLUMNS)
         else:
             out.print(bold(found.invoice_label), f"  account {found.account_code}")
         for line in found.lines:
             amount = _plain(line.amount.amount, line.amount.currency)
-            head = [found.invoice_label, str(line.position), line.kind, amount]
+            head: list[Cell] = [found.invoice_label, line.position, line.kind, amount]
             if writer is not None:
                 writer.writerow([*head, "", "", "", "", "", "", "", "", line.explanation])
                 for lead in iter_line_leads(session, line):

@@ -8,7 +8,6 @@ CSV export and the API always keep the same leads.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from leadbill.accounts.models import Account
 from leadbill.core.billability import REASON_TEXT, Reason
+from leadbill.csv_cells import ExportWriter
 from leadbill.errors import InvalidInput, NotFound
 from leadbill.reports.csv_rows import CALL_REPORT_COLUMNS, call_report_csv_row
 from leadbill.reports.service import (
@@ -184,7 +184,7 @@ def call_report_csv(
     def lines() -> Iterator[str]:
         # The request's transaction ends before the body is sent: read in one of its own.
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = ExportWriter(buffer)
         writer.writerow(CALL_REPORT_COLUMNS)
         with factory() as session, session.begin():
             rows = (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import enum
 import sys
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from leadbill.console import instant_option, local_midnight, now, out, unit_of_w
 from leadbill.core.money import Money, minor_unit
 from leadbill.core.periods import Period
 from leadbill.core.wording import count_of
+from leadbill.csv_cells import ExportWriter
 from leadbill.reports import service
 from leadbill.reports.csv_rows import CALL_REPORT_COLUMNS, call_report_csv_row, instant_text
 
@@ -92,7 +92,7 @@ def call_report(
         )
         rows = service.iter_call_report(session, scope)
         if format_ is Format.CSV:
-            writer = csv.writer(handle if handle is not None else sys.stdout)
+            writer = ExportWriter(handle if handle is not None else sys.stdout)
             writer.writerow(CALL_REPORT_COLUMNS)
             for row in rows:
                 writer.writerow(call_report_csv_row(row))
@@ -195,7 +195,9 @@ def summary(
         result = service.billing_summary(session, get_account(session, account), as_of_at)
         rows = summary_rows(result)
         if format_ is Format.CSV:
-            writer = csv.writer(sys.stdout)
+            # Every value is text (an amount carries its currency, `1000.00 USD`), so
+            # each is neutralised; none can be negative.
+            writer = ExportWriter(sys.stdout)
             writer.writerow(("field", "value"))
             writer.writerows(rows)
             return

@@ -1,6 +1,7 @@
 """The call report as CSV rows: the columns, RFC 3339 instants in UTC, the call history
 as one cell. The CLI (`leadbill reports call-report --format csv`) and the portal's
-CSV download both write these rows, so a file from either reads the same.
+CSV download both write these rows, so a file from either reads the same; both write
+them with csv_cells.ExportWriter, which neutralises the text cells.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from leadbill.csv_cells import Cell
 from leadbill.reports import service
 
 CALL_REPORT_COLUMNS = (
@@ -58,7 +60,7 @@ def history_text(history: Iterable[service.CallEvent]) -> str:
     return "; ".join(calls)
 
 
-def call_report_csv_row(row: service.CallReportRow) -> list[str]:
+def call_report_csv_row(row: service.CallReportRow) -> list[Cell]:
     """One lead of the call report as a CSV row (the columns of CALL_REPORT_COLUMNS)."""
     return [
         row.lead_id,
@@ -69,7 +71,7 @@ def call_report_csv_row(row: service.CallReportRow) -> list[str]:
         row.postal_code or "",
         row.source or "",
         instant_text(row.received_at),
-        str(row.calls),
+        row.calls,
         row.last_call_result or "",
         instant_text(row.last_call_at),
         "yes" if row.counted else "no",
