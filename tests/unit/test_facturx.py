@@ -1,4 +1,4 @@
-"""Factur-X (EN 16931) e-invoices: XML valid against the XSD, and the business rules.
+"""Factur-X (EN 16931) e-invoices: XML valid against the XSD, business rules, PDF attachment.
 
 The documents are the ones a Swedish seller issues: a Swedish customer at 25 %
 (S), a German business under reverse charge (AE) and a US customer outside the
@@ -7,18 +7,22 @@ scope of EU VAT (O), plus a credit note. No database: an EInvoice is plain data.
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-import drafthorse
+import drafthorse.pdf
 import pytest
+from fpdf import FPDF
 from lxml import etree
+from pypdf import PdfReader, PdfWriter
 
 from leadbill.einvoice import rules
 from leadbill.einvoice.document import DocumentLine, EInvoice, Party, TaxSubtotal
-from leadbill.einvoice.facturx import facturx_xml
+from leadbill.einvoice.facturx import facturx_pdf, facturx_xml
 
 D = Decimal
 NS = {
@@ -570,3 +574,104 @@ def test_country_is_an_upper_case_alpha_2_code() -> None:
 
 def test_currency_is_an_upper_case_iso_4217_code() -> None:
     refused(replace(swedish_invoice(), currency="eur"), "currency", "ISO 4217")
+
+
+# --- the PDF ------------------------------------------------------------------------------
+
+
+def invoice_pdf(created: datetime) -> bytes:
+    """A one-page PDF made with fpdf2, dated like the portal's: its issue instant."""
+    pdf = FPDF()
+    pdf.set_creation_date(created)
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.cell(0, 10, "Lead Data Nordic AB - Invoice INV-000101")
+    return bytes(pdf.output())
+
+
+ISSUED = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+
+
+def at(obj: Any, *keys: str) -> Any:
+    """The PDF object below `obj` at the dictionary keys `keys`, references resolved."""
+    for key in keys:
+        obj = obj.get_object()[key]
+    return obj.get_object()
+
+
+def filespec(reader: PdfReader) -> Any:
+    """The file specification of the one attached file."""
+    return at(reader.trailer, "/Root", "/Names", "/EmbeddedFiles", "/Names")[1].get_object()
+
+
+def test_facturx_pdf_attaches_factur_x_xml_equal_to_facturx_xml() -> None:
+    document = swedish_invoice()
+    reader = PdfReader(io.BytesIO(facturx_pdf(invoice_pdf(ISSUED), document)))
+
+    assert len(reader.pages) == 1
+    assert "INV-000101" in reader.pages[0].extract_text()
+    assert list(reader.attachments) == ["factur-x.xml"]
+    assert reader.attachments["factur-x.xml"] == [facturx_xml(document)]
+    # Factur-X: the attachment is the invoice's alternative form, declared at root level.
+    spec = filespec(reader)
+    assert spec["/AFRelationship"] == "/Alternative"
+    assert [item.get_object() for item in at(reader.trailer, "/Root", "/AF")] == [spec]
+    assert at(spec, "/EF", "/F", "/Subtype") == "/text/xml"
+    xmp = at(reader.trailer, "/Root", "/Metadata").get_data()
+    assert b"<fx:ConformanceLevel>EN 16931</fx:ConformanceLevel>" in xmp
+    assert b"<fx:DocumentFileName>factur-x.xml</fx:DocumentFileName>" in xmp
+    assert reader.pdf_header == "%PDF-1.7"
+    assert reader.metadata is not None
+    assert reader.metadata.title == "Lead Data Nordic AB: Invoice INV-000101"
+
+
+class _Clock(datetime):
+    """A clock for drafthorse.pdf that moves a day at each reading."""
+
+    readings = 0
+
+    @classmethod
+    def now(cls, tz: object = None) -> _Clock:
+        cls.readings += 1
+        return cls(2030, 1, cls.readings % 28 + 1, tzinfo=UTC)
+
+
+def test_facturx_pdf_is_deterministic_whatever_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(drafthorse.pdf, "datetime", _Clock)
+    source = invoice_pdf(ISSUED)
+
+    first = facturx_pdf(source, swedish_invoice())
+    second = facturx_pdf(source, swedish_invoice())
+
+    assert _Clock.readings >= 6  # drafthorse did read the clock, three times a PDF
+    assert first == second
+    reader = PdfReader(io.BytesIO(first))
+    assert reader.metadata is not None
+    assert str(reader.metadata["/CreationDate"]) == "D:20261201093000Z"
+    assert str(reader.metadata["/ModDate"]) == "D:20261201093000Z"
+    assert reader.xmp_metadata is not None
+    assert reader.xmp_metadata.xmp_create_date == datetime(2026, 12, 1, 9, 30)
+    assert reader.xmp_metadata.xmp_modify_date == datetime(2026, 12, 1, 9, 30)
+    params = at(filespec(reader), "/EF", "/F", "/Params")
+    assert params["/CreationDate"] == params["/ModDate"] == "D:20261201093000Z"
+    # The file identifier is the input PDF's (drafthorse copies it).
+    assert reader.trailer["/ID"] == PdfReader(io.BytesIO(source)).trailer["/ID"]
+
+
+def test_facturx_pdf_without_a_creation_date_is_dated_on_the_issue_date() -> None:
+    blank = PdfWriter()
+    blank.add_blank_page(width=595, height=842)
+    out = io.BytesIO()
+    blank.write(out)
+
+    reader = PdfReader(io.BytesIO(facturx_pdf(out.getvalue(), german_invoice())))
+
+    assert reader.metadata is not None
+    assert str(reader.metadata["/CreationDate"]) == "D:20261201000000Z"
+    assert reader.attachments["factur-x.xml"] == [facturx_xml(german_invoice())]
+
+
+def test_facturx_pdf_refuses_an_invalid_document_before_touching_the_pdf() -> None:
+    document = replace(german_invoice(), buyer=replace(GERMAN_BUYER, tax_id=None))
+    with pytest.raises(ValueError, match="BR-AE-02"):
+        facturx_pdf(b"not a pdf", document)
