@@ -3,8 +3,9 @@
 The figures are the ones of the invoice page, formatted by the same `money`
 filter, so a PDF and its page always read alike. Dates are in the account's
 time zone. A document's creation date is its issue instant: the same invoice
-gives the same file whenever it is downloaded (fpdf2 subsets the fonts the same
-way for the same text).
+gives the same file whenever it is downloaded, as long as the same font files
+are installed (fpdf2 subsets them the same way for the same text, under a fixed
+subset tag); a new version of a font package changes the bytes, not the text.
 
 Names print as written: the documents embed Unicode TrueType fonts that Debian
 packages install (`FONTS`, the one place their paths live). DejaVu Sans
