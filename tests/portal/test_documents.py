@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +18,7 @@ from leadbill.api import create_app
 from leadbill.billing.invoices import get_invoice, invoice_lines, list_invoices
 from leadbill.billing.payments import record_payment
 from leadbill.billing.service import run_billing
+from leadbill.portal import pdf
 from leadbill.portal.web import money
 from leadbill.reviews.flows import decide_review
 from leadbill.reviews.service import submit_review
@@ -39,13 +41,25 @@ def clock() -> list[datetime]:
 
 
 @pytest.fixture
+def seller() -> str:
+    """The operator's name printed on the documents (a test may parametrize it)."""
+    return "Lead Line LLC"
+
+
+@pytest.fixture
+def account_name() -> str:
+    """The name of the `credited` account (a test may parametrize it)."""
+    return "Pipe Pros"
+
+
+@pytest.fixture
 def app_client(
-    sessions: sessionmaker[Session], database_url: str, clock: list[datetime]
+    sessions: sessionmaker[Session], database_url: str, clock: list[datetime], seller: str
 ) -> Iterator[TestClient]:
-    """A client whose portal clock is `clock[0]` and whose operator is Lead Line LLC."""
+    """A client whose portal clock is `clock[0]` and whose operator is `seller`."""
     app = create_app(sessions)
     app.state.portal_clock = lambda: clock[0]
-    app.state.portal_settings = Settings(database_url=database_url, operator_name="Lead Line LLC")
+    app.state.portal_settings = Settings(database_url=database_url, operator_name=seller)
     with TestClient(
         app, base_url="https://testserver", raise_server_exceptions=False, follow_redirects=False
     ) as client:
@@ -53,12 +67,12 @@ def app_client(
 
 
 @pytest.fixture
-def credited(sessions: sessionmaker[Session]) -> tuple[str, str]:
+def credited(sessions: sessionmaker[Session], account_name: str) -> tuple[str, str]:
     """Pipe Pros: January (3 leads at 40.00) credited one lead, paid 50.00; February billed.
 
     Returns the numbers of the January and February invoices.
     """
-    build_pay_per_lead(sessions)
+    build_pay_per_lead(sessions, name=account_name)
     with sessions() as session, session.begin():
         review = submit_review(
             session,
@@ -228,3 +242,92 @@ def test_payments_page_lists_every_payment_and_invoices_show_the_balance_due(
     every = app_client.get("/portal/staff/payments").text
     assert "ach-1" in every and "ach-2" in every and "other-pay" in every
     assert ">other</a>" in every and ">acme</a>" in every
+
+
+def embedded_fonts(content: bytes) -> set[str]:
+    """The base names of the fonts a PDF's pages use, without their subset tag."""
+    reader = PdfReader(io.BytesIO(content))
+    return {
+        str(font.get_object()["/BaseFont"]).split("+")[-1]
+        for page in reader.pages
+        for font in page["/Resources"]["/Font"].values()
+    }
+
+
+@pytest.mark.parametrize(
+    "account_name",
+    [
+        "Łukasz Żak",
+        "Müller GmbH",
+        "株式会社リード",
+        "주식회사 리드",
+        "Пётр Иванов",
+        "Γιώργος Παπαδόπουλος",
+        "Nguyễn Văn Anh",
+    ],
+)
+def test_invoice_and_credit_note_pdfs_print_the_account_name_as_written(
+    app_client: TestClient, credited: tuple[str, str], account_name: str
+) -> None:
+    january, _ = credited
+    sign_in(app_client, "dana@pipe.test")
+    invoice = pdf_text(app_client.get(f"/portal/invoices/{january}/pdf").content)
+    assert f"Bill to {account_name} (pipe)" in invoice, invoice
+    note = pdf_text(app_client.get("/portal/credit-notes/CN-000001/pdf").content)
+    assert f"Account {account_name} (pipe)" in note, note
+    # Nothing is replaced any more: the documents print no question mark at all.
+    assert "?" not in invoice and "?" not in note
+
+
+@pytest.mark.parametrize(("account_name", "seller"), [("株式会社リード", "リード・ライン合同会社")])
+def test_a_cjk_seller_prints_in_the_bold_heading_and_the_same_invoice_gives_the_same_bytes(
+    app_client: TestClient, credited: tuple[str, str], clock: list[datetime], seller: str
+) -> None:
+    january, _ = credited
+    sign_in(app_client, "dana@pipe.test")
+    first = app_client.get(f"/portal/invoices/{january}/pdf").content
+    text = pdf_text(first)
+    # The seller heads the page in bold, which the CJK font (regular only) prints too.
+    assert text.startswith(f"{seller} Invoice {january}"), text
+    assert f"{seller} · page 1 of 1" in text  # the footer
+    assert PdfReader(io.BytesIO(first)).metadata.author == seller
+    clock[0] = utc(2026, 6, 1)  # downloaded again months later
+    sign_in(app_client, "dana@pipe.test")
+    assert app_client.get(f"/portal/invoices/{january}/pdf").content == first
+    note = app_client.get("/portal/credit-notes/CN-000001/pdf").content
+    assert app_client.get("/portal/credit-notes/CN-000001/pdf").content == note
+
+
+@pytest.mark.parametrize("account_name", ["Müller GmbH", "株式会社リード"])
+def test_the_cjk_font_is_embedded_only_in_a_document_that_needs_it(
+    app_client: TestClient, credited: tuple[str, str], account_name: str
+) -> None:
+    january, _ = credited
+    sign_in(app_client, "dana@pipe.test")
+    fonts = embedded_fonts(app_client.get(f"/portal/invoices/{january}/pdf").content)
+    # Loading it is most of a document's cost, so a Latin name goes without it.
+    expected = {"DejaVuSansBook", "DejaVuSansBold"}
+    if account_name == "株式会社リード":
+        expected.add("WenQuanYiMicroHei")
+    assert fonts == expected
+
+
+def test_a_missing_font_file_fails_the_pdf_naming_the_file_and_its_package(
+    app_client: TestClient,
+    credited: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    january, _ = credited
+    sign_in(app_client, "dana@pipe.test")
+    regular, bold, cjk = pdf.FONTS
+    missing = cjk._replace(path=Path("/nonexistent/wqy-microhei.ttc"))
+    monkeypatch.setattr(pdf, "FONTS", (regular, bold, missing))
+    response = app_client.get(f"/portal/invoices/{january}/pdf")
+    assert response.status_code == 500
+    assert "/nonexistent" not in response.text  # the server's paths are for its log
+    assert (
+        "the PDF documents need the font files /nonexistent/wqy-microhei.ttc "
+        "(Debian package fonts-wqy-microhei): install them with "
+        "`apt-get install fonts-wqy-microhei`"
+    ) in caplog.text

@@ -117,8 +117,11 @@ def build_world(sessions: sessionmaker[Session]) -> PortalWorld:
     return PortalWorld(invoices=invoices, users=users)
 
 
-def build_pay_per_lead(sessions: sessionmaker[Session]) -> None:
-    """A contractor paying 40.00 per lead, with three answered, recorded calls in January."""
+def build_pay_per_lead(sessions: sessionmaker[Session], name: str = "Pipe Pros") -> None:
+    """A contractor paying 40.00 per lead, with three answered, recorded calls in January.
+
+    `name` is the account's name (its code is `pipe` whatever the name).
+    """
     with sessions() as session, session.begin():
         plan = create_plan(
             session,
@@ -135,7 +138,7 @@ def build_pay_per_lead(sessions: sessionmaker[Session]) -> None:
         account = create_account(
             session,
             code="pipe",
-            name="Pipe Pros",
+            name=name,
             currency="USD",
             time_zone="UTC",
             billing_email="billing@pipe.test",
