@@ -5,7 +5,7 @@
 It builds the demo's database in a temporary SQLite file (`leadbill demo`, not
 timed), then, --rounds times over every finalized invoice of the demo, reads
 the invoice as its page does (`portal.documents.invoice_document`) and renders
-its PDF (`portal.pdf.invoice_pdf`). It prints the invoices, the milliseconds per
+its PDF (`documents.pdf.invoice_pdf`). It prints the invoices, the milliseconds per
 invoice for reading, for rendering and in all (median of the rounds), and the
 largest PDF in bytes.
 """
@@ -25,8 +25,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from leadbill.billing.invoices import list_invoices
-from leadbill.portal.documents import invoice_document
-from leadbill.portal.pdf import invoice_pdf
+from leadbill.documents.invoice import invoice_document
+from leadbill.documents.pdf import invoice_pdf
 
 
 def main() -> None:

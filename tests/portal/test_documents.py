@@ -18,7 +18,7 @@ from leadbill.api import create_app
 from leadbill.billing.invoices import get_invoice, invoice_lines, list_invoices
 from leadbill.billing.payments import record_payment
 from leadbill.billing.service import run_billing
-from leadbill.portal import pdf
+from leadbill.documents import pdf
 from leadbill.portal.web import money
 from leadbill.reviews.flows import decide_review
 from leadbill.reviews.service import submit_review
@@ -114,9 +114,11 @@ def test_r15_invoice_pdf_has_every_line_the_total_payments_balance_and_credit_no
     text = pdf_text(response.content)
     assert "Lead Line LLC" in text  # the seller
     assert f"Invoice {january}" in text
-    assert "Pipe Pros (pipe)" in text and "billing@pipe.test" in text
+    assert "Bill to Pipe Pros" in text and "billing@pipe.test" in text
+    assert "Account pipe" in text
     assert "Status open" in text
-    assert "Issued 2026-02-01" in text
+    assert "Invoice date 2026-02-01" in text
+    assert "Due date 2026-02-16" in text  # net 15: no billing entity is set up
     # January's leads in arrears and February's fee in advance: the lines span both months.
     assert "Period 2026-01-01 - 2026-02-28" in text
     with sessions() as session:
@@ -129,7 +131,8 @@ def test_r15_invoice_pdf_has_every_line_the_total_payments_balance_and_credit_no
         assert money(line.amount, "USD") in page
         row = f"{line.quantity} {money(line.unit_price, 'USD')} {money(line.amount, 'USD')}"
         assert row in text, row
-    assert "Total 120.00 USD" in text
+    assert "Total to pay 120.00 USD" in text
+    assert "Net 120.00 USD" in text and "Gross 120.00 USD" in text
     assert "wire-7731" in text and "2026-02-05 14:30" in text and "50.00 USD" in text
     assert "Balance due 70.00 USD" in text  # 120.00 less the payment of 50.00
     # The credit note of the approved review, as the page lists it.
@@ -140,7 +143,7 @@ def test_r15_invoice_pdf_has_every_line_the_total_payments_balance_and_credit_no
     assert f"Invoice {february}" in following
     assert "-40.00 USD" in following  # the credit applied as a negative line
     # February's lead (40.00) less the credit: nothing to pay, paid at once.
-    assert "Status paid" in following and "Total 0.00 USD" in following
+    assert "Status paid" in following and "Total to pay 0.00 USD" in following
     assert "Balance due 0.00 USD" in following
 
 
@@ -272,7 +275,7 @@ def test_invoice_and_credit_note_pdfs_print_the_account_name_as_written(
     january, _ = credited
     sign_in(app_client, "dana@pipe.test")
     invoice = pdf_text(app_client.get(f"/portal/invoices/{january}/pdf").content)
-    assert f"Bill to {account_name} (pipe)" in invoice, invoice
+    assert f"Bill to {account_name}" in invoice, invoice
     note = pdf_text(app_client.get("/portal/credit-notes/CN-000001/pdf").content)
     assert f"Account {account_name} (pipe)" in note, note
     # Nothing is replaced any more: the documents print no question mark at all.

@@ -44,6 +44,7 @@ from leadbill.billing.schemas import (
 )
 from leadbill.billing.service import run_billing
 from leadbill.console import now
+from leadbill.documents.files import InvoiceFormat, invoice_file
 from leadbill.errors import InvalidInput, NotFound
 from leadbill.pagination import (
     DEFAULT_LIMIT,
@@ -55,6 +56,7 @@ from leadbill.pagination import (
 )
 from leadbill.reports.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from leadbill.schemas import PROBLEM_RESPONSES, money
+from leadbill.settings import Settings
 
 router = APIRouter(tags=["billing"], route_class=LeadbillRoute, responses=PROBLEM_RESPONSES)
 READERS = (*STAFF_READERS, Role.CUSTOMER)
@@ -265,4 +267,37 @@ def export_ledger(
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="ledger.csv"'},
+    )
+
+
+@router.get(
+    "/invoices/{number}/pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The invoice's PDF"}},
+)
+def invoice_pdf(
+    number: Annotated[str, Path(max_length=32)],
+    request: Request,
+    session: DbSession,
+    caller: Caller,
+    format: Annotated[
+        InvoiceFormat,
+        Query(description="pdf, or facturx: the PDF with its EN 16931 XML embedded"),
+    ] = InvoiceFormat.PDF,
+) -> Response:
+    """A finalized invoice as a PDF, or as a Factur-X e-invoice (409 when it has no issuer)."""
+    allow(caller, *READERS)
+    invoice, _label_text = _invoice(session, caller, number)
+    settings = getattr(request.app.state, "portal_settings", None) or Settings.from_env()
+    content, name = invoice_file(
+        session,
+        str(invoice.number or number),
+        invoice.account_id,
+        seller=settings.operator_name,
+        file_format=format,
+    )
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -16,6 +16,7 @@ from leadbill.billing.invoices import list_invoices
 from leadbill.billing.payments import balances_due
 from leadbill.core.billability import NON_BILLABLE_REASONS, REASON_TEXT
 from leadbill.core.reviews import ReviewFacts, eligibility
+from leadbill.documents.invoice import invoice_document
 from leadbill.portal.call_filters import (
     REASON_CHOICES,
     FilterParams,
@@ -23,7 +24,6 @@ from leadbill.portal.call_filters import (
     call_report_csv,
     period_scope,
 )
-from leadbill.portal.documents import invoice_document
 from leadbill.portal.repository import page_review_facts
 from leadbill.portal.usage import chart, daily_counts
 from leadbill.portal.web import (
@@ -125,6 +125,7 @@ def invoice(request: Request, number: str, visitor: SignedIn, db: DbSession) -> 
         balance=document.balance,
         credit_notes=document.credit_notes,
         credited=document.credited,
+        totals=document.totals,
     )
 
 

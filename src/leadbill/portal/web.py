@@ -11,7 +11,6 @@ import re
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -29,7 +28,11 @@ from leadbill.auth.dependencies import DbSession
 from leadbill.auth.service import Role
 from leadbill.console import now, parse_instant
 from leadbill.core.errors import RuleViolation
-from leadbill.core.money import format_money
+
+# Re-exported: the pages format amounts and dates as the documents do.
+from leadbill.documents.formats import last_day as last_day
+from leadbill.documents.formats import local as local
+from leadbill.documents.formats import money as money
 from leadbill.errors import Forbidden, InvalidInput, LeadbillError
 from leadbill.plans.models import Plan
 from leadbill.portal.models import PortalSession
@@ -45,27 +48,6 @@ COOKIE_PATH = "/portal"
 STAFF_ROLES = frozenset({Role.ADMIN, Role.BILLING, Role.REVIEWER, Role.VIEWER})
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-
-
-def money(amount: Any, currency: str | None = None) -> str:
-    """An amount with its currency, as people read it (1,203.29 USD)."""
-    if currency is None:  # a Money
-        amount, currency = amount.amount, amount.currency
-    return format_money(Decimal(amount) if isinstance(amount, int) else amount, currency)
-
-
-def local(value: datetime | None, time_zone: str = "UTC", fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """An instant in a time zone (the account's), or a dash."""
-    if value is None:
-        return "—"
-    return value.astimezone(ZoneInfo(time_zone)).strftime(fmt)
-
-
-def last_day(end: datetime | None, time_zone: str = "UTC") -> str:
-    """The last local date of a half-open period that ends at `end`."""
-    if end is None:
-        return "—"
-    return local(end - timedelta(microseconds=1), time_zone, "%Y-%m-%d")
 
 
 def read_instant(value: str, time_zone: str, field: str) -> datetime:

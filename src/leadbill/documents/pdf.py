@@ -23,8 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
@@ -32,10 +33,10 @@ from fpdf.fonts import TTFFont
 
 from leadbill.accounts.models import Account
 from leadbill.credit_notes.service import CreditNoteView
-from leadbill.portal.web import last_day, local, money
+from leadbill.documents.formats import last_day, local, money
 
 if TYPE_CHECKING:
-    from leadbill.portal.documents import InvoiceDocument
+    from leadbill.documents.invoice import InvoiceDocument
 
 
 class Font(NamedTuple):
@@ -151,52 +152,128 @@ class _Document(FPDF):
         self.set_font(FONT, size=10)
 
 
+def party_lines(snapshot: dict[str, Any] | None, fallback: str) -> list[str]:
+    """A party's block as printed: legal name, address, country, tax number."""
+    if snapshot is None:
+        return [fallback]
+    place = " ".join(
+        str(part) for part in (snapshot.get("postal_code"), snapshot.get("city")) if part
+    )
+    region = snapshot.get("region")
+    country = snapshot.get("country")
+    lines = [
+        str(snapshot.get("legal_name") or fallback),
+        *(str(snapshot[key]) for key in ("address_line1", "address_line2") if snapshot.get(key)),
+        *([place] if place else []),
+        *([f"{region + ', ' if region else ''}{country}"] if country else []),
+    ]
+    if snapshot.get("tax_id"):
+        lines.append(f"Tax number: {snapshot['tax_id']}")
+    if snapshot.get("email"):
+        lines.append(str(snapshot["email"]))
+    return lines
+
+
+def _rate(category: str | None, rate: Decimal) -> str:
+    if category is None:
+        return ""
+    return f"{category} {rate.normalize():f} %"
+
+
+def _parties(pdf: _Document, issuer: list[str], customer: list[str]) -> None:
+    """The issuer's and the customer's blocks side by side."""
+    top = bottom = pdf.get_y()
+    for column, (label, lines) in enumerate((("From", issuer), ("Bill to", customer))):
+        pdf.set_xy(pdf.l_margin + column * 95, top)
+        pdf.set_font(FONT, "B", 10)
+        pdf.multi_cell(92, 5, label, new_x=XPos.LEFT, new_y=YPos.NEXT)
+        pdf.set_font(FONT, size=10)
+        pdf.multi_cell(92, 5, "\n".join(lines), new_x=XPos.LEFT, new_y=YPos.NEXT)
+        bottom = max(bottom, pdf.get_y())
+    pdf.set_xy(pdf.l_margin, bottom + 2)
+
+
+def _tax_summary(pdf: _Document, rows: list[tuple[str, str]]) -> None:
+    """Right-aligned label and amount rows under a table: net, tax by rate, gross, due."""
+    pdf.ln(1)
+    for label, value in rows:
+        bold = label in ("Total to pay", "Balance due", "Total")
+        pdf.set_font(FONT, "B" if bold else "", 10)
+        pdf.cell(140, 6, label, align="R")
+        pdf.cell(50, 6, value, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(FONT, size=10)
+
+
 def invoice_pdf(document: InvoiceDocument, *, seller: str) -> bytes:
-    """The invoice: seller and account, number, status, dates, lines, totals, payments."""
+    """The invoice: issuer and customer, dates, PO, lines with tax, totals by rate, payments."""
     invoice, account = document.invoice, document.account
     cur, tz = invoice.currency, account.time_zone
-    pdf = _Document(seller, f"Invoice {invoice.number}", invoice.issued_at)
+    issuer = party_lines(invoice.issuer, seller)
+    pdf = _Document(issuer[0], f"Invoice {invoice.number}", invoice.issued_at)
     pdf.set_font(FONT, "B", 16)
-    pdf.cell(0, 9, seller, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 9, issuer[0], new_x=XPos.LMARGIN, new_y=YPos.NEXT)  # the letterhead
     pdf.heading(f"Invoice {invoice.number}", 14)
+    pdf.ln(1)
+    customer = party_lines(invoice.customer, account.name)
+    if invoice.customer is None:  # finalized before 0016: the account as it is
+        customer.append(account.billing_email)
+    _parties(pdf, issuer, customer)
     period = document.period
+    purchase_order = (invoice.customer or {}).get("purchase_order")
+    exemption = (invoice.customer or {}).get("tax_exemption")
     pdf.pairs(
         [
-            ("Bill to", f"{account.name} ({account.code})"),
-            ("E-mail", account.billing_email),
+            ("Invoice date", local(invoice.issued_at, tz, "%Y-%m-%d")),
+            ("Due date", invoice.due_on.isoformat() if invoice.due_on else "-"),
             ("Status", invoice.status),
-            ("Issued", local(invoice.issued_at, tz, "%Y-%m-%d")),
             (
                 "Period",
                 f"{local(period[0], tz, '%Y-%m-%d')} - {last_day(period[1], tz)}"
                 if period
                 else "-",
             ),
-            ("Total", money(invoice.total, cur)),
-            ("Balance due", money(document.balance, cur)),
+            ("Account", account.code),
+            *([("PO / reference", str(purchase_order))] if purchase_order else []),
+            *([("Tax exemption", str(exemption))] if exemption else []),
         ]
     )
     pdf.heading("Lines")
     pdf.grid(
-        ["Description", "Period", "Quantity", "Unit price", "Amount"],
+        ["Description", "Qty", "Unit price", "Tax", "Net", "Tax amount"],
         [
             [
                 line.description,
-                (
-                    f"{local(line.period_start, tz, '%Y-%m-%d')} - {last_day(line.period_end, tz)}"
-                    if line.period_start
-                    else ""
-                ),
                 str(line.quantity),
                 money(line.unit_price, cur),
+                _rate(line.tax_category, line.tax_rate),
                 money(line.amount, cur),
+                money(line.tax_amount, cur) if line.tax_category else "",
             ]
             for line in document.lines
         ],
-        widths=[70, 38, 18, 27, 27],
-        numeric=3,
-        footer=["Total", "", "", "", money(invoice.total, cur)],
+        widths=[76, 12, 26, 20, 28, 28],
+        numeric=5,
     )
+    totals = document.totals
+    rows = [("Net", money(totals.net))]
+    rows += [
+        (f"Tax {_rate(part.category, part.rate)} on {money(part.basis)}", money(part.tax))
+        for part in totals.subtotals
+    ]
+    rows.append(("Gross", money(totals.gross)))
+    if not totals.credits.is_zero():
+        rows.append(("Credit notes applied", money(totals.credits)))
+    rows += [
+        ("Total to pay", money(invoice.total, cur)),
+        ("Amount paid", money(document.paid, cur)),
+        ("Balance due", money(document.balance, cur)),
+    ]
+    _tax_summary(pdf, rows)
+    if invoice.tax_mention:
+        pdf.ln(1)
+        pdf.set_font(FONT, "B", 9)
+        pdf.multi_cell(0, 5, invoice.tax_mention, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font(FONT, size=10)
     pdf.heading("Payments")
     if document.payments:
         pdf.grid(
@@ -214,8 +291,6 @@ def invoice_pdf(document: InvoiceDocument, *, seller: str) -> bytes:
         )
     else:
         pdf.cell(0, 6, "No payments received.", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.ln(2)
-    pdf.pairs([("Balance due", money(document.balance, cur))])
     if document.credit_notes:
         numbers = {note.id: note.number for note in document.credit_notes}
         pdf.heading("Credit notes against this invoice")
@@ -237,12 +312,15 @@ def invoice_pdf(document: InvoiceDocument, *, seller: str) -> bytes:
 
 
 def credit_note_pdf(view: CreditNoteView, account: Account, *, seller: str) -> bytes:
-    """The credit note: what it credits, the invoice it corrects, its lines and applications."""
+    """The credit note: issuer and customer, what it credits, its lines with tax, applications."""
     note, cur, tz = view.note, view.note.currency, account.time_zone
-    pdf = _Document(seller, f"Credit note {note.number}", note.issued_at)
+    issuer = party_lines(note.issuer, seller)
+    pdf = _Document(issuer[0], f"Credit note {note.number}", note.issued_at)
     pdf.set_font(FONT, "B", 16)
-    pdf.cell(0, 9, seller, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(0, 9, issuer[0], new_x=XPos.LMARGIN, new_y=YPos.NEXT)  # the letterhead
     pdf.heading(f"Credit note {note.number}", 14)
+    pdf.ln(1)
+    _parties(pdf, issuer, party_lines(note.customer, account.name))
     pdf.pairs(
         [
             ("Account", f"{account.name} ({account.code})"),
@@ -257,19 +335,28 @@ def credit_note_pdf(view: CreditNoteView, account: Account, *, seller: str) -> b
     )
     pdf.heading("Lines")
     pdf.grid(
-        ["Description", "Quantity", "Unit price", "Amount"],
+        ["Description", "Qty", "Unit price", "Tax", "Net", "Tax amount"],
         [
             [
                 line.description,
                 str(line.quantity),
                 money(line.unit_price, cur),
+                _rate(line.tax_category, line.tax_rate),
                 money(line.amount, cur),
+                money(line.tax_amount, cur) if line.tax_category else "",
             ]
             for line in view.lines
         ],
-        widths=[100, 20, 30, 30],
-        numeric=3,
-        footer=["Total", "", "", money(note.total, cur)],
+        widths=[76, 12, 26, 20, 28, 28],
+        numeric=5,
+    )
+    _tax_summary(
+        pdf,
+        [
+            ("Net", money(note.net_total, cur)),
+            ("Tax", money(note.tax_total, cur)),
+            ("Total", money(note.total, cur)),
+        ],
     )
     if view.applications:
         pdf.heading("Applied to")

@@ -1,0 +1,1 @@
+"""Invoices and credit notes as the documents a customer receives: their data, PDF, e-invoice."""
