@@ -80,7 +80,7 @@ def test_entities_are_created_changed_made_default_listed_and_shown(
 ) -> None:
     assert "(the default)" in _run("entities", "create", "us", *US)
     created = _run("entities", "create", "nordic", *NORDIC)
-    assert "invoices SE-000001, credit notes SECN-000001" in created
+    assert "next invoice SE-000001, next credit note SECN-000001" in created
     _run("entities", "update", "nordic", "--postal-code", "111 34", "--tax-id", "")
     assert "nordic is now the default" in _run("entities", "default", "Nordic")
     listing = _run("entities", "list")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from leadbill.console import now, out, unit_of_work
 from leadbill.entities import service
@@ -17,7 +18,7 @@ app = typer.Typer(
 CLEARS = "an empty string clears it"
 
 
-def _lines(entity: BillingEntity) -> list[tuple[str, str]]:
+def _lines(session: Session, entity: BillingEntity) -> list[tuple[str, str]]:
     """Each setting of an entity as a label and a value."""
     return [
         ("code", entity.code + (" (default)" if entity.is_default else "")),
@@ -32,6 +33,7 @@ def _lines(entity: BillingEntity) -> list[tuple[str, str]]:
         ("e-mail", entity.email or "-"),
         ("invoice prefix", entity.invoice_prefix),
         ("credit note prefix", entity.credit_note_prefix),
+        ("next numbers", ", ".join(service.next_numbers(session, entity))),
         ("payment terms", f"{entity.payment_terms_days} days"),
         ("default currency", entity.default_currency),
     ]
@@ -77,9 +79,10 @@ def create(
     with unit_of_work() as session:
         entity = service.create_entity(session, code=code, fields=fields, as_of=now())
         default = " (the default)" if entity.is_default else ""
+        invoice, credit_note = service.next_numbers(session, entity)
         out.print(
-            f"billing entity {entity.code} created{default}: invoices "
-            f"{entity.invoice_prefix}000001, credit notes {entity.credit_note_prefix}000001"
+            f"billing entity {entity.code} created{default}: next invoice {invoice}, "
+            f"next credit note {credit_note}"
         )
 
 
@@ -154,5 +157,5 @@ def list_() -> None:
 def show(code: str = typer.Argument(..., help="The entity's code")) -> None:
     """Show every setting of one entity."""
     with unit_of_work() as session:
-        for label, value in _lines(service.get_entity(session, code)):
+        for label, value in _lines(session, service.get_entity(session, code)):
             out.print(f"{label}: {value}")

@@ -250,6 +250,20 @@ def default_entity(session: Session) -> BillingEntity | None:
     return session.scalar(select(BillingEntity).where(BillingEntity.is_default.is_(True)))
 
 
+def next_numbers(session: Session, entity: BillingEntity) -> tuple[str, str]:
+    """The numbers the entity's next invoice and credit note will get (INV-000034)."""
+    rows = session.execute(
+        select(NumberSequence.name, NumberSequence.next_value).where(
+            NumberSequence.name.in_([entity.invoice_prefix, entity.credit_note_prefix])
+        )
+    )
+    values = {name: value for name, value in rows}
+    return (
+        f"{entity.invoice_prefix}{values.get(entity.invoice_prefix, 1):06d}",
+        f"{entity.credit_note_prefix}{values.get(entity.credit_note_prefix, 1):06d}",
+    )
+
+
 def issuer_snapshot(entity: BillingEntity) -> dict[str, Any]:
     """What a finalized document keeps of its issuer."""
     return {

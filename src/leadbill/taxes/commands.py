@@ -7,18 +7,8 @@ from rich.table import Table
 
 from leadbill.console import now, out, parse_date, unit_of_work
 from leadbill.taxes import service
-from leadbill.taxes.models import TaxRate
 
 app = typer.Typer(help="Tax rates: add them, end them, list them.", no_args_is_help=True)
-
-
-def describe(rate: TaxRate) -> str:
-    """A rate in one line: 25 % in SE from 2020-01-01 (open)."""
-    where = rate.region or rate.country
-    return (
-        f"{rate.name}: {service.percent(rate)} % in {where} "
-        f"from {rate.valid_from} to {rate.valid_to or 'open'}"
-    )
 
 
 @app.command("add")
@@ -42,7 +32,7 @@ def add(
             valid_to=parse_date(valid_to, "valid_to") if valid_to else None,
             as_of=now(),
         )
-        out.print(f"tax rate {stored.id} added: {describe(stored)}")
+        out.print(f"tax rate {stored.id} added: {service.describe(stored)}")
 
 
 @app.command("end")
@@ -53,7 +43,7 @@ def end(
     """Set the last day a rate applies, before a new rate takes over the next day."""
     with unit_of_work() as session:
         stored = service.end_rate(session, rate_id, parse_date(valid_to, "valid_to"))
-        out.print(f"tax rate {stored.id} ends: {describe(stored)}")
+        out.print(f"tax rate {stored.id} ends: {service.describe(stored)}")
 
 
 @app.command("list")
