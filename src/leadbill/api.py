@@ -16,6 +16,7 @@ from leadbill import problems
 from leadbill.accounts.endpoints import router as accounts
 from leadbill.billing.endpoints import router as billing
 from leadbill.context.endpoints import router as account_context
+from leadbill.entities.endpoints import router as billing_entities
 from leadbill.leads.endpoints import decisions as lead_decisions
 from leadbill.leads.endpoints import router as lead_events
 from leadbill.plans.endpoints import advice as plan_advice
@@ -25,6 +26,7 @@ from leadbill.reports.endpoints import router as reports
 from leadbill.reviews.endpoints import router as reviews
 from leadbill.seats.endpoints import router as seats
 from leadbill.subscriptions.endpoints import router as subscriptions
+from leadbill.taxes.endpoints import router as tax_rates
 from leadbill.webhooks.endpoints import router as webhooks
 
 PREFIX = "/v1"
@@ -59,7 +61,7 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     for router in (plans, accounts, subscriptions, seats, lead_events, billing, reports, webhooks):
         app.include_router(router, prefix=PREFIX)
     app.include_router(reviews, prefix=PREFIX)
-    for router in (account_context, lead_decisions, plan_advice):
+    for router in (account_context, lead_decisions, plan_advice, billing_entities, tax_rates):
         app.include_router(router, prefix=PREFIX)
     install_portal(app)
     return app

@@ -15,6 +15,7 @@ from leadbill.billing.export_commands import app as export_app
 from leadbill.console import out, print_error, sessions
 from leadbill.context.commands import app as context_app
 from leadbill.credit_notes.commands import app as credit_notes_app
+from leadbill.entities.commands import app as entities_app
 from leadbill.leads.commands import app as import_app
 from leadbill.leads.review_commands import app as leads_app
 from leadbill.plans.commands import app as plans_app
@@ -23,6 +24,7 @@ from leadbill.reports.commands import app as reports_app
 from leadbill.reviews.commands import app as reviews_app
 from leadbill.seats.commands import app as seats_app
 from leadbill.subscriptions.commands import app as subscriptions_app
+from leadbill.taxes.commands import app as taxes_app
 from leadbill.webhooks.commands import app as webhooks_app
 from leadbill.worker import worker
 
@@ -97,6 +99,8 @@ def openapi() -> None:
 app.add_typer(keys_app, name="keys")
 app.add_typer(plans_app, name="plans")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(entities_app, name="entities")
+app.add_typer(taxes_app, name="taxes")
 app.add_typer(subscriptions_app, name="subscriptions")
 app.add_typer(seats_app, name="seats")
 app.add_typer(import_app, name="import")

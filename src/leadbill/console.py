@@ -67,6 +67,14 @@ def parse_instant(value: str, field: str = "as_of") -> datetime:
     return parsed.astimezone(UTC)
 
 
+def parse_date(value: str, field: str) -> date:
+    """A calendar date written YYYY-MM-DD (a tax rate's first or last day)."""
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(field, f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
 def local_midnight(value: str, time_zone: str, field: str = "start") -> datetime:
     """Midnight at the start of a calendar date in a time zone, as a UTC instant."""
     try:

@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from leadbill.accounts.models import Account
 from leadbill.auth.service import Role
 from leadbill.context import service as context
+from leadbill.entities.service import EntityFields, create_entity
 from leadbill.plans.service import create_plan
+from leadbill.taxes.service import create_rate
 from leadbill.webhooks.models import WebhookDelivery
 from leadbill.webhooks.service import create_endpoint, emit
 from tests.api.conftest import START, World
@@ -54,6 +56,16 @@ EVENT = {
     "event_type": "received",
     "occurred_at": "2026-01-05T10:00:00Z",
 }
+ENTITY = {
+    "code": "nordic",
+    "legal_name": "Lead Data Nordic AB",
+    "address_line1": "Sveavägen 44",
+    "city": "Stockholm",
+    "country": "SE",
+    "invoice_prefix": "SE-",
+    "credit_note_prefix": "SECN-",
+}
+TAX_RATE = {"name": "TVA 20%", "rate": "20", "country": "FR", "valid_from": "2026-01-01"}
 PLAN = {
     "code": "pkg-200",
     "currency": "USD",
@@ -237,6 +249,36 @@ CASES = [
         "/v1/exports/ledger?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z",
         ("admin", "billing", "viewer"),
     ),
+    # Billing entities and tax rates are the operator's settings: admin changes them, every
+    # staff role reads them; customers get 403 (their issuer shows in their billing details).
+    Case("create billing entity", "POST", "/v1/billing-entities", ("admin",), ENTITY, 201),
+    Case("list billing entities", "GET", "/v1/billing-entities", STAFF),
+    Case("get billing entity", "GET", "/v1/billing-entities/us", STAFF),
+    Case(
+        "change billing entity",
+        "PATCH",
+        "/v1/billing-entities/us",
+        ("admin",),
+        {"postal_code": "80202"},
+    ),
+    Case("default billing entity", "POST", "/v1/billing-entities/us/default", ("admin",)),
+    Case("create tax rate", "POST", "/v1/tax-rates", ("admin",), TAX_RATE, 201),
+    Case("list tax rates", "GET", "/v1/tax-rates", STAFF),
+    Case(
+        "end tax rate",
+        "POST",
+        "/v1/tax-rates/{tax_rate}/end",
+        ("admin",),
+        {"valid_to": "2030-12-31"},
+    ),
+    Case("get billing details", "GET", "/v1/accounts/acme/billing-details", READERS),
+    Case(
+        "set billing details",
+        "PUT",
+        "/v1/accounts/acme/billing-details",
+        (*BILLERS, "customer"),
+        {"legal_name": "Acme Realty LLC", "purchase_order": "PO-7"},
+    ),
 ]
 
 
@@ -250,6 +292,7 @@ def _path(template: str, world: World) -> str:
         delivery=world.webhooks.get("delivery", 0),
         acme_block=world.extra.get("acme_block", 0),
         other_block=world.extra.get("other_block", 0),
+        tax_rate=world.extra.get("tax_rate", 0),
     )
 
 
@@ -317,10 +360,36 @@ def fresh_account(client: TestClient, world: World, sessions: sessionmaker[Sessi
     assert sent.json()["totals"]["accepted"] == 2
 
 
+@pytest.fixture
+def billing_settings(world: World, sessions: sessionmaker[Session]) -> None:
+    """The operator's billing entity (the default) and a tax rate."""
+    fields = EntityFields(
+        legal_name="Leadbill Demo Inc.", address_line1="1 Main St", city="Denver", country="US"
+    )
+    with sessions() as session, session.begin():
+        create_entity(session, code="us", fields=fields, as_of=START)
+        world.extra["tax_rate"] = create_rate(
+            session,
+            name="Moms 25%",
+            rate="25",
+            country="SE",
+            region=None,
+            valid_from=utc(2020, 1, 1).date(),
+            valid_to=None,
+            as_of=START,
+        ).id
+
+
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name.replace(" ", "-"))
 def test_every_endpoint_with_every_role(
-    client: TestClient, world: World, fresh_account: None, webhook: None, case: Case, role: str
+    client: TestClient,
+    world: World,
+    fresh_account: None,
+    webhook: None,
+    billing_settings: None,
+    case: Case,
+    role: str,
 ) -> None:
     response = _call(client, world, role, case)
     if role in case.allowed:
@@ -424,6 +493,14 @@ OTHER_ACCOUNT = [
     Case("explain invoice", "GET", "/v1/invoices/{other_invoice}/explain", READERS),
     Case("invoice line leads", "GET", "/v1/invoices/{other_invoice}/lines/1/leads", READERS),
     Case("plan advice", "GET", "/v1/accounts/other/plan-advice", READERS),
+    Case("get billing details", "GET", "/v1/accounts/other/billing-details", READERS),
+    Case(
+        "set billing details",
+        "PUT",
+        "/v1/accounts/other/billing-details",
+        READERS,
+        {"purchase_order": "PO-1"},
+    ),
 ]
 
 

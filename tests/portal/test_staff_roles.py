@@ -16,11 +16,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from leadbill.accounts.models import BillingDetails
 from leadbill.billing.models import Invoice, Payment
+from leadbill.entities.models import BillingEntity
 from leadbill.leads.models import LeadDecision
 from leadbill.reviews.models import Review
+from leadbill.taxes.models import TaxRate
 from leadbill.webhooks.models import WebhookDelivery
 from tests.portal.conftest import sign_in
+from tests.portal.settings_world import add_billing_settings
 from tests.portal.staff_world import STAFF_USERS, StaffWorld, build_staff_world
 
 STAFF = ("admin", "billing", "reviewer", "viewer")
@@ -63,10 +67,28 @@ PAGES = [
     # GET /v1/webhook-endpoints, /v1/webhook-deliveries; POST .../redeliver: admin, billing
     Page("/portal/staff/webhooks", BILLERS, "Redeliver", BILLERS),
     Page("/portal/staff/webhooks/deliveries/{delivery}", BILLERS, "Redeliver now", BILLERS),
+    # GET /v1/billing-entities, /v1/tax-rates: every staff role; POST, PATCH: admin.
+    Page("/portal/staff/billing-entities", STAFF, "Add billing entity", ("admin",)),
+    Page("/portal/staff/billing-entities/nordic", STAFF, "Make nordic the default", ("admin",)),
+    Page("/portal/staff/billing-entities/us", STAFF, "Save changes", ("admin",)),
+    Page("/portal/staff/tax-rates", STAFF, "Add tax rate", ("admin",)),
+    # GET /v1/accounts/acme/billing-details (readers); PUT: admin, billing.
+    Page("/portal/staff/accounts/acme/billing-details", STAFF, "Save billing details", BILLERS),
 ]
+ENTITY_FORM = {
+    "legal_name": "Leadbill Demo Inc.",
+    "address_line1": "1 Main St",
+    "city": "Denver",
+    "postal_code": "80203",
+    "country": "US",
+    "invoice_prefix": "INV-",
+    "credit_note_prefix": "CN-",
+    "payment_terms_days": "15",
+    "default_currency": "USD",
+}
 
 
-def _actions(world: StaffWorld, review_id: int, role: str) -> list[Action]:
+def _actions(world: StaffWorld, review_id: int, role: str, rate_id: int) -> list[Action]:
     first_invoice = world.portal.invoices["acme"][0]
     return [
         Action(
@@ -99,13 +121,61 @@ def _actions(world: StaffWorld, review_id: int, role: str) -> list[Action]:
             f"/portal/staff/webhooks/deliveries/{world.delivery_id}/redeliver",
             BILLERS,
         ),
+        Action(
+            "add billing entity",
+            "/portal/staff/billing-entities",
+            ("admin",),
+            {
+                **ENTITY_FORM,
+                "code": "de",
+                "country": "DE",
+                "invoice_prefix": "DE-",
+                "credit_note_prefix": "DECN-",
+            },
+        ),
+        Action(
+            "change billing entity", "/portal/staff/billing-entities/us", ("admin",), ENTITY_FORM
+        ),
+        Action(
+            "default billing entity", "/portal/staff/billing-entities/nordic/default", ("admin",)
+        ),
+        Action(
+            "add tax rate",
+            "/portal/staff/tax-rates",
+            ("admin",),
+            {"name": "TVA 20%", "rate": "20", "country": "FR", "valid_from": "2026-01-01"},
+        ),
+        Action(
+            "end tax rate",
+            f"/portal/staff/tax-rates/{rate_id}/end",
+            ("admin",),
+            {"valid_to": "2030-12-31"},
+        ),
+        Action(
+            "billing details",
+            "/portal/staff/accounts/acme/billing-details",
+            BILLERS,
+            {"legal_name": "Acme Realty LLC", "purchase_order": "PO-7", "payment_terms_days": "30"},
+        ),
     ]
 
 
 @pytest.fixture
 def staff_world(sessions: sessionmaker[Session]) -> StaffWorld:
-    """The portal's world with staff users, a failed delivery and open reviews."""
-    return build_staff_world(sessions, reviews=True)
+    """The portal's world with staff users, a failed delivery, open reviews, two billing
+    entities and a tax rate."""
+    world = build_staff_world(sessions, reviews=True)
+    add_billing_settings(sessions)
+    return world
+
+
+def _ids(sessions: sessionmaker[Session]) -> tuple[int, int]:
+    """The first review and the tax rate the actions act on."""
+    with sessions() as session:
+        review_id = session.scalars(select(Review.id).order_by(Review.id)).first()
+        rate_id = session.scalars(select(TaxRate.id)).one()
+    assert review_id is not None
+    return review_id, rate_id
 
 
 def _counts(sessions: sessionmaker[Session]) -> dict[str, object]:
@@ -123,6 +193,17 @@ def _counts(sessions: sessionmaker[Session]) -> dict[str, object]:
                 .where(WebhookDelivery.status == "pending")
             ),
             "invoices": session.scalar(select(func.count()).select_from(Invoice)),
+            "entities": session.execute(
+                select(
+                    BillingEntity.code, BillingEntity.postal_code, BillingEntity.is_default
+                ).order_by(BillingEntity.code)
+            ).all(),
+            "rates": session.execute(
+                select(TaxRate.id, TaxRate.valid_to).order_by(TaxRate.id)
+            ).all(),
+            "details": session.execute(
+                select(BillingDetails.account_id, BillingDetails.purchase_order)
+            ).all(),
         }
 
 
@@ -145,11 +226,11 @@ def test_each_role_reads_and_acts_exactly_as_the_api_allows(
     if role != "customer":
         home = client.get("/portal/staff/accounts").text
         assert ('href="/portal/staff/webhooks"' in home) == (role in BILLERS)
+        assert 'href="/portal/staff/billing-entities"' in home
+        assert 'href="/portal/staff/tax-rates"' in home
 
-    with sessions() as session:
-        review_id = session.scalars(select(Review.id).order_by(Review.id)).first()
-    assert review_id is not None
-    for action in _actions(staff_world, review_id, role):
+    review_id, rate_id = _ids(sessions)
+    for action in _actions(staff_world, review_id, role, rate_id):
         before = _counts(sessions)
         response = client.post(action.path, data={**action.form, "csrf_token": token})
         expected = action.success if role in action.allowed else 403
@@ -164,11 +245,9 @@ def test_staff_forms_without_the_csrf_token_are_refused_and_change_nothing(
     client: TestClient, staff_world: StaffWorld, sessions: sessionmaker[Session], role: str
 ) -> None:
     sign_in(client, STAFF_USERS[role])
-    with sessions() as session:
-        review_id = session.scalars(select(Review.id).order_by(Review.id)).first()
-    assert review_id is not None
+    review_id, rate_id = _ids(sessions)
     before = _counts(sessions)
-    for action in _actions(staff_world, review_id, role):
+    for action in _actions(staff_world, review_id, role, rate_id):
         for token in (None, "forged-token"):
             form = dict(action.form)
             if token is not None:

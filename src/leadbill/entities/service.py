@@ -80,47 +80,77 @@ def check_terms(days: int, field: str = "payment_terms_days") -> int:
     return days
 
 
-def _apply(entity: BillingEntity, fields: EntityFields) -> None:
-    """Check every given field and set it on `entity`."""
+def _apply(session: Session, entity: BillingEntity, fields: EntityFields) -> None:
+    """Check every given field, then set them all on `entity` (none when one is bad).
+
+    The region and the tax number are checked against the country the entity will
+    have, so a new country never leaves the old country's region or tax id behind.
+    The prefixes are checked free before anything is set: a flush of a taken prefix
+    would hit the unique constraint instead of answering a conflict.
+    """
+    values: dict[str, Any] = {}
     try:
-        for name in _TEXT_LIMITS:
+        for name, limit in _TEXT_LIMITS.items():
             value = getattr(fields, name)
             if value is not None:
-                setattr(entity, name, one_line(value, name, _TEXT_LIMITS[name]))
+                values[name] = one_line(value, name, limit)
+        country = entity.country
         if fields.country is not None:
-            entity.country = check_country(fields.country)
-        if fields.region is not None:
-            entity.region = check_region(fields.region, entity.country) if fields.region else None
-        if fields.tax_id is not None:
-            entity.tax_id = check_tax_id(fields.tax_id, entity.country) if fields.tax_id else None
-        if fields.default_currency is not None:
-            entity.default_currency = check_currency(fields.default_currency)
+            country = values["country"] = check_country(fields.country)
+        region = entity.region if fields.region is None else (fields.region.strip() or None)
+        if region is not None:
+            values["region"] = check_region(region, country)
+        elif fields.region is not None:
+            values["region"] = None
+        tax_id = entity.tax_id if fields.tax_id is None else (fields.tax_id.strip() or None)
+        if tax_id is not None:
+            values["tax_id"] = check_tax_id(tax_id, country)
+        elif fields.tax_id is not None:
+            values["tax_id"] = None
     except RuleViolation as error:
         raise from_rule(error) from None
-    if fields.email is not None and entity.email and "@" not in entity.email:
-        raise InvalidInput("email", f"{entity.email!r} is not an e-mail address")
+    if fields.default_currency is not None:
+        try:
+            values["default_currency"] = check_currency(fields.default_currency)
+        except RuleViolation as error:  # core names it "currency"
+            raise InvalidInput("default_currency", error.reason) from None
+    email = values.get("email", entity.email)
+    if fields.email is not None and email and "@" not in email:
+        raise InvalidInput("email", f"{email!r} is not an e-mail address")
     if fields.invoice_prefix is not None:
-        entity.invoice_prefix = _prefix("invoice_prefix", fields.invoice_prefix)
+        values["invoice_prefix"] = _prefix("invoice_prefix", fields.invoice_prefix)
     if fields.credit_note_prefix is not None:
-        entity.credit_note_prefix = _prefix("credit_note_prefix", fields.credit_note_prefix)
+        values["credit_note_prefix"] = _prefix("credit_note_prefix", fields.credit_note_prefix)
     if fields.payment_terms_days is not None:
-        entity.payment_terms_days = check_terms(fields.payment_terms_days)
+        values["payment_terms_days"] = check_terms(fields.payment_terms_days)
     for name in ("legal_name", "address_line1", "city"):
-        if not getattr(entity, name):
+        if not values.get(name, getattr(entity, name)):
             raise InvalidInput(name, "is required")
-    if entity.invoice_prefix == entity.credit_note_prefix:
+    if values.get("invoice_prefix", entity.invoice_prefix) == values.get(
+        "credit_note_prefix", entity.credit_note_prefix
+    ):
         raise InvalidInput("credit_note_prefix", "must differ from the invoice prefix")
+    _check_prefixes_free(
+        session,
+        entity.id,
+        values.get("invoice_prefix", entity.invoice_prefix),
+        values.get("credit_note_prefix", entity.credit_note_prefix),
+    )
+    for name, value in values.items():
+        setattr(entity, name, value)
 
 
-def _check_prefixes_free(session: Session, entity: BillingEntity) -> None:
-    """No other entity numbers documents with either of `entity`'s prefixes."""
+def _check_prefixes_free(
+    session: Session, entity_id: int | None, invoice_prefix: str, credit_note_prefix: str
+) -> None:
+    """No other entity numbers documents with either prefix."""
     for field, prefix in (
-        ("invoice_prefix", entity.invoice_prefix),
-        ("credit_note_prefix", entity.credit_note_prefix),
+        ("invoice_prefix", invoice_prefix),
+        ("credit_note_prefix", credit_note_prefix),
     ):
         other = session.scalar(
             select(BillingEntity.code).where(
-                BillingEntity.id != entity.id,
+                BillingEntity.id != (entity_id or 0),
                 (BillingEntity.invoice_prefix == prefix)
                 | (BillingEntity.credit_note_prefix == prefix),
             )
@@ -167,8 +197,7 @@ def create_entity(
             "invoice_prefix" if fields.invoice_prefix is None else "credit_note_prefix",
             "is required for every entity but the first (which continues INV- and CN-)",
         )
-    _apply(entity, fields)
-    _check_prefixes_free(session, entity)
+    _apply(session, entity, fields)
     session.add(entity)
     session.flush()
     ensure_sequence(session, entity.invoice_prefix)
@@ -181,8 +210,7 @@ def update_entity(
 ) -> BillingEntity:
     """Change an entity's settings; finalized documents keep the snapshot they took."""
     entity = get_entity(session, code)
-    _apply(entity, fields)
-    _check_prefixes_free(session, entity)
+    _apply(session, entity, fields)
     entity.updated_at = require_utc(as_of, "as_of")
     session.flush()
     ensure_sequence(session, entity.invoice_prefix)
@@ -204,7 +232,9 @@ def make_default(session: Session, code: str, as_of: datetime) -> BillingEntity:
 
 def get_entity(session: Session, code: str) -> BillingEntity:
     """The billing entity with this code."""
-    entity = session.scalar(select(BillingEntity).where(BillingEntity.code == code.strip()))
+    # Codes are stored in lower case (create_entity), so US and us name the same entity.
+    wanted = code.strip().lower()
+    entity = session.scalar(select(BillingEntity).where(BillingEntity.code == wanted))
     if entity is None:
         raise NotFound(f"billing entity {code!r} does not exist")
     return entity
@@ -218,6 +248,20 @@ def list_entities(session: Session) -> list[BillingEntity]:
 def default_entity(session: Session) -> BillingEntity | None:
     """The default billing entity; None while the operator has set none up."""
     return session.scalar(select(BillingEntity).where(BillingEntity.is_default.is_(True)))
+
+
+def next_numbers(session: Session, entity: BillingEntity) -> tuple[str, str]:
+    """The numbers the entity's next invoice and credit note will get (INV-000034)."""
+    rows = session.execute(
+        select(NumberSequence.name, NumberSequence.next_value).where(
+            NumberSequence.name.in_([entity.invoice_prefix, entity.credit_note_prefix])
+        )
+    )
+    values = {name: value for name, value in rows}
+    return (
+        f"{entity.invoice_prefix}{values.get(entity.invoice_prefix, 1):06d}",
+        f"{entity.credit_note_prefix}{values.get(entity.credit_note_prefix, 1):06d}",
+    )
 
 
 def issuer_snapshot(entity: BillingEntity) -> dict[str, Any]:

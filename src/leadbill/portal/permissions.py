@@ -6,11 +6,14 @@ answers that role; anything else is refused with 403.
 
 from __future__ import annotations
 
+from leadbill.accounts.endpoints import DETAILS_EDITORS
 from leadbill.auth.service import STAFF_READERS, Role
 from leadbill.billing.endpoints import BILLERS
+from leadbill.entities.endpoints import EDITORS as ENTITY_EDITORS
 from leadbill.leads.endpoints import DECIDERS as LEAD_DECIDERS
 from leadbill.portal.web import Visitor, templates
 from leadbill.reviews.endpoints import DECIDERS as REVIEW_DECIDERS
+from leadbill.taxes.endpoints import EDITORS as TAX_RATE_EDITORS
 from leadbill.webhooks.endpoints import READERS as WEBHOOK_READERS
 
 # GET /v1/accounts, /v1/plans, /v1/subscriptions, /v1/invoices, /v1/credit-notes,
@@ -26,6 +29,14 @@ DECIDES_REVIEWS: tuple[Role, ...] = REVIEW_DECIDERS
 # GET /v1/webhook-endpoints, /v1/webhook-deliveries and POST .../redeliver.
 READS_WEBHOOKS: tuple[Role, ...] = WEBHOOK_READERS
 REDELIVERS_WEBHOOKS: tuple[Role, ...] = WEBHOOK_READERS
+# POST and PATCH /v1/billing-entities, POST .../default (GET: every staff role).
+CHANGES_ENTITIES: tuple[Role, ...] = ENTITY_EDITORS
+# POST /v1/tax-rates and POST /v1/tax-rates/{id}/end (GET: every staff role).
+CHANGES_TAX_RATES: tuple[Role, ...] = TAX_RATE_EDITORS
+# PUT /v1/accounts/{account}/billing-details, staff (a customer changes only its own).
+EDITS_BILLING_DETAILS: tuple[Role, ...] = tuple(
+    r for r in DETAILS_EDITORS if r is not Role.CUSTOMER
+)
 
 
 def staff_only(visitor: Visitor) -> None:
@@ -46,6 +57,9 @@ ACTIONS: dict[str, tuple[Role, ...]] = {
     "decide_reviews": DECIDES_REVIEWS,
     "read_webhooks": READS_WEBHOOKS,
     "redeliver_webhooks": REDELIVERS_WEBHOOKS,
+    "change_entities": CHANGES_ENTITIES,
+    "change_tax_rates": CHANGES_TAX_RATES,
+    "edit_billing_details": EDITS_BILLING_DETAILS,
 }
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
 
 from leadbill.portal import (
+    billing_details,
     customer,
     documents,
     licences,
@@ -17,6 +18,8 @@ from leadbill.portal import (
     staff,
     staff_accounts,
     staff_billing,
+    staff_entities,
+    staff_tax_rates,
     staff_webhooks,
 )
 from leadbill.portal.web import COOKIE_PATH, PortalRoute, SignedIn, redirect
@@ -78,6 +81,9 @@ def install(app: FastAPI) -> None:
         staff_accounts.router,
         staff_billing.router,
         staff_webhooks.router,
+        billing_details.router,
+        staff_entities.router,
+        staff_tax_rates.router,
     ):
         app.include_router(router, prefix=COOKIE_PATH)
 

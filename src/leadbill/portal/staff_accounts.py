@@ -14,10 +14,12 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadbill.accounts.billing_details import details_of
 from leadbill.accounts.models import Account
 from leadbill.accounts.service import get_account
 from leadbill.auth.dependencies import DbSession, session_factory_of
 from leadbill.billing.invoices import list_invoices
+from leadbill.billing.taxation import account_billing
 from leadbill.core.billability import NON_BILLABLE_REASONS, REASON_TEXT, Reason
 from leadbill.errors import InvalidInput
 from leadbill.leads.decisions import exclude_leads
@@ -126,8 +128,8 @@ def accounts(
 
 @router.get("/staff/accounts/{code}")
 def account(request: Request, code: str, visitor: SignedIn, db: DbSession) -> Response:
-    """One account: usage this period, subscriptions with periods and segments, seats,
-    recent invoices and open reviews."""
+    """One account: its billing details, usage this period, subscriptions with periods
+    and segments, seats, recent invoices and open reviews."""
     staff_only(visitor)
     found = get_account(db, code)
     as_of = clock_of(request)
@@ -143,6 +145,8 @@ def account(request: Request, code: str, visitor: SignedIn, db: DbSession) -> Re
         nav="staff-accounts",
         title=f"Account {found.code}",
         account=found,
+        billing=account_billing(db, found.id),
+        stored_details=details_of(db, found.id),
         summary=summary,
         subscriptions=[(s, periods(db, s.id), segments(db, s.id)) for s in subscriptions],
         plans=plan_by_id,

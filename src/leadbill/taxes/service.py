@@ -112,6 +112,19 @@ def list_rates(session: Session, *, country: str | None = None) -> list[TaxRate]
     return list(session.scalars(query))
 
 
+def percent(rate: TaxRate) -> str:
+    """The rate as people write it: 25, 8.875 (PostgreSQL reads it back as 25.000000)."""
+    return f"{Decimal(rate.rate).normalize():f}"
+
+
+def describe(rate: TaxRate) -> str:
+    """A rate in one line: Moms 25%: 25 % in SE from 2020-01-01 to open."""
+    return (
+        f"{rate.name}: {percent(rate)} % in {rate.region or rate.country} "
+        f"from {rate.valid_from} to {rate.valid_to or 'open'}"
+    )
+
+
 def core_rates(session: Session) -> list[tax.TaxRate]:
     """Every stored rate as core.tax reads it (the table is small: a few rows a country)."""
     return [

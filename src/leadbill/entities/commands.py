@@ -1,0 +1,161 @@
+"""`leadbill entities ...`: the operator's companies that issue invoices and credit notes."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from leadbill.console import now, out, unit_of_work
+from leadbill.entities import service
+from leadbill.entities.models import BillingEntity
+
+app = typer.Typer(
+    help="Billing entities: who issues invoices, with their own number sequences.",
+    no_args_is_help=True,
+)
+
+CLEARS = "an empty string clears it"
+
+
+def _lines(session: Session, entity: BillingEntity) -> list[tuple[str, str]]:
+    """Each setting of an entity as a label and a value."""
+    return [
+        ("code", entity.code + (" (default)" if entity.is_default else "")),
+        ("legal name", entity.legal_name),
+        ("address line 1", entity.address_line1),
+        ("address line 2", entity.address_line2 or "-"),
+        ("city", entity.city),
+        ("postal code", entity.postal_code or "-"),
+        ("region", entity.region or "-"),
+        ("country", entity.country),
+        ("tax id", entity.tax_id or "-"),
+        ("e-mail", entity.email or "-"),
+        ("invoice prefix", entity.invoice_prefix),
+        ("credit note prefix", entity.credit_note_prefix),
+        ("next numbers", ", ".join(service.next_numbers(session, entity))),
+        ("payment terms", f"{entity.payment_terms_days} days"),
+        ("default currency", entity.default_currency),
+    ]
+
+
+@app.command("create")
+def create(
+    code: str = typer.Argument(..., help="Unique code: lower-case letters, digits, '-', '_'"),
+    legal_name: str = typer.Option(..., help="The name printed on invoices"),
+    address_line1: str = typer.Option(...),
+    address_line2: str | None = typer.Option(None),
+    city: str = typer.Option(...),
+    postal_code: str | None = typer.Option(None),
+    region: str | None = typer.Option(None, help="ISO 3166-2 code, e.g. US-CO"),
+    country: str = typer.Option(..., help="ISO 3166-1 alpha-2 code, e.g. SE"),
+    tax_id: str | None = typer.Option(None, help="VAT id or EIN, checked for its country"),
+    email: str | None = typer.Option(None),
+    invoice_prefix: str | None = typer.Option(
+        None, help="Before the invoice numbers' digits, e.g. SE- (the first entity: INV-)"
+    ),
+    credit_note_prefix: str | None = typer.Option(
+        None, help="Before the credit notes' digits, e.g. SECN- (the first entity: CN-)"
+    ),
+    payment_terms_days: int | None = typer.Option(None, help="Days to pay (default 15)"),
+    default_currency: str | None = typer.Option(None, help="ISO 4217 code (default USD)"),
+) -> None:
+    """Add a billing entity; the first one becomes the default."""
+    fields = service.EntityFields(
+        legal_name=legal_name,
+        address_line1=address_line1,
+        address_line2=address_line2,
+        city=city,
+        postal_code=postal_code,
+        region=region,
+        country=country,
+        tax_id=tax_id,
+        email=email,
+        invoice_prefix=invoice_prefix,
+        credit_note_prefix=credit_note_prefix,
+        payment_terms_days=payment_terms_days,
+        default_currency=default_currency,
+    )
+    with unit_of_work() as session:
+        entity = service.create_entity(session, code=code, fields=fields, as_of=now())
+        default = " (the default)" if entity.is_default else ""
+        invoice, credit_note = service.next_numbers(session, entity)
+        out.print(
+            f"billing entity {entity.code} created{default}: next invoice {invoice}, "
+            f"next credit note {credit_note}"
+        )
+
+
+@app.command("update")
+def update(
+    code: str = typer.Argument(..., help="The entity's code"),
+    legal_name: str | None = typer.Option(None),
+    address_line1: str | None = typer.Option(None),
+    address_line2: str | None = typer.Option(None, help=CLEARS),
+    city: str | None = typer.Option(None),
+    postal_code: str | None = typer.Option(None, help=CLEARS),
+    region: str | None = typer.Option(None, help=f"ISO 3166-2 code; {CLEARS}"),
+    country: str | None = typer.Option(None, help="ISO 3166-1 alpha-2 code"),
+    tax_id: str | None = typer.Option(None, help=f"VAT id or EIN; {CLEARS}"),
+    email: str | None = typer.Option(None, help=CLEARS),
+    invoice_prefix: str | None = typer.Option(None, help="A new number sequence from 000001"),
+    credit_note_prefix: str | None = typer.Option(None, help="A new number sequence from 000001"),
+    payment_terms_days: int | None = typer.Option(None),
+    default_currency: str | None = typer.Option(None),
+) -> None:
+    """Change an entity's settings; finalized documents keep what they were issued with."""
+    fields = service.EntityFields(
+        legal_name=legal_name,
+        address_line1=address_line1,
+        address_line2=address_line2,
+        city=city,
+        postal_code=postal_code,
+        region=region,
+        country=country,
+        tax_id=tax_id,
+        email=email,
+        invoice_prefix=invoice_prefix,
+        credit_note_prefix=credit_note_prefix,
+        payment_terms_days=payment_terms_days,
+        default_currency=default_currency,
+    )
+    with unit_of_work() as session:
+        entity = service.update_entity(session, code, fields, now())
+        out.print(f"billing entity {entity.code} updated")
+
+
+@app.command("default")
+def make_default(code: str = typer.Argument(..., help="The entity's code")) -> None:
+    """Make an entity the default: it bills every account that names none."""
+    with unit_of_work() as session:
+        entity = service.make_default(session, code, now())
+        out.print(f"billing entity {entity.code} is now the default")
+
+
+@app.command("list")
+def list_() -> None:
+    """List the billing entities."""
+    with unit_of_work() as session:
+        table = Table(
+            "code", "legal name", "country", "tax id", "invoices", "credit notes", "terms", ""
+        )
+        for entity in service.list_entities(session):
+            table.add_row(
+                entity.code,
+                entity.legal_name,
+                entity.country,
+                entity.tax_id or "",
+                entity.invoice_prefix,
+                entity.credit_note_prefix,
+                f"{entity.payment_terms_days} days",
+                "default" if entity.is_default else "",
+            )
+        out.print(table)
+
+
+@app.command("show")
+def show(code: str = typer.Argument(..., help="The entity's code")) -> None:
+    """Show every setting of one entity."""
+    with unit_of_work() as session:
+        for label, value in _lines(session, service.get_entity(session, code)):
+            out.print(f"{label}: {value}")
