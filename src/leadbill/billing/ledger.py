@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from leadbill.accounts.models import Account
 from leadbill.billing.models import Invoice, InvoiceLine, Payment
 from leadbill.core.errors import RuleViolation
+from leadbill.core.money import Money
 from leadbill.core.periods import require_utc
 from leadbill.credit_notes.models import CreditNote, CreditNoteLine
 from leadbill.csv_cells import ExportWriter
@@ -55,6 +56,7 @@ COLUMNS = (
     "reference",
 )
 CHUNK = 1000
+_AMOUNTS = frozenset({"unit_price", "net", "tax", "gross"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +87,25 @@ class LedgerRow:
     reference: str
 
     def cells(self) -> list[str | int | Decimal]:
-        """The row's cells: text as text, numbers as numbers, empty when absent."""
-        values = (getattr(self, name) for name in COLUMNS)
-        return ["" if v is None else v.isoformat() if isinstance(v, date) else v for v in values]
+        """The row's cells: text as text, numbers as numbers, empty when absent.
+
+        Amounts print at the currency's minor unit and rates without trailing zeros,
+        whatever scale the database read them back with (PostgreSQL: six decimals).
+        """
+        found: list[str | int | Decimal] = []
+        for name in COLUMNS:
+            value = getattr(self, name)
+            if value is None:
+                found.append("")
+            elif isinstance(value, date):
+                found.append(value.isoformat())
+            elif name in _AMOUNTS:
+                found.append(Money(value, self.currency).rounded().amount)
+            elif name == "tax_rate":
+                found.append(Decimal(format(value.normalize(), "f")))
+            else:
+                found.append(value)
+        return found
 
 
 def _check_span(start: datetime, end: datetime) -> tuple[datetime, datetime]:
