@@ -10,6 +10,7 @@ import typer
 
 from leadbill.accounts.commands import app as accounts_app
 from leadbill.auth.commands import app as keys_app
+from leadbill.billing.commands import invoices_app
 from leadbill.billing.commands import register as register_billing
 from leadbill.console import out, print_error, sessions
 from leadbill.context.commands import app as context_app
@@ -18,6 +19,7 @@ from leadbill.leads.commands import app as import_app
 from leadbill.leads.review_commands import app as leads_app
 from leadbill.plans.commands import app as plans_app
 from leadbill.portal.commands import app as users_app
+from leadbill.receivables.commands import register as register_receivables
 from leadbill.reports.commands import app as reports_app
 from leadbill.reviews.commands import app as reviews_app
 from leadbill.seats.commands import app as seats_app
@@ -105,6 +107,7 @@ app.add_typer(reports_app, name="reports")
 app.add_typer(reviews_app, name="reviews")
 app.add_typer(credit_notes_app, name="credit-notes")
 register_billing(app)
+register_receivables(invoices=invoices_app, reports=reports_app)
 app.add_typer(webhooks_app, name="webhooks")
 app.command("worker")(worker)
 app.add_typer(users_app, name="users")

@@ -144,7 +144,7 @@ class AgingReport:
     account: str | None
     accounts: list[AgingRow]
     entities: list[AgingRow]
-    totals: list[AgingTotals]  # one per currency
+    totals: list[AgingRow]  # one per currency, of every entity and account
 
     @property
     def is_empty(self) -> bool:
@@ -200,12 +200,12 @@ def aging_report(
         account=account,
         accounts=_rows(by_account),
         entities=_rows(by_entity),
-        totals=aging_totals(every),
+        totals=_rows({(None, None): every}) if every else [],
     )
 
 
-def total_text(totals: Sequence[AgingTotals]) -> str:
-    """The totals owed as one line: `1,520.00 USD, 400.00 EUR`, or `nothing`."""
-    if not totals:
+def total_text(report: AgingReport) -> str:
+    """Everything owed as one line: `400.00 EUR, 1,520.00 USD`, or `nothing`."""
+    if report.is_empty:
         return "nothing"
-    return ", ".join(format_money(t.total.amount, t.currency) for t in totals)
+    return ", ".join(format_money(row.totals.total.amount, row.currency) for row in report.totals)
