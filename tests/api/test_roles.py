@@ -231,6 +231,16 @@ CASES = [
     Case("explain invoice", "GET", "/v1/invoices/{acme_invoice}/explain", READERS),
     Case("invoice line leads", "GET", "/v1/invoices/{acme_invoice}/lines/1/leads", READERS),
     Case("plan advice", "GET", "/v1/accounts/acme/plan-advice", READERS),
+    Case(
+        "mark uncollectible",
+        "POST",
+        "/v1/invoices/{acme_invoice}/uncollectible",
+        BILLERS,
+        {"reason": "Customer went out of business"},
+    ),
+    Case("receivables", "GET", f"/v1/reports/receivables?{AS_OF}", STAFF),
+    Case("receivables csv", "GET", f"/v1/reports/receivables?{AS_OF}&format=csv", STAFF),
+    Case("receivables of acme", "GET", f"/v1/reports/receivables?{AS_OF}&account=acme", STAFF),
 ]
 
 
@@ -418,6 +428,13 @@ OTHER_ACCOUNT = [
     Case("explain invoice", "GET", "/v1/invoices/{other_invoice}/explain", READERS),
     Case("invoice line leads", "GET", "/v1/invoices/{other_invoice}/lines/1/leads", READERS),
     Case("plan advice", "GET", "/v1/accounts/other/plan-advice", READERS),
+    Case(
+        "mark uncollectible",
+        "POST",
+        "/v1/invoices/{other_invoice}/uncollectible",
+        BILLERS,
+        {"reason": "gone"},
+    ),
 ]
 
 
