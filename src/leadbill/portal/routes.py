@@ -17,6 +17,8 @@ from leadbill.portal import (
     staff,
     staff_accounts,
     staff_billing,
+    staff_invoices,
+    staff_receivables,
     staff_webhooks,
 )
 from leadbill.portal.web import COOKIE_PATH, PortalRoute, SignedIn, redirect
@@ -77,6 +79,8 @@ def install(app: FastAPI) -> None:
         plan.router,
         staff_accounts.router,
         staff_billing.router,
+        staff_invoices.router,
+        staff_receivables.router,
         staff_webhooks.router,
     ):
         app.include_router(router, prefix=COOKIE_PATH)

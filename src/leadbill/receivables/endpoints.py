@@ -24,6 +24,7 @@ from leadbill.schemas import PROBLEM_RESPONSES, Instant
 
 router = APIRouter(tags=["receivables"], route_class=LeadbillRoute, responses=PROBLEM_RESPONSES)
 READERS = tuple(sorted(STAFF_READERS))
+WRITES_OFF = BILLERS
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The report; as CSV with `format=csv`",
@@ -38,10 +39,10 @@ def write_off(number: str, body: UncollectibleIn, session: DbSession, caller: Ca
     receivables and stays in the ledger. A payment recorded later still counts, and pays the
     invoice once the payments cover it."""
     if caller.role is not Role.CUSTOMER:
-        allow(caller, *BILLERS)
+        allow(caller, *WRITES_OFF)
     scope = caller.account_id if caller.role is Role.CUSTOMER else None
     invoice = get_invoice(session, number, account_id=scope)
-    allow(caller, *BILLERS)
+    allow(caller, *WRITES_OFF)
     mark_uncollectible(session, invoice, body.reason, body.at or now())
     code = session.get_one(Account, invoice.account_id).code
     return InvoiceOut(**InvoiceOut.fields(invoice, code, 0))
