@@ -22,6 +22,7 @@ from leadbill.leads.endpoints import router as lead_events
 from leadbill.plans.endpoints import advice as plan_advice
 from leadbill.plans.endpoints import router as plans
 from leadbill.portal.routes import install as install_portal
+from leadbill.receivables.endpoints import router as receivables
 from leadbill.reports.endpoints import router as reports
 from leadbill.reviews.endpoints import router as reviews
 from leadbill.seats.endpoints import router as seats
@@ -60,6 +61,7 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     problems.install(app)
     for router in (plans, accounts, subscriptions, seats, lead_events, billing, reports, webhooks):
         app.include_router(router, prefix=PREFIX)
+    app.include_router(receivables, prefix=PREFIX)
     app.include_router(reviews, prefix=PREFIX)
     for router in (account_context, lead_decisions, plan_advice, billing_entities, tax_rates):
         app.include_router(router, prefix=PREFIX)

@@ -10,6 +10,7 @@ import typer
 
 from leadbill.accounts.commands import app as accounts_app
 from leadbill.auth.commands import app as keys_app
+from leadbill.billing.commands import invoices_app
 from leadbill.billing.commands import register as register_billing
 from leadbill.billing.export_commands import app as export_app
 from leadbill.console import out, print_error, sessions
@@ -20,6 +21,7 @@ from leadbill.leads.commands import app as import_app
 from leadbill.leads.review_commands import app as leads_app
 from leadbill.plans.commands import app as plans_app
 from leadbill.portal.commands import app as users_app
+from leadbill.receivables.commands import register as register_receivables
 from leadbill.reports.commands import app as reports_app
 from leadbill.reviews.commands import app as reviews_app
 from leadbill.seats.commands import app as seats_app
@@ -111,6 +113,7 @@ app.add_typer(reviews_app, name="reviews")
 app.add_typer(credit_notes_app, name="credit-notes")
 app.add_typer(export_app, name="export")
 register_billing(app)
+register_receivables(invoices=invoices_app, reports=reports_app)
 app.add_typer(webhooks_app, name="webhooks")
 app.command("worker")(worker)
 app.add_typer(users_app, name="users")

@@ -279,6 +279,16 @@ CASES = [
         (*BILLERS, "customer"),
         {"legal_name": "Acme Realty LLC", "purchase_order": "PO-7"},
     ),
+    Case(
+        "mark uncollectible",
+        "POST",
+        "/v1/invoices/{acme_invoice}/uncollectible",
+        BILLERS,
+        {"reason": "Customer went out of business"},
+    ),
+    Case("receivables", "GET", f"/v1/reports/receivables?{AS_OF}", STAFF),
+    Case("receivables csv", "GET", f"/v1/reports/receivables?{AS_OF}&format=csv", STAFF),
+    Case("receivables of acme", "GET", f"/v1/reports/receivables?{AS_OF}&account=acme", STAFF),
 ]
 
 
@@ -500,6 +510,13 @@ OTHER_ACCOUNT = [
         "/v1/accounts/other/billing-details",
         READERS,
         {"purchase_order": "PO-1"},
+    ),
+    Case(
+        "mark uncollectible",
+        "POST",
+        "/v1/invoices/{other_invoice}/uncollectible",
+        BILLERS,
+        {"reason": "gone"},
     ),
 ]
 

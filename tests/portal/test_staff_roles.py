@@ -61,6 +61,10 @@ PAGES = [
     Page("/portal/staff/plans", STAFF),  # GET /v1/plans
     Page("/portal/staff/billing-runs", STAFF, "Run billing", BILLERS),  # POST /v1/billing-runs
     Page("/portal/staff/invoices", STAFF, "Record a payment", BILLERS),  # GET /v1/invoices
+    # POST /v1/invoices/{number}/uncollectible: admin, billing
+    Page("/portal/staff/invoices", STAFF, "Mark uncollectible", BILLERS),
+    Page("/portal/staff/receivables", STAFF),  # GET /v1/reports/receivables
+    Page("/portal/staff/receivables.csv", STAFF),
     Page("/portal/staff/payments?account=acme", STAFF, "Record payment", BILLERS),  # POST
     Page("/portal/staff/credit-notes", STAFF),  # GET /v1/credit-notes
     Page("/portal/staff/reviews", STAFF, "Approve", ("admin", "reviewer")),  # reviews decision
@@ -115,6 +119,12 @@ def _actions(world: StaffWorld, review_id: int, role: str, rate_id: int) -> list
             f"/portal/staff/reviews/{review_id}/decide",
             ("admin", "reviewer"),
             {"decision": "approve"},
+        ),
+        Action(
+            "mark uncollectible",
+            f"/portal/staff/invoices/{world.portal.invoices['acme'][1]}/uncollectible",
+            BILLERS,
+            {"reason": "The agency closed."},
         ),
         Action(
             "redeliver",
@@ -179,7 +189,8 @@ def _ids(sessions: sessionmaker[Session]) -> tuple[int, int]:
 
 
 def _counts(sessions: sessionmaker[Session]) -> dict[str, object]:
-    """What the actions change: payments, decisions, decided reviews, queued deliveries."""
+    """What the actions change: payments, decisions, decided reviews, queued deliveries,
+    invoices written off."""
     with sessions() as session:
         return {
             "payments": session.scalar(select(func.count()).select_from(Payment)),
@@ -204,6 +215,9 @@ def _counts(sessions: sessionmaker[Session]) -> dict[str, object]:
             "details": session.execute(
                 select(BillingDetails.account_id, BillingDetails.purchase_order)
             ).all(),
+            "uncollectible": session.scalar(
+                select(func.count()).select_from(Invoice).where(Invoice.status == "uncollectible")
+            ),
         }
 
 

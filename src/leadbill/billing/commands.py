@@ -23,11 +23,13 @@ from leadbill.billing.repository import invoices_by_id
 from leadbill.billing.service import run_billing
 from leadbill.console import bold, instant_option, now, out, print_error, sessions, unit_of_work
 from leadbill.core.money import Money, format_money
+from leadbill.core.wording import count_of
 from leadbill.csv_cells import Cell, ExportWriter
 from leadbill.errors import InvalidInput, LeadbillError
+from leadbill.receivables.service import invoice_overdue_days, overdue_days
 
 invoices_app = typer.Typer(
-    help="Invoices: list, show, export, finalize, void.", no_args_is_help=True
+    help="Invoices: list, show, export, finalize, void, mark uncollectible.", no_args_is_help=True
 )
 payments_app = typer.Typer(help="Payments received against invoices.", no_args_is_help=True)
 
@@ -83,18 +85,30 @@ def _account_id(session: Session, code: str | None) -> int | None:
     return get_account(session, code).id if code else None
 
 
+def _overdue(days: int) -> str:
+    return f"overdue {count_of(days, 'day')}" if days else ""
+
+
+AS_OF_HELP = "Count days overdue at this RFC 3339 instant (default: now)"
+
+
 @invoices_app.command("list")
 def list_invoices(
     account: str | None = typer.Option(None, help="Only this account (code)"),
-    status: str | None = typer.Option(None, help="draft | open | paid | void"),
+    status: str | None = typer.Option(None, help="draft | open | paid | void | uncollectible"),
+    as_of: str | None = typer.Option(None, help=AS_OF_HELP),
 ) -> None:
-    """List invoices, oldest first."""
+    """List invoices, oldest first, with their due date and the days overdue."""
+    at = instant_option(as_of, "as_of") if as_of else now()
     with unit_of_work() as session:
         found = invoice_service.list_invoices(
             session, account_id=_account_id(session, account), status=status
         )
         codes = _account_codes(session, {invoice.account_id for invoice in found})
-        table = Table("number", "id", "account", "kind", "issued", "status", "total")
+        late = overdue_days(session, found, at)
+        table = Table("number", "id", "account", "kind", "issued", "due", "status", "total", "")
+        table.columns[0].no_wrap = True  # a number is read in full, however narrow the terminal
+        table.columns[0].min_width = max((len(i.number or "") for i in found), default=6)
         for invoice in found:
             table.add_row(
                 invoice.number or "",
@@ -102,15 +116,21 @@ def list_invoices(
                 codes[invoice.account_id],
                 invoice.kind,
                 _at(invoice.issued_at),
+                f"{invoice.due_on:%Y-%m-%d}" if invoice.due_on else "",
                 invoice.status,
                 _money(invoice.total, invoice.currency),
+                _overdue(late[invoice.id]),
             )
         out.print(table)
 
 
 @invoices_app.command("show")
-def show(number: str = typer.Argument(..., help="Invoice number (or id of a draft)")) -> None:
-    """Show an invoice: header, lines, payments and balance."""
+def show(
+    number: str = typer.Argument(..., help="Invoice number (or id of a draft)"),
+    as_of: str | None = typer.Option(None, help=AS_OF_HELP),
+) -> None:
+    """Show an invoice: header, due date (and days overdue), lines, payments and balance."""
+    at = instant_option(as_of, "as_of") if as_of else now()
     with unit_of_work() as session:
         invoice = invoice_service.get_invoice(session, number)
         account = session.get_one(Account, invoice.account_id)
@@ -119,13 +139,19 @@ def show(number: str = typer.Argument(..., help="Invoice number (or id of a draf
             f"  {invoice.status}  account {account.code} ({account.name})",
         )
         out.print(f"issued {_at(invoice.issued_at)}")
+        if invoice.due_on is not None:
+            late = _overdue(invoice_overdue_days(session, invoice, at))
+            out.print(f"due {invoice.due_on:%Y-%m-%d}" + (f"  {late}" if late else ""))
         for label, instant in (
             ("finalized", invoice.finalized_at),
             ("paid", invoice.paid_at),
             ("voided", invoice.voided_at),
+            ("uncollectible", invoice.uncollectible_at),
         ):
             if instant is not None:
                 out.print(f"{label} {_at(instant)}")
+        if invoice.uncollectible_reason:
+            out.print(f"written off: {invoice.uncollectible_reason}")
         lines = Table("#", "description", "qty", "unit price", "amount")
         for line in invoice_service.invoice_lines(session, invoice.id):
             lines.add_row(

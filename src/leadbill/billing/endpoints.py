@@ -54,14 +54,16 @@ from leadbill.pagination import (
     encode_cursor,
     page_info,
 )
+from leadbill.receivables.service import invoice_overdue_days, overdue_days
 from leadbill.reports.service import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from leadbill.schemas import PROBLEM_RESPONSES, money
+from leadbill.schemas import PROBLEM_RESPONSES, Instant, money
 from leadbill.settings import Settings
 
 router = APIRouter(tags=["billing"], route_class=LeadbillRoute, responses=PROBLEM_RESPONSES)
 READERS = (*STAFF_READERS, Role.CUSTOMER)
 BILLERS = (Role.ADMIN, Role.BILLING)
 RUN_HORIZON = timedelta(days=1)
+AS_OF_HELP = "count `days_overdue` at this instant (default: now)"
 
 
 @router.post("/billing-runs", response_model=BillingRunOut)
@@ -92,6 +94,7 @@ def list_invoices(
     status: str | None = None,
     cursor: str | None = None,
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+    as_of: Instant | None = Query(None, description=AS_OF_HELP),
 ) -> InvoicePage:
     """Invoices, oldest first (by id); a customer key sees only its account's."""
     allow(caller, *READERS)
@@ -115,8 +118,12 @@ def list_invoices(
     if after is not None:
         query = query.where(Invoice.id > after)
     rows = [(invoice, code) for invoice, code in session.execute(query)]
+    late = overdue_days(session, [invoice for invoice, _code in rows], as_of or now())
     return InvoicePage(
-        data=[InvoiceOut(**InvoiceOut.fields(invoice, code)) for invoice, code in rows],
+        data=[
+            InvoiceOut(**InvoiceOut.fields(invoice, code, late[invoice.id]))
+            for invoice, code in rows
+        ],
         page=page_info(rows, limit, lambda row: row[0].id),
     )
 
@@ -132,14 +139,20 @@ def _label(invoice: Invoice) -> str:
 
 
 @router.get("/invoices/{number}", response_model=InvoiceDetail)
-def read_invoice(number: str, session: DbSession, caller: Caller) -> InvoiceDetail:
-    """An invoice by number (or id for a draft), with its lines and payments."""
+def read_invoice(
+    number: str,
+    session: DbSession,
+    caller: Caller,
+    as_of: Instant | None = Query(None, description=AS_OF_HELP),
+) -> InvoiceDetail:
+    """An invoice by number (or id for a draft), with its lines, payments and days overdue."""
     if caller.role is not Role.CUSTOMER:
         allow(caller, *READERS)
     invoice, code = _invoice(session, caller, number)
     currency = invoice.currency
+    days_overdue = invoice_overdue_days(session, invoice, as_of or now())
     return InvoiceDetail(
-        **InvoiceOut.fields(invoice, code),
+        **InvoiceOut.fields(invoice, code, days_overdue),
         lines=[InvoiceLineOut.of(line, currency) for line in invoice_lines(session, invoice.id)],
         payments=[PaymentOut.of(p, _label(invoice)) for p in payments_of(session, invoice.id)],
         amount_paid=money(amount_paid(session, invoice), currency),

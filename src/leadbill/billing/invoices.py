@@ -241,6 +241,7 @@ def void_invoice(session: Session, invoice: Invoice, as_of: datetime) -> Invoice
             "paid": "a paid invoice is never voided; issue a credit note",
             "draft": "a draft has no number yet; change its lines instead",
             "void": "it is already void",
+            "uncollectible": "it was written off as uncollectible and stays in the ledger",
         }[status]
         raise Conflict(f"invoice {_label(invoice)} is {status}; {hint}")
     paid = session.scalar(select(func.count(Payment.id)).where(Payment.invoice_id == invoice.id))

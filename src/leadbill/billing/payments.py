@@ -2,8 +2,10 @@
 
 A payment's reference is unique per account, so re-sending the same payment
 changes nothing. An invoice becomes paid when its payments cover its total; a
-payment may never exceed what is still due. Amounts are summed as Decimals in
-Python, never in SQL (SQLite keeps money as text).
+payment may never exceed what is still due. An invoice written off as
+uncollectible still takes payments (the money came after all) and becomes paid
+once they cover it. Amounts are summed as Decimals in Python, never in SQL
+(SQLite keeps money as text).
 """
 
 from __future__ import annotations

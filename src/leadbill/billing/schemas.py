@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -92,16 +92,26 @@ class InvoiceOut(BaseModel):
     number: str | None
     account: str
     kind: str
-    status: str
+    status: str = Field(description="draft, open, paid, void or uncollectible")
     total: MoneyOut
     issued_at: datetime
     finalized_at: datetime | None
     paid_at: datetime | None
     voided_at: datetime | None
+    due_on: date | None = Field(
+        description="the issue date in the account's time zone plus its payment terms "
+        "(null for a draft)"
+    )
+    days_overdue: int = Field(
+        description="days past `due_on` at `as_of` in the account's time zone, while open "
+        "with a balance due; 0 when not overdue"
+    )
+    uncollectible_at: datetime | None
+    uncollectible_reason: str | None
 
     @classmethod
-    def fields(cls, invoice: Invoice, account_code: str) -> dict[str, Any]:
-        """The shared fields of a stored invoice."""
+    def fields(cls, invoice: Invoice, account_code: str, days_overdue: int) -> dict[str, Any]:
+        """The shared fields of a stored invoice, with its days overdue at the request's as_of."""
         return {
             "id": invoice.id,
             "number": invoice.number,
@@ -113,6 +123,10 @@ class InvoiceOut(BaseModel):
             "finalized_at": invoice.finalized_at,
             "paid_at": invoice.paid_at,
             "voided_at": invoice.voided_at,
+            "due_on": invoice.due_on,
+            "days_overdue": days_overdue,
+            "uncollectible_at": invoice.uncollectible_at,
+            "uncollectible_reason": invoice.uncollectible_reason,
         }
 
 

@@ -35,6 +35,7 @@ from leadbill.portal.web import (
     render,
     set_flash,
 )
+from leadbill.receivables.service import invoice_overdue_days, overdue_days
 from leadbill.reports.repository import seat_codes
 from leadbill.reports.service import billing_summary, report_scope
 from leadbill.reviews.calendar import review_config
@@ -104,6 +105,7 @@ def invoices(request: Request, visitor: SignedIn, db: DbSession) -> Response:
         title="Invoices",
         invoices=rows,
         balances=balances_due(db, rows),
+        overdue=overdue_days(db, rows, clock_of(request)),
     )
 
 
@@ -126,6 +128,7 @@ def invoice(request: Request, number: str, visitor: SignedIn, db: DbSession) -> 
         credit_notes=document.credit_notes,
         credited=document.credited,
         totals=document.totals,
+        days_overdue=invoice_overdue_days(db, document.invoice, clock_of(request)),
     )
 
 

@@ -12,16 +12,19 @@ from leadbill.billing.endpoints import BILLERS
 from leadbill.entities.endpoints import EDITORS as ENTITY_EDITORS
 from leadbill.leads.endpoints import DECIDERS as LEAD_DECIDERS
 from leadbill.portal.web import Visitor, templates
+from leadbill.receivables.endpoints import WRITES_OFF
 from leadbill.reviews.endpoints import DECIDERS as REVIEW_DECIDERS
 from leadbill.taxes.endpoints import EDITORS as TAX_RATE_EDITORS
 from leadbill.webhooks.endpoints import READERS as WEBHOOK_READERS
 
 # GET /v1/accounts, /v1/plans, /v1/subscriptions, /v1/invoices, /v1/credit-notes,
-# call report, lead decisions: every staff role.
+# call report, lead decisions, /v1/reports/receivables: every staff role.
 READERS: tuple[Role, ...] = tuple(sorted(STAFF_READERS))
 # POST /v1/billing-runs and POST /v1/invoices/{number}/payments.
 RUNS_BILLING: tuple[Role, ...] = BILLERS
 RECORDS_PAYMENTS: tuple[Role, ...] = BILLERS
+# POST /v1/invoices/{number}/uncollectible.
+MARKS_UNCOLLECTIBLE: tuple[Role, ...] = WRITES_OFF
 # POST /v1/accounts/{account}/lead-decisions (R16, proactive review).
 DECIDES_LEADS: tuple[Role, ...] = LEAD_DECIDERS
 # POST /v1/reviews/{id}/decision.
@@ -53,6 +56,7 @@ def may(visitor: Visitor, roles: tuple[Role, ...]) -> bool:
 ACTIONS: dict[str, tuple[Role, ...]] = {
     "run_billing": RUNS_BILLING,
     "record_payments": RECORDS_PAYMENTS,
+    "mark_uncollectible": MARKS_UNCOLLECTIBLE,
     "decide_leads": DECIDES_LEADS,
     "decide_reviews": DECIDES_REVIEWS,
     "read_webhooks": READS_WEBHOOKS,

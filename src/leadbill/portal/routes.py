@@ -19,6 +19,8 @@ from leadbill.portal import (
     staff_accounts,
     staff_billing,
     staff_entities,
+    staff_invoices,
+    staff_receivables,
     staff_tax_rates,
     staff_webhooks,
 )
@@ -80,6 +82,8 @@ def install(app: FastAPI) -> None:
         plan.router,
         staff_accounts.router,
         staff_billing.router,
+        staff_invoices.router,
+        staff_receivables.router,
         staff_webhooks.router,
         billing_details.router,
         staff_entities.router,

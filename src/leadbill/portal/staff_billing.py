@@ -1,4 +1,4 @@
-"""Staff pages of billing: runs, invoices, credit notes, payments.
+"""Staff pages of billing: runs, credit notes, payments (invoices: staff_invoices).
 
 Every staff role reads them, as through the API; admins and billing staff run
 billing and record payments (`POST /v1/billing-runs`, `POST .../payments`).
@@ -19,9 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
-from leadbill.accounts.service import get_account
 from leadbill.auth.dependencies import DbSession, session_factory_of
-from leadbill.billing.invoices import STATUSES, get_invoice
+from leadbill.billing.invoices import get_invoice
 from leadbill.billing.models import Invoice, Payment
 from leadbill.billing.payments import record_payment
 from leadbill.billing.service import BillingRunResult, run_billing
@@ -183,51 +182,6 @@ def _balance(invoice: Invoice, paid: dict[int, Decimal]) -> Decimal:
     return invoice.total - paid.get(invoice.id, Decimal(0))
 
 
-@router.get("/staff/invoices")
-def invoices(
-    request: Request,
-    visitor: SignedIn,
-    db: DbSession,
-    account: Annotated[str, Query()] = "",
-    status: Annotated[str, Query()] = "",
-    before: Annotated[int | None, Query(ge=1)] = None,
-) -> Response:
-    """Every account's finalized invoices, newest first, by account and status, a page at
-    a time (`before`: the id of the last invoice of the previous page)."""
-    staff_only(visitor)
-    query = (
-        select(Invoice, Account.code)
-        .join(Account, Account.id == Invoice.account_id)
-        .where(Invoice.number.is_not(None))
-        .order_by(Invoice.id.desc())
-    )
-    if before is not None:
-        query = query.where(Invoice.id < before)
-    if account:
-        query = query.where(Invoice.account_id == get_account(db, account.strip()).id)
-    if status:
-        if status not in STATUSES:
-            raise InvalidInput("status", f"{status!r} is not one of {', '.join(STATUSES)}")
-        query = query.where(Invoice.status == status)
-    rows, more = keyset_page(db, query)
-    paid = _paid(db, [invoice.id for invoice, _code in rows])
-    return render(
-        request,
-        "staff_invoices.html",
-        visitor,
-        db,
-        nav="staff-invoices",
-        title="Invoices",
-        rows=[(invoice, code, _balance(invoice, paid)) for invoice, code in rows],
-        older=rows[-1][0].id if more else None,
-        account=account,
-        status=status,
-        statuses=[s for s in STATUSES if s != "draft"],
-        accounts=list(db.scalars(select(Account.code).order_by(Account.code))),
-        can_pay=may(visitor, RECORDS_PAYMENTS),
-    )
-
-
 @router.get("/staff/credit-notes")
 def credit_notes(
     request: Request,
@@ -320,11 +274,15 @@ def _payer(db: Session, account: str, invoice: str) -> Account | None:
 
 
 def _payable(db: Session, account: Account) -> list[tuple[Invoice, Decimal]]:
-    """The account's open invoices, oldest first, each with its balance due."""
+    """The account's invoices that take payments, oldest first, each with its balance due:
+    the open ones, and those written off as uncollectible (the money may come after all)."""
     open_ = list(
         db.scalars(
             select(Invoice)
-            .where(Invoice.account_id == account.id, Invoice.status == "open")
+            .where(
+                Invoice.account_id == account.id,
+                Invoice.status.in_(("open", "uncollectible")),
+            )
             .order_by(Invoice.id)
         )
     )

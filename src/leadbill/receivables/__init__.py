@@ -1,0 +1,1 @@
+"""Receivables: what customers owe, by age, and invoices written off as uncollectible."""
