@@ -39,6 +39,8 @@ from leadbill.leads.csv_format import COLUMNS
 from leadbill.leads.service import ingest_events
 from leadbill.plans.service import create_plan, get_plan
 from leadbill.portal.demo import DEMO_PORTAL_AS_OF, create_demo_users, portal_instructions
+from leadbill.receivables.commands import aging_table
+from leadbill.receivables.service import aging_report
 from leadbill.reports.service import billing_summary, call_report
 from leadbill.reviews import demo as contractor
 from leadbill.seats.service import create_seat
@@ -475,10 +477,19 @@ def run_demo(sessions: sessionmaker[Session], directory: Path | None = None) -> 
             for code in (demo_seeds.PLUMBER, demo_seeds.VENDOR, demo_seeds.AGENT)
         }
     contractor.print_disputes(sessions, disputes, BILL_AS_OF)
+    # What customers owe on the portal's day, by days past due: the contractor is late.
+    portal_day = datetime.fromisoformat(DEMO_PORTAL_AS_OF.replace("Z", "+00:00"))
+    with sessions() as session:
+        report = aging_report(session, portal_day)
+    out.print(aging_table(report))
     lead, _reason, _who = demo_seeds.STAFF_DECISION
     out.print(
         "Look further:\n"
         "  .venv/bin/leadbill invoices list\n"
+        f"  .venv/bin/leadbill reports receivables --as-of {DEMO_PORTAL_AS_OF}\n"
+        "  .venv/bin/leadbill invoices show SE-000007      # Swedish VAT 25 %\n"
+        "  .venv/bin/leadbill invoices show SE-000008      # reverse charge\n"
+        "  .venv/bin/leadbill export ledger --from 2026-10-01 --to 2026-11-02\n"
         "  .venv/bin/leadbill invoices show INV-000003\n"
         "  .venv/bin/leadbill reports call-report summit-realty --as-of 2026-10-15\n"
         "  .venv/bin/leadbill reports call-report summit-realty --as-of 2026-10-15 --format csv\n"

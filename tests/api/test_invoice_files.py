@@ -134,3 +134,22 @@ def test_facturx_download_embeds_xml_valid_against_en16931(
     assert due == grand
     # The PDF inside still reads as the plain download.
     assert f"Invoice {number}" in _text(content)
+
+
+def test_tax_invoice_api_shows_net_tax_issuer_and_customer(
+    client: TestClient, keys: dict[str, str], sessions: sessionmaker[Session]
+) -> None:
+    number = _number(sessions, "fjord")
+    response = client.get(
+        f"/v1/invoices/{number}", headers={"Authorization": f"Bearer {keys['billing']}"}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["net_total"] == {"amount": "400.00", "currency": "EUR"}
+    assert body["tax_total"] == {"amount": "100.00", "currency": "EUR"}
+    assert body["total"] == {"amount": "500.00", "currency": "EUR"}
+    assert body["issuer"]["legal_name"] == "Lead Data Nordic AB"
+    assert body["customer"]["tax_id"] == "SE556036079301"
+    assert [(x["tax_category"], x["tax_rate"], x["tax"]["amount"]) for x in body["lines"]] == [
+        ("S", "25", "100.00")
+    ]

@@ -153,6 +153,11 @@ def read_invoice(
     days_overdue = invoice_overdue_days(session, invoice, as_of or now())
     return InvoiceDetail(
         **InvoiceOut.fields(invoice, code, days_overdue),
+        net_total=money(invoice.net_total, currency),
+        tax_total=money(invoice.tax_total, currency),
+        issuer=invoice.issuer,
+        customer=invoice.customer,
+        tax_mention=invoice.tax_mention,
         lines=[InvoiceLineOut.of(line, currency) for line in invoice_lines(session, invoice.id)],
         payments=[PaymentOut.of(p, _label(invoice)) for p in payments_of(session, invoice.id)],
         amount_paid=money(amount_paid(session, invoice), currency),

@@ -39,6 +39,12 @@ class InvoiceLineOut(BaseModel):
     amount: MoneyOut
     period_start: datetime | None
     period_end: datetime | None
+    tax_category: str | None = Field(
+        description="EN 16931 VAT category: S, AE (reverse charge), E (exempt), O (not "
+        "subject); null when no billing entity issued the invoice"
+    )
+    tax_rate: str = Field(description="the rate in percent, a decimal string (25 is 25 %)")
+    tax: MoneyOut = Field(description="the line's tax, rounded once")
 
     @classmethod
     def of(cls, line: InvoiceLine, currency: str) -> InvoiceLineOut:
@@ -52,6 +58,9 @@ class InvoiceLineOut(BaseModel):
             amount=money(line.amount, currency),
             period_start=line.period_start,
             period_end=line.period_end,
+            tax_category=line.tax_category,
+            tax_rate=format(line.tax_rate.normalize(), "f"),
+            tax=money(line.tax_amount, currency),
         )
 
 
@@ -131,8 +140,17 @@ class InvoiceOut(BaseModel):
 
 
 class InvoiceDetail(InvoiceOut):
-    """An invoice with its lines and payments."""
+    """An invoice with its lines and payments, its issuer and customer as finalized."""
 
+    net_total: MoneyOut = Field(description="the sum of the lines' net amounts (credits apart)")
+    tax_total: MoneyOut = Field(description="the sum of the lines' taxes")
+    issuer: dict[str, Any] | None = Field(
+        description="the billing entity as it was at finalization (null before entities)"
+    )
+    customer: dict[str, Any] | None = Field(
+        description="the account's billing details as they were at finalization"
+    )
+    tax_mention: str | None = Field(description="the legal mention of the tax, if any")
     lines: list[InvoiceLineOut]
     payments: list[PaymentOut]
     amount_paid: MoneyOut
