@@ -219,7 +219,7 @@ def test_r15_the_customer_sees_the_credit_note_of_an_approved_review_on_the_next
     text = _pdf_text(download.value.path())
     assert f"Invoice {january}" in text and "Status open" in text
     assert "3 40.00 USD 120.00 USD" in text  # three leads at 40.00
-    assert "Total 120.00 USD" in text and "Balance due 120.00 USD" in text
+    assert "Total to pay 120.00 USD" in text and "Balance due 120.00 USD" in text
     assert "CN-000001 Credit for lead PIPE-1" in text and "40.00 USD" in text
     page.goto(f"{server}/portal/invoices/{february}")
     with page.expect_download() as download:

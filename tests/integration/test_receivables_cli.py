@@ -32,7 +32,7 @@ def cli(
     """The CLI pointed at the test database, which holds the receivables world."""
     world = build_receivables_world(sessions)
     monkeypatch.setenv("LEADBILL_DATABASE_URL", database_url)
-    monkeypatch.setenv("COLUMNS", "160")
+    monkeypatch.setattr(console.out, "width", 160)
     console.sessions.cache_clear()
     yield world
     console.sessions().kw["bind"].dispose()
