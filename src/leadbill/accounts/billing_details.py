@@ -8,6 +8,7 @@ optional field; None leaves it as it is.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -124,20 +125,24 @@ def entity_of(session: Session, details: BillingDetails | None) -> BillingEntity
     return session.scalar(select(BillingEntity).where(BillingEntity.is_default.is_(True)))
 
 
-def customer_snapshot(account: Account, details: BillingDetails | None) -> dict[str, Any]:
-    """What a finalized document keeps of its customer."""
-    get = (lambda name: getattr(details, name)) if details is not None else (lambda _name: None)
+def customer_snapshot(values: Mapping[str, Any]) -> dict[str, Any]:
+    """What a finalized document keeps of its customer.
+
+    `values` holds the account's `code`, `name` and `billing_email` and its billing
+    details' columns (None where the account has none): one plain row, read for a
+    whole batch of accounts at once.
+    """
     return {
-        "code": account.code,
-        "legal_name": get("legal_name") or account.name,
-        "address_line1": get("address_line1"),
-        "address_line2": get("address_line2"),
-        "city": get("city"),
-        "postal_code": get("postal_code"),
-        "region": get("region"),
-        "country": get("country"),
-        "tax_id": get("tax_id"),
-        "tax_exemption": get("tax_exemption"),
-        "purchase_order": get("purchase_order"),
-        "email": account.billing_email,
+        "code": values["code"],
+        "legal_name": values["legal_name"] or values["name"],
+        "address_line1": values["address_line1"],
+        "address_line2": values["address_line2"],
+        "city": values["city"],
+        "postal_code": values["postal_code"],
+        "region": values["region"],
+        "country": values["country"],
+        "tax_id": values["tax_id"],
+        "tax_exemption": values["tax_exemption"],
+        "purchase_order": values["purchase_order"],
+        "email": values["billing_email"],
     }

@@ -10,7 +10,7 @@ existed: numbers INV-/CN-, no issuer block, no tax, net 15.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -83,19 +83,21 @@ class AccountBilling:
 
 
 def _billing(
-    account: Account | Any, details: BillingDetails | Any | None, entity: BillingEntity | None
+    values: Mapping[str, Any], entity: BillingEntity | None, issuer: dict[str, Any] | None
 ) -> AccountBilling:
+    """An account's billing from its plain row (account and billing-details columns)."""
+    own_terms = values["payment_terms_days"]
     terms = (
-        details.payment_terms_days
-        if details is not None and details.payment_terms_days is not None
+        own_terms
+        if own_terms is not None
         else entity.payment_terms_days
         if entity is not None
         else DEFAULT_TERMS_DAYS
     )
-    customer = customer_snapshot(account, details)
+    customer = customer_snapshot(values)
     return AccountBilling(
-        account_id=account.id,
-        time_zone=account.time_zone,
+        account_id=values["id"],
+        time_zone=values["time_zone"],
         entity_id=entity.id if entity else None,
         invoice_prefix=entity.invoice_prefix if entity else LEGACY_INVOICE_PREFIX,
         credit_note_prefix=entity.credit_note_prefix if entity else LEGACY_CREDIT_NOTE_PREFIX,
@@ -107,7 +109,7 @@ def _billing(
             customer_tax_id=customer["tax_id"],
             exemption=customer["tax_exemption"],
         ),
-        issuer=issuer_snapshot(entity) if entity else None,
+        issuer=issuer,
         customer=customer,
     )
 
@@ -122,6 +124,7 @@ def billing_of(
     """
     ids = sorted(set(account_ids))
     entities = {e.id: e for e in session.scalars(select(BillingEntity))}
+    issuers = {e.id: issuer_snapshot(e) for e in entities.values()}
     default = next((e for e in entities.values() if e.is_default), None)
     found: dict[int, AccountBilling] = {}
     # Plain rows, not ORM objects: a batch reads thousands and changes none.
@@ -135,10 +138,11 @@ def billing_of(
             .where(Account.id.in_(chunk))
         )
         for row in session.execute(query):
-            own = row if row.account_id is not None else None
-            chosen = entity_id if entity_id is not None else (own and own.billing_entity_id)
+            values = row._asdict()
+            chosen = entity_id if entity_id is not None else values["billing_entity_id"]
             entity = entities.get(chosen) if chosen else default
-            found[row.id] = _billing(row, own, entity)
+            # One issuer snapshot per entity, shared by its documents (never changed).
+            found[values["id"]] = _billing(values, entity, issuers[entity.id] if entity else None)
     return found
 
 

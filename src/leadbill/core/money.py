@@ -35,6 +35,11 @@ def _quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_unit(currency))
 
 
+def round_amount(amount: Decimal, currency: str) -> Decimal:
+    """Round half up to the currency's minor unit: the one rounding of a line."""
+    return amount.quantize(_quantum(currency), rounding=ROUND_HALF_UP)
+
+
 def parse_decimal(value: object, field: str) -> Decimal:
     """Parse a decimal amount from a string, int or Decimal; floats are refused."""
     if isinstance(value, float):
@@ -105,8 +110,7 @@ class Money:
 
     def rounded(self) -> Money:
         """Round half up to the currency's minor unit: the one rounding of a line."""
-        quantum = _quantum(self.currency)
-        return Money(self.amount.quantize(quantum, rounding=ROUND_HALF_UP), self.currency)
+        return Money(round_amount(self.amount, self.currency), self.currency)
 
     def is_zero(self) -> bool:
         """True when the amount is zero."""

@@ -29,7 +29,7 @@ from datetime import date
 from decimal import Decimal
 
 from leadbill.core.errors import RuleViolation
-from leadbill.core.money import Money
+from leadbill.core.money import Money, round_amount
 from leadbill.core.rating import Line, LineKind
 from leadbill.core.tax_numbers import EU_COUNTRIES
 
@@ -161,7 +161,7 @@ def decide_tax(parties: TaxParties, rates: Sequence[TaxRate], day: date) -> TaxD
 
 def line_tax(amount: Money, rate: Decimal) -> Money:
     """The tax of one line: its net amount x the rate, rounded once, half up."""
-    return Money(amount.amount * rate / HUNDRED, amount.currency).rounded()
+    return Money(round_amount(amount.amount * rate / HUNDRED, amount.currency), amount.currency)
 
 
 def _taxed(line: Line, category: str, rate: Decimal, zero: Money) -> Line:
@@ -186,7 +186,8 @@ def taxed_lines(lines: Sequence[Line], decision: TaxDecision) -> list[Line]:
     if decision.category is None or not lines:
         return list(lines)
     category, rate = decision.category.value, decision.rate
-    zero = Money.zero(lines[0].amount.currency).rounded()
+    currency = lines[0].amount.currency
+    zero = Money(round_amount(Decimal(0), currency), currency)
     return [
         line if line.kind is LineKind.CREDIT else _taxed(line, category, rate, zero)
         for line in lines
@@ -218,7 +219,7 @@ class DocumentTotals:
 def document_totals(lines: Sequence[Line], currency: str) -> DocumentTotals:
     """Totals of a document: sums of rounded lines and taxes, never rounded again."""
     # Lines and taxes are rounded already: a sum of them is exact, never rounded again.
-    zero = Money.zero(currency).rounded().amount
+    zero = Decimal(0)
     net = tax = credits = zero
     groups: dict[tuple[str, Decimal], list[Decimal]] = {}
     for line in lines:
@@ -236,7 +237,7 @@ def document_totals(lines: Sequence[Line], currency: str) -> DocumentTotals:
 
     def money(amount: Decimal) -> Money:
         # Amounts read back from PostgreSQL carry six decimals: print them at the minor unit.
-        return Money(amount, currency).rounded()
+        return Money(round_amount(amount, currency), currency)
 
     subtotals = tuple(
         TaxSubtotal(category, rate, money(basis), money(part))
