@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Table, bindparam, insert, select, text, update
+from sqlalchemy import JSON, Table, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 import leadbill.models  # noqa: F401  (every table, so that foreign keys resolve)
@@ -118,6 +118,28 @@ def _is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+def _column_type(column: Any) -> Any:
+    """A column's type; a foreign key column declared without one takes its referenced column's."""
+    if column.foreign_keys and column.type._isnull:
+        return next(iter(column.foreign_keys)).column.type
+    return column.type
+
+
+def _json_texts(documents: Iterable[Any]) -> list[str | None]:
+    """JSON documents as text; one shared by many rows (an issuer's snapshot) is encoded once."""
+    encoded: dict[int, str] = {}
+    texts: list[str | None] = []
+    for document in documents:
+        if document is None:
+            texts.append(None)
+            continue
+        found = encoded.get(id(document))
+        if found is None:
+            found = encoded[id(document)] = json.dumps(document)
+        texts.append(found)
+    return texts
+
+
 def _unnest(
     session: Session, table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]
 ) -> tuple[str, dict[str, list[Any]]]:
@@ -129,20 +151,12 @@ def _unnest(
     dialect = session.get_bind().dialect
     casts, params = [], {}
     for number, name in enumerate(columns):
-        column = table.c[name]
-        # A foreign key column declared without a type takes its referenced column's.
-        column_type = (
-            next(iter(column.foreign_keys)).column.type
-            if column.foreign_keys and column.type._isnull
-            else column.type
-        )
+        column_type = _column_type(table.c[name])
         sql_type = column_type.compile(dialect=dialect)
         if isinstance(column_type, JSON):
             # A JSON document travels as its text, cast to json[] like any array.
             casts.append(f"CAST(CAST(:a{number} AS TEXT[]) AS {sql_type}[])")
-            params[f"a{number}"] = [
-                None if row[name] is None else json.dumps(row[name]) for row in rows
-            ]
+            params[f"a{number}"] = _json_texts(row[name] for row in rows)
             continue
         casts.append(f"CAST(:a{number} AS {sql_type}[])")
         params[f"a{number}"] = [row[name] for row in rows]
@@ -163,10 +177,54 @@ def _bulk_insert(
         source, params = _unnest(session, table, columns, rows)
         sql = f"INSERT INTO {table.name} ({_quoted(session, columns)}) SELECT * FROM {source}"
         return session.execute(text(sql + (f" RETURNING {returning}" if returning else "")), params)
-    statement = insert(table)
-    if returning:
-        statement = statement.returning(*(table.c[name.strip()] for name in returning.split(",")))
-    return session.execute(statement, list(rows))
+    return _sqlite_insert(session, table, columns, rows, returning)
+
+
+# Bound parameters per SQLite statement (SQLite allows 32,766 since 3.32).
+SQLITE_VARIABLES = 30_000
+
+
+def _sqlite_insert(
+    session: Session,
+    table: Table,
+    columns: list[str],
+    rows: Sequence[dict[str, Any]],
+    returning: str,
+) -> list[Any]:
+    """SQLite: multi-row INSERT statements with the values converted once, by column.
+
+    Each value goes through its column type's own bind processor (SQLAlchemy's,
+    the same conversion as an ORM insert), but the statement is not compiled per
+    row: a billing batch writes thousands of rows of a dozen columns.
+    """
+    omitted = [c.name for c in table.c if c.name not in columns and c.default is not None]
+    if omitted:  # a Python-side default needs SQLAlchemy's own insert
+        raise ValueError(f"{table.name}: give {', '.join(omitted)} explicitly")
+    dialect = session.get_bind().dialect
+    processors = [
+        _column_type(table.c[name]).dialect_impl(dialect).bind_processor(dialect)
+        for name in columns
+    ]
+    converted = [[row[name] for name in columns] for row in rows]
+    for index, process in enumerate(processors):
+        if process is not None:
+            for values in converted:
+                values[index] = process(values[index])
+    placeholders = "(" + ", ".join("?" * len(columns)) + ")"
+    head = f"INSERT INTO {table.name} ({_quoted(session, columns)}) VALUES "
+    tail = f" RETURNING {returning}" if returning else ""
+    per_statement = max(1, SQLITE_VARIABLES // len(columns))
+    session.flush()  # as session.execute would: pending objects first
+    connection = session.connection()
+    returned: list[Any] = []
+    for start in range(0, len(converted), per_statement):
+        chunk = converted[start : start + per_statement]
+        sql = head + ", ".join([placeholders] * len(chunk)) + tail
+        flat = tuple(value for values in chunk for value in values)
+        result = connection.exec_driver_sql(sql, flat)
+        if returning:
+            returned.extend(result.all())
+    return returned
 
 
 # Every query below (counts, counts by category, leads by rank) joins the leads through
