@@ -46,6 +46,8 @@ def take_numbers(session: Session, count: int, sequence: str) -> list[int]:
         .where(NumberSequence.name == sequence)
         .values(next_value=NumberSequence.next_value + count)
         .returning(NumberSequence.next_value)
+        # Counters are never loaded as objects: nothing in the session to bring up to date.
+        .execution_options(synchronize_session=False)
     ).scalar_one()
     first = last - count
     return list(range(first, last))
@@ -130,7 +132,8 @@ def issue_invoice(
 ) -> Invoice:
     """Write one invoice with its lines and their tax; finalize it at once unless asked not to."""
     billing = account_billing(session, account_id)
-    lines = billing.taxed(lines, tax_rates(session), issued_at)
+    decision = billing.decision(tax_rates(session), issued_at)
+    lines = taxed_lines(lines, decision)
     invoice = Invoice(
         account_id=account_id,
         subscription_id=subscription_id,
@@ -145,8 +148,8 @@ def issue_invoice(
     session.add(invoice)
     session.flush()
     session.execute(insert(InvoiceLine), line_rows(account_id, invoice.id, lines))
-    if finalize:
-        finalize_invoice(session, invoice, issued_at)
+    if finalize:  # just written and taxed as of now: no need to lock it and tax it again
+        _finalize(session, invoice, billing, decision, issued_at)
     return invoice
 
 
@@ -216,6 +219,17 @@ def finalize_invoice(session: Session, invoice: Invoice, as_of: datetime) -> Inv
     if status != "draft":
         raise Conflict(f"invoice {_label(invoice)} is {status}; only a draft can be finalized")
     billing, decision = _retax(session, invoice)
+    return _finalize(session, invoice, billing, decision, as_of)
+
+
+def _finalize(
+    session: Session,
+    invoice: Invoice,
+    billing: AccountBilling,
+    decision: TaxDecision,
+    as_of: datetime,
+) -> Invoice:
+    """Snapshots, due date, number and status of a draft taxed under `decision`."""
     for name, value in finalized_fields(billing, decision, invoice.issued_at).items():
         setattr(invoice, name, value)
     (value,) = take_numbers(session, 1, billing.invoice_prefix)

@@ -21,8 +21,7 @@ from sqlalchemy.orm import Session
 
 from leadbill.accounts.billing_details import customer_snapshot
 from leadbill.accounts.models import Account, BillingDetails
-from leadbill.core.rating import Line
-from leadbill.core.tax import TaxDecision, TaxParties, TaxRate, decide_tax, taxed_lines
+from leadbill.core.tax import TaxDecision, TaxParties, TaxRate, decide_tax
 from leadbill.entities.models import BillingEntity
 from leadbill.entities.service import (
     LEGACY_CREDIT_NOTE_PREFIX,
@@ -76,10 +75,6 @@ class AccountBilling:
     def decision(self, rates: Sequence[TaxRate], issued_at: datetime) -> TaxDecision:
         """The tax of an invoice issued at `issued_at` (core.tax)."""
         return decide_tax(self.parties, rates, self.issue_date(issued_at))
-
-    def taxed(self, lines: Sequence[Line], rates: Sequence[TaxRate], at: datetime) -> list[Line]:
-        """The lines with the tax of an invoice issued at `at`."""
-        return taxed_lines(lines, self.decision(rates, at))
 
 
 def _billing(
