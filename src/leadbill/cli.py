@@ -19,6 +19,7 @@ from leadbill.credit_notes.commands import app as credit_notes_app
 from leadbill.entities.commands import app as entities_app
 from leadbill.leads.commands import app as import_app
 from leadbill.leads.review_commands import app as leads_app
+from leadbill.mail.commands import app as mail_app
 from leadbill.plans.commands import app as plans_app
 from leadbill.portal.commands import app as users_app
 from leadbill.receivables.commands import register as register_receivables
@@ -115,5 +116,6 @@ app.add_typer(export_app, name="export")
 register_billing(app)
 register_receivables(invoices=invoices_app, reports=reports_app)
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(mail_app, name="mail")
 app.command("worker")(worker)
 app.add_typer(users_app, name="users")

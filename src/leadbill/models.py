@@ -15,6 +15,7 @@ from leadbill.credit_notes.models import CreditApplication, CreditNote, CreditNo
 from leadbill.db import Base
 from leadbill.entities.models import BillingEntity
 from leadbill.leads.models import Lead, LeadActivityMonth, LeadDecision, LeadEvent
+from leadbill.mail.models import MailAttempt, MailMessage
 from leadbill.plans.models import Plan, PlanCategoryPrice
 from leadbill.portal.models import PortalSession, User
 from leadbill.reviews.models import Review, ReviewEvent
@@ -51,6 +52,8 @@ __all__ = [
     "LeadDecision",
     "LeadEvent",
     "LeadPolicySettings",
+    "MailAttempt",
+    "MailMessage",
     "NumberSequence",
     "Payment",
     "Plan",

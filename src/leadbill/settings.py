@@ -34,6 +34,17 @@ class Settings:
     # Pin the portal's clock to an instant (RFC 3339), to show a demo's or an audit's
     # past period as if it were now; unset (the default) means the wall clock.
     portal_as_of: str | None = None
+    # Mail: the SMTP server the worker sends through (unset, the default: messages are
+    # kept in the outbox, readable with `leadbill mail show`), its port, `starttls`,
+    # `tls` (implicit, port 465) or `none`, the login, the From address (default: the
+    # issuing entity's e-mail) and the portal's public URL for links in messages.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    mail_from: str | None = None
+    portal_url: str = "http://127.0.0.1:8000"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -55,6 +66,14 @@ class Settings:
             portal_session_hours=int(env.get("LEADBILL_PORTAL_SESSION_HOURS", "12")),
             portal_secure_cookies=_flag(env.get("LEADBILL_PORTAL_SECURE_COOKIES"), True),
             portal_as_of=(env.get("LEADBILL_PORTAL_AS_OF") or "").strip() or None,
+            smtp_host=(env.get("LEADBILL_SMTP_HOST") or "").strip() or None,
+            smtp_port=int(env.get("LEADBILL_SMTP_PORT") or "587"),
+            smtp_security=(env.get("LEADBILL_SMTP_SECURITY") or "starttls").strip().lower(),
+            smtp_user=(env.get("LEADBILL_SMTP_USER") or "").strip() or None,
+            smtp_password=env.get("LEADBILL_SMTP_PASSWORD") or None,
+            mail_from=(env.get("LEADBILL_MAIL_FROM") or "").strip() or None,
+            portal_url=(env.get("LEADBILL_PORTAL_URL") or "").strip().rstrip("/")
+            or "http://127.0.0.1:8000",
         )
 
 

@@ -125,7 +125,7 @@ def test_the_worker_loop_delivers_as_events_arrive_and_stops_on_sigterm(
             worker.send_signal(signal.SIGTERM)
             output, _ = worker.communicate(timeout=20)
     assert worker.returncode == 0, output
-    assert "delivered 1" in output and "webhook worker stopped" in output
+    assert "delivered 1" in output and "worker stopped" in output
     assert len(receiver.received) == 1 and receiver.received[0].signature_valid
 
 

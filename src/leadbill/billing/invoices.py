@@ -31,6 +31,7 @@ from leadbill.core.periods import require_utc
 from leadbill.core.rating import Line, LineKind
 from leadbill.core.tax import TaxDecision, document_totals, taxed_lines
 from leadbill.errors import Conflict, InvalidInput, NotFound, from_rule
+from leadbill.mail.service import queue_invoices_issued
 from leadbill.webhooks import events as webhook_events
 from leadbill.webhooks.service import Event, emit_many
 
@@ -240,6 +241,7 @@ def _finalize(
         invoice.paid_at = as_of
     session.flush()
     emit_many(session, finalized_events(invoice, as_of))  # the webhook outbox, same transaction
+    queue_invoices_issued(session, [(invoice.account_id, invoice.id)])  # and the mail outbox
     return invoice
 
 

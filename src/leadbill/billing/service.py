@@ -48,6 +48,7 @@ from leadbill.core.rating import Line, boundary_lines, charges_in_advance
 from leadbill.core.tax import TaxDecision, TaxRate, taxed_lines
 from leadbill.credit_notes.application import apply_credit_notes, record_applications
 from leadbill.errors import InvalidInput, from_rule
+from leadbill.mail.service import queue_invoices_issued
 from leadbill.plans.service import terms
 from leadbill.webhooks import events as webhook_events
 from leadbill.webhooks.service import Event, emit_many
@@ -476,6 +477,15 @@ def _bill_batch(
     repository.update_subscriptions(session, _subscription_rows(boundaries))
     # The webhook outbox is written by this batch's transaction: one bulk insert per table.
     emit_many(session, _webhook_events(rated, rows, ids, plan_cache))
+    # And the mail outbox: an "invoice issued" message per finalized invoice (one insert).
+    queue_invoices_issued(
+        session,
+        [
+            (b.subscription.account_id, ids[(b.subscription.id, b.index)])
+            for (b, _lines), row in zip(rated, rows, strict=True)
+            if row["number"] is not None
+        ],
+    )
 
     renewed = sum(1 for b in boundaries if b.opening is not None)
     return _BatchOutcome(

@@ -30,6 +30,7 @@ from leadbill.core.tax import credited_tax, document_totals
 from leadbill.credit_notes.models import CreditApplication, CreditNote, CreditNoteLine
 from leadbill.errors import Conflict, NotFound
 from leadbill.leads.models import Lead
+from leadbill.mail.service import queue_credit_note_issued
 from leadbill.plans.models import Plan
 from leadbill.subscriptions.models import SubscriptionChange
 from leadbill.webhooks import events
@@ -161,6 +162,7 @@ def issue_credit_note(
         ),
         occurred_at=issued_at,
     )
+    queue_credit_note_issued(session, account_id, note.id)  # the mail outbox, same transaction
     return note
 
 

@@ -1,18 +1,15 @@
-"""`leadbill webhooks ...`: endpoints, the delivery log, redelivery; `leadbill worker` sends."""
+"""`leadbill webhooks ...`: endpoints, the delivery log, redelivery (`leadbill worker` sends)."""
 
 from __future__ import annotations
 
-import signal
 from datetime import datetime
-from types import FrameType
 
 import typer
 from rich.table import Table
 
 from leadbill.accounts.service import get_account
-from leadbill.console import instant_option, now, out, print_error, sessions, unit_of_work
+from leadbill.console import instant_option, now, out, unit_of_work
 from leadbill.webhooks import service
-from leadbill.webhooks.delivery import DeliveryPolicy, RoundReport, deliver_due, run_forever
 from leadbill.webhooks.events import EVENT_TYPES
 
 app = typer.Typer(help="Webhooks: endpoints, deliveries, redelivery.", no_args_is_help=True)
@@ -163,52 +160,3 @@ def prune(
     with unit_of_work() as session:
         count = service.prune(session, before=instant)
     out.print(f"{count} webhook messages deleted with their deliveries and attempts")
-
-
-def _print(report: RoundReport) -> None:
-    out.print(
-        f"attempted {report.attempted}: delivered {report.delivered}, "
-        f"retrying {report.retrying}, failed {report.failed}, cancelled {report.cancelled}"
-        + (f", superseded {report.superseded}" if report.superseded else "")
-    )
-
-
-def worker(
-    once: bool = typer.Option(False, "--once", help="Send what is due, then exit (for cron)"),
-    interval: float = typer.Option(1.0, min=0.05, help="Seconds between polls when idle"),
-    timeout: float = typer.Option(10.0, min=0.1, help="HTTP timeout in seconds"),
-    max_attempts: int = typer.Option(8, min=1, help="Attempts before a delivery fails"),
-    backoff: float = typer.Option(30.0, min=0, help="Seconds before the second attempt"),
-    backoff_cap: float = typer.Option(21600.0, min=0, help="Longest wait between attempts"),
-    batch_size: int = typer.Option(20, min=1, help="Deliveries claimed per round"),
-    concurrency: int = typer.Option(4, min=1, help="POSTs in flight at once"),
-) -> None:
-    """Deliver the webhook outbox: signed POSTs, retried with exponential backoff."""
-    try:
-        policy = DeliveryPolicy(
-            timeout=timeout,
-            max_attempts=max_attempts,
-            backoff_base=backoff,
-            backoff_cap=max(backoff_cap, backoff),
-            batch_size=batch_size,
-            concurrency=concurrency,
-        )
-    except ValueError as error:
-        print_error(str(error))
-        raise typer.Exit(2) from None
-    if once:
-        _print(deliver_due(sessions(), policy))
-        return
-    stopping = False
-
-    def stop(_signum: int, _frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True  # finish the round in flight, then exit
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    out.print("webhook worker started; Ctrl-C or SIGTERM stops it after the current round")
-    run_forever(
-        sessions(), policy, interval=interval, should_stop=lambda: stopping, on_round=_print
-    )
-    out.print("webhook worker stopped")

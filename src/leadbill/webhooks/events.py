@@ -29,6 +29,7 @@ REVIEW_DECIDED = "review.decided"
 USAGE_THRESHOLD_REACHED = "usage.threshold_reached"
 SUBSCRIPTION_RENEWED = "subscription.renewed"
 SUBSCRIPTION_CANCELLED = "subscription.cancelled"
+MAIL_FAILED = "mail.failed"
 
 EVENT_TYPES = (
     INVOICE_FINALIZED,
@@ -39,6 +40,7 @@ EVENT_TYPES = (
     USAGE_THRESHOLD_REACHED,
     SUBSCRIPTION_RENEWED,
     SUBSCRIPTION_CANCELLED,
+    MAIL_FAILED,
 )
 
 
@@ -205,4 +207,24 @@ def credit_note_data(
         "reason": reason,
         "review_id": review_id,
         "subscription_change_id": subscription_change_id,
+    }
+
+
+def mail_failed_data(
+    *,
+    message_id: int,
+    kind: str,
+    recipient: str,
+    code: int | None,
+    error: str | None,
+    attempts: int,
+) -> dict[str, Any]:
+    """`data` of mail.failed: a message refused for good (5xx) or out of attempts."""
+    return {
+        "message_id": message_id,
+        "kind": kind,
+        "recipient": recipient,
+        "smtp_code": code,
+        "error": error,
+        "attempts": attempts,
     }

@@ -1,0 +1,262 @@
+"""Sending the mail outbox: claim due messages, render and send them, record every attempt.
+
+The same shape as the webhook outbox (`leadbill.webhooks.delivery`), with its
+policy (timeout, attempts, backoff, batch, concurrency): a short transaction
+claims a batch of due messages (FOR UPDATE SKIP LOCKED on PostgreSQL) under a
+lease; each is rendered from its document, then sent outside any transaction;
+each result is recorded in its own short transaction, guarded by the lease.
+
+At least once, recorded once: `sent` is recorded only after the SMTP server
+accepted the message. A worker killed between the server's acceptance and
+that commit leaves the message `sending`; when its lease ends another worker
+sends it again (same Message-ID) and records it, once. The attempt cut short
+leaves no log row; the log holds the attempts whose result was known.
+
+Outcomes: `sent`; `failed` at once on a permanent refusal (5xx), or after
+`max_attempts`; otherwise `retry` after the policy's backoff. A message that
+cannot be rendered (a template error, no From address) is a failed attempt
+like a refused connection: the row stays, with the error, and is retried.
+A message that ends `failed` emits the webhook event `mail.failed`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from jinja2 import Environment
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from leadbill.mail.messages import Rendered, RenderError, environment, render
+from leadbill.mail.models import MailAttempt, MailMessage
+from leadbill.mail.smtp import Sent, SmtpServer, send
+from leadbill.settings import Settings
+from leadbill.webhooks import events as webhook_events
+from leadbill.webhooks.delivery import DeliveryPolicy, RoundReport
+from leadbill.webhooks.service import emit
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A message a worker holds until its lease ends."""
+
+    message_id: int
+    account_id: int
+    attempts: int
+    lease: str
+
+
+def due_ids(session: Session, as_of: datetime, limit: int) -> list[int]:
+    """Messages due by `as_of` (pending, or sending with an expired lease), locked."""
+    query = (
+        select(MailMessage.id)
+        .where(
+            MailMessage.status.in_(("pending", "sending")),
+            MailMessage.next_attempt_at <= as_of,
+        )
+        .order_by(MailMessage.next_attempt_at, MailMessage.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return [int(id_) for id_ in session.scalars(query)]
+
+
+def claim_due(
+    sessions: sessionmaker[Session], policy: DeliveryPolicy, as_of: datetime
+) -> list[Claimed]:
+    """Claim a batch of due messages in one short transaction; count the attempt."""
+    lease = secrets.token_hex(16)
+    with sessions() as session, session.begin():
+        ids = due_ids(session, as_of, policy.batch_size)
+        if not ids:
+            return []
+        session.execute(
+            update(MailMessage)
+            .where(MailMessage.id.in_(ids))
+            .values(
+                status="sending",
+                lease=lease,
+                attempts=MailMessage.attempts + 1,
+                next_attempt_at=as_of + policy.lease,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        rows = session.execute(
+            select(MailMessage.id, MailMessage.account_id, MailMessage.attempts)
+            .where(MailMessage.id.in_(ids))
+            .order_by(MailMessage.id)
+        )
+        return [Claimed(int(id_), int(account), int(n), lease) for id_, account, n in rows]
+
+
+def _outcome(claimed: Claimed, result: Sent, policy: DeliveryPolicy) -> str:
+    if result.accepted:
+        return "sent"
+    if result.permanent or claimed.attempts >= policy.max_attempts:
+        return "failed"
+    return "retry"
+
+
+def record(
+    sessions: sessionmaker[Session],
+    claimed: Claimed,
+    result: Sent | None,
+    rendered: Rendered | None,
+    policy: DeliveryPolicy,
+    at: datetime,
+) -> str:
+    """Record one attempt and move the message on, in one transaction; returns the outcome.
+
+    `result` None: not sent, a worker stopped during the last allowed attempt.
+    Only the holder of the lease moves the message; a late result is `superseded`.
+    """
+    logged = result is not None
+    if result is None:
+        result = Sent(False, None, "not sent: no attempt left", 0)
+        outcome = "failed"
+    else:
+        outcome = _outcome(claimed, result, policy)
+    values: dict[str, object] = {
+        "lease": None,
+        "last_attempt_at": at,
+        "last_code": result.code,
+        "last_error": result.error,
+    }
+    if outcome == "sent" and rendered is not None:
+        values.update(
+            status="sent",
+            sent_at=at,
+            sender=rendered.sender,
+            subject=rendered.subject,
+            text_body=rendered.text,
+            html_body=rendered.html,
+            attachments=", ".join(a.name for a in rendered.attachments)[:500],
+        )
+    elif outcome == "retry":
+        values.update(status="pending", next_attempt_at=at + policy.backoff(claimed.attempts))
+    else:
+        values["status"] = outcome
+    with sessions() as session, session.begin():
+        moved = session.execute(  # type: ignore[attr-defined]
+            update(MailMessage)
+            .where(
+                MailMessage.id == claimed.message_id,
+                MailMessage.lease == claimed.lease,
+                MailMessage.status == "sending",
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not moved:
+            outcome = "superseded"
+        if logged:
+            last = session.scalar(
+                select(func.max(MailAttempt.number)).where(
+                    MailAttempt.message_id == claimed.message_id
+                )
+            )
+            session.execute(
+                insert(MailAttempt).values(
+                    account_id=claimed.account_id,
+                    message_id=claimed.message_id,
+                    number=int(last or 0) + 1,
+                    attempted_at=at,
+                    code=result.code,
+                    duration_ms=result.duration_ms,
+                    error=result.error,
+                    outcome=outcome,
+                )
+            )
+        if outcome == "failed":
+            message = session.get_one(MailMessage, claimed.message_id)
+            emit(
+                session,
+                claimed.account_id,
+                webhook_events.MAIL_FAILED,
+                webhook_events.mail_failed_data(
+                    message_id=message.id,
+                    kind=message.kind,
+                    recipient=message.recipient,
+                    code=result.code,
+                    error=result.error,
+                    attempts=claimed.attempts,
+                ),
+                occurred_at=at,
+            )
+    return outcome
+
+
+def _render(
+    sessions: sessionmaker[Session], claimed: Claimed, settings: Settings, templates: Environment
+) -> Rendered | Sent:
+    try:
+        with sessions() as session:
+            message = session.get_one(MailMessage, claimed.message_id)
+            return render(session, message, settings, templates)
+    except RenderError as error:
+        return Sent(False, None, f"not rendered: {error}"[:500], 0)
+
+
+def deliver_round(
+    sessions: sessionmaker[Session],
+    policy: DeliveryPolicy,
+    server: SmtpServer,
+    settings: Settings,
+    *,
+    as_of: datetime | None = None,
+    templates: Environment | None = None,
+) -> RoundReport:
+    """Claim one batch of due messages, render them, send them concurrently, record each."""
+    clock: Callable[[], datetime] = (lambda: as_of) if as_of else (lambda: datetime.now(UTC))
+    templates = templates or environment()
+    report = RoundReport()
+    batch = claim_due(sessions, policy, clock())
+    sendable: list[tuple[Claimed, Rendered]] = []
+    for claimed in batch:
+        if claimed.attempts > policy.max_attempts:
+            # A claim beyond the allowance means a worker stopped during the last attempt.
+            _count(report, claimed, record(sessions, claimed, None, None, policy, clock()), False)
+            continue
+        made = _render(sessions, claimed, settings, templates)
+        if isinstance(made, Sent):
+            outcome = record(sessions, claimed, made, None, policy, clock())
+            _count(report, claimed, outcome, True)
+        else:
+            sendable.append((claimed, made))
+    with ThreadPoolExecutor(max_workers=policy.concurrency) as pool:
+        futures = {pool.submit(send, server, made, clock()): (c, made) for c, made in sendable}
+        for future in as_completed(futures):
+            claimed, made = futures[future]
+            outcome = record(sessions, claimed, future.result(), made, policy, clock())
+            _count(report, claimed, outcome, True)
+    return report
+
+
+def _count(report: RoundReport, claimed: Claimed, outcome: str, attempted: bool) -> None:
+    report.attempted += attempted
+    attribute = {"retry": "retrying", "sent": "delivered"}.get(outcome, outcome)
+    setattr(report, attribute, getattr(report, attribute) + 1)
+    report.outcomes.append((claimed.message_id, outcome))
+
+
+def deliver_due(
+    sessions: sessionmaker[Session],
+    policy: DeliveryPolicy,
+    server: SmtpServer,
+    settings: Settings,
+    *,
+    as_of: datetime | None = None,
+) -> RoundReport:
+    """Send every message due now (or at `as_of`) until none is left; returns what happened."""
+    total = RoundReport()
+    templates = environment()
+    while True:
+        report = deliver_round(sessions, policy, server, settings, as_of=as_of, templates=templates)
+        if not report.outcomes:
+            return total
+        total.add(report)

@@ -1,0 +1,188 @@
+"""The messages leadbill sends, rendered from Jinja2 templates when they are sent.
+
+Each kind has a plain-text and an HTML template (`templates/<kind>.txt` and
+`.html`, the HTML autoescaped) and attaches its document's PDF, made by
+`leadbill.documents` exactly as the portal serves it. Dates are in the
+account's time zone and amounts in `format_money`. Undefined names in a
+template are errors (StrictUndefined), which the worker records as a failed
+attempt: a template error never loses the message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadbill.accounts.models import Account
+from leadbill.billing.models import Invoice
+from leadbill.credit_notes.service import get_credit_note
+from leadbill.documents import pdf
+from leadbill.documents.files import invoice_file
+from leadbill.documents.formats import local, money
+from leadbill.entities.models import BillingEntity
+from leadbill.mail.addresses import is_address
+from leadbill.mail.models import MailMessage
+from leadbill.mail.service import CREDIT_NOTE_ISSUED, INVOICE_ISSUED
+from leadbill.settings import Settings
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+class RenderError(Exception):
+    """A message could not be made (a template error, a missing From address)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file attached to a message."""
+
+    name: str
+    content: bytes
+    mime_type: str = "application/pdf"
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A message as it is sent: envelope, headers, both parts and attachments."""
+
+    sender: str
+    recipient: str
+    subject: str
+    text: str
+    html: str
+    attachments: tuple[Attachment, ...]
+    message_id: str
+
+    def email(self, at: datetime) -> EmailMessage:
+        """The MIME message: text and HTML alternatives, then the attachments."""
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = self.recipient
+        message["Subject"] = self.subject
+        message["Message-ID"] = self.message_id
+        message["Date"] = format_datetime(at)
+        message.set_content(self.text)
+        message.add_alternative(self.html, subtype="html")
+        for attachment in self.attachments:
+            main, _, sub = attachment.mime_type.partition("/")
+            message.add_attachment(
+                attachment.content, maintype=main, subtype=sub, filename=attachment.name
+            )
+        return message
+
+
+def environment(directory: Path = TEMPLATES) -> Environment:
+    """The templates' environment: HTML autoescaped, undefined names are errors."""
+    return Environment(
+        loader=FileSystemLoader(directory),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def _sender(
+    session: Session, settings: Settings, issuer: dict[str, Any] | None, entity_id: int | None
+) -> str:
+    if settings.mail_from:
+        return settings.mail_from
+    email = (issuer or {}).get("email")
+    if not email and entity_id is not None:
+        entity = session.get(BillingEntity, entity_id)
+        email = entity.email if entity else None
+    if not email:
+        email = session.scalar(
+            select(BillingEntity.email).where(BillingEntity.is_default.is_(True))
+        )
+    if not email or not is_address(email):
+        raise RenderError("no From address: set LEADBILL_MAIL_FROM or the billing entity's e-mail")
+    return str(email)
+
+
+def _invoice_issued(
+    session: Session, message: MailMessage, settings: Settings
+) -> tuple[dict[str, Any], tuple[Attachment, ...], str]:
+    invoice = session.get_one(Invoice, message.invoice_id)
+    account = session.get_one(Account, invoice.account_id)
+    number = invoice.number or str(invoice.id)
+    content, name = invoice_file(session, number, account.id, seller=settings.operator_name)
+    tz = account.time_zone
+    context = {
+        "account": account,
+        "issuer": (invoice.issuer or {}).get("legal_name") or settings.operator_name,
+        "number": number,
+        "total": money(invoice.total, invoice.currency),
+        "issued_on": local(invoice.issued_at, tz, "%Y-%m-%d"),
+        "due_on": invoice.due_on.isoformat() if invoice.due_on else None,
+        "paid": invoice.status == "paid",
+        "link": f"{settings.portal_url}/portal/invoices/{number}",
+        "pdf_link": f"{settings.portal_url}/portal/invoices/{number}/pdf",
+        "time_zone": tz,
+    }
+    sender = _sender(session, settings, invoice.issuer, invoice.billing_entity_id)
+    return context, (Attachment(name, content),), sender
+
+
+def _credit_note_issued(
+    session: Session, message: MailMessage, settings: Settings
+) -> tuple[dict[str, Any], tuple[Attachment, ...], str]:
+    view = get_credit_note(session, str(message.credit_note_id))
+    note = view.note
+    account = session.get_one(Account, note.account_id)
+    content = pdf.credit_note_pdf(view, account, seller=settings.operator_name)
+    tz = account.time_zone
+    context = {
+        "account": account,
+        "issuer": (note.issuer or {}).get("legal_name") or settings.operator_name,
+        "number": note.number,
+        "invoice_number": view.invoice_number,
+        "total": money(note.total, note.currency),
+        "issued_on": local(note.issued_at, tz, "%Y-%m-%d"),
+        "reason": note.reason,
+        "subject": view.subject,
+        "link": f"{settings.portal_url}/portal/invoices/{view.invoice_number}",
+        "pdf_link": f"{settings.portal_url}/portal/credit-notes/{note.number}/pdf",
+        "time_zone": tz,
+    }
+    sender = _sender(session, settings, note.issuer, note.billing_entity_id)
+    return context, (Attachment(f"{note.number}.pdf", content),), sender
+
+
+_BUILDERS = {INVOICE_ISSUED: _invoice_issued, CREDIT_NOTE_ISSUED: _credit_note_issued}
+
+
+def render(
+    session: Session,
+    message: MailMessage,
+    settings: Settings,
+    templates: Environment | None = None,
+) -> Rendered:
+    """Make the message from its document and templates; RenderError says why it cannot be."""
+    templates = templates or environment()
+    try:
+        context, attachments, sender = _BUILDERS[message.kind](session, message, settings)
+        name = message.kind.replace(".", "_")
+        subject = templates.get_template(f"{name}.subject.txt").render(context).strip()
+        text = templates.get_template(f"{name}.txt").render(context)
+        html = templates.get_template(f"{name}.html").render(context)
+    except RenderError:
+        raise
+    except Exception as error:  # a template or document error is recorded, never raised on
+        raise RenderError(f"{type(error).__name__}: {error}") from error
+    return Rendered(
+        sender=sender,
+        recipient=message.recipient,
+        subject=" ".join(subject.split())[:300],
+        text=text,
+        html=html,
+        attachments=attachments,
+        message_id=message.message_id,
+    )

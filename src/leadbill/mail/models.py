@@ -1,0 +1,78 @@
+"""The mail outbox: one row per message to send, and the log of its attempts.
+
+A message is written by the same transaction as the change that causes it
+(an invoice finalized, a credit note issued), like the webhook outbox. The row
+names what to send (its kind and the document), not the rendered message:
+the text, HTML and PDF are made when the worker sends it, so a billing run
+only inserts small rows. What was sent (subject, parts, attachment names) is
+kept on the row when it is sent, so `leadbill mail show` prints it exactly.
+
+A kind and its document are unique: one "invoice issued" message per invoice,
+one "credit note issued" per credit note (a database constraint, not a check).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from leadbill.db import Base, BigId, UTCDateTime
+
+
+class MailMessage(Base):
+    """One message in the outbox, with its delivery state.
+
+    Status: `pending` (due at `next_attempt_at`), `sending` (claimed by a worker
+    until `next_attempt_at`, its lease), `sent` (the SMTP server accepted it),
+    `failed` (refused for good, 5xx, or the last allowed attempt failed).
+    `attempts` counts the attempts since the message was last (re)queued.
+    """
+
+    __tablename__ = "mail_messages"
+    __table_args__ = (
+        UniqueConstraint("kind", "invoice_id"),
+        UniqueConstraint("kind", "credit_note_id"),
+        Index("ix_mail_messages_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    credit_note_id: Mapped[int | None] = mapped_column(ForeignKey("credit_notes.id"))
+    recipient: Mapped[str] = mapped_column(String(254))
+    message_id: Mapped[str] = mapped_column(String(100), unique=True)  # the Message-ID header
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease: Mapped[str | None] = mapped_column(String(32))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_code: Mapped[int | None] = mapped_column(Integer)  # the SMTP reply code
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # As sent (empty until then): the From address, subject, parts and attachment names.
+    sender: Mapped[str | None] = mapped_column(String(254))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    text_body: Mapped[str | None] = mapped_column(Text)
+    html_body: Mapped[str | None] = mapped_column(Text)
+    attachments: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MailAttempt(Base):
+    """One attempt to send: when, the SMTP reply code (none on a connection error), why."""
+
+    __tablename__ = "mail_attempts"
+    __table_args__ = (UniqueConstraint("message_id", "number"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("mail_messages.id"))
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, … over the message's whole life
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    code: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(500))
+    outcome: Mapped[str] = mapped_column(String(16))  # sent | retry | failed | superseded

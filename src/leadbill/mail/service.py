@@ -1,0 +1,207 @@
+"""Mail use cases: queue messages in the caller's transaction, read the log, resend.
+
+`queue_invoices_issued` and `queue_credit_note_issued` are what other features
+call, with their own session: the message commits with the invoice or credit
+note that causes it, or not at all (a transactional outbox). Queuing is one
+query for the recipients and one bulk insert, so a billing batch stays cheap;
+the message is rendered when it is sent.
+
+The recipient is the account's billing e-mail when the message is queued. An
+address that is not one (stored before addresses were checked) does not stop
+the billing run: its message is stored `failed`, with the reason, and shown.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session
+
+from leadbill.accounts.models import Account
+from leadbill.core.errors import RuleViolation
+from leadbill.core.periods import require_utc
+from leadbill.db import Base
+from leadbill.errors import Conflict, InvalidInput, NotFound, from_rule
+from leadbill.mail.addresses import check_address, is_address
+from leadbill.mail.models import MailAttempt, MailMessage
+
+INVOICE_ISSUED = "invoice.issued"
+CREDIT_NOTE_ISSUED = "credit_note.issued"
+KINDS = (INVOICE_ISSUED, CREDIT_NOTE_ISSUED)
+STATUSES = ("pending", "sending", "sent", "failed")
+CHUNK = 1000
+
+messages_table: Table = Base.metadata.tables[MailMessage.__tablename__]
+
+
+def _utc(value: datetime, field: str) -> datetime:
+    try:
+        return require_utc(value, field)
+    except RuleViolation as error:
+        raise from_rule(error) from None
+
+
+def new_message_id() -> str:
+    """A Message-ID header value, the same for every attempt of one message."""
+    return f"<{uuid.uuid4().hex}@leadbill>"
+
+
+def _rows(
+    session: Session, kind: str, documents: Sequence[tuple[int, int]], due: datetime
+) -> list[dict[str, Any]]:
+    emails: dict[int, str] = {}
+    account_ids = sorted({account_id for account_id, _ in documents})
+    for offset in range(0, len(account_ids), CHUNK):
+        chunk = account_ids[offset : offset + CHUNK]
+        query = select(Account.id, Account.billing_email).where(Account.id.in_(chunk))
+        emails.update({int(id_): email for id_, email in session.execute(query)})
+    column = "invoice_id" if kind == INVOICE_ISSUED else "credit_note_id"
+    rows = []
+    for account_id, document_id in documents:
+        if account_id not in emails:
+            raise NotFound(f"account {account_id} does not exist")
+        recipient = emails[account_id].strip()
+        valid = is_address(recipient)
+        rows.append(
+            {
+                "account_id": account_id,
+                "kind": kind,
+                column: document_id,
+                "recipient": recipient[:254],
+                "message_id": new_message_id(),
+                "status": "pending" if valid else "failed",
+                "attempts": 0,
+                "next_attempt_at": due,
+                "last_error": None if valid else "billing_email is not an e-mail address",
+                "created_at": due,
+            }
+        )
+    return rows
+
+
+def _queue(
+    session: Session, kind: str, documents: Sequence[tuple[int, int]], created_at: datetime | None
+) -> int:
+    if not documents:
+        return 0
+    due = _utc(created_at, "created_at") if created_at else datetime.now(UTC)
+    rows = _rows(session, kind, documents, due)
+    for offset in range(0, len(rows), CHUNK):
+        chunk = rows[offset : offset + CHUNK]
+        # Every row of one insert has the same keys, so this is one executemany.
+        session.execute(insert(messages_table), [_complete(row) for row in chunk])
+    return len(rows)
+
+
+def _complete(row: dict[str, Any]) -> dict[str, Any]:
+    return {"invoice_id": None, "credit_note_id": None, **row}
+
+
+def queue_invoices_issued(
+    session: Session, invoices: Sequence[tuple[int, int]], *, created_at: datetime | None = None
+) -> int:
+    """Queue an "invoice issued" message per (account id, invoice id), same transaction."""
+    return _queue(session, INVOICE_ISSUED, invoices, created_at)
+
+
+def queue_credit_note_issued(
+    session: Session, account_id: int, credit_note_id: int, *, created_at: datetime | None = None
+) -> int:
+    """Queue the "credit note issued" message of one credit note, in the caller's transaction."""
+    return _queue(session, CREDIT_NOTE_ISSUED, [(account_id, credit_note_id)], created_at)
+
+
+# The log ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    """A message with its account's code."""
+
+    message: MailMessage
+    account: str
+
+
+def list_messages(
+    session: Session,
+    *,
+    status: str | None = None,
+    account_id: int | None = None,
+    kind: str | None = None,
+    before: int | None = None,
+    limit: int = 100,
+) -> list[MessageRow]:
+    """Messages, newest first (by id), filtered by status, account or kind."""
+    query = (
+        select(MailMessage, Account.code)
+        .join(Account, Account.id == MailMessage.account_id)
+        .order_by(MailMessage.id.desc())
+        .limit(limit)
+    )
+    if status is not None:
+        if status not in STATUSES:
+            raise InvalidInput("status", f"{status!r} is not one of {', '.join(STATUSES)}")
+        query = query.where(MailMessage.status == status)
+    if kind is not None:
+        if kind not in KINDS:
+            raise InvalidInput("kind", f"{kind!r} is not one of {', '.join(KINDS)}")
+        query = query.where(MailMessage.kind == kind)
+    if account_id is not None:
+        query = query.where(MailMessage.account_id == account_id)
+    if before is not None:
+        query = query.where(MailMessage.id < before)
+    return [MessageRow(message, code) for message, code in session.execute(query)]
+
+
+def get_message(session: Session, message_id: int) -> MailMessage:
+    """One message by id."""
+    message = session.get(MailMessage, message_id)
+    if message is None:
+        raise NotFound(f"mail message {message_id} does not exist")
+    return message
+
+
+def attempts_of(session: Session, message_id: int) -> list[MailAttempt]:
+    """Every logged attempt of a message, in order."""
+    return list(
+        session.scalars(
+            select(MailAttempt)
+            .where(MailAttempt.message_id == message_id)
+            .order_by(MailAttempt.number)
+        )
+    )
+
+
+def resend(
+    session: Session, message_id: int, *, as_of: datetime, to: str | None = None
+) -> MailMessage:
+    """Queue a message again, due at `as_of`, with a fresh allowance of attempts.
+
+    Works on sent, failed and pending messages, with the same Message-ID; the
+    message is rendered again when it is sent. `to` sends it to another address
+    (an invalid one is refused, naming the field `to`).
+    """
+    as_of = _utc(as_of, "as_of")
+    address = check_address(to, "to") if to is not None else None
+    # Lock the row (PostgreSQL) so that a worker's claim and the resend do not interleave.
+    session.execute(select(MailMessage.id).where(MailMessage.id == message_id).with_for_update())
+    message = session.get(MailMessage, message_id, populate_existing=True)
+    if message is None:
+        raise NotFound(f"mail message {message_id} does not exist")
+    if message.status == "sending":
+        raise Conflict(f"mail message {message_id} is being sent; try again in a moment")
+    if address is not None:
+        message.recipient = address
+    elif not is_address(message.recipient):
+        raise InvalidInput("to", f"{message.recipient!r} is not an e-mail address; give --to")
+    message.status = "pending"
+    message.attempts = 0
+    message.next_attempt_at = as_of
+    message.lease = None
+    session.flush()
+    return message

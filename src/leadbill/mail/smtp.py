@@ -1,0 +1,110 @@
+"""Sending one message over SMTP with the standard library's `smtplib`.
+
+A reply code of 5xx to the sender, a recipient or the data is permanent: the
+server will never take this message, so it is not retried. Anything else
+that fails (4xx, a refused or dropped connection, a timeout, a failed login,
+which is the operator's configuration to fix) is retried with backoff.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from leadbill.errors import InvalidInput
+from leadbill.mail.messages import Rendered
+from leadbill.settings import Settings
+
+SECURITY = ("starttls", "tls", "none")
+MAX_ERROR_LENGTH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpServer:
+    """Where and how the worker sends: host, port, STARTTLS / implicit TLS / none, login."""
+
+    host: str
+    port: int = 587
+    security: str = "starttls"
+    user: str | None = None
+    password: str | None = None
+    timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.security not in SECURITY:
+            raise InvalidInput(
+                "smtp_security", f"{self.security!r} is not one of {', '.join(SECURITY)}"
+            )
+        if not 0 < self.port < 65536:
+            raise InvalidInput("smtp_port", f"{self.port} is not a TCP port")
+
+    @classmethod
+    def configured(cls, settings: Settings, timeout: float = 10.0) -> SmtpServer | None:
+        """The server of the settings (LEADBILL_SMTP_*); None when no host is set."""
+        if not settings.smtp_host:
+            return None
+        return cls(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            security=settings.smtp_security,
+            user=settings.smtp_user,
+            password=settings.smtp_password,
+            timeout=timeout,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What one attempt gave: accepted, or the reply code (none: no reply) and the error."""
+
+    accepted: bool
+    code: int | None
+    error: str | None
+    duration_ms: int
+    permanent: bool = False
+
+
+def _connect(server: SmtpServer) -> smtplib.SMTP:
+    if server.security == "tls":
+        return smtplib.SMTP_SSL(
+            server.host, server.port, timeout=server.timeout, context=ssl.create_default_context()
+        )
+    connection = smtplib.SMTP(server.host, server.port, timeout=server.timeout)
+    if server.security == "starttls":
+        connection.starttls(context=ssl.create_default_context())
+    return connection
+
+
+def _failure(started: float, code: int | None, error: str, permanent: bool) -> Sent:
+    elapsed = int((time.monotonic() - started) * 1000)
+    return Sent(False, code, error[:MAX_ERROR_LENGTH], elapsed, permanent)
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+
+
+def send(server: SmtpServer, rendered: Rendered, at: datetime) -> Sent:
+    """Send one message in its own connection; never raises for a server's answer."""
+    started = time.monotonic()
+    message = rendered.email(at)
+    try:
+        with _connect(server) as connection:
+            if server.user:
+                connection.login(server.user, server.password or "")
+            connection.send_message(message, rendered.sender, [rendered.recipient])
+    except smtplib.SMTPRecipientsRefused as refused:
+        code, reply = next(iter(refused.recipients.values()))
+        text = _text(reply)
+        return _failure(started, code, f"recipient refused: {code} {text}", code >= 500)
+    except smtplib.SMTPAuthenticationError as error:
+        return _failure(started, error.smtp_code, f"login refused: {error.smtp_code}", False)
+    except smtplib.SMTPResponseException as error:
+        code, text = error.smtp_code, _text(error.smtp_error)
+        return _failure(started, code, f"{code} {text}", code >= 500)
+    except (smtplib.SMTPException, OSError) as error:
+        return _failure(started, None, f"{type(error).__name__}: {error}", False)
+    return Sent(True, 250, None, int((time.monotonic() - started) * 1000))
