@@ -178,6 +178,29 @@ def test_rejections_name_line_field_and_reason(session: Session) -> None:
     assert _count(session, StoredEvent) == 1
 
 
+def test_unstorable_characters_reject_their_row_and_keep_the_others(session: Session) -> None:
+    _setup(session)
+    rows = [
+        _row("k1", "L1", "received", "2026-01-05T10:00:00Z"),
+        _row("k2", "L2", "received", "2026-01-05T10:00:00Z", phone="+1303\x00"),
+        _row("k3\x00", "L3", "received", "2026-01-05T10:00:00Z"),
+        _row("k4", "L4", "received", "2026-01-05T10:00:00Z\x00"),
+        _row("k5", "L5", "call_answered", "2026-01-05T10:00:00Z", duration_seconds="1\x00"),
+        _row("k6", "L6", "received", "2026-01-05T10:00:00Z", company="a\x1fb"),
+        _row("k7", "L7", "received", "2026-01-05T10:00:00Z", name="Ann"),
+    ]
+    result = ingest_events(session, rows, as_of=AS_OF)
+    assert [str(o) for o in result.rejections] == [
+        "line 3: phone: must not contain NUL characters",
+        "line 4: idempotency_key: must not contain NUL characters",
+        "line 5: occurred_at: must not contain NUL characters",
+        "line 6: duration_seconds: must not contain NUL characters",
+        "line 7: company: must not contain U+001F",
+    ]
+    assert (result.accepted, result.rejected) == (2, 5)
+    assert {lead.external_id for lead in session.scalars(select(Lead))} == {"L1", "L7"}
+
+
 def test_naive_timestamp_refused(session: Session) -> None:
     _setup(session)
     result = ingest_events(

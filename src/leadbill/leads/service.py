@@ -119,12 +119,14 @@ def ingest_events(
     as_of: datetime,
     all_or_nothing: bool = False,
     first_line: int = 2,
+    lines: Sequence[int] | None = None,
 ) -> IngestResult:
     """Validate and store lead events; duplicates change nothing, bad rows are reported.
 
     `rows` are mappings of column name to text (see docs/csv-format.md); the row
     at index i is reported as line `first_line + i` (2 for a CSV file whose
-    line 1 is the header). `as_of` is the ingestion instant, stored on new
+    line 1 is the header), or as `lines[i]` when given (a file's own line
+    numbers, which skip the records refused before). `as_of` is the ingestion instant, stored on new
     events and leads. With `all_or_nothing`, one rejected row means nothing is
     stored. The caller owns the transaction.
     """
@@ -136,7 +138,7 @@ def ingest_events(
     sqlite = repository.dialect_name(session) == "sqlite"
     parsed_chunks: list[list[ParsedRow]] = []
     for start in range(0, len(rows), CHUNK_ROWS):
-        parsed = _check_chunk(session, rows, start, first_line, sqlite, result)
+        parsed = _check_chunk(session, rows, start, first_line, lines, sqlite, result)
         parsed_chunks.append(parsed)
         if not all_or_nothing:
             _store_chunk(session, parsed, as_of, result)
@@ -157,11 +159,14 @@ def _check_chunk(
     rows: Sequence[Mapping[str, str | None]],
     start: int,
     first_line: int,
+    lines: Sequence[int] | None,
     sqlite: bool,
     result: IngestResult,
 ) -> list[ParsedRow]:
     """Parse one chunk and resolve its accounts and seats; record its rejections."""
-    parsed, rejections = parse_rows(rows[start : start + CHUNK_ROWS], first_line + start, sqlite)
+    end = start + CHUNK_ROWS
+    numbers = None if lines is None else lines[start:end]
+    parsed, rejections = parse_rows(rows[start:end], first_line + start, sqlite, numbers)
     outcomes = result.outcomes
     before = len(outcomes)
     for line, key, field_name, reason in rejections:
