@@ -87,11 +87,11 @@ def test_import_prints_summary_and_exits_0(
     path = _write(tmp_path / "events.csv", GOOD)
     result = runner.invoke(app, ["import", "events", str(path)])
     assert result.exit_code == 0, result.output
-    assert "accepted 3, duplicate 0, rejected 0" in result.output
+    assert "accepted 3, duplicate 0, conflict 0, rejected 0" in result.output
     assert _counts(cli_database) == (3, 2)
     again = runner.invoke(app, ["import", "events", str(path)])
     assert again.exit_code == 0
-    assert "accepted 0, duplicate 3, rejected 0" in again.output
+    assert "accepted 0, duplicate 3, conflict 0, rejected 0" in again.output
     assert _counts(cli_database) == (3, 2)
 
 
@@ -102,7 +102,7 @@ def test_rejections_listed_with_line_and_exit_2(
     path = _write(tmp_path / "events.csv", rows)
     result = runner.invoke(app, ["import", "events", str(path)])
     assert result.exit_code == 2
-    assert "accepted 3, duplicate 0, rejected 2" in result.output
+    assert "accepted 3, duplicate 0, conflict 0, rejected 2" in result.output
     assert "line 5: occurred_at: '2026-13-01' is not an RFC 3339 instant" in result.output
     assert "line 6: event_type: 'x' is not one of" in result.output
     assert _counts(cli_database) == (3, 2)
@@ -117,7 +117,7 @@ def test_all_or_nothing_stores_nothing_across_chunks(
     path = _write(tmp_path / "events.csv", rows)
     result = runner.invoke(app, ["import", "events", str(path), "--all-or-nothing"])
     assert result.exit_code == 2
-    assert "accepted 0, duplicate 0, rejected 1" in result.output
+    assert "accepted 0, duplicate 0, conflict 0, rejected 1" in result.output
     assert "line 5: account: unknown account 'nobody'" in result.output
     assert "nothing stored" in result.output
     assert _counts(cli_database) == (0, 0)
@@ -132,7 +132,7 @@ def test_chunks_are_committed_one_by_one(
     result = runner.invoke(app, ["import", "events", str(path)])
     assert result.exit_code == 0, result.output
     # The repeated key sits in a later chunk than its first occurrence.
-    assert "accepted 3, duplicate 1, rejected 0" in result.output
+    assert "accepted 3, duplicate 1, conflict 0, rejected 0" in result.output
     assert _counts(cli_database) == (3, 2)
 
 
@@ -180,7 +180,7 @@ def test_nul_byte_rejects_its_row_with_line_and_field_and_keeps_the_others(
     path = _write(tmp_path / "events.csv", rows)
     result = runner.invoke(app, ["import", "events", str(path)])
     assert result.exit_code == 2, result.output
-    assert "accepted 4, duplicate 0, rejected 2" in result.output
+    assert "accepted 4, duplicate 0, conflict 0, rejected 2" in result.output
     assert "line 5: name: must not contain NUL characters" in result.output
     assert "line 6: lead_id: must not contain NUL characters" in result.output
     assert _counts(cli_database) == (4, 3)
@@ -197,7 +197,7 @@ def test_unit_separator_rejects_its_row_on_both_databases(
     path = _write(tmp_path / "events.csv", rows)
     result = runner.invoke(app, ["import", "events", str(path)])
     assert result.exit_code == 2, result.output
-    assert "accepted 3, duplicate 0, rejected 1" in result.output
+    assert "accepted 3, duplicate 0, conflict 0, rejected 1" in result.output
     assert "line 5: detail: must not contain U+001F" in result.output
     assert _counts(cli_database) == (3, 2)
 
@@ -234,7 +234,7 @@ def test_an_unterminated_quote_rejects_the_record_with_the_lines_it_swallowed(
     path = _write_text(tmp_path / "events.csv", text)
     result = runner.invoke(app, ["import", "events", str(path)])
     assert result.exit_code == 2, result.output
-    assert "accepted 2, duplicate 0, rejected 2" in result.output
+    assert "accepted 2, duplicate 0, conflict 0, rejected 2" in result.output
     assert (
         "line 3: name: a quoted value runs across lines 3 to 5: a value cannot hold a line "
         "break (is a closing quote missing?)"
@@ -255,7 +255,7 @@ def test_a_quote_left_open_to_the_end_of_the_file_is_rejected(
     path = _write_text(tmp_path / "events.csv", text)
     result = runner.invoke(app, ["import", "events", str(path)])
     assert result.exit_code == 2, result.output
-    assert "accepted 0, duplicate 0, rejected 1" in result.output
+    assert "accepted 0, duplicate 0, conflict 0, rejected 1" in result.output
     assert "line 2: name: a quoted value runs across lines 2 to 3" in result.output
     assert _counts(cli_database) == (0, 0)
 
@@ -271,7 +271,7 @@ def test_a_record_with_more_or_fewer_values_than_the_header_is_rejected(
     path = _write_text(tmp_path / "events.csv", text)
     result = runner.invoke(app, ["import", "events", str(path)])
     assert result.exit_code == 2, result.output
-    assert "accepted 1, duplicate 0, rejected 2" in result.output
+    assert "accepted 1, duplicate 0, conflict 0, rejected 2" in result.output
     assert (
         "line 2: row: has 7 values but the header names 6 columns "
         "(an unquoted comma, or a missing one?)"
@@ -291,8 +291,49 @@ def test_all_or_nothing_stores_nothing_after_a_malformed_record(
     path = _write_text(tmp_path / "events.csv", text)
     result = runner.invoke(app, ["import", "events", str(path), "--all-or-nothing"])
     assert result.exit_code == 2, result.output
-    assert "accepted 0, duplicate 0, rejected 1" in result.output
+    assert "accepted 0, duplicate 0, conflict 0, rejected 1" in result.output
     # The quote runs to the end of the file, from its last line.
     assert "line 3: name: a quoted value holds a line break" in result.output
     assert "nothing stored (--all-or-nothing): 1 valid rows discarded" in result.output
+    assert _counts(cli_database) == (0, 0)
+
+
+def test_a_changed_row_under_a_stored_key_is_a_conflict_and_exits_2(
+    cli_database: sessionmaker[Session], tmp_path: Path
+) -> None:
+    path = _write(tmp_path / "events.csv", GOOD)
+    assert runner.invoke(app, ["import", "events", str(path)]).exit_code == 0
+    corrected = [
+        GOOD[0],
+        {**GOOD[1], "occurred_at": "2026-01-05T10:06:00Z"},
+        # The same instant as stored (09:00+01:00), written in UTC: a retry.
+        {**GOOD[2], "occurred_at": "2026-01-06T08:00:00Z"},
+    ]
+    path = _write(tmp_path / "corrected.csv", corrected)
+    result = runner.invoke(app, ["import", "events", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "accepted 0, duplicate 2, conflict 1, rejected 0" in result.output
+    assert (
+        "line 3: idempotency_key: already received with a different occurred_at: "
+        "this row is not stored (conflict)"
+    ) in result.output
+    with cli_database() as session:
+        stored = session.scalars(select(LeadEvent).where(LeadEvent.idempotency_key == "k2")).one()
+        assert stored.occurred_at == utc(2026, 1, 5, 10, 5)
+    assert _counts(cli_database) == (3, 2)
+
+
+def test_all_or_nothing_stores_nothing_when_a_row_conflicts(
+    cli_database: sessionmaker[Session], tmp_path: Path
+) -> None:
+    rows = [*GOOD, {**GOOD[0], "event_type": "call_missed"}]
+    path = _write(tmp_path / "events.csv", rows)
+    result = runner.invoke(app, ["import", "events", str(path), "--all-or-nothing"])
+    assert result.exit_code == 2, result.output
+    assert "accepted 0, duplicate 0, conflict 1, rejected 0" in result.output
+    assert (
+        "line 5: idempotency_key: repeats line 2 with a different event_type: "
+        "this row is not stored (conflict)"
+    ) in result.output
+    assert "nothing stored (--all-or-nothing): 3 valid rows discarded" in result.output
     assert _counts(cli_database) == (0, 0)

@@ -26,7 +26,7 @@ from leadbill.leads.service import CHUNK_ROWS, IngestResult, RowOutcome, RowStat
 
 app = typer.Typer(help="Import lead events from CSV files.", no_args_is_help=True)
 
-# Rejections printed one by one; the rest are counted.
+# Rejections and conflicts printed one by one; the rest are counted.
 SHOWN_REJECTIONS = 50
 # Files at least this large show a progress bar on a terminal.
 PROGRESS_BYTES = 1_000_000
@@ -37,6 +37,7 @@ EXIT_REJECTED = 2
 class _Totals:
     accepted: int = 0
     duplicate: int = 0
+    conflict: int = 0
     rejected: int = 0
     discarded: int = 0
     shown: list[RowOutcome] = field(default_factory=list)
@@ -45,6 +46,7 @@ class _Totals:
         """Count a chunk: the service's result and the records refused before it."""
         self.accepted += result.accepted
         self.duplicate += result.duplicate
+        self.conflict += result.conflict
         self.rejected += result.rejected + len(refused)
         self.discarded += result.discarded
         room = SHOWN_REJECTIONS - len(self.shown)
@@ -53,7 +55,7 @@ class _Totals:
                 RowOutcome(r.line, r.idempotency_key, RowStatus.REJECTED, r.field, r.reason)
                 for r in refused
             ]
-            outcomes.extend(result.rejections)
+            outcomes.extend(o for o in result.outcomes if o.status is not RowStatus.DUPLICATE)
             outcomes.sort(key=lambda outcome: outcome.line)
             self.shown.extend(outcomes[:room])
 
@@ -93,7 +95,8 @@ def events(
     """Import lead events from a CSV file (see docs/csv-format.md).
 
     Exit code 0 when every row was accepted or a duplicate, 2 when some rows were
-    rejected (with --all-or-nothing: nothing was stored).
+    rejected or in conflict with an event already received under their key (with
+    --all-or-nothing: nothing was stored).
     """
     totals = _Totals()
     size = file.stat().st_size
@@ -145,7 +148,7 @@ class _RollBack(Exception):
 
 
 def _import_as_one(chunks: Iterator[_Chunk], totals: _Totals, tick: Callable[[], None]) -> None:
-    """The whole file in one transaction, rolled back if any row is rejected."""
+    """The whole file in one transaction, rolled back if any row is rejected or in conflict."""
     stamp = now()
     try:
         with sessions()() as session, session.begin():
@@ -157,7 +160,7 @@ def _import_as_one(chunks: Iterator[_Chunk], totals: _Totals, tick: Callable[[],
                 )
                 totals.add(result, chunk.refused)
                 tick()
-            if totals.rejected:
+            if totals.rejected or totals.conflict:
                 raise _RollBack
     except _RollBack:
         totals.discarded += totals.accepted + totals.duplicate
@@ -166,13 +169,15 @@ def _import_as_one(chunks: Iterator[_Chunk], totals: _Totals, tick: Callable[[],
 
 def _report(totals: _Totals, all_or_nothing: bool) -> None:
     out.print(
-        f"accepted {totals.accepted}, duplicate {totals.duplicate}, rejected {totals.rejected}"
+        f"accepted {totals.accepted}, duplicate {totals.duplicate}, "
+        f"conflict {totals.conflict}, rejected {totals.rejected}"
     )
     for outcome in totals.shown:
-        out.print(str(outcome))
-    if totals.rejected > len(totals.shown):
-        out.print(f"… and {totals.rejected - len(totals.shown)} more")
-    if totals.rejected:
+        out.print(f"{outcome} (conflict)" if outcome.status is RowStatus.CONFLICT else str(outcome))
+    listed = totals.rejected + totals.conflict
+    if listed > len(totals.shown):
+        out.print(f"… and {listed - len(totals.shown)} more")
+    if totals.rejected or totals.conflict:
         if all_or_nothing:
             out.print(f"nothing stored (--all-or-nothing): {totals.discarded} valid rows discarded")
         raise typer.Exit(EXIT_REJECTED)
