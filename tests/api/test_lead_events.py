@@ -48,7 +48,8 @@ def test_per_event_results_accepted_duplicate_rejected(
     response = client.post("/v1/lead-events", json={"events": batch}, headers=headers)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["totals"] == {"received": 6, "accepted": 2, "duplicate": 1, "rejected": 3}
+    totals = {"received": 6, "accepted": 2, "duplicate": 1, "conflict": 0, "rejected": 3}
+    assert body["totals"] == totals
     statuses = [(r["index"], r["status"], r["field"]) for r in body["results"]]
     assert statuses == [
         (0, "duplicate", statuses[0][2]),
@@ -120,6 +121,46 @@ def test_nul_in_an_event_is_422_naming_the_field_and_nothing_is_stored(
     (error,) = response.json()["errors"]
     assert error["field"] == "events.1" and error["reason"].startswith("name must not contain NUL")
     assert _stored(sessions) == 0
+
+
+def test_a_reused_key_with_other_content_is_a_conflict_naming_the_fields(
+    client: TestClient, world: World, sessions: sessionmaker[Session]
+) -> None:
+    headers = world.auth("ingest")
+    first = client.post("/v1/lead-events", json={"events": [_event(1)]}, headers=headers)
+    assert first.status_code == 200
+    batch = [
+        _event(1, occurred_at="2026-01-05T11:00:00+01:00"),  # the same instant: duplicate
+        _event(1, occurred_at="2026-01-05T10:30:00Z", detail="late"),  # a correction
+        _event(2, event_type="call_attempted", duration_seconds=5),
+        _event(2, event_type="call_attempted", duration_seconds=7),  # repeats index 2
+    ]
+    response = client.post("/v1/lead-events", json={"events": batch}, headers=headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["totals"] == {
+        "received": 4,
+        "accepted": 1,
+        "duplicate": 1,
+        "conflict": 2,
+        "rejected": 0,
+    }
+    assert [(r["status"], r["fields"], r["reason"]) for r in body["results"]] == [
+        ("duplicate", None, "already received"),
+        (
+            "conflict",
+            ["occurred_at", "detail"],
+            # Compared with the batch's first event of the key (index 0, as stored).
+            "repeats line 0 with a different occurred_at, detail: this row is not stored",
+        ),
+        ("accepted", None, None),
+        (
+            "conflict",
+            ["duration_seconds"],
+            "repeats line 2 with a different duration_seconds: this row is not stored",
+        ),
+    ]
+    assert _stored(sessions) == 2
 
 
 class _Deadlock(Exception):

@@ -127,23 +127,79 @@ def test_resending_the_file_changes_nothing(session: Session) -> None:
     assert _lead(session, "L1").first_called_at == before == utc(2026, 1, 5, 10)
 
 
-def test_same_key_twice_in_a_batch_first_accepted(session: Session) -> None:
+def test_same_key_twice_in_a_batch_first_accepted_a_changed_repeat_is_a_conflict(
+    session: Session,
+) -> None:
     _setup(session)
     rows = [
-        _row("k1", "L1", "call_attempted", "2026-01-05T10:00:00Z"),
+        _row("k1", "L1", "call_attempted", "2026-01-05T10:00:00Z", name="Ann"),
         _row("k1", "L1", "call_attempted", "2026-01-04T10:00:00Z"),
+        # The same instant in another offset, another lead detail: a plain retry.
+        _row("k1", "L1", "call_attempted", "2026-01-05T11:00:00+01:00", name="Bob"),
+        _row("k1", "L2", "call_answered", "2026-01-05T10:00:00Z", detail="booked"),
     ]
     result = ingest_events(session, rows, as_of=AS_OF)
-    assert (result.accepted, result.duplicate) == (1, 1)
-    (dup,) = result.outcomes
-    assert (dup.line, dup.status, dup.field, dup.reason) == (
-        3,
-        RowStatus.DUPLICATE,
-        "idempotency_key",
-        "repeats line 2",
-    )
+    assert (result.accepted, result.duplicate, result.conflict) == (1, 1, 2)
+    assert [(o.line, o.status, o.field, o.reason, o.differing) for o in result.outcomes] == [
+        (
+            3,
+            RowStatus.CONFLICT,
+            "idempotency_key",
+            "repeats line 2 with a different occurred_at: this row is not stored",
+            ("occurred_at",),
+        ),
+        (4, RowStatus.DUPLICATE, "idempotency_key", "repeats line 2", ()),
+        (
+            5,
+            RowStatus.CONFLICT,
+            "idempotency_key",
+            "repeats line 2 with a different lead_id, event_type, detail: this row is not stored",
+            ("lead_id", "event_type", "detail"),
+        ),
+    ]
     # The repeated key's other instant does not leak into the lead.
     assert _lead(session, "L1").first_called_at == utc(2026, 1, 5, 10)
+    assert _count(session, StoredEvent) == 1
+    assert _count(session, Lead) == 1
+
+
+def test_a_stored_key_sent_with_other_content_is_a_conflict_and_the_event_stays(
+    session: Session,
+) -> None:
+    _setup(session)
+    first = [
+        _row("k1", "L1", "call_answered", "2026-01-05T10:00:00Z", duration_seconds="60"),
+        _row("k2", "L1", "outcome", "2026-01-05T11:00:00.250000Z", detail="booked"),
+    ]
+    ingest_events(session, first, as_of=AS_OF)
+    again = [
+        # A correction under the old key: another duration and call result.
+        _row(
+            "k1",
+            "L1",
+            "call_answered",
+            "2026-01-05T10:00:00Z",
+            duration_seconds="95",
+            call_result="answered",
+        ),
+        # The same event, its instant in another offset and a lead detail added: a retry.
+        _row("k2", "L1", "outcome", "2026-01-05T06:00:00.25-05:00", detail=" booked ", name="A"),
+        _row("k3", "L1", "outcome", "2026-01-06T10:00:00Z"),
+    ]
+    result = ingest_events(session, again, as_of=utc(2026, 1, 21))
+    assert (result.accepted, result.duplicate, result.conflict, result.rejected) == (1, 1, 1, 0)
+    assert [(str(o), o.status, o.differing) for o in result.outcomes] == [
+        (
+            "line 2: idempotency_key: already received with a different call_result, "
+            "duration_seconds: this row is not stored",
+            RowStatus.CONFLICT,
+            ("call_result", "duration_seconds"),
+        ),
+        ("line 3: idempotency_key: already received", RowStatus.DUPLICATE, ()),
+    ]
+    stored = session.scalars(select(StoredEvent).where(StoredEvent.idempotency_key == "k1")).one()
+    assert (stored.duration_seconds, stored.call_result) == (60, None)
+    assert _count(session, StoredEvent) == 3
 
 
 def test_rejections_name_line_field_and_reason(session: Session) -> None:
@@ -176,6 +232,29 @@ def test_rejections_name_line_field_and_reason(session: Session) -> None:
     assert {o.status for o in result.outcomes} == {RowStatus.REJECTED}
     assert result.rejections[0].idempotency_key == "k2"
     assert _count(session, StoredEvent) == 1
+
+
+def test_unstorable_characters_reject_their_row_and_keep_the_others(session: Session) -> None:
+    _setup(session)
+    rows = [
+        _row("k1", "L1", "received", "2026-01-05T10:00:00Z"),
+        _row("k2", "L2", "received", "2026-01-05T10:00:00Z", phone="+1303\x00"),
+        _row("k3\x00", "L3", "received", "2026-01-05T10:00:00Z"),
+        _row("k4", "L4", "received", "2026-01-05T10:00:00Z\x00"),
+        _row("k5", "L5", "call_answered", "2026-01-05T10:00:00Z", duration_seconds="1\x00"),
+        _row("k6", "L6", "received", "2026-01-05T10:00:00Z", company="a\x1fb"),
+        _row("k7", "L7", "received", "2026-01-05T10:00:00Z", name="Ann"),
+    ]
+    result = ingest_events(session, rows, as_of=AS_OF)
+    assert [str(o) for o in result.rejections] == [
+        "line 3: phone: must not contain NUL characters",
+        "line 4: idempotency_key: must not contain NUL characters",
+        "line 5: occurred_at: must not contain NUL characters",
+        "line 6: duration_seconds: must not contain NUL characters",
+        "line 7: company: must not contain U+001F",
+    ]
+    assert (result.accepted, result.rejected) == (2, 5)
+    assert {lead.external_id for lead in session.scalars(select(Lead))} == {"L1", "L7"}
 
 
 def test_naive_timestamp_refused(session: Session) -> None:
@@ -373,9 +452,9 @@ def test_concurrent_senders_store_each_event_once(sessions: sessionmaker[Session
     two.join(10)
     result = outcome["second"]
     assert isinstance(result, IngestResult)
-    assert (result.accepted, result.duplicate) == (1, 1)
-    assert [(o.idempotency_key, o.reason) for o in result.duplicates] == [
-        ("a2", "already received")
+    assert (result.accepted, result.duplicate, result.conflict) == (1, 0, 1)
+    assert [(o.idempotency_key, o.reason) for o in result.conflicts] == [
+        ("a2", "already received with a different occurred_at: this row is not stored")
     ]
     with sessions() as session:
         assert _count(session, StoredEvent) == 3

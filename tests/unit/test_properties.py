@@ -311,3 +311,36 @@ def test_r3_same_events_in_any_order_give_the_same_invoice_lines(
     reordered = [shuffled_with_repeats(data, events) for events in leads]
     reordered = data.draw(st.permutations(reordered), label="lead order")
     assert lines_for(reordered) == lines_for(leads)
+
+
+_TEXT_COLUMNS = ("idempotency_key", "account", "lead_id", "seat", "name", "phone", "detail")
+
+
+@RELAXED
+@given(
+    st.sampled_from(_TEXT_COLUMNS),
+    st.text(max_size=10),
+    st.text(max_size=10),
+    st.sampled_from(["\x00", "\x1f"]),
+    st.booleans(),
+)
+def test_a_value_holding_nul_or_u001f_rejects_its_row_naming_the_column(
+    column: str, before: str, after: str, character: str, sqlite: bool
+) -> None:
+    """Whatever surrounds it, an unstorable character rejects the row, on either database."""
+    from leadbill.leads.csv_format import parse_rows
+
+    row = {
+        "idempotency_key": "k1",
+        "account": "acme",
+        "lead_id": "L1",
+        "event_type": "received",
+        "occurred_at": "2026-01-05T10:00:00Z",
+    }
+    value = f"{before}{character}{after}"
+    # Kept short enough that the length limit is never the reason.
+    row[column] = value
+    parsed, rejections = parse_rows([row], 2, sqlite)
+    assert parsed == []
+    assert [(r.line, r.field) for r in rejections] == [(2, column)]
+    assert "must not contain" in rejections[0].reason

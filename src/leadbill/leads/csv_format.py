@@ -6,9 +6,10 @@ names and limits the service checks, so the two cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from leadbill.core.billability import EventType
 from leadbill.errors import InvalidInput
@@ -54,10 +55,22 @@ MAX_LENGTH = {
 
 
 def check_header(header: Sequence[str] | None) -> list[str]:
-    """Refuse a header that lacks a required column; return the unknown columns (ignored)."""
+    """Refuse a header that lacks a required column or repeats one; return the unknown
+    columns (ignored)."""
     if not header:
         raise InvalidInput("header", "the file is empty (expected a header line)")
     names = [name.strip() for name in header]
+    # With a column twice, one of its values would silently win: which account, which
+    # lead would be a guess.
+    for name in dict.fromkeys(names):
+        positions = [str(i) for i, other in enumerate(names, start=1) if other == name]
+        if len(positions) > 1:
+            raise InvalidInput(
+                "header",
+                f"column {name!r} appears {len(positions)} times (columns "
+                f"{', '.join(positions[:-1])} and {positions[-1]}); "
+                "each column may appear only once",
+            )
     missing = [name for name in REQUIRED_COLUMNS if name not in names]
     if missing:
         raise InvalidInput(
@@ -65,6 +78,68 @@ def check_header(header: Sequence[str] | None) -> list[str]:
             f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
         )
     return [name for name in names if name not in COLUMNS]
+
+
+class CsvReader(Protocol):
+    """What `csv.reader` returns: lists of values, and the count of lines read."""
+
+    @property
+    def line_num(self) -> int: ...
+
+    def __iter__(self) -> Iterator[list[str]]: ...
+
+    def __next__(self) -> list[str]: ...
+
+
+def read_records(
+    reader: CsvReader, names: Sequence[str]
+) -> Iterator[tuple[int, dict[str, str | None] | Rejection]]:
+    """The records after the header, each with the line it starts on: a row by column
+    name, or why the record is not a row of this file.
+
+    A record must hold one value per column, on one line. A quoted value that runs
+    over several lines is what a quote left open looks like: every following line up
+    to the next quote is read into it, so those rows would vanish unreported; no
+    column of the format holds a line break, so the record is refused with the lines
+    it covers. A record with more or fewer values than the header would put values
+    under the wrong columns (an unquoted comma), so it is refused too.
+    """
+    width = len(names)
+    end = reader.line_num
+    for values in reader:
+        start, end = end + 1, reader.line_num
+        if not values:
+            continue  # a blank line
+        # A quote left open to the end of the file covers its last line only: the line
+        # break is then inside the record's last value.
+        if end > start or "\n" in values[-1] or "\r" in values[-1]:
+            column = next(
+                (n for n, v in zip(names, values, strict=False) if "\n" in v or "\r" in v),
+                "row",
+            )
+            where = f"runs across lines {start} to {end}" if end > start else "holds a line break"
+            reason = (
+                f"a quoted value {where}: a value cannot hold a line break "
+                "(is a closing quote missing?)"
+            )
+            yield start, Rejection(start, _key_of(names, values), column, reason)
+        elif len(values) != width:
+            reason = (
+                f"has {len(values)} values but the header names {width} columns "
+                "(an unquoted comma, or a missing one?)"
+            )
+            yield start, Rejection(start, _key_of(names, values), "row", reason)
+        else:
+            row: dict[str, str | None] = dict(zip(names, values, strict=True))
+            yield start, row
+
+
+def _key_of(names: Sequence[str], values: Sequence[str]) -> str | None:
+    """The idempotency key of a refused record, if it is where the header says."""
+    for name, value in zip(names, values, strict=False):
+        if name == "idempotency_key":
+            return value.strip(_BLANK)[: MAX_LENGTH["idempotency_key"]] or None
+    return None
 
 
 EVENT_TYPES: frozenset[str] = frozenset(str(value) for value in EventType)
@@ -97,6 +172,12 @@ _BLANK = " \t\r\n\x0b\x0c"
 MAX_DURATION = 2_147_483_647
 
 
+# Characters no stored text may hold: PostgreSQL text cannot hold NUL, and U+001F
+# separates the values the repository sends to PostgreSQL in one parameter. Refused on
+# both databases, so that a file is judged the same on either.
+_UNSTORABLE = {"\x00": "must not contain NUL characters", "\x1f": "must not contain U+001F"}
+
+
 class _Rejected(Exception):
     def __init__(self, field: str, reason: str) -> None:
         self.field = field
@@ -112,6 +193,9 @@ def _optional(row: Mapping[str, str | None], name: str) -> str | None:
         return None
     if len(value) > MAX_LENGTH[name]:
         raise _Rejected(name, f"longer than {MAX_LENGTH[name]} characters")
+    for character, reason in _UNSTORABLE.items():
+        if character in value:
+            raise _Rejected(name, reason)
     return value
 
 
@@ -154,6 +238,8 @@ def parse_row(row: Mapping[str, str | None], line: int, sqlite: bool) -> ParsedR
     text = row.get("duration_seconds")
     if text and (text := text.strip(_BLANK)):
         if not (text.isascii() and text.isdigit()):
+            if "\x00" in text:
+                raise _Rejected("duration_seconds", _UNSTORABLE["\x00"])
             raise _Rejected("duration_seconds", f"{text!r} is not a whole number of seconds >= 0")
         duration = int(text)
         if duration > MAX_DURATION:
@@ -188,9 +274,12 @@ class _Slow(Exception):
 
 
 def parse_rows(
-    rows: Sequence[Mapping[str, str | None]], first_line: int, sqlite: bool
+    rows: Sequence[Mapping[str, str | None]],
+    first_line: int,
+    sqlite: bool,
+    lines: Iterable[int] | None = None,
 ) -> tuple[list[ParsedRow], list[Rejection]]:
-    """Parse rows; the row at index i is line `first_line + i`.
+    """Parse rows; the row at index i is line `first_line + i`, or `lines[i]` if given.
 
     A fast path handles the usual row (clean values, UTC instants written with
     'Z') in one pass without function calls; anything else, valid or not, goes
@@ -201,9 +290,8 @@ def parse_rows(
     append = parsed.append
     fromisoformat = datetime.fromisoformat
     event_types = EVENT_TYPES
-    line = first_line - 1
-    for row in rows:
-        line += 1
+    numbers = itertools.count(first_line) if lines is None else lines
+    for row, line in zip(rows, numbers, strict=lines is not None):
         get = row.get
         try:
             key = get("idempotency_key")
@@ -296,6 +384,28 @@ def parse_rows(
                     )
                 )
             ):
+                raise _Slow
+            # One test for every text (event_type and occurred_at are checked already).
+            everything = "".join(
+                [
+                    key,
+                    account,
+                    lead,
+                    seat or "",
+                    name or "",
+                    phone or "",
+                    email or "",
+                    postal_code or "",
+                    source or "",
+                    call_result or "",
+                    detail or "",
+                    category or "",
+                    campaign or "",
+                    company or "",
+                    company_domain or "",
+                ]
+            )
+            if "\x00" in everything or "\x1f" in everything:
                 raise _Slow
             append(
                 [

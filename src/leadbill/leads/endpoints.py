@@ -1,7 +1,8 @@
 """HTTP routes of leads: lead-event batches of up to 10,000 (admin, ingest), and staff
 decisions that mark leads non-billable before invoicing (R16: admin, reviewer).
 
-Valid events are stored once each (a re-sent idempotency key is a duplicate);
+Valid events are stored once each (a re-sent idempotency key is a duplicate, or a
+conflict when its content differs);
 each bad event is rejected with its field and reason. A batch over the limit
 is refused whole (413) before anything is stored.
 """
@@ -123,12 +124,14 @@ def send_lead_events(body: LeadEventBatch, request: Request, caller: StandaloneC
             status=EventStatus(outcome.status.value),
             field=outcome.field,
             reason=outcome.reason,
+            fields=list(outcome.differing) if outcome.differing else None,
         )
     response = LeadEventBatchResult(
         totals=BatchTotals(
             received=len(events),
             accepted=result.accepted,
             duplicate=result.duplicate,
+            conflict=result.conflict,
             rejected=result.rejected,
         ),
         results=results,

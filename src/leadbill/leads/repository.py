@@ -130,29 +130,48 @@ def seat_ids(session: Session, account_ids: Iterable[int]) -> dict[tuple[int, st
     return found
 
 
-def existing_keys(session: Session, keys: Sequence[tuple[int, str]]) -> set[tuple[int, str]]:
-    """The (account id, idempotency key) pairs among `keys` already stored."""
+# What an event records of itself, in this order: the lead's external id, type,
+# occurred_at (stored text, see stored_instant), call_result, duration_seconds, detail.
+EventContent = tuple[Any, ...]
+
+
+def existing_events(
+    session: Session, keys: Sequence[tuple[int, str]]
+) -> dict[tuple[int, str], EventContent]:
+    """The content of the events already stored under these (account id, key) pairs."""
     if not keys:
-        return set()
+        return {}
     conn = _connection(session)
-    if dialect_name(session) == "postgresql":
+    dialect = dialect_name(session)
+    columns = (
+        "e.account_id, e.idempotency_key, l.external_id, e.type, e.occurred_at,"
+        " e.call_result, e.duration_seconds, e.detail"
+    )
+    if dialect == "postgresql":
         rows = conn.exec_driver_sql(
-            "SELECT e.account_id, e.idempotency_key"
+            f"SELECT {columns}"
             f" FROM unnest({arrays('bigint', 'text')}) AS k(account_id, idempotency_key)"
             " JOIN lead_events e ON e.account_id = k.account_id"
-            " AND e.idempotency_key = k.idempotency_key",
+            " AND e.idempotency_key = k.idempotency_key"
+            " JOIN leads l ON l.id = e.lead_id",
             (packed(k[0] for k in keys), packed(k[1] for k in keys)),
         )
     else:
         # A join (not a row-value IN, which SQLite answers with a table scan)
         # probes the unique index once per key.
         rows = conn.exec_driver_sql(
-            "SELECT e.account_id, e.idempotency_key FROM json_each(?) AS k"
+            f"SELECT {columns} FROM json_each(?) AS k"
             " JOIN lead_events e ON e.account_id = json_extract(k.value, '$[0]')"
-            " AND e.idempotency_key = json_extract(k.value, '$[1]')",
+            " AND e.idempotency_key = json_extract(k.value, '$[1]')"
+            " JOIN leads l ON l.id = e.lead_id",
             (json.dumps(keys),),
         )
-    return {(account_id, key) for account_id, key in rows}
+    found = {}
+    for account_id, key, external_id, type_, occurred_at, call_result, duration, detail in rows:
+        # SQLite gives the stored text back; PostgreSQL a datetime, written as stored.
+        at = occurred_at if isinstance(occurred_at, str) else stored_instant(occurred_at, dialect)
+        found[(account_id, key)] = (external_id, type_, at, call_result, duration, detail)
+    return found
 
 
 _UPSERT_SET = """
@@ -363,7 +382,7 @@ def insert_new_events(session: Session, events: Sequence[EventRow], ingested_at:
     """Insert the events, expected all new; False when the unique constraint skipped any.
 
     The caller then undoes the statement (a savepoint) and takes the path that
-    looks up the keys already stored first (`existing_keys`, `insert_events`).
+    looks up the events already stored first (`existing_events`, `insert_events`).
     """
     if not events:
         return True

@@ -66,25 +66,37 @@ class EventStatus(enum.StrEnum):
 
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
     REJECTED = "rejected"
 
 
 class EventResult(BaseModel):
-    """The result of one event, at its index in the batch."""
+    """The result of one event, at its index in the batch.
+
+    `conflict`: the key was already used (stored, or earlier in the batch) for an
+    event with other content; `fields` names what differs, and the event kept is
+    unchanged.
+    """
 
     index: int
     idempotency_key: str | None
     status: EventStatus
     field: str | None = None
     reason: str | None = None
+    fields: list[str] | None = Field(
+        default=None,
+        description="conflict: the fields that differ from the event kept",
+        examples=[["occurred_at"]],
+    )
 
 
 class BatchTotals(BaseModel):
-    """How many events were accepted, duplicates or rejected."""
+    """How many events were accepted, duplicates, conflicts or rejected."""
 
     received: int
     accepted: int
     duplicate: int
+    conflict: int
     rejected: int
 
 

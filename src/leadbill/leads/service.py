@@ -5,7 +5,10 @@ row is checked on its own; a bad row is rejected with its line, field and
 reason, and the others are kept (or, with `all_or_nothing`, none is). The
 idempotency key is unique per account in the database: a re-sent event is
 reported as a duplicate and changes nothing, whatever the order or the
-concurrency of the senders.
+concurrency of the senders. A key sent again with other content (another
+instant, type, lead, call result, duration or detail) is a conflict: it changes
+nothing either, but is reported apart, with the fields that differ, so that a
+correction sent under an old key is not mistaken for a retry.
 
 A lead's `first_called_at` is the earliest of its events that the `called`
 counting policy selects (core.billability), and `first_found_at` the earliest
@@ -66,6 +69,7 @@ class RowStatus(enum.StrEnum):
 
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
     REJECTED = "rejected"
 
 
@@ -78,6 +82,8 @@ class RowOutcome:
     status: RowStatus
     field: str | None
     reason: str
+    # A conflict: the fields whose content differs from the event kept.
+    differing: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         where = f"{self.field}: " if self.field else ""
@@ -96,6 +102,7 @@ class IngestResult:
 
     accepted: int = 0
     duplicate: int = 0
+    conflict: int = 0
     rejected: int = 0
     outcomes: list[RowOutcome] = field(default_factory=list)
     stored: bool = True
@@ -111,6 +118,43 @@ class IngestResult:
         """The duplicate rows, by line."""
         return [o for o in self.outcomes if o.status is RowStatus.DUPLICATE]
 
+    @property
+    def conflicts(self) -> list[RowOutcome]:
+        """The rows whose key was already used for other content, by line."""
+        return [o for o in self.outcomes if o.status is RowStatus.CONFLICT]
+
+
+# What an event records of itself, compared when its key comes again: ParsedRow
+# positions and names. Instants are compared as stored (UTC, to the microsecond), so
+# the same instant written in another offset is the same. The lead's details (seat,
+# name, phone, ...) are not the event's: they only fill what the lead lacks.
+_CONTENT = (
+    (3, "lead_id"),
+    (4, "event_type"),
+    (5, "occurred_at"),
+    (12, "call_result"),
+    (13, "duration_seconds"),
+    (14, "detail"),
+)
+
+
+def _content(p: ParsedRow) -> repository.EventContent:
+    return (p[3], p[4], p[5], p[12], p[13], p[14])
+
+
+def _repeat(p: ParsedRow, kept: repository.EventContent, where: str) -> RowOutcome:
+    """A row whose key is already taken: a duplicate, or a conflict naming what differs."""
+    differing = tuple(
+        name
+        for (_index, name), new, old in zip(_CONTENT, _content(p), kept, strict=True)
+        if new != old
+    )
+    if not differing:
+        return RowOutcome(p[0], p[1], RowStatus.DUPLICATE, "idempotency_key", where)
+    names = ", ".join(differing)
+    reason = f"{where} with a different {names}: this row is not stored"
+    return RowOutcome(p[0], p[1], RowStatus.CONFLICT, "idempotency_key", reason, differing)
+
 
 def ingest_events(
     session: Session,
@@ -119,12 +163,14 @@ def ingest_events(
     as_of: datetime,
     all_or_nothing: bool = False,
     first_line: int = 2,
+    lines: Sequence[int] | None = None,
 ) -> IngestResult:
     """Validate and store lead events; duplicates change nothing, bad rows are reported.
 
     `rows` are mappings of column name to text (see docs/csv-format.md); the row
     at index i is reported as line `first_line + i` (2 for a CSV file whose
-    line 1 is the header). `as_of` is the ingestion instant, stored on new
+    line 1 is the header), or as `lines[i]` when given (a file's own line
+    numbers, which skip the records refused before). `as_of` is the ingestion instant, stored on new
     events and leads. With `all_or_nothing`, one rejected row means nothing is
     stored. The caller owns the transaction.
     """
@@ -136,7 +182,7 @@ def ingest_events(
     sqlite = repository.dialect_name(session) == "sqlite"
     parsed_chunks: list[list[ParsedRow]] = []
     for start in range(0, len(rows), CHUNK_ROWS):
-        parsed = _check_chunk(session, rows, start, first_line, sqlite, result)
+        parsed = _check_chunk(session, rows, start, first_line, lines, sqlite, result)
         parsed_chunks.append(parsed)
         if not all_or_nothing:
             _store_chunk(session, parsed, as_of, result)
@@ -157,11 +203,14 @@ def _check_chunk(
     rows: Sequence[Mapping[str, str | None]],
     start: int,
     first_line: int,
+    lines: Sequence[int] | None,
     sqlite: bool,
     result: IngestResult,
 ) -> list[ParsedRow]:
     """Parse one chunk and resolve its accounts and seats; record its rejections."""
-    parsed, rejections = parse_rows(rows[start : start + CHUNK_ROWS], first_line + start, sqlite)
+    end = start + CHUNK_ROWS
+    numbers = None if lines is None else lines[start:end]
+    parsed, rejections = parse_rows(rows[start:end], first_line + start, sqlite, numbers)
     outcomes = result.outcomes
     before = len(outcomes)
     for line, key, field_name, reason in rejections:
@@ -200,17 +249,15 @@ def _store_chunk(
         return
     dialect = repository.dialect_name(session)
     # The same key twice in the batch: the first row is the event, later ones repeat it.
-    first_seen: dict[tuple[int, str], int] = {}
+    first_seen: dict[tuple[int, str], ParsedRow] = {}
     fresh: list[ParsedRow] = []
+    outcomes = result.outcomes
+    before = len(outcomes)
     for p in parsed:
         account_key = (p[2], p[1])
-        seen = first_seen.setdefault(account_key, p[0])
-        if seen != p[0]:
-            result.outcomes.append(
-                RowOutcome(
-                    p[0], p[1], RowStatus.DUPLICATE, "idempotency_key", f"repeats line {seen}"
-                )
-            )
+        seen = first_seen.setdefault(account_key, p)
+        if seen is not p:
+            outcomes.append(_repeat(p, _content(seen), f"repeats line {seen[0]}"))
         else:
             fresh.append(p)
     stamp = repository.stored_instant(as_of, dialect)
@@ -231,15 +278,13 @@ def _store_chunk(
         lost = repository.insert_events(session, events, stamp)
     affected: set[int] = set()
     if lost:
-        # A concurrent sender stored some of these keys first: they are duplicates,
-        # and the instants of their leads are taken again from the stored events.
+        # A concurrent sender stored some of these keys first: they are duplicates (or
+        # conflicts), and the instants of their leads are taken again from the stored
+        # events.
+        stored = repository.existing_events(session, sorted(lost))
         for p in fresh:
             if (p[2], p[1]) in lost:
-                result.outcomes.append(
-                    RowOutcome(
-                        p[0], p[1], RowStatus.DUPLICATE, "idempotency_key", "already received"
-                    )
-                )
+                outcomes.append(_repeat(p, stored[(p[2], p[1])], "already received"))
                 affected.add(lead_ids[(p[2], p[3])])
         repository.recompute_instants(session, affected, RECEIVED, CALL_TYPES, FOUND_TYPES)
     record_activity(session, fresh, lead_ids, lost)  # the call report's index (leads.activity)
@@ -248,7 +293,9 @@ def _store_chunk(
     decisive = [lead_ids[key] for key, lead in leads.items() if _may_change_verdict(lead)]
     evaluate_leads(session, [*decisive, *affected])
     result.accepted += len(fresh) - (len(lost) if lost else 0)
-    result.duplicate += len(parsed) - len(fresh) + (len(lost) if lost else 0)
+    conflicts = sum(1 for o in outcomes[before:] if o.status is RowStatus.CONFLICT)
+    result.conflict += conflicts
+    result.duplicate += len(parsed) - len(fresh) + (len(lost) if lost else 0) - conflicts
     record_threshold_crossings(session, {p[2] for p in fresh}, as_of)  # usage thresholds
 
 
@@ -258,16 +305,19 @@ def _not_stored(
     keys: list[tuple[int, str]],
     result: IngestResult,
 ) -> list[ParsedRow]:
-    """The rows whose key is not stored yet; the others are reported as duplicates."""
-    stored = repository.existing_keys(session, keys)
+    """The rows whose key is not stored yet; the others are duplicates or conflicts.
+
+    The same lookup that finds the keys already stored reads what their events
+    record, so telling a retry from a conflict costs no further query.
+    """
+    stored = repository.existing_events(session, keys)
     if not stored:
         return fresh
     candidates = []
     for p in fresh:
-        if (p[2], p[1]) in stored:
-            result.outcomes.append(
-                RowOutcome(p[0], p[1], RowStatus.DUPLICATE, "idempotency_key", "already received")
-            )
+        kept = stored.get((p[2], p[1]))
+        if kept is not None:
+            result.outcomes.append(_repeat(p, kept, "already received"))
         else:
             candidates.append(p)
     return candidates
