@@ -31,6 +31,7 @@ from jinja2 import Environment
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from leadbill.mail.addresses import is_address
 from leadbill.mail.messages import Rendered, RenderError, environment, render
 from leadbill.mail.models import MailAttempt, MailMessage
 from leadbill.mail.smtp import Sent, SmtpServer, send
@@ -197,6 +198,10 @@ def _render(
     try:
         with sessions() as session:
             message = session.get_one(MailMessage, claimed.message_id)
+            if not is_address(message.recipient):
+                # Stored before addresses were checked: no attempt can ever reach it.
+                reason = f"not sent: {message.recipient!r} is not an e-mail address (billing_email)"
+                return Sent(False, None, reason[:500], 0, permanent=True)
             return render(session, message, settings, templates)
     except RenderError as error:
         return Sent(False, None, f"not rendered: {error}"[:500], 0)
