@@ -24,6 +24,7 @@ from leadbill.billing.models import Invoice, InvoiceLine
 from leadbill.billing.repository import ClosingPeriod, counted_by_category
 from leadbill.billing.service import run_billing
 from leadbill.cli import app
+from leadbill.context import repository as context_repository
 from leadbill.context import service as context
 from leadbill.core.billability import (
     EventType,
@@ -352,7 +353,7 @@ def test_r12_stored_verdict_equals_core_decide(session: Session) -> None:
     rows.append(event("DUP2", "received", utc(2026, 3, 25), phone="+13035550199"))
     ingest(session, rows)
     exclude_leads(session, "acme", ["NEAR"], reason="referral", decided_by="qa", as_of=APRIL)
-    account_context = context.account_contexts(session, [account.id])[account.id]
+    account_context = context_repository.account_contexts(session, [account.id])[account.id]
     leads = session.scalars(select(Lead).where(Lead.account_id == account.id)).all()
     # The core sees every other lead of the account as a possible earlier one.
     facts = {

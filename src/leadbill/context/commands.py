@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from leadbill.console import instant_option, out, unit_of_work
-from leadbill.context import service
+from leadbill.context import repository, service
 
 app = typer.Typer(
     help="Account context: campaigns and pauses, service area, customers, block list.",
@@ -122,8 +122,8 @@ def show(account: str = typer.Argument(..., help="Account code")) -> None:
         from leadbill.accounts.service import get_account
 
         account_id = get_account(session, account).id
-        context = service.account_contexts(session, [account_id])[account_id]
-        region, days = service.settings_of(session, [account_id])[account_id]
+        context = repository.account_contexts(session, [account_id])[account_id]
+        region, days = repository.settings_of(session, [account_id])[account_id]
     table = Table("context", "value")
     table.add_row("phone region", region)
     table.add_row("duplicate window", f"{days} days")

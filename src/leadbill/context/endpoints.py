@@ -57,7 +57,7 @@ EntryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 def get_lead_policy(account: str, session: DbSession, caller: Caller) -> LeadPolicySettingsOut:
     """The phone region and duplicate window used to compare the account's leads."""
     owner = visible_account(session, caller, account, *READERS)
-    region, days = service.settings_of(session, [owner.id])[owner.id]
+    region, days = repository.settings_of(session, [owner.id])[owner.id]
     return LeadPolicySettingsOut(
         account=owner.code, phone_region=region, duplicate_window_days=days
     )

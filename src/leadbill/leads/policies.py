@@ -12,7 +12,7 @@ per call, whatever the number of leads:
    only for the values that one probe per value finds on another lead: later
    ones may become (or stop being) duplicates, so they are evaluated too; for
    each lead and key, the most recent earlier lead is what the core needs;
-3. the accounts' context (context.service.account_contexts);
+3. the accounts' context (context.repository.account_contexts);
 4. one bulk update of the leads whose verdict changed.
 
 `lead_contexts` gives the core's full LeadContext of any leads (with the staff
@@ -31,7 +31,7 @@ from sqlalchemy import and_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from leadbill.context.service import account_contexts
+from leadbill.context.repository import account_contexts
 from leadbill.core.billability import (
     AccountContext,
     LeadContext,

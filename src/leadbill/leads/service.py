@@ -37,7 +37,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from leadbill.context.service import settings_of
+from leadbill.context.repository import settings_of
 from leadbill.core.billability import EventType, counting_events
 from leadbill.core.contacts import normalise_email, normalise_phone
 from leadbill.core.errors import RuleViolation

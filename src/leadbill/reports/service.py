@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from leadbill.accounts.models import Account
 from leadbill.billing import repository as usage_counts
 from leadbill.billing.repository import ClosingPeriod
-from leadbill.context.service import settings_of
+from leadbill.context.repository import settings_of
 from leadbill.core.billability import (
     CALL_EVENTS,
     REASON_TEXT,
