@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadbill.billing import repository
+from leadbill.billing.boundaries import Boundary
 from leadbill.billing.invoices import (
     finalized_fields,
     finalized_status,
@@ -75,21 +76,6 @@ class BillingRunResult:
     invoice_numbers: list[str] = field(default_factory=list)
     batches: int = 0
     retries: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Boundary:
-    """One due boundary of a subscription: the period it closes and the one it opens."""
-
-    subscription: DueSubscription
-    index: int
-    closing: Period
-    opening: Period | None
-
-    @property
-    def at(self) -> datetime:
-        """The boundary instant: the closing period's end, the invoice's issue instant."""
-        return self.closing.end
 
 
 @dataclass(slots=True)

@@ -19,11 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from leadbill.billing.boundaries import Boundary
 from leadbill.billing.models import Invoice
 from leadbill.core.money import Money
 from leadbill.core.rating import Line, LineKind, invoice_total
@@ -31,9 +32,6 @@ from leadbill.core.reviews import credit_to_apply
 from leadbill.credit_notes.models import CreditApplication, CreditNote
 from leadbill.leads.models import Lead
 from leadbill.subscriptions.models import SubscriptionChange
-
-if TYPE_CHECKING:
-    from leadbill.billing.service import Boundary
 
 CHUNK = 1000
 

@@ -25,9 +25,10 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
+from leadbill.billing.boundaries import Boundary
 from leadbill.billing.models import Invoice
 from leadbill.billing.repository import DueSubscription
-from leadbill.billing.service import Boundary, rate_boundaries
+from leadbill.billing.service import rate_boundaries
 from leadbill.core.billability import Reason
 from leadbill.core.money import Money, format_money
 from leadbill.core.periods import Period
