@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from leadbill.core.billability import EventType
 from leadbill.errors import InvalidInput
+from leadbill.limits import MAX_DURATION_SECONDS
 
 REQUIRED_COLUMNS = ("idempotency_key", "account", "lead_id", "event_type", "occurred_at")
 OPTIONAL_COLUMNS = (
@@ -93,8 +94,8 @@ class Rejection(NamedTuple):
 # Only ASCII blanks are trimmed, so that a value whose first and last characters
 # are above ' ' is already trimmed (the fast path's test).
 _BLANK = " \t\r\n\x0b\x0c"
-# duration_seconds is a 32-bit INTEGER column.
-MAX_DURATION = 2_147_483_647
+# A call longer than a day is a typo (limits.MAX_DURATION_SECONDS).
+MAX_DURATION = MAX_DURATION_SECONDS
 
 
 class _Rejected(Exception):
@@ -157,7 +158,9 @@ def parse_row(row: Mapping[str, str | None], line: int, sqlite: bool) -> ParsedR
             raise _Rejected("duration_seconds", f"{text!r} is not a whole number of seconds >= 0")
         duration = int(text)
         if duration > MAX_DURATION:
-            raise _Rejected("duration_seconds", f"{text!r} is more than {MAX_DURATION}")
+            raise _Rejected(
+                "duration_seconds", f"{text!r} is more than {MAX_DURATION:,} seconds (a day)"
+            )
     detail = _optional(row, "detail")
     category, campaign, company, company_domain = (_optional(row, c) for c in _LEAD_TEXT)
     return [
@@ -265,7 +268,7 @@ def parse_rows(
             duration = (
                 int(text) if text and len(text) < 10 and text.isascii() and text.isdigit() else None
             )
-            if duration is None and text:
+            if (duration is None and text) or (duration is not None and duration > MAX_DURATION):
                 raise _Slow
             # Present optional values must be clean and short enough; empty ones cost
             # one test each.
