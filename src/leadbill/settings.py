@@ -34,6 +34,9 @@ class Settings:
     # Pin the portal's clock to an instant (RFC 3339), to show a demo's or an audit's
     # past period as if it were now; unset (the default) means the wall clock.
     portal_as_of: str | None = None
+    # Lead events may be back-dated this many days before their account was created
+    # (history brought along when a customer joins); earlier ones are typos.
+    event_backdating_days: int = 366
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -55,6 +58,7 @@ class Settings:
             portal_session_hours=int(env.get("LEADBILL_PORTAL_SESSION_HOURS", "12")),
             portal_secure_cookies=_flag(env.get("LEADBILL_PORTAL_SECURE_COOKIES"), True),
             portal_as_of=(env.get("LEADBILL_PORTAL_AS_OF") or "").strip() or None,
+            event_backdating_days=int(env.get("LEADBILL_EVENT_BACKDATING_DAYS", "366")),
         )
 
 

@@ -134,7 +134,10 @@ def _instant(value: str, sqlite: bool) -> str:
         raise _Rejected("occurred_at", f"{value!r} is not an RFC 3339 instant") from None
     if instant.tzinfo is None:
         raise _Rejected("occurred_at", f"{value!r} has no UTC offset (add Z or +hh:mm)")
-    instant = instant.astimezone(UTC).replace(tzinfo=None)
+    try:
+        instant = instant.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:  # before year 1 or after 9999 once in UTC
+        raise _Rejected("occurred_at", f"{value!r} is out of the calendar's range") from None
     stored = instant.isoformat(" ", "microseconds")
     return stored if sqlite else stored + "+00:00"
 
