@@ -122,13 +122,13 @@ def _event_or_rejection(value: Any, handler: ValidatorFunctionWrapHandler) -> Le
         return event
     except ValidationError as error:
         issues = error.errors()
-        if any(issue["type"] == "value_error" for issue in issues):
+        if any(issue["type"] in ("value_error", "string_unicode") for issue in issues):
             raise  # a NUL or a lone surrogate: the request is refused whole
         issue = issues[0]
         field = ".".join(str(part) for part in issue["loc"]) or "event"
         key = value.get("idempotency_key") if isinstance(value, dict) else None
         rejected = LeadEventIn.model_construct(
-            idempotency_key=key if isinstance(key, str) else None
+            idempotency_key=key if isinstance(key, str) and not text_problem(key) else None
         )
         rejected._problem = (field, _reason(issue))
         return rejected
