@@ -13,10 +13,21 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Engine, Integer, Numeric, create_engine, event
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Engine,
+    Integer,
+    Numeric,
+    String,
+    create_engine,
+    event,
+)
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from leadbill.errors import InvalidInput
 from leadbill.settings import Settings
 
 # SQLite's INTEGER PRIMARY KEY is its rowid only when the type is exactly INTEGER.
@@ -111,6 +122,37 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """A session factory bound to `engine`; objects stay readable after commit."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+_BOUNDED: dict[type, list[tuple[str, int]]] = {}
+
+
+def bounded_columns(model: type) -> list[tuple[str, int]]:
+    """The (attribute, length) of each length-bounded text column of a mapped class."""
+    found = _BOUNDED.get(model)
+    if found is None:
+        mapper: Any = sa_inspect(model)
+        found = [
+            (attr.key, column.type.length)
+            for attr in mapper.column_attrs
+            for column in attr.columns[:1]
+            if isinstance(column.type, String) and column.type.length
+        ]
+        _BOUNDED[model] = found
+    return found
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_overlong_text(session: Session, _context: Any, _instances: Any) -> None:
+    # Every edge (API, CLI, portal) writes through the ORM: a text longer than its
+    # column is refused here with the field named, on SQLite (which would store it)
+    # as on PostgreSQL (which would fail the statement with a bare DataError).
+    for obj in (*session.new, *session.dirty):
+        values = obj.__dict__
+        for key, length in bounded_columns(type(obj)):
+            value = values.get(key)
+            if isinstance(value, str) and len(value) > length:
+                raise InvalidInput(key, f"longer than {length} characters")
 
 
 @contextmanager

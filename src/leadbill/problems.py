@@ -90,6 +90,8 @@ def _validation(_request: Request, error: Exception) -> JSONResponse:
     errors = []
     for issue in issues:
         message = str(issue.get("msg", "is invalid")).removeprefix("Value error, ")
+        if issue.get("type") == "extra_forbidden":
+            message = "is not a known field of this request"
         errors.append({"field": _field(tuple(issue.get("loc", ()))), "reason": message})
     fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
     return problem(422, f"invalid input in {fields}", errors=errors)

@@ -45,6 +45,9 @@ class Settings:
     smtp_password: str | None = None
     mail_from: str | None = None
     portal_url: str = "http://127.0.0.1:8000"
+    # Lead events may be back-dated this many days before their account was created
+    # (history brought along when a customer joins); earlier ones are typos.
+    event_backdating_days: int = 366
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -74,6 +77,7 @@ class Settings:
             mail_from=(env.get("LEADBILL_MAIL_FROM") or "").strip() or None,
             portal_url=(env.get("LEADBILL_PORTAL_URL") or "").strip().rstrip("/")
             or "http://127.0.0.1:8000",
+            event_backdating_days=int(env.get("LEADBILL_EVENT_BACKDATING_DAYS", "366")),
         )
 
 

@@ -104,12 +104,88 @@ def test_malformed_or_wrongly_typed_batch_stores_nothing(
     assert csv.status_code == 415
     listed = client.post("/v1/lead-events", json=[_event(1)], headers=headers)
     assert listed.status_code == 422
-    nested = client.post(
-        "/v1/lead-events", json={"events": [_event(1), _event(2, phone=["x"])]}, headers=headers
-    )
-    assert nested.status_code == 422
-    assert nested.json()["errors"][0]["field"] == "events.1.phone"
     assert _stored(sessions) == 0
+
+
+def _results(response: Any) -> list[tuple[str, str | None, str | None]]:
+    assert response.status_code == 200, response.text
+    return [(r["status"], r["field"], r["reason"]) for r in response.json()["results"]]
+
+
+def test_strict_types_reject_the_event_naming_the_field_and_keep_the_others(
+    client: TestClient, world: World, sessions: sessionmaker[Session]
+) -> None:
+    call = {"event_type": "call_answered", "call_result": "answered"}
+    number = "must be a whole number given as a JSON number (not a string or a boolean)"
+    batch = [
+        _event(1, duration_seconds=True, **call),
+        _event(2, duration_seconds="60", **call),
+        _event(3, duration_seconds=60.5, **call),
+        _event(4, phone=["x"]),
+        _event(5, lead_id=1005),
+        _event(6, duration_seconds=60, **call),
+    ]
+    response = client.post("/v1/lead-events", json={"events": batch}, headers=world.auth("ingest"))
+    assert _results(response) == [
+        ("rejected", "duration_seconds", number),
+        ("rejected", "duration_seconds", number),
+        ("rejected", "duration_seconds", number),
+        ("rejected", "phone", "must be a JSON string"),
+        ("rejected", "lead_id", "must be a JSON string"),
+        ("accepted", None, None),
+    ]
+    body = response.json()
+    assert body["totals"] == {
+        "received": 6,
+        "accepted": 1,
+        "duplicate": 0,
+        "conflict": 0,
+        "rejected": 5,
+    }
+    assert [r["idempotency_key"] for r in body["results"]][:2] == ["evt-1", "evt-2"]
+    with sessions() as session:
+        stored = session.scalars(select(LeadEvent.duration_seconds)).all()
+    assert stored == [60]
+
+
+def test_an_unknown_field_rejects_its_event_naming_the_field(
+    client: TestClient, world: World, sessions: sessionmaker[Session]
+) -> None:
+    batch = [_event(1, durationSeconds=30), _event(2), "not an object"]
+    response = client.post("/v1/lead-events", json={"events": batch}, headers=world.auth("ingest"))
+    assert _results(response) == [
+        (
+            "rejected",
+            "durationSeconds",
+            "is not a field of a lead event (docs/csv-format.md lists them)",
+        ),
+        ("accepted", None, None),
+        ("rejected", "event", "must be a JSON object"),
+    ]
+    assert response.json()["results"][2]["idempotency_key"] is None
+    assert _stored(sessions) == 1
+
+
+def test_out_of_range_durations_and_long_texts_reject_the_event(
+    client: TestClient, world: World, sessions: sessionmaker[Session]
+) -> None:
+    call = {"event_type": "call_answered", "call_result": "answered"}
+    batch = [
+        _event(1, duration_seconds=-1, **call),
+        _event(2, duration_seconds=86_401, **call),
+        _event(3, duration_seconds=10**20, **call),
+        _event(4, name="x" * 201),
+        _event(5, duration_seconds=86_400, name="x" * 200, **call),
+    ]
+    response = client.post("/v1/lead-events", json={"events": batch}, headers=world.auth("ingest"))
+    assert _results(response) == [
+        ("rejected", "duration_seconds", "must be at least 0"),
+        ("rejected", "duration_seconds", "must be at most 86,400"),
+        ("rejected", "duration_seconds", "must be at most 86,400"),
+        ("rejected", "name", "longer than 200 characters"),
+        ("accepted", None, None),
+    ]
+    assert _stored(sessions) == 1
 
 
 def test_nul_in_an_event_is_422_naming_the_field_and_nothing_is_stored(

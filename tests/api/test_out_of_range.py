@@ -87,3 +87,54 @@ def test_lone_surrogates_in_json_are_422_and_nothing_is_stored(
         assert response.status_code == 422, (path, response.text)
     report = client.get("/v1/accounts/acme/call-report?as_of=2026-01-15T00:00:00Z", headers=headers)
     assert report.json()["data"] == []
+
+
+def test_event_instants_out_of_the_window_reject_the_event_naming_occurred_at(
+    client: TestClient, world: World
+) -> None:
+    def event(key: str, at: str) -> dict[str, Any]:
+        return {"idempotency_key": key, "account": "acme", "lead_id": "L-window",
+                "event_type": "call_attempted", "occurred_at": at}  # fmt: skip
+
+    batch = [event(f"w{i}", at) for i, at in enumerate((EARLY, "1900-01-05T10:00:00Z", LATE, FAR))]
+    batch.append(event("w-ok", "2026-01-05T10:00:00Z"))
+    response = client.post("/v1/lead-events", json={"events": batch}, headers=world.auth("admin"))
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [(r["status"], r["field"]) for r in results] == [("rejected", "occurred_at")] * 4 + [
+        ("accepted", None)
+    ]
+    assert "back-dated 366 days" in results[1]["reason"]
+    assert "more than a day after the events were received" in results[3]["reason"]
+
+
+def test_an_unknown_field_in_a_body_is_422_naming_it_and_nothing_is_stored(
+    client: TestClient, world: World
+) -> None:
+    body = {"code": "newco", "billing_email": "b@newco.test", "colour": "red"}
+    response = client.post("/v1/accounts", json=body, headers=world.auth("admin"))
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {"field": "colour", "reason": "is not a known field of this request"}
+    ]
+    assert client.get("/v1/accounts/newco", headers=world.auth("admin")).status_code == 404
+
+
+def test_seat_codes_and_review_texts_past_their_limits_are_422_naming_the_field(
+    client: TestClient, world: World
+) -> None:
+    admin = world.auth("admin")
+    seat = {"code": "west side", "primary": {"name": "Pat", "email": "pat@acme.test"}}
+    response = client.post("/v1/accounts/acme/seats", json=seat, headers=admin)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {
+            "field": "code",
+            "reason": "'west side' is not a seat code: 1 to 64 letters, digits, '-' or '_'",
+        }
+    ]
+    review = {"account": "acme", "lead_id": "L" * 129, "reason": "job_seeker",
+              "explanation": "x" * 2001}  # fmt: skip
+    response = client.post("/v1/reviews", json=review, headers=admin)
+    assert response.status_code == 422, response.text
+    assert {e["field"] for e in response.json()["errors"]} == {"lead_id", "explanation"}

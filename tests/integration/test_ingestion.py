@@ -358,7 +358,8 @@ def test_r2_first_called_at_equals_core_decide_whatever_the_order(session: Sessi
     sent = history + rng.sample(history, len(history) // 2)  # every other event twice
     rng.shuffle(sent)
     for start in range(0, len(sent), 17):  # in uneven batches
-        ingest_events(session, sent[start : start + 17], as_of=AS_OF)
+        # Received once January's history is over (an event may not be ahead of receipt).
+        ingest_events(session, sent[start : start + 17], as_of=utc(2026, 2, 1))
     assert _count(session, StoredEvent) == len(history)
     for lead_id, lead_events in events.items():
         lead = _lead(session, lead_id)
@@ -396,14 +397,20 @@ def test_fast_and_precise_parsers_agree(sqlite: bool) -> None:
         f"2026-01-05 10:00:00.000000{suffix}",
     ]
     assert parsed[2][1] == "k3" and parsed[2][11] == "web" and parsed[5][13] == 12
-    _, refused = parse_rows(
-        [_row("k7", "L1", "call_answered", "2026-01-05T10:00:00Z", duration_seconds="9" * 10)],
+    kept, refused = parse_rows(
+        [
+            _row("k7", "L1", "call_answered", "2026-01-05T10:00:00Z", duration_seconds="9" * 10),
+            _row("k8", "L1", "call_answered", "2026-01-05T10:00:00Z", duration_seconds="86401"),
+            _row("k9", "L1", "call_answered", "2026-01-05T10:00:00Z", duration_seconds="86400"),
+        ],
         2,
         sqlite,
     )
     assert [(r.field, r.reason) for r in refused] == [
-        ("duration_seconds", "'9999999999' is more than 2147483647")
+        ("duration_seconds", "'9999999999' is more than 86,400 seconds (a day)"),
+        ("duration_seconds", "'86401' is more than 86,400 seconds (a day)"),
     ]
+    assert [p[13] for p in kept] == [86_400]
 
 
 def test_concurrent_senders_store_each_event_once(sessions: sessionmaker[Session]) -> None:

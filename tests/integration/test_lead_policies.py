@@ -121,8 +121,10 @@ def event(
     return row
 
 
-def ingest(session: Session, rows: list[dict[str, str | None]]) -> None:
-    result = ingest_events(session, rows, as_of=APRIL)
+def ingest(
+    session: Session, rows: list[dict[str, str | None]], as_of: datetime | None = None
+) -> None:
+    result = ingest_events(session, rows, as_of=as_of or APRIL)
     assert result.rejected == 0, result.rejections
 
 
@@ -503,7 +505,7 @@ def test_r17_found_contacts_count_against_included_leads(sessions: sessionmaker[
         rows.append(event("NF", "received", utc(2026, 3, 5)))
         rows.append(event("NF", "contact_not_found", utc(2026, 3, 6)))
         rows.append(event("APR", "contact_found", utc(2026, 4, 1)))  # next period
-        ingest(session, rows)
+        ingest(session, rows, as_of=utc(2026, 4, 6))  # received after its last event
     bill(sessions)
     with sessions() as session:
         account = session.scalars(select(Account)).one()

@@ -4,6 +4,7 @@ service area, previous customers, block list."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -94,7 +95,11 @@ class ResumeIn(RequestModel):
 class ServiceAreaIn(RequestModel):
     """The whole service area (postal codes); an empty list removes it."""
 
-    postal_codes: list[str] = Field(max_length=MAX_POSTAL_CODES, examples=[["80202", "80203"]])
+    postal_codes: list[Annotated[str, Field(max_length=16)]] = Field(
+        max_length=MAX_POSTAL_CODES,
+        examples=[["80202", "80203"]],
+        description="each at most 16 characters",
+    )
 
 
 class ServiceAreaPage(BaseModel):
@@ -155,7 +160,7 @@ class CustomerPage(BaseModel):
 class BlockEntryIn(RequestModel):
     """A block-list entry (R18): a company `domain`, a `company` name or an `email`."""
 
-    kind: str = Field(examples=["domain"], description="domain, company or email")
+    kind: str = Field(max_length=16, examples=["domain"], description="domain, company or email")
     value: str = Field(min_length=1, max_length=254, examples=["acme.example"])
 
 

@@ -34,6 +34,7 @@ from leadbill.core.contacts import (
 )
 from leadbill.errors import Conflict, InvalidInput, NotFound
 from leadbill.leads.policies import reevaluate_open_leads
+from leadbill.limits import MAX_DUPLICATE_WINDOW_DAYS, check_count
 
 BLOCK_KINDS = ("domain", "company", "email")
 
@@ -67,8 +68,9 @@ def set_settings(
             raise InvalidInput("phone_region", f"{phone_region!r} is not a supported region")
         row.phone_region = region
     if duplicate_window_days is not None:
-        if duplicate_window_days < 0:
-            raise InvalidInput("duplicate_window_days", "must not be negative")
+        check_count(
+            "duplicate_window_days", duplicate_window_days, low=0, high=MAX_DUPLICATE_WINDOW_DAYS
+        )
         row.duplicate_window_days = duplicate_window_days
     session.flush()
     _reevaluate(session, account.id)

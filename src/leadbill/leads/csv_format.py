@@ -13,6 +13,7 @@ from typing import Any, NamedTuple, Protocol
 
 from leadbill.core.billability import EventType
 from leadbill.errors import InvalidInput
+from leadbill.limits import MAX_DURATION_SECONDS
 
 REQUIRED_COLUMNS = ("idempotency_key", "account", "lead_id", "event_type", "occurred_at")
 OPTIONAL_COLUMNS = (
@@ -168,8 +169,8 @@ class Rejection(NamedTuple):
 # Only ASCII blanks are trimmed, so that a value whose first and last characters
 # are above ' ' is already trimmed (the fast path's test).
 _BLANK = " \t\r\n\x0b\x0c"
-# duration_seconds is a 32-bit INTEGER column.
-MAX_DURATION = 2_147_483_647
+# A call longer than a day is a typo (limits.MAX_DURATION_SECONDS).
+MAX_DURATION = MAX_DURATION_SECONDS
 
 
 # Characters no stored text may hold: PostgreSQL text cannot hold NUL, and U+001F
@@ -217,7 +218,10 @@ def _instant(value: str, sqlite: bool) -> str:
         raise _Rejected("occurred_at", f"{value!r} is not an RFC 3339 instant") from None
     if instant.tzinfo is None:
         raise _Rejected("occurred_at", f"{value!r} has no UTC offset (add Z or +hh:mm)")
-    instant = instant.astimezone(UTC).replace(tzinfo=None)
+    try:
+        instant = instant.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:  # before year 1 or after 9999 once in UTC
+        raise _Rejected("occurred_at", f"{value!r} is out of the calendar's range") from None
     stored = instant.isoformat(" ", "microseconds")
     return stored if sqlite else stored + "+00:00"
 
@@ -243,7 +247,9 @@ def parse_row(row: Mapping[str, str | None], line: int, sqlite: bool) -> ParsedR
             raise _Rejected("duration_seconds", f"{text!r} is not a whole number of seconds >= 0")
         duration = int(text)
         if duration > MAX_DURATION:
-            raise _Rejected("duration_seconds", f"{text!r} is more than {MAX_DURATION}")
+            raise _Rejected(
+                "duration_seconds", f"{text!r} is more than {MAX_DURATION:,} seconds (a day)"
+            )
     detail = _optional(row, "detail")
     category, campaign, company, company_domain = (_optional(row, c) for c in _LEAD_TEXT)
     return [
@@ -353,7 +359,7 @@ def parse_rows(
             duration = (
                 int(text) if text and len(text) < 10 and text.isascii() and text.isdigit() else None
             )
-            if duration is None and text:
+            if (duration is None and text) or (duration is not None and duration > MAX_DURATION):
                 raise _Slow
             # Present optional values must be clean and short enough; empty ones cost
             # one test each.

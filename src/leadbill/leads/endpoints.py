@@ -2,8 +2,8 @@
 decisions that mark leads non-billable before invoicing (R16: admin, reviewer).
 
 Valid events are stored once each (a re-sent idempotency key is a duplicate, or a
-conflict when its content differs);
-each bad event is rejected with its field and reason. A batch over the limit
+conflict when its content differs); each bad event (a bad value, a wrong JSON type,
+an unknown field) is rejected with its field and reason. A batch over the limit
 is refused whole (413) before anything is stored.
 """
 
@@ -112,14 +112,24 @@ def send_lead_events(body: LeadEventBatch, request: Request, caller: StandaloneC
             "Split it: nothing of this batch was stored.",
             slug="batch-too-large",
         )
-    result = _ingest(request, [event.row() for event in events])
     results = [
         EventResult(index=i, idempotency_key=event.idempotency_key, status=EventStatus.ACCEPTED)
         for i, event in enumerate(events)
     ]
+    # Events the schema rejected (unknown field, wrong type, out of range) never reach
+    # the service; `sent[j]` is the batch index of the j-th event that does.
+    sent: list[int] = []
+    for i, event in enumerate(events):
+        if (problem := event.problem) is None:
+            sent.append(i)
+        else:
+            results[i].status = EventStatus.REJECTED
+            results[i].field, results[i].reason = problem
+    result = _ingest(request, [events[i].row() for i in sent])
     for outcome in result.outcomes:
-        results[outcome.line] = EventResult(
-            index=outcome.line,
+        index = sent[outcome.line]
+        results[index] = EventResult(
+            index=index,
             idempotency_key=outcome.idempotency_key,
             status=EventStatus(outcome.status.value),
             field=outcome.field,
@@ -132,7 +142,7 @@ def send_lead_events(body: LeadEventBatch, request: Request, caller: StandaloneC
             accepted=result.accepted,
             duplicate=result.duplicate,
             conflict=result.conflict,
-            rejected=result.rejected,
+            rejected=result.rejected + len(events) - len(sent),
         ),
         results=results,
     )

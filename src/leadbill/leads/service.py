@@ -30,13 +30,15 @@ stored, so that duplicates change nothing and are reported.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadbill.accounts.models import Account
 from leadbill.context.repository import settings_of
 from leadbill.core.billability import EventType, counting_events
 from leadbill.core.contacts import normalise_email, normalise_phone
@@ -48,6 +50,7 @@ from leadbill.leads import repository
 from leadbill.leads.activity import record_activity
 from leadbill.leads.csv_format import ParsedRow, parse_rows
 from leadbill.leads.policies import evaluate_leads
+from leadbill.settings import Settings
 from leadbill.usage.service import record_threshold_crossings
 
 # Rows per set-based step: big enough to amortise each statement, small enough
@@ -164,6 +167,7 @@ def ingest_events(
     all_or_nothing: bool = False,
     first_line: int = 2,
     lines: Sequence[int] | None = None,
+    backdating_days: int | None = None,
 ) -> IngestResult:
     """Validate and store lead events; duplicates change nothing, bad rows are reported.
 
@@ -173,16 +177,24 @@ def ingest_events(
     numbers, which skip the records refused before). `as_of` is the ingestion instant, stored on new
     events and leads. With `all_or_nothing`, one rejected row means nothing is
     stored. The caller owns the transaction.
+
+    An `occurred_at` must lie in the window of `EventWindow`: from the account's
+    creation less `backdating_days` (default: LEADBILL_EVENT_BACKDATING_DAYS) to a
+    day after `as_of`. A mistyped year would otherwise move a lead's counting
+    instant, and the lead, into another period.
     """
     try:
         as_of = require_utc(as_of, "as_of")
     except RuleViolation as error:
         raise from_rule(error) from None
+    if backdating_days is None:
+        backdating_days = Settings.from_env().event_backdating_days
+    window = EventWindow(as_of, timedelta(days=backdating_days))
     result = IngestResult()
     sqlite = repository.dialect_name(session) == "sqlite"
     parsed_chunks: list[list[ParsedRow]] = []
     for start in range(0, len(rows), CHUNK_ROWS):
-        parsed = _check_chunk(session, rows, start, first_line, lines, sqlite, result)
+        parsed = _check_chunk(session, rows, start, first_line, lines, sqlite, result, window)
         parsed_chunks.append(parsed)
         if not all_or_nothing:
             _store_chunk(session, parsed, as_of, result)
@@ -206,6 +218,7 @@ def _check_chunk(
     lines: Sequence[int] | None,
     sqlite: bool,
     result: IngestResult,
+    window: EventWindow,
 ) -> list[ParsedRow]:
     """Parse one chunk and resolve its accounts and seats; record its rejections."""
     end = start + CHUNK_ROWS
@@ -218,6 +231,8 @@ def _check_chunk(
     accounts = repository.account_ids(session, {p[2] for p in parsed})
     seated = {accounts[p[2]] for p in parsed if p[6] is not None and p[2] in accounts}
     seats = repository.seat_ids(session, seated) if seated else {}
+    earliest = window.earliest(session, accounts.values())
+    latest = window.latest
     known: list[ParsedRow] = []
     keep = known.append
     account_id_of = accounts.get
@@ -226,6 +241,13 @@ def _check_chunk(
         if account_id is None:
             reason = f"unknown account {p[2]!r}"
             outcomes.append(RowOutcome(p[0], p[1], RowStatus.REJECTED, "account", reason))
+            continue
+        # The stored text (see repository.stored_instant) sorts as the instant does.
+        occurred = p[5][:26]
+        if occurred < earliest[account_id][0] or occurred > latest[0]:
+            bound = earliest[account_id] if occurred < latest[0] else latest
+            reason = f"{_shown(occurred)} is {bound[1]}"
+            outcomes.append(RowOutcome(p[0], p[1], RowStatus.REJECTED, "occurred_at", reason))
             continue
         if p[6] is not None:
             seat_id = seats.get((account_id, p[6]))
@@ -239,6 +261,49 @@ def _check_chunk(
         keep(p)
     result.rejected += len(outcomes) - before
     return known
+
+
+def _stored_text(instant: datetime) -> str:
+    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _shown(stored: str) -> str:
+    return stored[:19].replace(" ", "T") + "Z"
+
+
+class EventWindow:
+    """The instants an event may have: its account's creation less the back-dating
+    allowance, to a day after the ingestion's `as_of`; as (stored text, reason)."""
+
+    def __init__(self, as_of: datetime, backdating: timedelta) -> None:
+        self.backdating = backdating
+        ahead = as_of + timedelta(days=1)
+        self.latest = (
+            _stored_text(ahead),
+            f"more than a day after the events were received ({as_of:%Y-%m-%d %H:%M} UTC)",
+        )
+
+    def earliest(self, session: Session, account_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+        """Per account id, the earliest instant its events may have."""
+        ids = sorted(set(account_ids))
+        if not ids:
+            return {}
+        days = self.backdating.days
+        found: dict[int, tuple[str, str]] = {}
+        for account_id, created_at in session.execute(
+            select(Account.id, Account.created_at).where(Account.id.in_(ids))
+        ):
+            try:
+                start = created_at - self.backdating
+            except OverflowError:
+                start = datetime.min.replace(tzinfo=UTC)
+            found[account_id] = (
+                _stored_text(start),
+                f"before {_shown(_stored_text(start))}: the account was created on "
+                f"{created_at:%Y-%m-%d} and events may be back-dated {days} days "
+                "(LEADBILL_EVENT_BACKDATING_DAYS)",
+            )
+        return found
 
 
 def _store_chunk(

@@ -20,13 +20,16 @@ class PlanCreate(RequestModel):
     code: str = Field(min_length=1, max_length=64, examples=["pkg-100"])
     name: str = Field(default="", max_length=200)
     currency: str = Field(min_length=3, max_length=3, examples=["USD"])
-    interval: str = Field(examples=["month"], description="month or year")
+    interval: str = Field(max_length=16, examples=["month"], description="month or year")
     fee: DecimalString
     included_leads: int = Field(ge=0, le=10_000_000)
     per_lead_rate: DecimalString
     seat_fee: DecimalString = "0"
     counting_policy: str = Field(
-        default="called", examples=["called"], description="which event makes a lead count"
+        default="called",
+        max_length=32,
+        examples=["called"],
+        description="which event makes a lead count",
     )
     ladder: str | None = Field(default=None, max_length=64)
     licence_price: DecimalString | None = Field(

@@ -14,6 +14,7 @@ from leadbill.core.money import Money, check_currency, parse_decimal
 from leadbill.core.periods import Interval, require_utc
 from leadbill.core.plans import CountingPolicy, PlanTerms
 from leadbill.errors import Conflict, InvalidInput, NotFound, from_rule
+from leadbill.limits import MAX_INCLUDED_LEADS, MAX_LICENCES, check_count
 from leadbill.plans.models import Plan, PlanCategoryPrice
 
 
@@ -70,6 +71,9 @@ def create_plan(
     `category_prices` maps a lead category (e.g. plumbing) to its per-lead price.
     `licence_price` makes it a licence plan (R19), `licence_cap` its self-serve cap (R22).
     """
+    check_count("included_leads", included_leads, low=0, high=MAX_INCLUDED_LEADS)
+    if licence_cap is not None:
+        check_count("licence_cap", licence_cap, low=1, high=MAX_LICENCES)
     try:
         currency = check_currency(currency)
         plan = Plan(

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from leadbill.core.reviews import EXPLANATION_MAX, EXPLANATION_MIN, NOTE_MAX
 from leadbill.credit_notes.models import CreditNoteLine
 from leadbill.credit_notes.service import CreditNoteView
 from leadbill.reviews.models import Review
@@ -16,26 +17,38 @@ from leadbill.schemas import MoneyOut, RequestModel, money
 class ReviewCreate(RequestModel):
     """A customer's dispute of one lead (R13)."""
 
-    account: str
-    lead_id: str
-    reason: str = Field(examples=["job_seeker"])
-    explanation: str = Field(examples=["The caller was looking for a job, not a plumber."])
-    by: str | None = Field(None, description="Who submits (default: the API key)")
+    account: str = Field(max_length=64, examples=["brokerage"])
+    lead_id: str = Field(max_length=128, examples=["L-1001"])
+    reason: str = Field(max_length=64, examples=["job_seeker"])
+    explanation: str = Field(
+        max_length=EXPLANATION_MAX,
+        examples=["The caller was looking for a job, not a plumber."],
+        description=f"{EXPLANATION_MIN} to {EXPLANATION_MAX} characters",
+    )
+    by: str | None = Field(
+        None, max_length=200, description="Who submits (default: the API key), at most 200"
+    )
 
 
 class DecisionIn(RequestModel):
     """A reviewer's decision (R14): approve, reject (with a note) or request-info (a question)."""
 
-    decision: str = Field(examples=["approve"])
-    note: str | None = None
-    by: str | None = Field(None, description="Who decides (default: the API key)")
+    decision: str = Field(max_length=32, examples=["approve"])
+    note: str | None = Field(
+        None, max_length=NOTE_MAX, description=f"at most {NOTE_MAX} characters"
+    )
+    by: str | None = Field(
+        None, max_length=200, description="Who decides (default: the API key), at most 200"
+    )
 
 
 class ReplyIn(RequestModel):
     """The customer's answer to a request for information."""
 
-    message: str
-    by: str | None = Field(None, description="Who replies (default: the API key)")
+    message: str = Field(max_length=NOTE_MAX, description=f"at most {NOTE_MAX} characters")
+    by: str | None = Field(
+        None, max_length=200, description="Who replies (default: the API key), at most 200"
+    )
 
 
 class TrailOut(BaseModel):

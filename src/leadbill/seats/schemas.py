@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from leadbill.schemas import RequestModel
 from leadbill.seats.models import Seat
+from leadbill.seats.service import SEAT_CODE
 
 
 class PersonIn(RequestModel):
@@ -21,7 +22,14 @@ class PersonIn(RequestModel):
 class SeatCreate(RequestModel):
     """A new seat with its fixed primary and an optional backup; its fee is invoiced at once."""
 
-    code: str = Field(min_length=1, max_length=64, examples=["s1"])
+    code: str = Field(
+        min_length=1,
+        max_length=64,
+        # Documented, and checked by the service with a plain-language reason.
+        json_schema_extra={"pattern": f"^{SEAT_CODE.pattern}$"},
+        examples=["s1"],
+        description="letters, digits, '-' and '_'",
+    )
     primary: PersonIn
     backup: PersonIn | None = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy import select
@@ -19,6 +20,9 @@ from leadbill.plans.models import Plan
 from leadbill.plans.service import terms
 from leadbill.seats.models import Seat
 from leadbill.subscriptions.models import Subscription
+
+# A seat code names a seat in CSV files, URLs and reports: no spaces, quotes or slashes.
+SEAT_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _person(name: str | None, email: str | None, role: str) -> tuple[str, str]:
@@ -48,8 +52,10 @@ def create_seat(
     except RuleViolation as error:
         raise from_rule(error) from None
     code = code.strip()
-    if not code:
-        raise InvalidInput("code", "must not be empty")
+    if not SEAT_CODE.fullmatch(code):
+        raise InvalidInput(
+            "code", f"{code!r} is not a seat code: 1 to 64 letters, digits, '-' or '_'"
+        )
     subscription = session.scalar(
         select(Subscription).where(
             Subscription.account_id == account.id, Subscription.status == "active"

@@ -32,6 +32,7 @@ from leadbill.core.rating import charges_in_advance, charges_per_lead
 from leadbill.credit_notes.changes import credit_downgrade
 from leadbill.credit_notes.models import CreditNote
 from leadbill.errors import Conflict, Forbidden, InvalidInput, NotFound, from_rule
+from leadbill.limits import MAX_LICENCES, check_count
 from leadbill.plans.models import Plan
 from leadbill.plans.service import terms
 from leadbill.settings import Settings
@@ -73,7 +74,8 @@ def create_subscription(
         start = require_utc(start, "start")
     except RuleViolation as error:
         raise from_rule(error) from None
-    if licences < 0 or (licences and plan.licence_price is None):
+    check_count("licences", licences, low=0, high=MAX_LICENCES)
+    if licences and plan.licence_price is None:
         raise InvalidInput("licences", "must be 0 or more, and only on a licence plan")
     if plan.currency != account.currency:
         raise InvalidInput(
@@ -479,7 +481,13 @@ def _actor(actor: str) -> Actor:
         raise InvalidInput("actor", f"{actor!r} is not customer or staff") from None
 
 
-def _check_count(plan: Plan, current: int, wanted: int, actor: Actor) -> None:
+def _check_count(plan: Plan, current: int, wanted: int, actor: Actor, field: str = "count") -> None:
+    # Past the documented maximum even staff may not go: the cap's message ("N
+    # licences need operator staff") would otherwise invite a typo of 10^20.
+    if wanted > MAX_LICENCES:
+        raise InvalidInput(
+            field, f"a subscription holds at most {MAX_LICENCES:,} licences; {wanted:,} asked"
+        )
     try:
         check_licence_count(terms(plan), current, wanted, actor)
     except SelfServeCapExceeded as error:
@@ -607,9 +615,9 @@ def preview_licence_change(
     plan, _account = _licence_plan(session, subscription)
     current, following = subscription.licences, _next_licences(subscription)
     if change > 0:
-        _check_count(plan, current, current + change, who)
+        _check_count(plan, current, current + change, who, "change")
     elif change < 0:
-        _check_count(plan, following, following + change, who)
+        _check_count(plan, following, following + change, who, "change")
     try:
         return preview_licences(terms(plan), period, at, current, following, change, who)
     except RuleViolation as error:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 
@@ -21,6 +21,7 @@ EventType = Literal[
     "usage.threshold_reached",
     "subscription.renewed",
     "subscription.cancelled",
+    "mail.failed",
 ]
 
 
@@ -28,7 +29,9 @@ class WebhookEndpointCreate(RequestModel):
     """A URL to receive signed events of the chosen types."""
 
     url: str = Field(min_length=1, max_length=2000, examples=["https://crm.example/hooks/leadbill"])
-    event_types: list[EventType] = Field(min_length=1, examples=[["invoice.finalized"]])
+    event_types: list[EventType] = Field(
+        min_length=1, max_length=len(get_args(EventType)), examples=[["invoice.finalized"]]
+    )
     account: str | None = Field(
         default=None,
         max_length=64,
