@@ -464,13 +464,14 @@ def test_multi_period_catch_up(sessions: sessionmaker[Session]) -> None:
             Decimal("1237.50"),
         ]
         (late,) = boundary_invoices(session, late_subscription.id)
-        # Numbers follow the boundary instant: Feb 1, Mar 1, Mar 15, Apr 1.
+        # Numbers follow the run's order: the subscription whose open period ended first
+        # (acme, Feb 1) with its whole catch-up, oldest first, then `later` (Mar 15).
         ordered = sorted([*invoices, late], key=lambda invoice: invoice.number or "")
-        assert [invoice.issued_at for invoice in ordered] == [
-            utc(2026, 2, 1),
-            utc(2026, 3, 1),
-            utc(2026, 3, 15),
-            utc(2026, 4, 1),
+        assert [(invoice.number, invoice.issued_at) for invoice in ordered] == [
+            ("INV-000003", utc(2026, 2, 1)),
+            ("INV-000004", utc(2026, 3, 1)),
+            ("INV-000005", utc(2026, 4, 1)),
+            ("INV-000006", utc(2026, 3, 15)),
         ]
         assert reload(session, subscription.id).current_period_index == 3
         assert later.code == "later"
@@ -506,8 +507,10 @@ def test_rerun_is_idempotent(sessions: sessionmaker[Session]) -> None:
 
 def test_gapless_numbers_across_batches(sessions: sessionmaker[Session]) -> None:
     with sessions.begin() as session:
-        for number in range(7):
-            subscribed(session, f"acct-{number}", start=utc(2026, 1, 1 + number))
+        ids = [
+            subscribed(session, f"acct-{number}", start=utc(2026, 1, 1 + number))[1].id
+            for number in range(7)
+        ]
 
     result = run_billing(sessions, utc(2026, 3, 31), batch_size=3)
 
@@ -520,8 +523,11 @@ def test_gapless_numbers_across_batches(sessions: sessionmaker[Session]) -> None
             .where(Invoice.boundary_index > 0)
             .order_by(Invoice.number)
         ).all()
-        # One batch per three subscriptions, both boundaries of each in the batch.
-        assert ordered[:6] == sorted(ordered[:6])
+        # One batch per three subscriptions, both boundaries of each in the batch; the
+        # numbers follow the subscriptions (open period's end), each one's boundaries in turn.
+        assert ordered == [
+            (utc(2026, month, 1 + number), ids[number]) for number in range(7) for month in (2, 3)
+        ]
 
 
 def test_same_run_gives_same_invoices(

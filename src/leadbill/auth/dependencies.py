@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from leadbill.accounts.models import Account
 from leadbill.accounts.service import get_account
+from leadbill.auth.models import ApiKey
 from leadbill.auth.service import Principal, Role, Unauthenticated, authenticate
 from leadbill.console import now
 from leadbill.errors import Forbidden, NotFound
@@ -108,3 +109,9 @@ def caller_outside_transaction(request: Request) -> Principal:
 
 
 StandaloneCaller = Annotated[Principal, Depends(caller_outside_transaction)]
+
+
+def acting_key(session: Session, principal: Principal) -> str:
+    """Who acts with the caller's key, as recorded beside a staff action: name and key id."""
+    key = session.get_one(ApiKey, principal.key_id)
+    return f"{key.name} (API key {key.id})" if key.name else f"API key {key.id} ({key.role})"

@@ -22,7 +22,9 @@ from leadbill.billing.models import Invoice
 from leadbill.billing.repository import invoices_by_id
 from leadbill.billing.service import run_billing
 from leadbill.console import bold, instant_option, now, out, print_error, sessions, unit_of_work
+from leadbill.core.errors import RuleViolation
 from leadbill.core.money import Money, format_money
+from leadbill.core.periods import require_not_ahead
 from leadbill.core.wording import count_of
 from leadbill.csv_cells import Cell, ExportWriter
 from leadbill.errors import InvalidInput, LeadbillError
@@ -57,9 +59,35 @@ def bill(
     as_of: str = typer.Option(..., "--as-of", help="Bill every period that ended by this instant"),
     batch_size: int = typer.Option(500, help="Subscriptions per transaction"),
     draft: bool = typer.Option(False, "--draft", help="Leave the invoices as drafts"),
+    allow_future: bool = typer.Option(
+        False,
+        "--allow-future",
+        help="Accept an --as-of more than a day ahead of the clock (tests and simulations "
+        "only: it closes periods that have not ended and invoices incomplete usage)",
+    ),
 ) -> None:
-    """Run billing: close every period that ended by --as-of and print the invoices issued."""
+    """Run billing: close every period that ended by --as-of and print the invoices issued.
+
+    --as-of may be at most a day ahead of the clock, as in the API, unless --allow-future.
+    """
     instant = instant_option(as_of, "as_of")
+    clock = now()
+    if not allow_future:
+        try:
+            require_not_ahead(instant, clock, "as_of")
+        except RuleViolation as error:
+            print_error(
+                f"{error.field}: {error.reason}; a run closes every period ended by then, so "
+                "it would invoice periods that have not ended (--allow-future for a simulation)"
+            )
+            raise typer.Exit(InvalidInput.exit_code) from None
+    elif instant > clock:
+        print_error(
+            f"--allow-future: billing as of {_at(instant)}, ahead of the clock "
+            f"({_at(clock)}): periods that have not ended are closed and their invoices "
+            f"issued{' as drafts' if draft else ', final,'} on the usage recorded so far",
+            label="warning:",
+        )
     try:
         result = run_billing(sessions(), instant, batch_size=batch_size, finalize=not draft)
     except LeadbillError as error:

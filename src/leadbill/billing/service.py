@@ -383,8 +383,8 @@ def _webhook_events(
 def _numbers(session: Session, billings: list[AccountBilling], finalize: bool) -> list[str | None]:
     """The numbers of the batch's invoices, in order, from each issuer's counter (None: drafts).
 
-    Numbers follow the invoices' order (boundary instant, then subscription), so
-    they are deterministic; each prefix's counter is taken once for the batch.
+    Numbers follow the invoices' order (the run's order, see `_bill_batch`), so they
+    do not depend on the batch size; each prefix's counter is taken once for the batch.
     """
     if not finalize:
         return [None] * len(billings)
@@ -418,12 +418,14 @@ def _bill_batch(
     for plan_id, stored in repository.plans_by_id(session, missing).items():
         plan_cache[plan_id] = terms(stored)
 
+    # Invoices (and their numbers) follow the run's one order, whatever the batch size:
+    # subscriptions as locked (open period's end, then id), each one's boundaries
+    # oldest first. A batch is the next slice of that order and takes every boundary
+    # of its subscriptions, so what a killed run committed is a prefix of it.
     boundaries: list[Boundary] = []
     for subscription in due:
         interval = plan_cache[subscription.plan_id].interval
         boundaries.extend(due_boundaries(subscription, interval, as_of))
-    # Numbers follow the boundary instant, then the subscription id: deterministic.
-    boundaries.sort(key=lambda b: (b.at, b.subscription.id, b.index))
 
     # Catch-up periods are recorded first; usage is counted from the boundaries' spans.
     repository.insert_periods(session, _period_rows(boundaries))

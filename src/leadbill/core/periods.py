@@ -130,3 +130,43 @@ def remaining_share(period: Period, instant: datetime) -> Fraction:
         raise RuleViolation("instant", "is outside the period")
     remaining = int((period.end - instant).total_seconds())
     return Fraction(remaining, period.seconds)
+
+
+# How far ahead of the clock staff may date a billing run, a cancellation or a seat:
+# a run dated later would close periods that have not ended and issue immutable
+# invoices on incomplete usage.
+HORIZON = timedelta(days=1)
+
+
+def require_not_ahead(instant: datetime, clock: datetime, field: str) -> datetime:
+    """Return `instant`, refused when it is more than HORIZON ahead of `clock`."""
+    if instant > clock + HORIZON:
+        raise RuleViolation(
+            field,
+            f"{instant:%Y-%m-%d %H:%M} UTC is more than a day ahead of the clock "
+            f"({clock:%Y-%m-%d %H:%M} UTC)",
+        )
+    return instant
+
+
+def periods_to_cancellation(
+    current: Period,
+    anchor_at: datetime,
+    time_zone: str,
+    interval: Interval,
+    cancelled_at: datetime | None,
+) -> list[Period]:
+    """The current period and those after it up to the one a cancellation ends (R6).
+
+    A cancellation ends the period it was made in: made before the current period
+    ended, that period (the list has one); made later (billing lags the clock), the
+    period containing it, and the periods between still renew. None (a cancellation
+    recorded without its instant) ends the current period.
+    """
+    found = [current]
+    while cancelled_at is not None and cancelled_at >= found[-1].end:
+        index = found[-1].index + 1
+        # As the billing run opens it: from where the previous one ended to the calendar's end.
+        end = period_at(anchor_at, time_zone, interval, index).end
+        found.append(Period(index, found[-1].end, end))
+    return found

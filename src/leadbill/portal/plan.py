@@ -39,6 +39,7 @@ from leadbill.subscriptions.models import Subscription
 from leadbill.subscriptions.service import (
     PlanChangePreview,
     cancel_subscription,
+    cancellation_of,
     change_plan,
     current_subscription,
     preview_plan_change,
@@ -272,13 +273,16 @@ def cancel(
     subscription = current_subscription(db, account)
     try:
         with db.begin_nested():
-            cancel_subscription(db, subscription, clock_of(request))
+            cancel_subscription(db, subscription, clock_of(request), by=visitor.email)
     except LeadbillError as error:
         return _page(request, visitor, db, account, error=error)
+    # When billing lags the clock the period the cancellation falls in is a later one.
+    cancellation = cancellation_of(db, subscription)
+    ends_at = cancellation.ends_at if cancellation else subscription.current_period_end
     set_flash(
         db,
         visitor,
         f"Your subscription is cancelled. It ends at the end of the current period, on "
-        f"{local(subscription.current_period_end, account.time_zone)} ({account.time_zone}).",
+        f"{local(ends_at, account.time_zone)} ({account.time_zone}).",
     )
     return redirect("/portal/plan")

@@ -130,6 +130,7 @@ def add_seat(
                 backup_email=backup_email.strip() or None,
                 backup_phone=backup_phone.strip() or None,
                 as_of=clock_of(request),
+                by=visitor.email,
             )
     except LeadbillError as error:
         return _page(request, visitor, db, account, error=error, form=typed)

@@ -6,7 +6,7 @@ import typer
 from rich.table import Table
 
 from leadbill.accounts.service import get_account
-from leadbill.console import now, out, unit_of_work
+from leadbill.console import instant_option, now, out, unit_of_work
 from leadbill.core.money import format_money
 from leadbill.seats import service
 
@@ -23,8 +23,15 @@ def create(
     backup_name: str | None = typer.Option(None),
     backup_email: str | None = typer.Option(None),
     backup_phone: str | None = typer.Option(None),
+    by: str = typer.Option(..., help="Who creates the seat (recorded with the instant)"),
+    at: str | None = typer.Option(
+        None,
+        help="When the seat is created, RFC 3339 (default: now; at most a day ahead); "
+        "its fee invoice is issued then",
+    ),
 ) -> None:
-    """Create a seat; its one-time fee is invoiced at once."""
+    """Create a seat; its one-time fee is invoiced at once, issued at --at."""
+    instant = instant_option(at, "at") if at else now()
     with unit_of_work() as session:
         seat, invoice = service.create_seat(
             session,
@@ -36,11 +43,14 @@ def create(
             backup_name=backup_name,
             backup_email=backup_email,
             backup_phone=backup_phone,
-            as_of=now(),
+            as_of=instant,
+            by=by,
+            clock=now(),
         )
         out.print(
-            f"seat {seat.code} created; fee invoice {invoice.number}: "
-            f"{format_money(invoice.total, invoice.currency)}"
+            f"seat {seat.code} created at {seat.created_at:%Y-%m-%d %H:%M} UTC by "
+            f"{seat.created_by}; fee invoice {invoice.number or f'draft {invoice.id}'} "
+            f"issued then: {format_money(invoice.total, invoice.currency)}"
         )
 
 

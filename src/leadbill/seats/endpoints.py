@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from leadbill.auth.dependencies import Caller, DbSession, visible_account
+from leadbill.auth.dependencies import Caller, DbSession, acting_key, visible_account
 from leadbill.auth.idempotency import LeadbillRoute
 from leadbill.auth.service import STAFF_READERS, Role
 from leadbill.console import now
@@ -28,9 +28,13 @@ BACKUP_EDITORS = (Role.ADMIN, Role.BILLING, Role.CUSTOMER)
 
 @router.post("", status_code=201, response_model=SeatCreated)
 def create_seat(account: str, body: SeatCreate, session: DbSession, caller: Caller) -> SeatCreated:
-    """Create a seat on the account's active subscription and invoice its fee (admin, billing)."""
+    """Create a seat on the account's active subscription and invoice its fee (admin, billing).
+
+    `at` (default now) dates the seat and its fee invoice; the API key is recorded as who.
+    """
     owner = visible_account(session, caller, account, *WRITERS)
     backup = body.backup
+    clock = now()
     seat, invoice = service.create_seat(
         session,
         account=owner,
@@ -41,7 +45,9 @@ def create_seat(account: str, body: SeatCreate, session: DbSession, caller: Call
         backup_name=backup.name if backup else None,
         backup_email=backup.email if backup else None,
         backup_phone=backup.phone if backup else None,
-        as_of=now(),
+        as_of=body.at or clock,
+        by=acting_key(session, caller),
+        clock=clock,
     )
     return SeatCreated(seat=SeatOut.of(seat, owner.code), fee_invoice=invoice.number)
 

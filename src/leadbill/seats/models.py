@@ -27,3 +27,4 @@ class Seat(Base):
     backup_email: Mapped[str | None] = mapped_column(String(254))
     backup_phone: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str | None] = mapped_column(String(200))  # staff or API key

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from leadbill.schemas import RequestModel
+from leadbill.schemas import Instant, RequestModel
 from leadbill.seats.models import Seat
 from leadbill.seats.service import SEAT_CODE
 
@@ -32,6 +32,11 @@ class SeatCreate(RequestModel):
     )
     primary: PersonIn
     backup: PersonIn | None = None
+    at: Instant | None = Field(
+        default=None,
+        description="instant of the seat's creation and of its fee invoice, at most a day "
+        "ahead of the clock (default: now)",
+    )
 
 
 class PersonOut(BaseModel):
@@ -51,6 +56,7 @@ class SeatOut(BaseModel):
     primary: PersonOut
     backup: PersonOut | None
     created_at: datetime
+    created_by: str | None = Field(description="who created the seat (staff or API key)")
 
     @classmethod
     def of(cls, seat: Seat, account_code: str) -> SeatOut:
@@ -69,6 +75,7 @@ class SeatOut(BaseModel):
             ),
             backup=backup,
             created_at=seat.created_at,
+            created_by=seat.created_by,
         )
 
 

@@ -13,13 +13,15 @@ from leadbill.billing.invoices import issue_invoice
 from leadbill.billing.models import Invoice
 from leadbill.core.errors import RuleViolation
 from leadbill.core.money import Money
-from leadbill.core.periods import require_utc
+from leadbill.core.periods import require_not_ahead, require_utc
 from leadbill.core.rating import seat_fee
+from leadbill.core.reviews import check_text
 from leadbill.errors import Conflict, InvalidInput, NotFound, from_rule
 from leadbill.plans.models import Plan
 from leadbill.plans.service import terms
 from leadbill.seats.models import Seat
 from leadbill.subscriptions.models import Subscription
+from leadbill.subscriptions.service import cancellation_of
 
 # A seat code names a seat in CSV files, URLs and reports: no spaces, quotes or slashes.
 SEAT_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -45,10 +47,20 @@ def create_seat(
     backup_email: str | None = None,
     backup_phone: str | None = None,
     as_of: datetime,
+    by: str | None = None,
+    clock: datetime | None = None,
 ) -> tuple[Seat, Invoice]:
-    """Create a seat on the account's active subscription and invoice its one-time fee."""
+    """Create a seat at `as_of` on the account's active subscription and invoice its fee.
+
+    `by` (staff or API key) is recorded with the instant; with `clock`, an instant
+    more than a day ahead of it is refused. The instant must fall in the
+    subscription's life: not before its start, not once a cancellation ended it.
+    """
     try:
-        as_of = require_utc(as_of, "as_of")
+        as_of = require_utc(as_of, "at")
+        if clock is not None:
+            require_not_ahead(as_of, clock, "at")
+        who = None if by is None else check_text(by, "by", 1, 200)
     except RuleViolation as error:
         raise from_rule(error) from None
     code = code.strip()
@@ -63,6 +75,7 @@ def create_seat(
     )
     if subscription is None:
         raise Conflict(f"account {account.code} has no active subscription to add a seat to")
+    _check_in_subscription(session, subscription, as_of)
     existing = session.scalar(
         select(Seat.id).where(Seat.account_id == account.id, Seat.code == code)
     )
@@ -81,6 +94,7 @@ def create_seat(
         backup_email=backup[1] if backup else None,
         backup_phone=backup_phone if backup else None,
         created_at=as_of,
+        created_by=who,
     )
     session.add(seat)
     session.flush()
@@ -96,6 +110,22 @@ def create_seat(
         seat_id=seat.id,
     )
     return seat, invoice
+
+
+def _check_in_subscription(session: Session, subscription: Subscription, at: datetime) -> None:
+    """Refuse a seat dated before the subscription started or after its cancellation ends it."""
+    if at < subscription.anchor_at:
+        raise InvalidInput(
+            "at",
+            f"precedes the start of subscription {subscription.id} "
+            f"({subscription.anchor_at:%Y-%m-%d %H:%M} UTC)",
+        )
+    cancellation = cancellation_of(session, subscription)
+    if cancellation is not None and at >= cancellation.ends_at:
+        raise Conflict(
+            f"subscription {subscription.id} is cancelled and ends at "
+            f"{cancellation.ends_at:%Y-%m-%d %H:%M} UTC, before this seat's instant"
+        )
 
 
 def get_seat(session: Session, account: Account, code: str) -> Seat:

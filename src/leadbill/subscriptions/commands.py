@@ -50,16 +50,54 @@ def create(
         )
 
 
+def _utc(instant: datetime) -> str:
+    return f"{instant:%Y-%m-%d %H:%M} UTC"
+
+
+def cancellation_text(subscription_id: int, cancellation: service.Cancellation) -> str:
+    """What a cancellation will really do: when the subscription ends, what is still billed."""
+    when = _utc(cancellation.requested_at) if cancellation.requested_at else "an unknown instant"
+    by = f" by {cancellation.requested_by}" if cancellation.requested_by else ""
+    text = (
+        f"subscription {subscription_id} cancelled as of {when}{by}; it ends at "
+        f"{_utc(cancellation.ends_at)}, the end of the period the cancellation falls in, "
+        "with a final invoice for that period's overage and no renewal"
+    )
+    if cancellation.renewals:
+        # Billing lags the clock: the periods before the one cancelled still renew.
+        text += (
+            f"; billing has not closed the periods before it, so the next run still renews "
+            f"it at {', '.join(_utc(at) for at in cancellation.renewals)} and invoices "
+            f"{'that fee' if len(cancellation.renewals) == 1 else 'those fees'}"
+        )
+    if cancellation.uncredited:
+        text += (
+            f"; the cancellation is dated before the current period, whose fee was invoiced "
+            f"at {_utc(cancellation.uncredited)} and is not credited"
+        )
+    return text
+
+
 @app.command("cancel")
-def cancel(account: str = typer.Argument(..., help="Account code")) -> None:
-    """Cancel at the end of the current period (the final invoice carries its overage)."""
+def cancel(
+    account: str = typer.Argument(..., help="Account code"),
+    by: str = typer.Option(..., help="Who cancels (recorded with the instant)"),
+    at: str | None = typer.Option(
+        None,
+        help="When the cancellation is made, RFC 3339 (default: now; at most a day ahead); "
+        "it ends the period this instant falls in",
+    ),
+) -> None:
+    """Cancel at the end of the period --at falls in (the final invoice carries its overage)."""
+    instant = instant_option(at, "at") if at else now()
     with unit_of_work() as session:
         subscription = service.current_subscription(session, get_account(session, account))
-        service.cancel_subscription(session, subscription, now())
-        out.print(
-            f"subscription {subscription.id} ends at "
-            f"{subscription.current_period_end:%Y-%m-%d %H:%M} UTC"
-        )
+        already = subscription.cancel_at_period_end and subscription.status == "active"
+        service.cancel_subscription(session, subscription, instant, by=by, clock=now())
+        cancellation = service.cancellation_of(session, subscription)
+        assert cancellation is not None  # just recorded, or recorded before
+        text = cancellation_text(subscription.id, cancellation)
+        out.print(f"already cancelled, nothing changed: {text}" if already else text)
 
 
 @app.command("show")

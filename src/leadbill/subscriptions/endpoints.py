@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
-from leadbill.auth.dependencies import Caller, DbSession, allow, owns, visible_account
+from leadbill.auth.dependencies import Caller, DbSession, acting_key, allow, owns, visible_account
 from leadbill.auth.idempotency import LeadbillRoute
 from leadbill.auth.service import STAFF_READERS, Principal, Role
 from leadbill.billing.models import Invoice
@@ -25,6 +25,7 @@ from leadbill.schemas import PROBLEM_RESPONSES, money
 from leadbill.subscriptions import service
 from leadbill.subscriptions.models import Subscription
 from leadbill.subscriptions.schemas import (
+    CancelIn,
     ChangeOut,
     InvoiceRef,
     LicencePreviewOut,
@@ -52,6 +53,7 @@ TIMING: dict[str, bool | None] = {"default": None, "now": True, "period_end": Fa
 def _out(session: Session, subscription: Subscription) -> SubscriptionOut:
     account = session.get_one(Account, subscription.account_id)
     plan = session.get_one(Plan, subscription.plan_id)
+    cancellation = service.cancellation_of(session, subscription)
     return SubscriptionOut(
         id=subscription.id,
         account=account.code,
@@ -75,6 +77,9 @@ def _out(session: Session, subscription: Subscription) -> SubscriptionOut:
         ),
         cancel_at_period_end=subscription.cancel_at_period_end,
         cancel_requested_at=subscription.cancel_requested_at,
+        cancel_requested_by=subscription.cancel_requested_by,
+        ends_at=cancellation.ends_at if cancellation else subscription.ended_at,
+        renewals_before_end=list(cancellation.renewals) if cancellation else [],
         ended_at=subscription.ended_at,
         created_at=subscription.created_at,
     )
@@ -141,11 +146,20 @@ def get_subscription(
 
 @router.post("/{subscription_id}/cancel", response_model=SubscriptionOut)
 def cancel_subscription(
-    subscription_id: SubscriptionId, session: DbSession, caller: Caller
+    subscription_id: SubscriptionId,
+    session: DbSession,
+    caller: Caller,
+    body: CancelIn | None = None,
 ) -> SubscriptionOut:
-    """Cancel at the end of the current period (admin, billing); again changes nothing."""
+    """Cancel as of `at` (default now), effective at the end of the period it falls in
+    (admin, billing); `ends_at` says when. Again changes nothing."""
     subscription = _visible(session, caller, subscription_id, *WRITERS)
-    return _out(session, service.cancel_subscription(session, subscription, now()))
+    clock = now()
+    at = body.at if body is not None and body.at is not None else clock
+    cancelled = service.cancel_subscription(
+        session, subscription, at, by=acting_key(session, caller), clock=clock
+    )
+    return _out(session, cancelled)
 
 
 def _invoice_ref(invoice: Invoice | None) -> InvoiceRef | None:

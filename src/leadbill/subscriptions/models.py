@@ -36,6 +36,7 @@ class Subscription(Base):
     current_period_end: Mapped[datetime] = mapped_column(UTCDateTime())
     cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
     cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancel_requested_by: Mapped[str | None] = mapped_column(String(200))  # staff or API key
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Licences now (R19), and what applies from the next period (R21 removals,

@@ -40,7 +40,16 @@ class SubscriptionOut(BaseModel):
     licences_next_period: int
     scheduled_plan: str | None = Field(description="the plan from the next period, if changed")
     cancel_at_period_end: bool
-    cancel_requested_at: datetime | None
+    cancel_requested_at: datetime | None = Field(description="the instant of the cancellation")
+    cancel_requested_by: str | None = Field(description="who cancelled (staff or API key)")
+    ends_at: datetime | None = Field(
+        description="when a cancellation ends the subscription: the end of the period it "
+        "falls in (null: not cancelled)"
+    )
+    renewals_before_end: list[datetime] = Field(
+        description="boundaries billing has not closed yet that still renew the cancelled "
+        "subscription, and invoice their fees, before it ends"
+    )
     ended_at: datetime | None
     created_at: datetime
 
@@ -50,6 +59,15 @@ class SubscriptionPage(BaseModel):
 
     data: list[SubscriptionOut]
     page: PageInfo
+
+
+class CancelIn(RequestModel):
+    """A cancellation: it ends the subscription at the end of the period `at` falls in."""
+
+    at: Instant | None = Field(
+        default=None,
+        description="instant of the cancellation, at most a day ahead of the clock (default: now)",
+    )
 
 
 class PlanChangeIn(RequestModel):

@@ -14,7 +14,14 @@ from leadbill.billing.invoices import issue_invoice
 from leadbill.billing.models import Invoice
 from leadbill.core.errors import RuleViolation
 from leadbill.core.money import Money
-from leadbill.core.periods import Interval, Period, period_at, require_utc
+from leadbill.core.periods import (
+    Interval,
+    Period,
+    period_at,
+    periods_to_cancellation,
+    require_not_ahead,
+    require_utc,
+)
 from leadbill.core.proration import (
     Actor,
     LicencePreview,
@@ -29,6 +36,7 @@ from leadbill.core.proration import (
     takes_effect_at_once,
 )
 from leadbill.core.rating import charges_in_advance, charges_per_lead
+from leadbill.core.reviews import check_text
 from leadbill.credit_notes.changes import credit_downgrade
 from leadbill.credit_notes.models import CreditNote
 from leadbill.errors import Conflict, Forbidden, InvalidInput, NotFound, from_rule
@@ -121,17 +129,84 @@ def create_subscription(
 
 
 def cancel_subscription(
-    session: Session, subscription: Subscription, as_of: datetime
+    session: Session,
+    subscription: Subscription,
+    as_of: datetime,
+    *,
+    by: str | None = None,
+    clock: datetime | None = None,
 ) -> Subscription:
-    """Cancel at the end of the current period (R6); the final invoice carries its overage."""
+    """Cancel as of `as_of`, effective at the end of the period it falls in (R6).
+
+    The final invoice carries that period's overage. `by` (staff or API key) is
+    recorded with the instant; with `clock`, an instant more than a day ahead of it
+    is refused. A subscription already cancelled keeps its first cancellation.
+    """
     if subscription.status != "active":
         raise Conflict(f"subscription {subscription.id} has already ended")
+    try:
+        at = require_utc(as_of, "at")
+        if clock is not None:
+            require_not_ahead(at, clock, "at")
+        who = None if by is None else check_text(by, "by", 1, 200)
+    except RuleViolation as error:
+        raise from_rule(error) from None
+    if at < subscription.anchor_at:
+        raise InvalidInput(
+            "at",
+            f"precedes the start of subscription {subscription.id} "
+            f"({subscription.anchor_at:%Y-%m-%d %H:%M} UTC)",
+        )
     if subscription.cancel_at_period_end:
         return subscription
     subscription.cancel_at_period_end = True
-    subscription.cancel_requested_at = require_utc(as_of, "as_of")
+    subscription.cancel_requested_at = at
+    subscription.cancel_requested_by = who
     session.flush()
     return subscription
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """What a recorded cancellation will really do, from the subscription as stored.
+
+    It ends the subscription at `ends_at`, the end of the period it was made in.
+    `renewals` are the boundaries billing has not closed yet that still renew it
+    (and invoice their fees) before then: billing lagged the clock. `uncredited`
+    is the start of the current period when the cancellation is dated before it:
+    that period's fee, invoiced in advance, stays charged (nothing is credited).
+    """
+
+    requested_at: datetime | None
+    requested_by: str | None
+    ends_at: datetime
+    renewals: tuple[datetime, ...]
+    uncredited: datetime | None
+
+
+def cancellation_of(session: Session, subscription: Subscription) -> Cancellation | None:
+    """The subscription's cancellation and what it will do; None when it is not cancelled."""
+    if subscription.status != "active" or not subscription.cancel_at_period_end:
+        return None
+    account = session.get_one(Account, subscription.account_id)
+    plan = session.get_one(Plan, subscription.plan_id)
+    current = Period(
+        subscription.current_period_index,
+        subscription.current_period_start,
+        subscription.current_period_end,
+    )
+    at = subscription.cancel_requested_at
+    periods = periods_to_cancellation(
+        current, subscription.anchor_at, account.time_zone, Interval(plan.interval), at
+    )
+    backdated = at is not None and at < current.start
+    return Cancellation(
+        requested_at=at,
+        requested_by=subscription.cancel_requested_by,
+        ends_at=periods[-1].end,
+        renewals=tuple(period.start for period in periods[1:]),
+        uncredited=current.start if backdated else None,
+    )
 
 
 def get_subscription(session: Session, subscription_id: int) -> Subscription:
