@@ -1,7 +1,7 @@
 """the mail outbox: messages and their attempts
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-10
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
