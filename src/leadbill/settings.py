@@ -45,6 +45,8 @@ class Settings:
     smtp_password: str | None = None
     mail_from: str | None = None
     portal_url: str = "http://127.0.0.1:8000"
+    # The worker's billing run: minutes between runs (0: the worker does not bill).
+    billing_interval_minutes: float = 5.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -74,6 +76,7 @@ class Settings:
             mail_from=(env.get("LEADBILL_MAIL_FROM") or "").strip() or None,
             portal_url=(env.get("LEADBILL_PORTAL_URL") or "").strip().rstrip("/")
             or "http://127.0.0.1:8000",
+            billing_interval_minutes=float(env.get("LEADBILL_BILLING_INTERVAL_MINUTES") or "5"),
         )
 
 
