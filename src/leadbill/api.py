@@ -17,6 +17,7 @@ from leadbill.accounts.endpoints import router as accounts
 from leadbill.billing.endpoints import router as billing
 from leadbill.context.endpoints import router as account_context
 from leadbill.entities.endpoints import router as billing_entities
+from leadbill.jobs.endpoints import router as worker_jobs
 from leadbill.leads.endpoints import decisions as lead_decisions
 from leadbill.leads.endpoints import router as lead_events
 from leadbill.plans.endpoints import advice as plan_advice
@@ -63,6 +64,7 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
         app.include_router(router, prefix=PREFIX)
     app.include_router(receivables, prefix=PREFIX)
     app.include_router(reviews, prefix=PREFIX)
+    app.include_router(worker_jobs, prefix=PREFIX)
     for router in (account_context, lead_decisions, plan_advice, billing_entities, tax_rates):
         app.include_router(router, prefix=PREFIX)
     install_portal(app)

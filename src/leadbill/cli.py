@@ -29,7 +29,7 @@ from leadbill.seats.commands import app as seats_app
 from leadbill.subscriptions.commands import app as subscriptions_app
 from leadbill.taxes.commands import app as taxes_app
 from leadbill.webhooks.commands import app as webhooks_app
-from leadbill.worker import worker
+from leadbill.worker import worker_app
 
 app = typer.Typer(
     help="leadbill: meter lead events, decide what is billable, invoice it.",
@@ -117,5 +117,5 @@ register_billing(app)
 register_receivables(invoices=invoices_app, reports=reports_app)
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(mail_app, name="mail")
-app.command("worker")(worker)
+app.add_typer(worker_app, name="worker")
 app.add_typer(users_app, name="users")

@@ -14,6 +14,7 @@ from leadbill.context.models import (
 from leadbill.credit_notes.models import CreditApplication, CreditNote, CreditNoteLine
 from leadbill.db import Base
 from leadbill.entities.models import BillingEntity
+from leadbill.jobs.models import WorkerJob
 from leadbill.leads.models import Lead, LeadActivityMonth, LeadDecision, LeadEvent
 from leadbill.mail.models import MailAttempt, MailMessage
 from leadbill.plans.models import Plan, PlanCategoryPrice
@@ -74,4 +75,5 @@ __all__ = [
     "WebhookEndpoint",
     "WebhookEndpointEvent",
     "WebhookEvent",
+    "WorkerJob",
 ]

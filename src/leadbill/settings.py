@@ -48,6 +48,8 @@ class Settings:
     # Lead events may be back-dated this many days before their account was created
     # (history brought along when a customer joins); earlier ones are typos.
     event_backdating_days: int = 366
+    # The worker's billing run: minutes between runs (0: the worker does not bill).
+    billing_interval_minutes: float = 5.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -78,6 +80,7 @@ class Settings:
             portal_url=(env.get("LEADBILL_PORTAL_URL") or "").strip().rstrip("/")
             or "http://127.0.0.1:8000",
             event_backdating_days=int(env.get("LEADBILL_EVENT_BACKDATING_DAYS", "366")),
+            billing_interval_minutes=float(env.get("LEADBILL_BILLING_INTERVAL_MINUTES") or "5"),
         )
 
 

@@ -1,26 +1,39 @@
-"""Background work outside requests: `leadbill worker` delivers the webhook and mail outboxes.
+"""Background work outside requests: `leadbill worker` runs the periodic jobs.
+
+The jobs are the billing run (every 5 minutes by default, `as_of` = now),
+webhook delivery and mail delivery (every round). Their schedule, leases and
+last runs are the job table (`leadbill.jobs`): several workers, on one
+machine or many sharing a PostgreSQL database, never run one job at once;
+the others skip it. A job that fails is recorded and retried with backoff,
+and the round goes on with the next job.
 
 The delivery itself lives in `leadbill.webhooks.delivery` and
-`leadbill.mail.delivery`; this module is the process's entry point, so that
-scheduled jobs can join it later. Both outboxes share one policy (timeout,
-attempts, backoff, batch, concurrency). With no SMTP server configured
-(`LEADBILL_SMTP_HOST` unset, the embedded default) messages stay in the
-outbox, readable with `leadbill mail show`.
+`leadbill.mail.delivery`; both outboxes share one policy (timeout, attempts,
+backoff, batch, concurrency). With no SMTP server configured
+(`LEADBILL_SMTP_HOST` unset, the embedded default) the worker has no mail
+job and messages stay in the outbox, readable with `leadbill mail show`.
 """
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 
+import httpx
 import typer
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from leadbill.billing.service import run_billing
 from leadbill.console import out, print_error, sessions
 from leadbill.errors import InvalidInput
+from leadbill.jobs.commands import status
+from leadbill.jobs.service import Job, JobResult, Ran, register, run_due
 from leadbill.mail import delivery as mail_delivery
 from leadbill.mail.messages import environment
 from leadbill.mail.smtp import SmtpServer
@@ -28,62 +41,168 @@ from leadbill.settings import Settings
 from leadbill.webhooks import delivery as webhook_delivery
 from leadbill.webhooks.delivery import DeliveryPolicy, RoundReport
 
+# How long a billing run may hold its job: a worker that dies mid-run leaves the
+# job to another worker after this. A run that outlasts it may overlap the next,
+# which the billing run's row locks make safe (each period is still billed once).
+BILLING_LEASE = timedelta(minutes=30)
 
-def _print(webhooks: RoundReport, mail: RoundReport | None) -> None:
-    if webhooks.outcomes or mail is None or not mail.outcomes:
-        out.print(
-            f"webhooks: attempted {webhooks.attempted}: delivered {webhooks.delivered}, "
-            f"retrying {webhooks.retrying}, failed {webhooks.failed}, "
-            f"cancelled {webhooks.cancelled}"
-            + (f", superseded {webhooks.superseded}" if webhooks.superseded else "")
+
+def holder_name() -> str:
+    """This worker as the job table names it: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def billing_job(factory: sessionmaker[Session], every: timedelta) -> Job:
+    """Invoice every period that ended by the run's start (`as_of` = now)."""
+
+    def run(as_of: datetime) -> JobResult:
+        result = run_billing(factory, as_of)
+        return JobResult(
+            f"as of {as_of:%Y-%m-%dT%H:%M:%SZ}: {result.invoices_issued} invoices issued, "
+            f"{result.subscriptions_renewed} renewals, {result.subscriptions_ended} ended"
         )
-    if mail is not None and mail.outcomes:
-        out.print(
-            f"mail: attempted {mail.attempted}: sent {mail.delivered}, "
-            f"retrying {mail.retrying}, failed {mail.failed}"
-            + (f", superseded {mail.superseded}" if mail.superseded else "")
-        )
+
+    return Job("billing", every, max(BILLING_LEASE, every), run)
+
+
+def _webhooks_summary(report: RoundReport) -> str:
+    return (
+        f"attempted {report.attempted}: delivered {report.delivered}, "
+        f"retrying {report.retrying}, failed {report.failed}, cancelled {report.cancelled}"
+        + (f", superseded {report.superseded}" if report.superseded else "")
+    )
+
+
+def _mail_summary(report: RoundReport) -> str:
+    return (
+        f"attempted {report.attempted}: sent {report.delivered}, "
+        f"retrying {report.retrying}, failed {report.failed}"
+        + (f", superseded {report.superseded}" if report.superseded else "")
+    )
+
+
+def webhooks_job(
+    factory: sessionmaker[Session], policy: DeliveryPolicy, http: httpx.Client, *, drain: bool
+) -> Job:
+    """Deliver one batch of the webhook outbox (`drain`: everything due)."""
+
+    def run(_started: datetime) -> JobResult:
+        if drain:
+            report = webhook_delivery.deliver_due(factory, policy, client=http)
+        else:
+            report = webhook_delivery.deliver_round(factory, policy, http)
+        busy = bool(report.outcomes)
+        return JobResult(_webhooks_summary(report), busy=busy and not drain, notable=busy)
+
+    return Job("webhooks", timedelta(0), policy.lease, run)
+
+
+def mail_job(
+    factory: sessionmaker[Session],
+    policy: DeliveryPolicy,
+    server: SmtpServer,
+    settings: Settings,
+    *,
+    drain: bool,
+) -> Job:
+    """Send one batch of the mail outbox (`drain`: everything due)."""
+    templates = environment()
+
+    def run(_started: datetime) -> JobResult:
+        if drain:
+            report = mail_delivery.deliver_due(factory, policy, server, settings)
+        else:
+            report = mail_delivery.deliver_round(
+                factory, policy, server, settings, templates=templates
+            )
+        busy = bool(report.outcomes)
+        return JobResult(_mail_summary(report), busy=busy and not drain, notable=busy)
+
+    return Job("mail", timedelta(0), policy.lease, run)
 
 
 def run_forever(
     factory: sessionmaker[Session],
-    policy: DeliveryPolicy,
-    server: SmtpServer | None,
-    settings: Settings,
+    jobs: Sequence[Job],
     *,
     interval: float = 1.0,
+    clock: Callable[[], datetime] = _wall_clock,
+    sleep: Callable[[float], None] = time.sleep,
+    holder: str | None = None,
     should_stop: Callable[[], bool] = lambda: False,
-    on_round: Callable[[RoundReport, RoundReport | None], None] = lambda _w, _m: None,
+    on_run: Callable[[Ran], None] = lambda _ran: None,
     on_error: Callable[[Exception], None] = lambda _error: None,
 ) -> None:
-    """Deliver both outboxes, then poll every `interval` seconds, until `should_stop()`.
+    """Run the due jobs in rounds until `should_stop()`; pause `interval` seconds when idle.
 
-    A database that cannot be reached is waited for (reported to `on_error`).
+    A round in which a job had more work waiting (an outbox batch was full) is
+    followed by the next at once. A database that cannot be reached is waited
+    for (reported to `on_error`).
     """
-    templates = environment()
-    with webhook_delivery.http_client(policy) as http:
-        while not should_stop():
-            mail: RoundReport | None = None
-            try:
-                webhooks = webhook_delivery.deliver_round(factory, policy, http)
-                if server is not None:
-                    mail = mail_delivery.deliver_round(
-                        factory, policy, server, settings, templates=templates
-                    )
-            except DBAPIError as error:
-                on_error(error)
-                webhooks = RoundReport()
-            if webhooks.outcomes or (mail is not None and mail.outcomes):
-                on_round(webhooks, mail)
-                continue
-            deadline = time.monotonic() + interval
-            while time.monotonic() < deadline and not should_stop():
-                time.sleep(min(0.2, interval))
+    name = holder or holder_name()
+    registered = False
+    while not should_stop():
+        ran: list[Ran] = []
+        try:
+            if not registered:
+                register(factory, jobs, clock())
+                registered = True
+            ran = run_due(factory, jobs, clock, name, on_error=on_error)
+        except DBAPIError as error:
+            on_error(error)
+        for each in ran:
+            on_run(each)
+        if any(each.result is not None and each.result.busy for each in ran):
+            continue
+        waited = 0.0
+        while waited < interval and not should_stop():
+            step = min(0.2, interval - waited)
+            sleep(step)
+            waited += step
 
 
+def _print(ran: Ran) -> None:
+    if ran.outcome == "failed":
+        retry = f"; retry at {ran.retry_at:%Y-%m-%dT%H:%M:%SZ}" if ran.retry_at else ""
+        print_error(f"{ran.name}: {ran.error}{retry}", "job failed:")
+    elif ran.result is not None and ran.result.notable:
+        out.print(f"{ran.name}: {ran.result.summary}")
+
+
+def _print_database_error(error: Exception) -> None:
+    print_error(str(error).splitlines()[0] if str(error) else type(error).__name__, "database:")
+
+
+def _billing_every(minutes: float | None, settings: Settings) -> timedelta | None:
+    chosen = settings.billing_interval_minutes if minutes is None else minutes
+    if chosen < 0:
+        raise InvalidInput("billing_every", "must be 0 (no scheduled billing) or more minutes")
+    return timedelta(minutes=chosen) if chosen > 0 else None
+
+
+worker_app = typer.Typer(
+    help="Run the periodic jobs: scheduled billing, webhook and mail delivery.",
+    add_completion=False,
+)
+
+
+@worker_app.callback(invoke_without_command=True)
 def worker(
-    once: bool = typer.Option(False, "--once", help="Send what is due, then exit (for cron)"),
+    context: typer.Context,
+    once: bool = typer.Option(
+        False, "--once", help="Run every job that is due once (outboxes drained), then exit"
+    ),
     interval: float = typer.Option(1.0, min=0.05, help="Seconds between polls when idle"),
+    billing_every: float | None = typer.Option(
+        None,
+        "--billing-every",
+        help="Minutes between billing runs; 0: no scheduled billing in this worker "
+        "(default: LEADBILL_BILLING_INTERVAL_MINUTES, else 5)",
+    ),
     timeout: float = typer.Option(10.0, min=0.1, help="HTTP and SMTP timeout in seconds"),
     max_attempts: int = typer.Option(8, min=1, help="Attempts before a delivery fails"),
     backoff: float = typer.Option(30.0, min=0, help="Seconds before the second attempt"),
@@ -91,9 +210,13 @@ def worker(
     batch_size: int = typer.Option(20, min=1, help="Deliveries claimed per round"),
     concurrency: int = typer.Option(4, min=1, help="POSTs or SMTP sessions in flight at once"),
 ) -> None:
-    """Deliver the outboxes: signed webhook POSTs and e-mail over SMTP, retried with backoff."""
-    settings = Settings.from_env()
+    """Bill every period that ended (every 5 minutes by default) and deliver the outboxes:
+    signed webhook POSTs and e-mail over SMTP, retried with backoff."""
+    if context.invoked_subcommand is not None:
+        return
     try:
+        settings = Settings.from_env()
+        every = _billing_every(billing_every, settings)
         policy = DeliveryPolicy(
             timeout=timeout,
             max_attempts=max_attempts,
@@ -111,35 +234,44 @@ def worker(
         raise typer.Exit(error.exit_code) from None
     if server is None:
         out.print("mail: no SMTP server configured (LEADBILL_SMTP_HOST); messages stay queued")
-    if once:
-        with webhook_delivery.http_client(policy) as http:
-            webhooks = webhook_delivery.deliver_due(sessions(), policy, client=http)
-        mail = (
-            mail_delivery.deliver_due(sessions(), policy, server, settings)
-            if server is not None
-            else None
-        )
-        _print(webhooks, mail)
-        return
+    if every is None:
+        out.print("billing: not scheduled in this worker (--billing-every 0)")
+    factory = sessions()
+    with webhook_delivery.http_client(policy) as http:
+        jobs = [] if every is None else [billing_job(factory, every)]
+        jobs.append(webhooks_job(factory, policy, http, drain=once))
+        if server is not None:
+            jobs.append(mail_job(factory, policy, server, settings, drain=once))
+        if once:
+            holder = holder_name()
+            register(factory, jobs, _wall_clock())
+            for ran in run_due(factory, jobs, _wall_clock, holder, on_error=_print_database_error):
+                _print(ran)
+            return
+        _serve(factory, jobs, interval)
+
+
+def _serve(factory: sessionmaker[Session], jobs: Sequence[Job], interval: float) -> None:
     stopping = False
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
-        stopping = True  # finish the round in flight, then exit
+        stopping = True  # finish the job in flight, then exit
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    out.print("worker started; Ctrl-C or SIGTERM stops it after the current round")
+    out.print(f"worker {holder_name()} started; Ctrl-C or SIGTERM stops it after the current job")
     run_forever(
-        sessions(),
-        policy,
-        server,
-        settings,
+        factory,
+        jobs,
         interval=interval,
         should_stop=lambda: stopping,
-        on_round=_print,
+        on_run=_print,
+        on_error=_print_database_error,
     )
     out.print("worker stopped")
 
 
-__all__ = ["run_forever", "worker"]
+worker_app.command("status")(status)
+
+__all__ = ["billing_job", "mail_job", "run_forever", "webhooks_job", "worker", "worker_app"]

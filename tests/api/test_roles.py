@@ -167,6 +167,7 @@ CASES = [
     Case("list webhook deliveries", "GET", "/v1/webhook-deliveries", BILLERS),
     Case("get webhook delivery", "GET", "/v1/webhook-deliveries/{delivery}", BILLERS),
     Case("redeliver webhook", "POST", "/v1/webhook-deliveries/{delivery}/redeliver", BILLERS),
+    Case("list worker jobs", "GET", "/v1/worker-jobs", BILLERS),
     Case(
         "filtered call report", "GET", f"/v1/accounts/acme/call-report?{AS_OF}&{FILTERS}", READERS
     ),

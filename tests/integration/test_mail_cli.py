@@ -41,6 +41,7 @@ def server() -> Iterator[tuple[Handler, int]]:
 def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The CLI pointed at the test database, with no SMTP server configured."""
     monkeypatch.setenv("LEADBILL_DATABASE_URL", database_url)
+    monkeypatch.setenv("LEADBILL_BILLING_INTERVAL_MINUTES", "0")  # delivery only, no billing
     monkeypatch.delenv("LEADBILL_SMTP_HOST", raising=False)
     monkeypatch.setenv("LEADBILL_MAIL_FROM", "billing@operator.test")
     monkeypatch.setattr(console.out, "width", 250)
@@ -106,6 +107,7 @@ def test_a_worker_killed_mid_delivery_sends_at_least_once_and_records_once(
         "LEADBILL_SMTP_PORT": str(port),
         "LEADBILL_SMTP_SECURITY": "none",
         "LEADBILL_MAIL_FROM": "billing@operator.test",
+        "LEADBILL_BILLING_INTERVAL_MINUTES": "0",
     }
     worker = subprocess.Popen(
         [*WORKER, "--interval", "0.1", "--timeout", "5"],

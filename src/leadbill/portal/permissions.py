@@ -10,6 +10,7 @@ from leadbill.accounts.endpoints import DETAILS_EDITORS
 from leadbill.auth.service import STAFF_READERS, Role
 from leadbill.billing.endpoints import BILLERS
 from leadbill.entities.endpoints import EDITORS as ENTITY_EDITORS
+from leadbill.jobs.endpoints import READERS as JOB_READERS
 from leadbill.leads.endpoints import DECIDERS as LEAD_DECIDERS
 from leadbill.portal.web import Visitor, templates
 from leadbill.receivables.endpoints import WRITES_OFF
@@ -32,6 +33,8 @@ DECIDES_REVIEWS: tuple[Role, ...] = REVIEW_DECIDERS
 # GET /v1/webhook-endpoints, /v1/webhook-deliveries and POST .../redeliver.
 READS_WEBHOOKS: tuple[Role, ...] = WEBHOOK_READERS
 REDELIVERS_WEBHOOKS: tuple[Role, ...] = WEBHOOK_READERS
+# GET /v1/worker-jobs.
+READS_WORKER_JOBS: tuple[Role, ...] = JOB_READERS
 # POST and PATCH /v1/billing-entities, POST .../default (GET: every staff role).
 CHANGES_ENTITIES: tuple[Role, ...] = ENTITY_EDITORS
 # POST /v1/tax-rates and POST /v1/tax-rates/{id}/end (GET: every staff role).
@@ -61,6 +64,7 @@ ACTIONS: dict[str, tuple[Role, ...]] = {
     "decide_reviews": DECIDES_REVIEWS,
     "read_webhooks": READS_WEBHOOKS,
     "redeliver_webhooks": REDELIVERS_WEBHOOKS,
+    "read_worker_jobs": READS_WORKER_JOBS,
     "change_entities": CHANGES_ENTITIES,
     "change_tax_rates": CHANGES_TAX_RATES,
     "edit_billing_details": EDITS_BILLING_DETAILS,

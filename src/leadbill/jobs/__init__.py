@@ -1,0 +1,1 @@
+"""Scheduled jobs of the worker: the job table, its leases, and `leadbill worker status`."""
