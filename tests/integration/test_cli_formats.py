@@ -31,6 +31,7 @@ from leadbill.billing.schemas import (
     PaymentOut,
 )
 from leadbill.cli import app
+from leadbill.context.commands import AccountContextOut
 from leadbill.demo import run_demo
 from leadbill.demo_seeds import AGENT, PLUMBER, TEAM, VENDOR
 from leadbill.entities.schemas import BillingEntityOut
@@ -187,6 +188,19 @@ def test_subscriptions_show_csv_is_one_row_with_the_period_flattened(demo: TestC
     assert row["cancel_at_period_end"] == ("true" if printed["cancel_at_period_end"] else "false")
 
 
+def test_context_show_json_equals_the_api_lead_policy_and_lists(demo: TestClient) -> None:
+    printed = run_json("context", "show", PLUMBER)
+    base = f"/accounts/{PLUMBER}"
+    assert printed == {
+        "lead_policy": api(demo, f"{base}/lead-policy"),
+        "campaigns": api(demo, f"{base}/campaigns", limit="1000")["data"],
+        "service_area": api(demo, f"{base}/service-area", limit="1000")["data"],
+        "customers": api(demo, f"{base}/customers", limit="1000")["data"],
+        "block_list": api(demo, f"{base}/block-list", limit="1000")["data"],
+    }
+    assert printed["campaigns"] and printed["service_area"] and printed["customers"]
+
+
 # Each read-only command, the shape its JSON and CSV follow, and whether it prints a list.
 COMMANDS: list[tuple[tuple[str, ...], type[BaseModel], bool]] = [
     (("invoices", "list", "--as-of", AS_OF), InvoiceOut, True),
@@ -199,6 +213,7 @@ COMMANDS: list[tuple[tuple[str, ...], type[BaseModel], bool]] = [
      LicencePreviewOut, False),
     (("accounts", "list"), AccountOut, True),
     (("accounts", "billing-details", VENDOR), BillingDetailsOut, False),
+    (("context", "show", PLUMBER), AccountContextOut, False),
     (("entities", "list"), BillingEntityOut, True),
     (("entities", "show", "nordic"), BillingEntityOut, False),
     (("plans", "list"), PlanOut, True),
