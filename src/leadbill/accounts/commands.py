@@ -6,9 +6,12 @@ import typer
 from rich.table import Table
 
 from leadbill.accounts import billing_details, service
+from leadbill.accounts.schemas import AccountOut, BillingDetailsOut
 from leadbill.billing.taxation import account_billing
 from leadbill.console import now, out, unit_of_work
+from leadbill.entities.models import BillingEntity
 from leadbill.errors import InvalidInput
+from leadbill.output import OutputFormat, format_option, print_item, print_items
 
 app = typer.Typer(help="Customer accounts.", no_args_is_help=True)
 
@@ -42,9 +45,13 @@ def create(
 
 
 @app.command("list")
-def list_() -> None:
+def list_(format_: OutputFormat = format_option()) -> None:
     """List the accounts."""
     with unit_of_work() as session:
+        if format_ is not OutputFormat.TABLE:
+            found = service.list_accounts(session)
+            print_items(format_, AccountOut, [AccountOut.of(account) for account in found])
+            return
         table = Table("code", "name", "currency", "time zone", "billing e-mail")
         for account in service.list_accounts(session):
             table.add_row(
@@ -73,12 +80,20 @@ def _terms(value: str | None) -> tuple[int | None, bool]:
 
 
 @app.command("billing-details")
-def show_billing_details(account: str = typer.Argument(..., help="Account code")) -> None:
+def show_billing_details(
+    account: str = typer.Argument(..., help="Account code"),
+    format_: OutputFormat = format_option(),
+) -> None:
     """Show what the account's invoices say of it, who issues them and the payment terms."""
     with unit_of_work() as session:
         found = service.get_account(session, account)
         details = billing_details.details_of(session, found.id)
         billing = account_billing(session, found.id)
+        if format_ is not OutputFormat.TABLE:
+            entity = details.billing_entity_id if details else None
+            code = session.get_one(BillingEntity, entity).code if entity is not None else None
+            print_item(format_, BillingDetailsOut.of(found, details, code, billing))
+            return
         customer = billing.customer
         own_terms = details.payment_terms_days if details else None
         issuer = billing.issuer["code"] if billing.issuer else "none set up"

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import typer
+from pydantic import BaseModel
 from rich.table import Table
 
 from leadbill.auth import service
+from leadbill.auth.models import ApiKey
 from leadbill.console import now, out, unit_of_work
+from leadbill.output import OutputFormat, format_option, print_items
 
 app = typer.Typer(help="API keys and their roles.", no_args_is_help=True)
 
@@ -30,10 +35,42 @@ def create(
     out.print(key)
 
 
+class ApiKeyOut(BaseModel):
+    """An API key as `keys list --format json|csv` prints it (the API lists no keys); the
+    secret is never shown, only its prefix."""
+
+    id: int
+    prefix: str
+    role: str
+    account: str | None
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey, account: str | None) -> ApiKeyOut:
+        """The shape of a stored key."""
+        return cls(
+            id=key.id,
+            prefix=key.prefix,
+            role=key.role,
+            account=account,
+            name=key.name,
+            created_at=key.created_at,
+            last_used_at=key.last_used_at,
+            revoked_at=key.revoked_at,
+        )
+
+
 @app.command("list")
-def list_() -> None:
+def list_(format_: OutputFormat = format_option()) -> None:
     """List the API keys with their role, account and last use."""
     with unit_of_work() as session:
+        if format_ is not OutputFormat.TABLE:
+            found = service.list_keys(session)
+            print_items(format_, ApiKeyOut, [ApiKeyOut.of(key, code) for key, code in found])
+            return
         table = Table("id", "prefix", "role", "account", "name", "created", "last used", "revoked")
         for key, account in service.list_keys(session):
             table.add_row(

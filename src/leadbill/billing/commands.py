@@ -20,6 +20,7 @@ from leadbill.billing import payments as payment_service
 from leadbill.billing.explain import explain_invoice, iter_line_leads
 from leadbill.billing.models import Invoice
 from leadbill.billing.repository import invoices_by_id
+from leadbill.billing.schemas import InvoiceDetail, InvoiceExplanationOut, InvoiceOut, PaymentOut
 from leadbill.billing.service import run_billing
 from leadbill.console import bold, instant_option, now, out, print_error, sessions, unit_of_work
 from leadbill.core.errors import RuleViolation
@@ -28,6 +29,7 @@ from leadbill.core.periods import require_not_ahead
 from leadbill.core.wording import count_of
 from leadbill.csv_cells import Cell, ExportWriter
 from leadbill.errors import InvalidInput, LeadbillError
+from leadbill.output import OutputFormat, format_option, print_item, print_items
 from leadbill.receivables.service import invoice_overdue_days, overdue_days
 
 invoices_app = typer.Typer(
@@ -125,6 +127,7 @@ def list_invoices(
     account: str | None = typer.Option(None, help="Only this account (code)"),
     status: str | None = typer.Option(None, help="draft | open | paid | void | uncollectible"),
     as_of: str | None = typer.Option(None, help=AS_OF_HELP),
+    format_: OutputFormat = format_option(),
 ) -> None:
     """List invoices, oldest first, with their due date and the days overdue."""
     at = instant_option(as_of, "as_of") if as_of else now()
@@ -134,6 +137,12 @@ def list_invoices(
         )
         codes = _account_codes(session, {invoice.account_id for invoice in found})
         late = overdue_days(session, found, at)
+        if format_ is not OutputFormat.TABLE:
+            shapes = [
+                InvoiceOut(**InvoiceOut.fields(i, codes[i.account_id], late[i.id])) for i in found
+            ]
+            print_items(format_, InvoiceOut, shapes)
+            return
         table = Table("number", "id", "account", "kind", "issued", "due", "status", "total", "")
         table.columns[0].no_wrap = True  # a number is read in full, however narrow the terminal
         table.columns[0].min_width = max((len(i.number or "") for i in found), default=6)
@@ -156,12 +165,17 @@ def list_invoices(
 def show(
     number: str = typer.Argument(..., help="Invoice number (or id of a draft)"),
     as_of: str | None = typer.Option(None, help=AS_OF_HELP),
+    format_: OutputFormat = format_option(),
 ) -> None:
     """Show an invoice: header, due date (and days overdue), lines, payments and balance."""
     at = instant_option(as_of, "as_of") if as_of else now()
     with unit_of_work() as session:
         invoice = invoice_service.get_invoice(session, number)
         account = session.get_one(Account, invoice.account_id)
+        if format_ is not OutputFormat.TABLE:
+            days = invoice_overdue_days(session, invoice, at)
+            print_item(format_, InvoiceDetail.of(session, invoice, account.code, days))
+            return
         out.print(
             bold(invoice.number or f"draft {invoice.id}"),
             f"  {invoice.status}  account {account.code} ({account.name})",
@@ -304,15 +318,20 @@ EXPLAIN_COLUMNS = [
 def explain(
     number: str = typer.Argument(..., help="Invoice number (or id of a draft)"),
     account: str | None = typer.Option(None, help="Only if the invoice is this account's"),
-    format_: str = typer.Option("table", "--format", help="table or csv"),
+    format_: OutputFormat = format_option(),
 ) -> None:
-    """For each line of an invoice, the leads behind it and why each counted or not."""
-    if format_ not in ("table", "csv"):
-        print_error(f"format: {format_!r} is not one of table, csv")
-        raise typer.Exit(InvalidInput.exit_code)
+    """For each line of an invoice, the leads behind it and why each counted or not.
+
+    JSON: as GET /invoices/{number}/explain (the lines, not the leads); CSV: each line and
+    each lead behind it, a row."""
     with unit_of_work() as session:
         found = explain_invoice(session, number, account_id=_account_id(session, account))
-        writer = ExportWriter(sys.stdout, lineterminator="\n") if format_ == "csv" else None
+        if format_ is OutputFormat.JSON:
+            print_item(format_, InvoiceExplanationOut.of(found))
+            return
+        writer = (
+            ExportWriter(sys.stdout, lineterminator="\n") if format_ is OutputFormat.CSV else None
+        )
         if writer is not None:
             writer.writerow(EXPLAIN_COLUMNS)
         else:
@@ -409,8 +428,9 @@ def record(
 @payments_app.command("list")
 def list_payments(
     account: str | None = typer.Option(None, help="Only this account (code)"),
+    format_: OutputFormat = format_option(),
 ) -> None:
-    """List payments, oldest first."""
+    """List payments, oldest first (JSON: each as in an invoice's `payments`)."""
     with unit_of_work() as session:
         found = payment_service.list_payments(session, account_id=_account_id(session, account))
         numbers = {
@@ -422,6 +442,12 @@ def list_payments(
             )
         }
         codes = _account_codes(session, {payment.account_id for payment in found})
+        if format_ is not OutputFormat.TABLE:
+            shapes = [
+                PaymentOut.of(p, numbers.get(p.invoice_id) or str(p.invoice_id)) for p in found
+            ]
+            print_items(format_, PaymentOut, shapes)
+            return
         table = Table("reference", "account", "invoice", "received", "amount")
         for payment in found:
             table.add_row(

@@ -23,19 +23,17 @@ from leadbill.auth.dependencies import (
 from leadbill.auth.idempotency import LeadbillRoute
 from leadbill.auth.service import STAFF_READERS, Principal, Role
 from leadbill.billing.explain import InvoiceExplanation, explain_invoice, line_leads_page
-from leadbill.billing.invoices import STATUSES, get_invoice, invoice_lines
+from leadbill.billing.invoices import STATUSES, get_invoice
 from leadbill.billing.ledger import ledger_rows, write_ledger
 from leadbill.billing.models import Invoice
-from leadbill.billing.payments import amount_paid, balance_due, payments_of, record_payment
+from leadbill.billing.payments import balance_due, record_payment
 from leadbill.billing.schemas import (
     BillingRunCreate,
     BillingRunOut,
     ExplainedLeadOut,
     ExplainedLeadPage,
-    ExplainedLineOut,
     InvoiceDetail,
     InvoiceExplanationOut,
-    InvoiceLineOut,
     InvoiceOut,
     InvoicePage,
     PaymentIn,
@@ -149,20 +147,8 @@ def read_invoice(
     if caller.role is not Role.CUSTOMER:
         allow(caller, *READERS)
     invoice, code = _invoice(session, caller, number)
-    currency = invoice.currency
     days_overdue = invoice_overdue_days(session, invoice, as_of or now())
-    return InvoiceDetail(
-        **InvoiceOut.fields(invoice, code, days_overdue),
-        net_total=money(invoice.net_total, currency),
-        tax_total=money(invoice.tax_total, currency),
-        issuer=invoice.issuer,
-        customer=invoice.customer,
-        tax_mention=invoice.tax_mention,
-        lines=[InvoiceLineOut.of(line, currency) for line in invoice_lines(session, invoice.id)],
-        payments=[PaymentOut.of(p, _label(invoice)) for p in payments_of(session, invoice.id)],
-        amount_paid=money(amount_paid(session, invoice), currency),
-        balance_due=money(balance_due(session, invoice), currency),
-    )
+    return InvoiceDetail.of(session, invoice, code, days_overdue)
 
 
 @router.post("/invoices/{number}/payments", status_code=201, response_model=PaymentRecorded)
@@ -199,25 +185,7 @@ def _explanation(session: Session, caller: Principal, number: str) -> InvoiceExp
 @router.get("/invoices/{number}/explain", response_model=InvoiceExplanationOut)
 def explain(number: str, session: DbSession, caller: Caller) -> InvoiceExplanationOut:
     """Each line of an invoice explained: the fee, the seat fee, and the leads behind overage."""
-    explained = _explanation(session, caller, number)
-    return InvoiceExplanationOut(
-        invoice=explained.invoice_label,
-        account=explained.account_code,
-        lines=[
-            ExplainedLineOut(
-                position=line.position,
-                kind=line.kind,
-                description=line.description,
-                quantity=line.quantity,
-                amount=money(line.amount.amount, line.amount.currency),
-                explanation=line.explanation,
-                has_leads=line.scope is not None,
-                counted_leads=line.counted_leads if line.scope is not None else None,
-                within_allowance=line.allowance if line.scope is not None else None,
-            )
-            for line in explained.lines
-        ],
-    )
+    return InvoiceExplanationOut.of(_explanation(session, caller, number))
 
 
 @router.get("/invoices/{number}/lines/{position}/leads", response_model=ExplainedLeadPage)

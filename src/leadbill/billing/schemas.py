@@ -6,8 +6,12 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
+from leadbill.billing.explain import InvoiceExplanation
+from leadbill.billing.invoices import invoice_lines
 from leadbill.billing.models import Invoice, InvoiceLine, Payment
+from leadbill.billing.payments import amount_paid, balance_due, payments_of
 from leadbill.pagination import PageInfo
 from leadbill.schemas import DecimalString, Instant, MoneyOut, RequestModel, money
 
@@ -156,6 +160,26 @@ class InvoiceDetail(InvoiceOut):
     amount_paid: MoneyOut
     balance_due: MoneyOut
 
+    @classmethod
+    def of(
+        cls, session: Session, invoice: Invoice, account_code: str, days_overdue: int
+    ) -> InvoiceDetail:
+        """The API shape of a stored invoice with its lines, payments and balance."""
+        currency = invoice.currency
+        label = invoice.number or str(invoice.id)
+        return cls(
+            **InvoiceOut.fields(invoice, account_code, days_overdue),
+            net_total=money(invoice.net_total, currency),
+            tax_total=money(invoice.tax_total, currency),
+            issuer=invoice.issuer,
+            customer=invoice.customer,
+            tax_mention=invoice.tax_mention,
+            lines=[InvoiceLineOut.of(x, currency) for x in invoice_lines(session, invoice.id)],
+            payments=[PaymentOut.of(p, label) for p in payments_of(session, invoice.id)],
+            amount_paid=money(amount_paid(session, invoice), currency),
+            balance_due=money(balance_due(session, invoice), currency),
+        )
+
 
 class InvoicePage(BaseModel):
     """One page of invoices, oldest first."""
@@ -195,6 +219,28 @@ class InvoiceExplanationOut(BaseModel):
     invoice: str
     account: str
     lines: list[ExplainedLineOut]
+
+    @classmethod
+    def of(cls, explained: InvoiceExplanation) -> InvoiceExplanationOut:
+        """The API shape of an invoice's explanation (the leads are paged apart)."""
+        return cls(
+            invoice=explained.invoice_label,
+            account=explained.account_code,
+            lines=[
+                ExplainedLineOut(
+                    position=line.position,
+                    kind=line.kind,
+                    description=line.description,
+                    quantity=line.quantity,
+                    amount=money(line.amount.amount, line.amount.currency),
+                    explanation=line.explanation,
+                    has_leads=line.scope is not None,
+                    counted_leads=line.counted_leads if line.scope is not None else None,
+                    within_allowance=line.allowance if line.scope is not None else None,
+                )
+                for line in explained.lines
+            ],
+        )
 
 
 class ExplainedLeadOut(BaseModel):

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import typer
+from pydantic import BaseModel
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from leadbill.console import instant_option, out, unit_of_work
 from leadbill.context import repository, service
+from leadbill.context.schemas import (
+    BlockEntryOut,
+    CampaignOut,
+    CustomerOut,
+    LeadPolicySettingsOut,
+)
+from leadbill.output import OutputFormat, format_option, print_item
+
+Row = TypeVar("Row")
+PAGE = 1000
 
 app = typer.Typer(
     help="Account context: campaigns and pauses, service area, customers, block list.",
@@ -116,12 +130,19 @@ def block(
 
 
 @app.command("show")
-def show(account: str = typer.Argument(..., help="Account code")) -> None:
-    """Show the account's context."""
+def show(
+    account: str = typer.Argument(..., help="Account code"),
+    format_: OutputFormat = format_option(),
+) -> None:
+    """Show the account's context (JSON: the API's lead policy and its four lists, whole)."""
     with unit_of_work() as session:
         from leadbill.accounts.service import get_account
 
-        account_id = get_account(session, account).id
+        owner = get_account(session, account)
+        if format_ is not OutputFormat.TABLE:
+            print_item(format_, AccountContextOut.of(session, owner.id, owner.code))
+            return
+        account_id = owner.id
         context = repository.account_contexts(session, [account_id])[account_id]
         region, days = repository.settings_of(session, [account_id])[account_id]
     table = Table("context", "value")
@@ -138,3 +159,58 @@ def show(account: str = typer.Argument(..., help="Account code")) -> None:
     blocked = sorted(context.blocked_domains | context.blocked_companies | context.blocked_emails)
     table.add_row("block list", ", ".join(blocked) or "(none)")
     out.print(table)
+
+
+def _every(page: Callable[[Any], list[Row]], key: Callable[[Row], Any]) -> list[Row]:
+    """Every row of a keyset-paged list, page after page."""
+    rows: list[Row] = []
+    after = None
+    while True:
+        found = page(after)
+        rows.extend(found)
+        if len(found) < PAGE:
+            return rows
+        after = key(found[-1])
+
+
+class AccountContextOut(BaseModel):
+    """What `context show --format json` prints: GET /accounts/{account}/lead-policy, and
+    the `data` of every page of its campaigns, service area, customers and block list."""
+
+    lead_policy: LeadPolicySettingsOut
+    campaigns: list[CampaignOut]
+    service_area: list[str]
+    customers: list[CustomerOut]
+    block_list: list[BlockEntryOut]
+
+    @classmethod
+    def of(cls, session: Session, account_id: int, code: str) -> AccountContextOut:
+        """The account's context in the API's shapes."""
+        region, days = repository.settings_of(session, [account_id])[account_id]
+        campaigns = _every(
+            lambda after: repository.campaigns_page(session, account_id, after=after, limit=PAGE),
+            lambda row: row[0].code,
+        )
+        area = _every(
+            lambda after: repository.service_area_page(
+                session, account_id, after=after, limit=PAGE
+            ),
+            lambda postal_code: postal_code,
+        )
+        customers = _every(
+            lambda after: repository.customers_page(session, account_id, after=after, limit=PAGE),
+            lambda row: row.id,
+        )
+        blocked = _every(
+            lambda after: repository.block_list_page(session, account_id, after=after, limit=PAGE),
+            lambda row: row.id,
+        )
+        return cls(
+            lead_policy=LeadPolicySettingsOut(
+                account=code, phone_region=region, duplicate_window_days=days
+            ),
+            campaigns=[CampaignOut.of(campaign, pauses) for campaign, pauses in campaigns],
+            service_area=area,
+            customers=[CustomerOut.of(contact) for contact in customers],
+            block_list=[BlockEntryOut.of(entry) for entry in blocked],
+        )

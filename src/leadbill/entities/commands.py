@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 from leadbill.console import now, out, unit_of_work
 from leadbill.entities import service
 from leadbill.entities.models import BillingEntity
+from leadbill.entities.schemas import BillingEntityOut
+from leadbill.output import OutputFormat, format_option, print_item, print_items
 
 app = typer.Typer(
     help="Billing entities: who issues invoices, with their own number sequences.",
@@ -133,9 +135,13 @@ def make_default(code: str = typer.Argument(..., help="The entity's code")) -> N
 
 
 @app.command("list")
-def list_() -> None:
+def list_(format_: OutputFormat = format_option()) -> None:
     """List the billing entities."""
     with unit_of_work() as session:
+        if format_ is not OutputFormat.TABLE:
+            found = service.list_entities(session)
+            print_items(format_, BillingEntityOut, [BillingEntityOut.of(e) for e in found])
+            return
         table = Table(
             "code", "legal name", "country", "tax id", "invoices", "credit notes", "terms", ""
         )
@@ -154,8 +160,14 @@ def list_() -> None:
 
 
 @app.command("show")
-def show(code: str = typer.Argument(..., help="The entity's code")) -> None:
+def show(
+    code: str = typer.Argument(..., help="The entity's code"),
+    format_: OutputFormat = format_option(),
+) -> None:
     """Show every setting of one entity."""
     with unit_of_work() as session:
+        if format_ is not OutputFormat.TABLE:
+            print_item(format_, BillingEntityOut.of(service.get_entity(session, code)))
+            return
         for label, value in _lines(session, service.get_entity(session, code)):
             out.print(f"{label}: {value}")

@@ -14,6 +14,8 @@ from leadbill.core.billability import NON_BILLABLE_REASONS
 from leadbill.core.wording import count_of
 from leadbill.leads.decisions import decisions_of, exclude_leads
 from leadbill.leads.policies import reevaluate_open_leads
+from leadbill.leads.schemas import LeadDecisionOut
+from leadbill.output import OutputFormat, format_option, print_items
 
 app = typer.Typer(help="Leads: staff decisions and re-evaluation.", no_args_is_help=True)
 
@@ -65,9 +67,17 @@ def exclude_bulk(
 def decisions(
     account: str = typer.Argument(..., help="Account code"),
     lead_id: str = typer.Argument(..., help="The operator's lead id"),
+    format_: OutputFormat = format_option(),
 ) -> None:
     """List the staff decisions on one lead: reason, who and when."""
     with unit_of_work() as session:
+        if format_ is not OutputFormat.TABLE:
+            shapes = [
+                LeadDecisionOut(reason=d.reason, decided_by=d.decided_by, decided_at=d.decided_at)
+                for d in decisions_of(session, account, lead_id)
+            ]
+            print_items(format_, LeadDecisionOut, shapes)
+            return
         table = Table("decided at (UTC)", "reason", "by")
         for decision in decisions_of(session, account, lead_id):
             table.add_row(

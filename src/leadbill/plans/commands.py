@@ -10,8 +10,10 @@ from leadbill.console import instant_option, now, out, print_error, unit_of_work
 from leadbill.core.advice import PeriodCost
 from leadbill.core.money import Money, format_money
 from leadbill.core.wording import count_of
+from leadbill.output import OutputFormat, format_option, print_item, print_items
 from leadbill.plans import advice as advice_service
 from leadbill.plans import service
+from leadbill.plans.schemas import PlanAdviceOut, PlanOut
 
 app = typer.Typer(help="The plan catalogue (plans are immutable).", no_args_is_help=True)
 
@@ -70,9 +72,13 @@ def create(
 
 
 @app.command("list")
-def list_() -> None:
+def list_(format_: OutputFormat = format_option()) -> None:
     """List the plans."""
     with unit_of_work() as session:
+        if format_ is not OutputFormat.TABLE:
+            found = service.list_plans(session)
+            print_items(format_, PlanOut, [PlanOut.of(plan) for plan in found])
+            return
         table = Table(
             "code",
             "name",
@@ -125,6 +131,7 @@ def advise(
         advice_service.DEFAULT_PERIODS, help="How many of the last closed periods to price"
     ),
     as_of: str | None = typer.Option(None, help="RFC 3339 instant (default: now)"),
+    format_: OutputFormat = format_option(),
 ) -> None:
     """What the last closed periods would have cost under each plan of the ladder."""
     as_of_at = instant_option(as_of, "as_of") if as_of else now()
@@ -132,6 +139,9 @@ def advise(
         result = advice_service.advise_account(
             session, get_account(session, account), as_of=as_of_at, periods=periods
         )
+        if format_ is not OutputFormat.TABLE:
+            print_item(format_, PlanAdviceOut.of(result))
+            return
         advice = result.advice
         usage = advice.current.periods
         table = Table(

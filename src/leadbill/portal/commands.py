@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import typer
+from pydantic import BaseModel
 from rich.table import Table
 
 from leadbill.console import now, out, unit_of_work
+from leadbill.output import OutputFormat, format_option, print_items
 from leadbill.portal import users
+from leadbill.portal.models import User
 
 app = typer.Typer(
     help="Portal users: customers of one account and operator staff.", no_args_is_help=True
@@ -39,10 +44,40 @@ def create(
     out.print(f"user {user.id} {user.email} ({user.role}{where}) created")
 
 
+class PortalUserOut(BaseModel):
+    """A portal user as `users list --format json|csv` prints it (the API lists no users);
+    `account` is null for staff."""
+
+    id: int
+    email: str
+    role: str
+    account: str | None
+    created_at: datetime
+    last_sign_in_at: datetime | None
+    locked_until: datetime | None
+
+    @classmethod
+    def of(cls, user: User, account: str | None) -> PortalUserOut:
+        """The shape of a stored user (never its password hash)."""
+        return cls(
+            id=user.id,
+            email=user.email,
+            role=user.role,
+            account=account,
+            created_at=user.created_at,
+            last_sign_in_at=user.last_sign_in_at,
+            locked_until=user.locked_until,
+        )
+
+
 @app.command("list")
-def list_() -> None:
+def list_(format_: OutputFormat = format_option()) -> None:
     """List the portal users with their role, account and last sign-in."""
     with unit_of_work() as session:
+        if format_ is not OutputFormat.TABLE:
+            found = users.list_users(session)
+            print_items(format_, PortalUserOut, [PortalUserOut.of(u, code) for u, code in found])
+            return
         table = Table("id", "e-mail", "role", "account", "created", "last sign-in", "locked until")
         for user, account in users.list_users(session):
             table.add_row(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 from typing import IO
@@ -15,9 +14,11 @@ from leadbill.billing.invoices import get_invoice
 from leadbill.console import instant_option, now, out, unit_of_work
 from leadbill.core.money import format_money
 from leadbill.core.receivables import BUCKETS
+from leadbill.csv_cells import ExportWriter
+from leadbill.output import OutputFormat, format_option, print_item
 from leadbill.receivables.export import COLUMNS, csv_rows
+from leadbill.receivables.schemas import ReceivablesOut
 from leadbill.receivables.service import AgingReport, AgingRow, aging_report, mark_uncollectible
-from leadbill.reports.commands import Format
 from leadbill.reports.csv_rows import instant_text
 
 
@@ -56,11 +57,11 @@ def receivables(
     as_of: str | None = typer.Option(None, help="RFC 3339 instant (default: now)"),
     entity: str | None = typer.Option(None, help="Only the invoices this billing entity issued"),
     account: str | None = typer.Option(None, help="Only this account (code)"),
-    format_: Format = typer.Option(Format.TABLE, "--format", help="table or csv"),
+    format_: OutputFormat = format_option(),
     output: Path | None = typer.Option(None, help="Write to this file instead of stdout"),
 ) -> None:
     """Open balances by days past due (current, 1-30, 31-60, 61-90, over 90), per entity
-    and account, in each currency."""
+    and account, in each currency (JSON: as GET /reports/receivables)."""
     at = instant_option(as_of, "as_of") if as_of else now()
     with unit_of_work() as session:
         report = aging_report(session, at, entity=entity, account=account)
@@ -72,9 +73,12 @@ def receivables(
     out.print(f"wrote the receivables as of {instant_text(at)} to {output}")
 
 
-def _write(report: AgingReport, format_: Format, handle: IO[str] | None) -> None:
-    if format_ is Format.CSV:
-        writer = csv.writer(handle or sys.stdout)
+def _write(report: AgingReport, format_: OutputFormat, handle: IO[str] | None) -> None:
+    if format_ is OutputFormat.JSON:
+        print_item(format_, ReceivablesOut.of(report), handle)
+        return
+    if format_ is OutputFormat.CSV:
+        writer = ExportWriter(handle or sys.stdout)
         writer.writerow(COLUMNS)
         writer.writerows(csv_rows(report))
         return

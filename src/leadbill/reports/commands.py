@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,19 +19,14 @@ from leadbill.core.money import Money, minor_unit
 from leadbill.core.periods import Period
 from leadbill.core.wording import count_of
 from leadbill.csv_cells import ExportWriter
+from leadbill.output import OutputFormat, format_option, print_item, print_items
 from leadbill.reports import service
 from leadbill.reports.csv_rows import CALL_REPORT_COLUMNS, call_report_csv_row, instant_text
+from leadbill.reports.schemas import CallReportRowOut, UsageSummaryOut
 
 app = typer.Typer(
     help="Reports: the master call report and the billing summary.", no_args_is_help=True
 )
-
-
-class Format(enum.StrEnum):
-    """Output formats of the reports."""
-
-    TABLE = "table"
-    CSV = "csv"
 
 
 def money_text(money: Money) -> str:
@@ -73,10 +67,12 @@ def call_report(
         help="Report the period containing this date (local midnight in the account's "
         "time zone) or RFC 3339 instant",
     ),
-    format_: Format = typer.Option(Format.TABLE, "--format", help="table or csv"),
+    format_: OutputFormat = format_option(),
     output: Path | None = typer.Option(None, help="Write to this file instead of stdout"),
 ) -> None:
-    """Every lead of every seat in one period: calls, last result, counted or not and why."""
+    """Every lead of every seat in one period: calls, last result, counted or not and why.
+
+    JSON: the items of the API's call report (`data`); CSV: the columns of the export."""
     as_of_at = instant_option(as_of, "as_of") if as_of else now()
     with unit_of_work() as session, _destination(output) as handle:
         customer = get_account(session, account)
@@ -91,7 +87,10 @@ def call_report(
             session, customer, as_of=as_of_at, period_index=period, in_period=in_period
         )
         rows = service.iter_call_report(session, scope)
-        if format_ is Format.CSV:
+        if format_ is OutputFormat.JSON:
+            print_items(format_, CallReportRowOut, [CallReportRowOut.of(r) for r in rows], handle)
+            return
+        if format_ is OutputFormat.CSV:
             writer = ExportWriter(handle if handle is not None else sys.stdout)
             writer.writerow(CALL_REPORT_COLUMNS)
             for row in rows:
@@ -187,14 +186,19 @@ def threshold_text(flag: service.ThresholdFlag) -> str:
 def summary(
     account: str = typer.Argument(..., help="Account code"),
     as_of: str | None = typer.Option(None, help="RFC 3339 instant (default: now)"),
-    format_: Format = typer.Option(Format.TABLE, "--format", help="table or csv"),
+    format_: OutputFormat = format_option(),
 ) -> None:
-    """Usage of the current period: counted, included, remaining, overage, projection."""
+    """Usage of the current period: counted, included, remaining, overage, projection.
+
+    JSON: as GET /reports/usage; CSV: one field and its value a row."""
     as_of_at = instant_option(as_of, "as_of") if as_of else now()
     with unit_of_work() as session:
         result = service.billing_summary(session, get_account(session, account), as_of_at)
+        if format_ is OutputFormat.JSON:
+            print_item(format_, UsageSummaryOut.of(result))
+            return
         rows = summary_rows(result)
-        if format_ is Format.CSV:
+        if format_ is OutputFormat.CSV:
             # Every value is text (an amount carries its currency, `1000.00 USD`), so
             # each is neutralised; none can be negative.
             writer = ExportWriter(sys.stdout)

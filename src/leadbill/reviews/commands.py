@@ -15,7 +15,9 @@ from leadbill.console import instant_option, now, out, unit_of_work
 from leadbill.core.billability import NON_BILLABLE_REASONS
 from leadbill.core.reviews import Status, is_overdue
 from leadbill.leads.models import Lead
+from leadbill.output import OutputFormat, format_option, print_item, print_items
 from leadbill.reviews.flows import decide_review
+from leadbill.reviews.schemas import ReviewDetail, ReviewOut, ReviewStatisticsOut, TrailOut
 from leadbill.reviews.service import (
     STATUS_FILTERS,
     TrailEntry,
@@ -72,11 +74,18 @@ def list_(
     account: str | None = typer.Option(None, help="Only this account"),
     status: str = typer.Option("open", help=f"One of {', '.join(STATUS_FILTERS)}"),
     as_of: str | None = typer.Option(None, help="Instant that decides what is overdue"),
+    format_: OutputFormat = format_option(),
 ) -> None:
     """The review queue: open reviews oldest due first, with overdue ones flagged."""
     at = _at(as_of)
     with unit_of_work() as session:
         queue = review_queue(session, as_of=at, account_code=account, status=status)
+        if format_ is not OutputFormat.TABLE:
+            shapes = [
+                ReviewOut.of(e.review, e.account_code, e.lead_id, e.overdue) for e in queue.entries
+            ]
+            print_items(format_, ReviewOut, shapes)
+            return
         table = Table(show_edge=False)
         for name in ("review", "account", "lead", "reason", "status", "due (UTC)", ""):
             table.add_column(name, overflow="fold")
@@ -101,6 +110,7 @@ def list_(
 def show(
     review_id: int = typer.Argument(..., help="Review number"),
     as_of: str | None = typer.Option(None, help="Instant that decides what is overdue"),
+    format_: OutputFormat = format_option(),
 ) -> None:
     """One review: the lead, reason, explanation, due date, decision, and its audit trail."""
     at = _at(as_of)
@@ -109,6 +119,12 @@ def show(
         account = session.get_one(Account, review.account_id)
         lead = session.get_one(Lead, review.lead_id)
         overdue = is_overdue(Status(review.status), review.due_at, at)
+        if format_ is not OutputFormat.TABLE:
+            shape = ReviewOut.of(review, account.code, lead.external_id, overdue)
+            trail = audit_trail(session, account.code, review_id=review.id)
+            detail = ReviewDetail(**shape.model_dump(), trail=[TrailOut.of(t) for t in trail])
+            print_item(format_, detail)
+            return
         out.print(f"review {review.id}: lead {lead.external_id} of {account.code}")
         out.print(f"  status      {review.status}{'  OVERDUE' if overdue else ''}")
         out.print(f"  reason      {review.reason}")
@@ -184,10 +200,15 @@ def reply(
 def history(
     account: str = typer.Argument(..., help="Account code"),
     lead: str | None = typer.Option(None, help="Only this lead (the operator's lead id)"),
+    format_: OutputFormat = format_option(),
 ) -> None:
     """The audit trail: every submission, decision, reply and credit, who and when."""
     with unit_of_work() as session:
-        _print_trail(audit_trail(session, account, lead_id=lead))
+        trail = audit_trail(session, account, lead_id=lead)
+        if format_ is not OutputFormat.TABLE:
+            print_items(format_, TrailOut, [TrailOut.of(entry) for entry in trail])
+            return
+        _print_trail(trail)
 
 
 @app.command("stats")
@@ -198,6 +219,7 @@ def stats(
     ),
     to: str | None = typer.Option(None, help="End, exclusive (default: the current period's end)"),
     as_of: str | None = typer.Option(None, help="Instant that decides what is overdue"),
+    format_: OutputFormat = format_option(),
 ) -> None:
     """Review statistics of an account for reviews submitted in a period."""
     at = _at(as_of)
@@ -210,6 +232,10 @@ def stats(
         if to is not None:
             end = instant_option(to, "to")
         figures = statistics(session, account, start=start, end=end, as_of=at)
+        if format_ is not OutputFormat.TABLE:
+            code = get_account(session, account).code
+            print_item(format_, ReviewStatisticsOut.of(code, start, end, figures))
+            return
         ratio = figures.approval_rate
         rate = f"{Decimal(ratio.numerator) * 100 / ratio.denominator:.1f} %" if ratio else "-"
         median = figures.median_time_to_decision

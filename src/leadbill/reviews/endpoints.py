@@ -7,7 +7,6 @@ account answers 404. Reviewers and admins decide. Staff roles read everything.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
@@ -162,22 +161,7 @@ def review_statistics(
     """Leads reviewed, submitted, approved, rejected, approval rate, median time, overdue."""
     owner = visible_account(session, caller, account, *READERS)
     figures = statistics(session, owner.code, start=start, end=end, as_of=now())
-    rate = figures.approval_rate
-    median = figures.median_time_to_decision
-    return ReviewStatisticsOut(
-        account=owner.code,
-        start=start,
-        end=end,
-        leads_reviewed=figures.leads_reviewed,
-        submitted=figures.submitted,
-        approved=figures.approved,
-        rejected=figures.rejected,
-        approval_rate=f"{Decimal(rate.numerator) / rate.denominator:.4f}" if rate else None,
-        median_hours_to_decision=(
-            f"{Decimal(int(median.total_seconds())) / 3600:.2f}" if median is not None else None
-        ),
-        overdue=figures.overdue,
-    )
+    return ReviewStatisticsOut.of(owner.code, start, end, figures)
 
 
 @router.get("/credit-notes", response_model=CreditNoteList, tags=["credit notes"])

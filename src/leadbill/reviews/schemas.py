@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from leadbill.core.reviews import EXPLANATION_MAX, EXPLANATION_MIN, NOTE_MAX
+from leadbill.core.reviews import EXPLANATION_MAX, EXPLANATION_MIN, NOTE_MAX, ReviewStatistics
 from leadbill.credit_notes.models import CreditNoteLine
 from leadbill.credit_notes.service import CreditNoteView
 from leadbill.reviews.models import Review
@@ -227,3 +228,25 @@ class ReviewStatisticsOut(BaseModel):
     approval_rate: str | None = Field(description="approved / decided, a decimal fraction")
     median_hours_to_decision: str | None
     overdue: int
+
+    @classmethod
+    def of(
+        cls, account: str, start: datetime, end: datetime, figures: ReviewStatistics
+    ) -> ReviewStatisticsOut:
+        """The API shape of an account's review figures for `[start, end)`."""
+        rate = figures.approval_rate
+        median = figures.median_time_to_decision
+        return cls(
+            account=account,
+            start=start,
+            end=end,
+            leads_reviewed=figures.leads_reviewed,
+            submitted=figures.submitted,
+            approved=figures.approved,
+            rejected=figures.rejected,
+            approval_rate=f"{Decimal(rate.numerator) / rate.denominator:.4f}" if rate else None,
+            median_hours_to_decision=(
+                f"{Decimal(int(median.total_seconds())) / 3600:.2f}" if median is not None else None
+            ),
+            overdue=figures.overdue,
+        )

@@ -8,7 +8,9 @@ from rich.table import Table
 from leadbill.accounts.service import get_account
 from leadbill.console import instant_option, now, out, unit_of_work
 from leadbill.core.money import format_money
+from leadbill.output import OutputFormat, format_option, print_items
 from leadbill.seats import service
+from leadbill.seats.schemas import SeatOut
 
 app = typer.Typer(help="Seats: a fixed primary and an optional backup.", no_args_is_help=True)
 
@@ -55,11 +57,19 @@ def create(
 
 
 @app.command("list")
-def list_(account: str = typer.Argument(..., help="Account code")) -> None:
+def list_(
+    account: str = typer.Argument(..., help="Account code"),
+    format_: OutputFormat = format_option(),
+) -> None:
     """List the account's seats."""
     with unit_of_work() as session:
+        owner = get_account(session, account)
+        if format_ is not OutputFormat.TABLE:
+            found = service.list_seats(session, owner)
+            print_items(format_, SeatOut, [SeatOut.of(seat, owner.code) for seat in found])
+            return
         table = Table("seat", "primary", "backup", "created")
-        for seat in service.list_seats(session, get_account(session, account)):
+        for seat in service.list_seats(session, owner):
             backup = f"{seat.backup_name} <{seat.backup_email}>" if seat.backup_name else "-"
             table.add_row(
                 seat.code,

@@ -11,9 +11,11 @@ from leadbill.accounts.service import get_account
 from leadbill.billing.models import Invoice
 from leadbill.console import instant_option, local_midnight, now, out, unit_of_work
 from leadbill.core.money import format_money
+from leadbill.output import OutputFormat, format_option, print_item
 from leadbill.plans.models import Plan
 from leadbill.plans.service import get_plan
 from leadbill.subscriptions import service
+from leadbill.subscriptions.schemas import LicencePreviewOut, SubscriptionOut
 
 app = typer.Typer(help="Subscriptions: an account on a plan.", no_args_is_help=True)
 
@@ -101,10 +103,15 @@ def cancel(
 
 
 @app.command("show")
-def show(account: str = typer.Argument(..., help="Account code")) -> None:
-    """Show the account's subscription and its periods."""
+def show(
+    account: str = typer.Argument(..., help="Account code"), format_: OutputFormat = format_option()
+) -> None:
+    """Show the account's subscription and its periods (JSON: as GET /subscriptions/{id})."""
     with unit_of_work() as session:
         subscription = service.current_subscription(session, get_account(session, account))
+        if format_ is not OutputFormat.TABLE:
+            print_item(format_, SubscriptionOut.of(session, subscription))
+            return
         plan = session.get_one(Plan, subscription.plan_id)
         out.print(
             f"subscription {subscription.id}: plan {plan.code}, {subscription.status}"
@@ -229,6 +236,7 @@ def licences_preview(
     count: int = typer.Option(..., help="Licences to add (positive) or remove (negative)"),
     as_staff: bool = typer.Option(False, help="Act as operator staff"),
     at: str | None = typer.Option(None, help="RFC 3339 instant (default: now)"),
+    format_: OutputFormat = format_option(),
 ) -> None:
     """Show the total due today and the next renewal amount; changes nothing."""
     with unit_of_work() as session:
@@ -236,6 +244,9 @@ def licences_preview(
         preview = service.preview_licence_change(
             session, subscription, count, _at(at), actor=_actor(as_staff)
         )
+        if format_ is not OutputFormat.TABLE:
+            print_item(format_, LicencePreviewOut.of(preview))
+            return
         out.print(f"licences now: {preview.licences_now}")
         out.print(f"licences next period: {preview.licences_next_period}")
         out.print(f"total due today: {preview.total_due_today}")

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadbill.accounts.models import Account
 from leadbill.auth.dependencies import Caller, DbSession, acting_key, allow, owns, visible_account
 from leadbill.auth.idempotency import LeadbillRoute
 from leadbill.auth.service import STAFF_READERS, Principal, Role
@@ -19,7 +18,6 @@ from leadbill.billing.models import Invoice
 from leadbill.console import now
 from leadbill.errors import InvalidInput
 from leadbill.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page_info
-from leadbill.plans.models import Plan
 from leadbill.plans.service import get_plan
 from leadbill.schemas import PROBLEM_RESPONSES, money
 from leadbill.subscriptions import service
@@ -30,7 +28,6 @@ from leadbill.subscriptions.schemas import (
     InvoiceRef,
     LicencePreviewOut,
     LicencesIn,
-    PeriodOut,
     PlanChangeIn,
     SubscriptionCreate,
     SubscriptionOut,
@@ -48,41 +45,6 @@ SubscriptionId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 WRITERS = (Role.ADMIN, Role.BILLING)
 LICENCE_BUYERS = (Role.ADMIN, Role.BILLING, Role.CUSTOMER)
 TIMING: dict[str, bool | None] = {"default": None, "now": True, "period_end": False}
-
-
-def _out(session: Session, subscription: Subscription) -> SubscriptionOut:
-    account = session.get_one(Account, subscription.account_id)
-    plan = session.get_one(Plan, subscription.plan_id)
-    cancellation = service.cancellation_of(session, subscription)
-    return SubscriptionOut(
-        id=subscription.id,
-        account=account.code,
-        plan=plan.code,
-        status=subscription.status,
-        licences=subscription.licences,
-        licences_next_period=(
-            subscription.licences
-            if subscription.scheduled_licences is None
-            else subscription.scheduled_licences
-        ),
-        scheduled_plan=(
-            session.get_one(Plan, subscription.scheduled_plan_id).code
-            if subscription.scheduled_plan_id is not None
-            else None
-        ),
-        current_period=PeriodOut(
-            index=subscription.current_period_index,
-            start=subscription.current_period_start,
-            end=subscription.current_period_end,
-        ),
-        cancel_at_period_end=subscription.cancel_at_period_end,
-        cancel_requested_at=subscription.cancel_requested_at,
-        cancel_requested_by=subscription.cancel_requested_by,
-        ends_at=cancellation.ends_at if cancellation else subscription.ended_at,
-        renewals_before_end=list(cancellation.renewals) if cancellation else [],
-        ended_at=subscription.ended_at,
-        created_at=subscription.created_at,
-    )
 
 
 def _visible(
@@ -107,7 +69,7 @@ def create_subscription(
     subscription = service.create_subscription(
         session, account=account, plan=plan, start=body.start, licences=body.licences
     )
-    return _out(session, subscription)
+    return SubscriptionOut.of(session, subscription)
 
 
 @router.get("", response_model=SubscriptionPage)
@@ -131,7 +93,8 @@ def list_subscriptions(
         query = query.where(Subscription.id > after)
     rows = list(session.scalars(query))
     return SubscriptionPage(
-        data=[_out(session, s) for s in rows], page=page_info(rows, limit, lambda s: s.id)
+        data=[SubscriptionOut.of(session, s) for s in rows],
+        page=page_info(rows, limit, lambda s: s.id),
     )
 
 
@@ -141,7 +104,7 @@ def get_subscription(
 ) -> SubscriptionOut:
     """One subscription by id."""
     subscription = _visible(session, caller, subscription_id, *READERS)
-    return _out(session, subscription)
+    return SubscriptionOut.of(session, subscription)
 
 
 @router.post("/{subscription_id}/cancel", response_model=SubscriptionOut)
@@ -159,7 +122,7 @@ def cancel_subscription(
     cancelled = service.cancel_subscription(
         session, subscription, at, by=acting_key(session, caller), clock=clock
     )
-    return _out(session, cancelled)
+    return SubscriptionOut.of(session, cancelled)
 
 
 def _invoice_ref(invoice: Invoice | None) -> InvoiceRef | None:
@@ -173,7 +136,7 @@ def _invoice_ref(invoice: Invoice | None) -> InvoiceRef | None:
 def _change_out(session: Session, result: service.ChangeResult) -> ChangeOut:
     subscription = service.get_subscription(session, result.change.subscription_id)
     return ChangeOut(
-        subscription=_out(session, subscription),
+        subscription=SubscriptionOut.of(session, subscription),
         kind=result.change.kind,
         requested_at=result.change.requested_at,
         effective_at=result.change.effective_at,
@@ -259,10 +222,4 @@ def preview_licences(
     preview = service.preview_licence_change(
         session, subscription, change, now(), actor=_actor(caller)
     )
-    currency = preview.total_due_today.currency
-    return LicencePreviewOut(
-        licences_now=preview.licences_now,
-        licences_next_period=preview.licences_next_period,
-        total_due_today=money(preview.total_due_today.amount, currency),
-        next_renewal_amount=money(preview.next_renewal_amount.amount, currency),
-    )
+    return LicencePreviewOut.of(preview)

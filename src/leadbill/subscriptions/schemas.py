@@ -6,9 +6,15 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
+from leadbill.accounts.models import Account
+from leadbill.core.proration import LicencePreview
 from leadbill.pagination import PageInfo
-from leadbill.schemas import Instant, MoneyOut, RequestModel
+from leadbill.plans.models import Plan
+from leadbill.schemas import Instant, MoneyOut, RequestModel, money
+from leadbill.subscriptions.models import Subscription
+from leadbill.subscriptions.service import cancellation_of
 
 
 class SubscriptionCreate(RequestModel):
@@ -52,6 +58,42 @@ class SubscriptionOut(BaseModel):
     )
     ended_at: datetime | None
     created_at: datetime
+
+    @classmethod
+    def of(cls, session: Session, subscription: Subscription) -> SubscriptionOut:
+        """The API shape of a stored subscription."""
+        account = session.get_one(Account, subscription.account_id)
+        plan = session.get_one(Plan, subscription.plan_id)
+        cancellation = cancellation_of(session, subscription)
+        return cls(
+            id=subscription.id,
+            account=account.code,
+            plan=plan.code,
+            status=subscription.status,
+            licences=subscription.licences,
+            licences_next_period=(
+                subscription.licences
+                if subscription.scheduled_licences is None
+                else subscription.scheduled_licences
+            ),
+            scheduled_plan=(
+                session.get_one(Plan, subscription.scheduled_plan_id).code
+                if subscription.scheduled_plan_id is not None
+                else None
+            ),
+            current_period=PeriodOut(
+                index=subscription.current_period_index,
+                start=subscription.current_period_start,
+                end=subscription.current_period_end,
+            ),
+            cancel_at_period_end=subscription.cancel_at_period_end,
+            cancel_requested_at=subscription.cancel_requested_at,
+            cancel_requested_by=subscription.cancel_requested_by,
+            ends_at=cancellation.ends_at if cancellation else subscription.ended_at,
+            renewals_before_end=list(cancellation.renewals) if cancellation else [],
+            ended_at=subscription.ended_at,
+            created_at=subscription.created_at,
+        )
 
 
 class SubscriptionPage(BaseModel):
@@ -118,3 +160,14 @@ class LicencePreviewOut(BaseModel):
     licences_next_period: int
     total_due_today: MoneyOut
     next_renewal_amount: MoneyOut
+
+    @classmethod
+    def of(cls, preview: LicencePreview) -> LicencePreviewOut:
+        """The API shape of a licence change's preview."""
+        currency = preview.total_due_today.currency
+        return cls(
+            licences_now=preview.licences_now,
+            licences_next_period=preview.licences_next_period,
+            total_due_today=money(preview.total_due_today.amount, currency),
+            next_renewal_amount=money(preview.next_renewal_amount.amount, currency),
+        )

@@ -6,7 +6,9 @@ import typer
 from rich.table import Table
 
 from leadbill.console import now, out, parse_date, unit_of_work
+from leadbill.output import OutputFormat, format_option, print_items
 from leadbill.taxes import service
+from leadbill.taxes.schemas import TaxRateOut
 
 app = typer.Typer(help="Tax rates: add them, end them, list them.", no_args_is_help=True)
 
@@ -47,9 +49,16 @@ def end(
 
 
 @app.command("list")
-def list_(country: str | None = typer.Option(None, help="Only this country's rates")) -> None:
+def list_(
+    country: str | None = typer.Option(None, help="Only this country's rates"),
+    format_: OutputFormat = format_option(),
+) -> None:
     """List the tax rates by country, region and first day."""
     with unit_of_work() as session:
+        if format_ is not OutputFormat.TABLE:
+            found = service.list_rates(session, country=country)
+            print_items(format_, TaxRateOut, [TaxRateOut.of(rate) for rate in found])
+            return
         table = Table("id", "name", "rate %", "country", "region", "from", "to")
         for rate in service.list_rates(session, country=country):
             table.add_row(

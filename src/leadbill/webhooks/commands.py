@@ -9,8 +9,15 @@ from rich.table import Table
 
 from leadbill.accounts.service import get_account
 from leadbill.console import instant_option, now, out, unit_of_work
+from leadbill.output import OutputFormat, format_option, print_item, print_items
 from leadbill.webhooks import service
 from leadbill.webhooks.events import EVENT_TYPES
+from leadbill.webhooks.schemas import (
+    WebhookAttemptOut,
+    WebhookDeliveryDetail,
+    WebhookDeliveryOut,
+    WebhookEndpointOut,
+)
 
 app = typer.Typer(help="Webhooks: endpoints, deliveries, redelivery.", no_args_is_help=True)
 
@@ -49,11 +56,16 @@ def add(
 @app.command("list")
 def list_(
     removed: bool = typer.Option(False, "--removed", help="Include removed endpoints"),
+    format_: OutputFormat = format_option(),
 ) -> None:
     """List the endpoints with their event types and account."""
     with unit_of_work() as session:
         rows = service.list_endpoints(session, limit=10_000, removed=removed)
         types = service.event_types_of(session, [endpoint.id for endpoint, _ in rows])
+        if format_ is not OutputFormat.TABLE:
+            shapes = [WebhookEndpointOut.of(e, code, types[e.id]) for e, code in rows]
+            print_items(format_, WebhookEndpointOut, shapes)
+            return
         table = Table("id", "url", "events", "account", "description", "created", "removed")
         for endpoint, code in rows:
             table.add_row(
@@ -85,6 +97,7 @@ def deliveries(
     account: str | None = typer.Option(None, help="Only this account's events"),
     event: str | None = typer.Option(None, "--event", help="Only this event type"),
     limit: int = typer.Option(50, min=1, max=10_000, help="How many, newest first"),
+    format_: OutputFormat = format_option(),
 ) -> None:
     """The delivery log, newest first: status, attempts, last answer."""
     with unit_of_work() as session:
@@ -96,6 +109,9 @@ def deliveries(
             event_type=event,
             limit=limit,
         )
+        if format_ is not OutputFormat.TABLE:
+            print_items(format_, WebhookDeliveryOut, [WebhookDeliveryOut.of(r) for r in rows])
+            return
         table = Table(
             "id", "endpoint", "event", "account", "message id", "status", "attempts", "last"
         )
@@ -120,11 +136,23 @@ def deliveries(
 
 
 @app.command("show")
-def show(delivery_id: int = typer.Argument(..., help="The delivery's id")) -> None:
+def show(
+    delivery_id: int = typer.Argument(..., help="The delivery's id"),
+    format_: OutputFormat = format_option(),
+) -> None:
     """One delivery: its body and every attempt (status code, duration, error)."""
     with unit_of_work() as session:
         row = service.get_delivery(session, delivery_id)
         d = row.delivery
+        if format_ is not OutputFormat.TABLE:
+            attempts = service.attempts_of(session, delivery_id)
+            detail = WebhookDeliveryDetail(
+                **WebhookDeliveryOut.of(row).model_dump(),
+                body=service.body_of(session, d),
+                attempt_log=[WebhookAttemptOut.of(attempt) for attempt in attempts],
+            )
+            print_item(format_, detail)
+            return
         out.print(
             f"delivery {d.id}: {row.event_type} of {row.account} to endpoint {d.endpoint_id}, "
             f"{d.status}, message id {row.message_id}"
