@@ -82,14 +82,14 @@ def test_a_database_with_leads_and_invoices_goes_down_to_0005_and_up_again(
 ) -> None:
     """An installation with data upgrades through every later migration, keeping every row
     (SQLite copies a table to alter it, with foreign keys pointing at it)."""
-    from tests.integration.usage_fixtures import START, ingest, lead_rows, plan, subscribed
+    from tests.integration.usage_fixtures import ingest, lead_rows, plan, subscribed
 
     sessions = session_factory(engine)
     with sessions.begin() as session:
         customer = subscribed(session, "kept", plan(session, "pkg-kept", "100.00", 1, "5.00"))
         rows = lead_rows(customer, "L1", utc(2026, 1, 5), [utc(2026, 1, 5, 1)])
         rows += lead_rows(customer, "L2", utc(2026, 1, 6), [utc(2026, 1, 6, 1)])
-        ingest(session, rows, START)
+        ingest(session, rows, utc(2026, 1, 7))
     run_billing(sessions, utc(2026, 2, 1))
     tables = ("accounts", "leads", "lead_events", "invoices", "invoice_lines")
     before = _row_counts(engine, tables)

@@ -26,7 +26,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("seats") as batch:
-        batch.drop_column("created_by")
-    with op.batch_alter_table("subscriptions") as batch:
-        batch.drop_column("cancel_requested_by")
+    # Plain columns without constraints: SQLite (3.35+) drops them in place, so the
+    # tables that many others point at are never recreated (a recreated subscriptions
+    # table fails its foreign keys).
+    op.execute("ALTER TABLE seats DROP COLUMN created_by")
+    op.execute("ALTER TABLE subscriptions DROP COLUMN cancel_requested_by")
