@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Table, bindparam, select, text, update
+from sqlalchemy import Table, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 import leadbill.models  # noqa: F401  (every table, so that foreign keys resolve)
 from leadbill.accounts.models import Account
 from leadbill.billing.models import Invoice, InvoiceLine
+from leadbill.bulk import bulk_insert, is_postgresql, unnest_source
 from leadbill.core.plans import CountingPolicy
 from leadbill.db import Base, UTCDateTime
 from leadbill.leads.models import Lead
@@ -114,119 +115,6 @@ def plans_by_id(session: Session, plan_ids: Iterable[int]) -> dict[int, Plan]:
     return {plan.id: plan for plan in session.scalars(select(Plan).where(Plan.id.in_(ids)))}
 
 
-def _is_postgresql(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
-def _column_type(column: Any) -> Any:
-    """A column's type; a foreign key column declared without one takes its referenced column's."""
-    if column.foreign_keys and column.type._isnull:
-        return next(iter(column.foreign_keys)).column.type
-    return column.type
-
-
-def _json_texts(documents: Iterable[Any]) -> list[str | None]:
-    """JSON documents as text; one shared by many rows (an issuer's snapshot) is encoded once."""
-    encoded: dict[int, str] = {}
-    texts: list[str | None] = []
-    for document in documents:
-        if document is None:
-            texts.append(None)
-            continue
-        found = encoded.get(id(document))
-        if found is None:
-            found = encoded[id(document)] = json.dumps(document)
-        texts.append(found)
-    return texts
-
-
-def _unnest(
-    session: Session, table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]
-) -> tuple[str, dict[str, list[Any]]]:
-    """PostgreSQL: `unnest(...)` of one typed array per column, and its parameters.
-
-    The statement text does not depend on the number of rows, so it is parsed and
-    planned once, and a whole batch travels as a handful of array parameters.
-    """
-    dialect = session.get_bind().dialect
-    casts, params = [], {}
-    for number, name in enumerate(columns):
-        column_type = _column_type(table.c[name])
-        sql_type = column_type.compile(dialect=dialect)
-        if isinstance(column_type, JSON):
-            # A JSON document travels as its text, cast to json[] like any array.
-            casts.append(f"CAST(CAST(:a{number} AS TEXT[]) AS {sql_type}[])")
-            params[f"a{number}"] = _json_texts(row[name] for row in rows)
-            continue
-        casts.append(f"CAST(:a{number} AS {sql_type}[])")
-        params[f"a{number}"] = [row[name] for row in rows]
-    return f"unnest({', '.join(casts)})", params
-
-
-def _quoted(session: Session, columns: Sequence[str]) -> str:
-    quote = session.get_bind().dialect.identifier_preparer.quote
-    return ", ".join(quote(name) for name in columns)
-
-
-def _bulk_insert(
-    session: Session, table: Table, rows: Sequence[dict[str, Any]], returning: str = ""
-) -> Any:
-    """Insert rows in one statement per chunk; on PostgreSQL from arrays via unnest."""
-    columns = list(rows[0])
-    if _is_postgresql(session):
-        source, params = _unnest(session, table, columns, rows)
-        sql = f"INSERT INTO {table.name} ({_quoted(session, columns)}) SELECT * FROM {source}"
-        return session.execute(text(sql + (f" RETURNING {returning}" if returning else "")), params)
-    return _sqlite_insert(session, table, columns, rows, returning)
-
-
-# Bound parameters per SQLite statement (SQLite allows 32,766 since 3.32).
-SQLITE_VARIABLES = 30_000
-
-
-def _sqlite_insert(
-    session: Session,
-    table: Table,
-    columns: list[str],
-    rows: Sequence[dict[str, Any]],
-    returning: str,
-) -> list[Any]:
-    """SQLite: multi-row INSERT statements with the values converted once, by column.
-
-    Each value goes through its column type's own bind processor (SQLAlchemy's,
-    the same conversion as an ORM insert), but the statement is not compiled per
-    row: a billing batch writes thousands of rows of a dozen columns.
-    """
-    omitted = [c.name for c in table.c if c.name not in columns and c.default is not None]
-    if omitted:  # a Python-side default needs SQLAlchemy's own insert
-        raise ValueError(f"{table.name}: give {', '.join(omitted)} explicitly")
-    dialect = session.get_bind().dialect
-    processors = [
-        _column_type(table.c[name]).dialect_impl(dialect).bind_processor(dialect)
-        for name in columns
-    ]
-    converted = [[row[name] for name in columns] for row in rows]
-    for index, process in enumerate(processors):
-        if process is not None:
-            for values in converted:
-                values[index] = process(values[index])
-    placeholders = "(" + ", ".join("?" * len(columns)) + ")"
-    head = f"INSERT INTO {table.name} ({_quoted(session, columns)}) VALUES "
-    tail = f" RETURNING {returning}" if returning else ""
-    per_statement = max(1, SQLITE_VARIABLES // len(columns))
-    session.flush()  # as session.execute would: pending objects first
-    connection = session.connection()
-    returned: list[Any] = []
-    for start in range(0, len(converted), per_statement):
-        chunk = converted[start : start + per_statement]
-        sql = head + ", ".join([placeholders] * len(chunk)) + tail
-        flat = tuple(value for values in chunk for value in values)
-        result = connection.exec_driver_sql(sql, flat)
-        if returning:
-            returned.extend(result.all())
-    return returned
-
-
 # Every query below (counts, counts by category, leads by rank) joins the leads through
 # `_counted_join`, built from leads.policies.STORED_COUNTING (the stored form of
 # core.billability.decide), so the billing run, the summary, thresholds, plan advice
@@ -287,7 +175,7 @@ def _joined(values: Iterable[Any]) -> str:
 
 
 def _usage_params(session: Session, chunk: Sequence[ClosingPeriod]) -> dict[str, Any]:
-    if _is_postgresql(session):
+    if is_postgresql(session):
         # The spans of a batch share a few boundaries: each is written once.
         instants: dict[datetime, str] = {}
 
@@ -473,7 +361,7 @@ def counted_leads_at_ranks(
     found: dict[tuple[int, int, int], RankedLead] = {}
     if policy not in _POLICY_USAGE:
         return found
-    postgresql = _is_postgresql(session)
+    postgresql = is_postgresql(session)
     tail = _RANKED_TAIL.format(
         counted_at=counted_at_column(policy),
         collate='COLLATE "C"' if postgresql else "",
@@ -555,14 +443,14 @@ def insert_invoices(session: Session, rows: Sequence[dict[str, Any]]) -> dict[tu
     """Bulk insert boundary invoices; their ids keyed by (subscription id, boundary index)."""
     if not rows:
         return {}
-    result = _bulk_insert(session, invoices, rows, returning="id, subscription_id, boundary_index")
+    result = bulk_insert(session, invoices, rows, returning="id, subscription_id, boundary_index")
     return {(int(sub), int(boundary)): int(id_) for id_, sub, boundary in result}
 
 
 def insert_lines(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Bulk insert invoice lines."""
     if rows:
-        _bulk_insert(session, invoice_lines, rows)
+        bulk_insert(session, invoice_lines, rows)
 
 
 def insert_periods(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -570,8 +458,8 @@ def insert_periods(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
     period_rows = [{key: value for key, value in row.items() if key != "plan_id"} for row in rows]
-    _bulk_insert(session, periods, period_rows)
-    _bulk_insert(session, segments, rows)
+    bulk_insert(session, periods, period_rows)
+    bulk_insert(session, segments, rows)
 
 
 _SUBSCRIPTION_UPDATE = {
@@ -592,12 +480,12 @@ def update_subscriptions(session: Session, rows: Sequence[dict[str, Any]]) -> No
     """Bulk update the billed subscriptions: their new current period, or their end."""
     if not rows:
         return
-    if _is_postgresql(session):
+    if is_postgresql(session):
         renamed = [
             {column: row[key] for key, column in _SUBSCRIPTION_UPDATE.items()} for row in rows
         ]
         columns = list(_SUBSCRIPTION_UPDATE.values())
-        source, params = _unnest(session, subscriptions, columns, renamed)
+        source, params = unnest_source(session, subscriptions, columns, renamed)
         assignments = ", ".join(f"{name} = u.{name}" for name in columns[1:])
         session.execute(
             text(

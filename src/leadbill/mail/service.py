@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
+from leadbill.bulk import bulk_insert
 from leadbill.core.errors import RuleViolation
 from leadbill.core.periods import require_utc
 from leadbill.db import Base
@@ -92,10 +93,8 @@ def _queue(
         return 0
     due = _utc(created_at, "created_at") if created_at else datetime.now(UTC)
     rows = _rows(session, kind, documents, due)
-    for offset in range(0, len(rows), CHUNK):
-        chunk = rows[offset : offset + CHUNK]
-        # Every row of one insert has the same keys, so this is one executemany.
-        session.execute(insert(messages_table), [_complete(row) for row in chunk])
+    # One set-based insert (a billing batch queues one message per invoice).
+    bulk_insert(session, messages_table, [_complete(row) for row in rows])
     return len(rows)
 
 
