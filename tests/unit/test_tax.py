@@ -26,6 +26,7 @@ from leadbill.core.tax import (
     check_rate,
     credited_tax,
     decide_tax,
+    document_amounts,
     document_totals,
     line_tax,
     taxed_lines,
@@ -241,6 +242,9 @@ def test_tax_net_plus_tax_is_gross_for_every_invoice(
     assert sum((s.tax for s in totals.subtotals), eur("0.00")) == totals.tax
     for item in lines:
         assert item.tax_or_zero.amount == item.tax_or_zero.amount.quantize(Decimal("0.01"))
+    # What an invoice row stores is the same net, tax and due.
+    amounts_only = document_amounts(lines, "EUR")
+    assert amounts_only == (totals.net.amount, totals.tax.amount, totals.due.amount)
 
 
 @settings(deadline=None)

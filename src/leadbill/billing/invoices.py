@@ -29,7 +29,7 @@ from leadbill.core.errors import RuleViolation
 from leadbill.core.money import Money
 from leadbill.core.periods import require_utc
 from leadbill.core.rating import Line, LineKind
-from leadbill.core.tax import TaxDecision, document_totals, taxed_lines
+from leadbill.core.tax import TaxDecision, document_amounts, taxed_lines
 from leadbill.errors import Conflict, InvalidInput, NotFound, from_rule
 from leadbill.mail.service import queue_invoices_issued
 from leadbill.webhooks import events as webhook_events
@@ -97,12 +97,8 @@ def stored_lines(rows: Sequence[InvoiceLine], currency: str) -> list[Line]:
 
 def totals_of(lines: Sequence[Line], currency: str) -> dict[str, Decimal]:
     """The total columns of an invoice with these lines: net, tax and the total to pay."""
-    totals = document_totals(lines, currency)
-    return {
-        "net_total": totals.net.amount,
-        "tax_total": totals.tax.amount,
-        "total": totals.due.amount,
-    }
+    net, tax, due = document_amounts(lines, currency)
+    return {"net_total": net, "tax_total": tax, "total": due}
 
 
 def finalized_fields(

@@ -52,7 +52,7 @@ from leadbill.errors import InvalidInput, from_rule
 from leadbill.mail.service import queue_invoices_issued
 from leadbill.plans.service import terms
 from leadbill.webhooks import events as webhook_events
-from leadbill.webhooks.service import Event, emit_many
+from leadbill.webhooks.service import Event, emit_many, subscribed_types
 
 # A batch that collides with a concurrent run is retried this many times.
 MAX_ATTEMPTS = 5
@@ -328,21 +328,31 @@ def rate_boundaries(
     return rated
 
 
+_INVOICE_EVENTS = frozenset({webhook_events.INVOICE_FINALIZED, webhook_events.INVOICE_PAID})
+_BATCH_EVENTS = _INVOICE_EVENTS | {
+    webhook_events.SUBSCRIPTION_RENEWED,
+    webhook_events.SUBSCRIPTION_CANCELLED,
+}
+
+
 def _webhook_events(
     rated: list[tuple[Boundary, list[Line]]],
     rows: list[dict[str, Any]],
     ids: dict[tuple[int, int], int],
     plans: dict[int, PlanTerms],
+    wanted: set[str],
 ) -> list[Event]:
     """The batch's webhook events, from the rows it writes.
 
     Each invoice finalized (and paid when nothing is due), each subscription
-    renewed (a period opened) or cancelled (its cancellation took effect).
+    renewed (a period opened) or cancelled (its cancellation took effect); only
+    of the `wanted` types (those some endpoint subscribes to), since an event no
+    endpoint wants is not written.
     """
     found: list[Event] = []
     for (b, _lines), row in zip(rated, rows, strict=True):
         due = b.subscription
-        if row["number"] is not None:
+        if row["number"] is not None and wanted & _INVOICE_EVENTS:
             data = webhook_events.invoice_data(
                 id=ids[(due.id, b.index)],
                 number=row["number"],
@@ -359,6 +369,8 @@ def _webhook_events(
             if row["status"] == "paid":
                 found.append(Event(due.account_id, webhook_events.INVOICE_PAID, data, b.at))
         if b.opening is not None:
+            if webhook_events.SUBSCRIPTION_RENEWED not in wanted:
+                continue
             data = webhook_events.subscription_renewed_data(
                 subscription_id=due.id,
                 plan=plans[next_plan_id(due)].code,
@@ -368,7 +380,7 @@ def _webhook_events(
                 licences=next_licences(due),
             )
             found.append(Event(due.account_id, webhook_events.SUBSCRIPTION_RENEWED, data, b.at))
-        else:
+        elif webhook_events.SUBSCRIPTION_CANCELLED in wanted:
             data = webhook_events.subscription_cancelled_data(
                 subscription_id=due.id,
                 plan=plans[closing_plan_id(b)].code,
@@ -464,7 +476,8 @@ def _bill_batch(
     record_applications(session, credits, ids)
     repository.update_subscriptions(session, _subscription_rows(boundaries))
     # The webhook outbox is written by this batch's transaction: one bulk insert per table.
-    emit_many(session, _webhook_events(rated, rows, ids, plan_cache))
+    wanted = subscribed_types(session, _BATCH_EVENTS)
+    emit_many(session, _webhook_events(rated, rows, ids, plan_cache, wanted))
     # And the mail outbox: an "invoice issued" message per finalized invoice (one insert).
     queue_invoices_issued(
         session,

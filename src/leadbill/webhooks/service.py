@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -71,6 +71,14 @@ def message_body(event_type: str, account_code: str, data: dict[str, Any], at: d
         "data": {"account": account_code, **data},
     }
     return json.dumps(envelope, separators=(",", ":"), ensure_ascii=False)
+
+
+def subscribed_types(session: Session, event_types: Iterable[str]) -> set[str]:
+    """Those of `event_types` that some live endpoint subscribes to (one query).
+
+    A producer of many events asks first, so as not to build events no endpoint wants.
+    """
+    return {s.event_type for s in repository.subscribers(session, event_types)}
 
 
 def emit_many(
