@@ -79,8 +79,8 @@ def demo(
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on"),
-    port: int = typer.Option(8000, help="Port to listen on"),
-    workers: int = typer.Option(1, min=1, help="Worker processes"),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on"),
+    workers: int = typer.Option(1, min=1, max=64, help="Worker processes"),
     access_log: bool = typer.Option(True, help="Log every request (off: errors only)"),
 ) -> None:
     """Serve the REST API (/v1, OpenAPI at /openapi.json) and the portal (/portal) with uvicorn."""

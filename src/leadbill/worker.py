@@ -204,11 +204,13 @@ def worker(
         "(default: LEADBILL_BILLING_INTERVAL_MINUTES, else 5)",
     ),
     timeout: float = typer.Option(10.0, min=0.1, help="HTTP and SMTP timeout in seconds"),
-    max_attempts: int = typer.Option(8, min=1, help="Attempts before a delivery fails"),
+    max_attempts: int = typer.Option(8, min=1, max=100, help="Attempts before a delivery fails"),
     backoff: float = typer.Option(30.0, min=0, help="Seconds before the second attempt"),
     backoff_cap: float = typer.Option(21600.0, min=0, help="Longest wait between attempts"),
-    batch_size: int = typer.Option(20, min=1, help="Deliveries claimed per round"),
-    concurrency: int = typer.Option(4, min=1, help="POSTs or SMTP sessions in flight at once"),
+    batch_size: int = typer.Option(20, min=1, max=1000, help="Deliveries claimed per round"),
+    concurrency: int = typer.Option(
+        4, min=1, max=64, help="POSTs or SMTP sessions in flight at once"
+    ),
 ) -> None:
     """Bill every period that ended (every 5 minutes by default) and deliver the outboxes:
     signed webhook POSTs and e-mail over SMTP, retried with backoff."""

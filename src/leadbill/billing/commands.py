@@ -59,7 +59,7 @@ def _account_codes(session: Session, account_ids: set[int]) -> dict[int, str]:
 
 def bill(
     as_of: str = typer.Option(..., "--as-of", help="Bill every period that ended by this instant"),
-    batch_size: int = typer.Option(500, help="Subscriptions per transaction"),
+    batch_size: int = typer.Option(500, min=1, max=10_000, help="Subscriptions per transaction"),
     draft: bool = typer.Option(False, "--draft", help="Leave the invoices as drafts"),
     allow_future: bool = typer.Option(
         False,

@@ -61,7 +61,9 @@ def _period_text(period: Period) -> str:
 def call_report(
     account: str = typer.Argument(..., help="Account code"),
     as_of: str | None = typer.Option(None, help="RFC 3339 instant (default: now)"),
-    period: int | None = typer.Option(None, help="Period number (0 is the first)"),
+    period: int | None = typer.Option(
+        None, min=0, max=100_000, help="Period number (0 is the first)"
+    ),
     date: str | None = typer.Option(
         None,
         help="Report the period containing this date (local midnight in the account's "

@@ -90,7 +90,9 @@ def remove(endpoint_id: int = typer.Argument(..., help="The endpoint's id")) -> 
 
 @app.command("deliveries")
 def deliveries(
-    endpoint: int | None = typer.Option(None, help="Only deliveries to this endpoint id"),
+    endpoint: int | None = typer.Option(
+        None, min=1, max=2**63 - 1, help="Only deliveries to this endpoint id"
+    ),
     status: str | None = typer.Option(
         None, help="pending, sending, delivered, failed or cancelled"
     ),
