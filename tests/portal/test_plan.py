@@ -258,6 +258,29 @@ def test_r6_cancelling_asks_for_confirmation_and_shows_the_end_date(
     assert refused.status_code == 409 and "is cancelled at its period end" in refused.text
 
 
+def test_r6_when_billing_lags_the_clock_cancelling_says_the_real_end_and_the_renewal(
+    agent_client: TestClient, sessions: sessionmaker[Session], clock: list[datetime]
+) -> None:
+    # The agent's April period ended on May 1, but no billing run has closed it yet.
+    clock[0] = utc(2026, 5, 20)
+    client = agent_client
+    sign_in(client, AGENT_USER)
+    confirm = client.get("/portal/plan/cancel")
+    assert _figure(confirm.text, "ends_at") == "2026-06-01 00:00"
+    assert "still renews on 2026-05-01 00:00" in _text(confirm.text)
+    assert "Cancelling takes effect at the end of the current period, on 2026-06-01" in _text(
+        client.get("/portal/plan").text
+    )
+    client.post("/portal/plan/cancel", data={"csrf_token": csrf_of(confirm.text)})
+    page = client.get("/portal/plan").text
+    assert (
+        "Your subscription is cancelled. It ends at the end of the current period, on "
+        "2026-06-01 00:00 (UTC). Billing has not closed every past period yet: it still "
+        "renews on 2026-05-01 00:00 and invoices that fee before it ends." in page
+    )
+    assert _figure(page, "ends_at") == "2026-06-01 00:00"
+
+
 def test_plan_forms_without_the_csrf_token_are_refused(
     agent_client: TestClient, sessions: sessionmaker[Session]
 ) -> None:

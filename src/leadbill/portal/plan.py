@@ -39,6 +39,7 @@ from leadbill.subscriptions.models import Subscription
 from leadbill.subscriptions.service import (
     PlanChangePreview,
     cancel_subscription,
+    cancellation_at,
     cancellation_of,
     change_plan,
     current_subscription,
@@ -98,6 +99,9 @@ def _page(
         plan=plan,
         plan_terms=terms(plan),
         scheduled=scheduled,
+        # When it ends, and what still renews first (billing may lag the clock).
+        cancellation=cancellation_of(db, subscription)
+        or cancellation_at(db, subscription, clock_of(request)),
         others=[(other, terms(other)) for other in others],
         advice=advice,
         no_advice=no_advice,
@@ -256,6 +260,8 @@ def cancel_confirmation(request: Request, visitor: SignedIn, db: DbSession) -> R
         title="Cancel the subscription",
         account=account,
         subscription=subscription,
+        cancellation=cancellation_of(db, subscription)
+        or cancellation_at(db, subscription, clock_of(request)),
         plan=db.get_one(Plan, subscription.plan_id),
     )
 
@@ -279,10 +285,15 @@ def cancel(
     # When billing lags the clock the period the cancellation falls in is a later one.
     cancellation = cancellation_of(db, subscription)
     ends_at = cancellation.ends_at if cancellation else subscription.current_period_end
-    set_flash(
-        db,
-        visitor,
+    renewals = cancellation.renewals if cancellation else ()
+    zone = account.time_zone
+    message = (
         f"Your subscription is cancelled. It ends at the end of the current period, on "
-        f"{local(ends_at, account.time_zone)} ({account.time_zone}).",
+        f"{local(ends_at, zone)} ({zone})."
     )
+    if renewals:
+        dates = ", ".join(local(at, zone) for at in renewals)
+        message += f" Billing has not closed every past period yet: it still renews on {dates}"
+        message += " and invoices that fee before it ends."
+    set_flash(db, visitor, message)
     return redirect("/portal/plan")

@@ -188,6 +188,15 @@ def cancellation_of(session: Session, subscription: Subscription) -> Cancellatio
     """The subscription's cancellation and what it will do; None when it is not cancelled."""
     if subscription.status != "active" or not subscription.cancel_at_period_end:
         return None
+    return cancellation_at(
+        session, subscription, subscription.cancel_requested_at, subscription.cancel_requested_by
+    )
+
+
+def cancellation_at(
+    session: Session, subscription: Subscription, at: datetime | None, by: str | None = None
+) -> Cancellation:
+    """What a cancellation made at `at` does (or would do) to the subscription as stored."""
     account = session.get_one(Account, subscription.account_id)
     plan = session.get_one(Plan, subscription.plan_id)
     current = Period(
@@ -195,14 +204,13 @@ def cancellation_of(session: Session, subscription: Subscription) -> Cancellatio
         subscription.current_period_start,
         subscription.current_period_end,
     )
-    at = subscription.cancel_requested_at
     periods = periods_to_cancellation(
         current, subscription.anchor_at, account.time_zone, Interval(plan.interval), at
     )
     backdated = at is not None and at < current.start
     return Cancellation(
         requested_at=at,
-        requested_by=subscription.cancel_requested_by,
+        requested_by=by,
         ends_at=periods[-1].end,
         renewals=tuple(period.start for period in periods[1:]),
         uncredited=current.start if backdated else None,
