@@ -235,6 +235,23 @@ def test_an_invalid_recipient_is_refused_naming_the_field(
     assert [a.recipients for a in handler.arrived] == [["ap@acme.test"]]
 
 
+def test_an_account_is_refused_an_address_that_no_mail_can_reach(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session, session.begin(), pytest.raises(InvalidInput) as refused:
+        create_account(
+            session,
+            code="odd",
+            name="Odd",
+            currency="USD",
+            time_zone="UTC",
+            billing_email="odd@localhost",
+            as_of=START,
+        )
+    assert refused.value.field == "billing_email"
+    assert "'odd@localhost' is not an e-mail address" in refused.value.reason
+
+
 def test_an_account_address_that_is_not_one_fails_its_message_and_billing_goes_on(
     sessions: sessionmaker[Session], smtp: tuple[Handler, SmtpServer], t0: datetime
 ) -> None:
@@ -246,9 +263,11 @@ def test_an_account_address_that_is_not_one_fails_its_message_and_billing_goes_o
             name="Odd",
             currency="USD",
             time_zone="UTC",
-            billing_email="odd@localhost",  # an account address accepted before mail existed
+            billing_email="odd@example.com",
             as_of=START,
         )
+        # An address stored before addresses were checked (create_account refuses it now).
+        customer.billing_email = "odd@localhost"
         create_subscription(
             session,
             account=customer,

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
+from leadbill.core.email_address import check_email
 from leadbill.core.errors import RuleViolation
 from leadbill.core.money import check_currency
 from leadbill.core.periods import check_time_zone, require_utc
@@ -28,9 +29,8 @@ def create_account(
     code = code.strip()
     if not code:
         raise InvalidInput("code", "must not be empty")
-    if "@" not in billing_email:
-        raise InvalidInput("billing_email", f"{billing_email!r} is not an e-mail address")
     try:
+        billing_email = check_email(billing_email, "billing_email")
         currency = check_currency(currency)
         check_time_zone(time_zone)
         created_at = require_utc(as_of, "as_of")

@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from leadbill.billing.models import NumberSequence
+from leadbill.core.email_address import check_email
 from leadbill.core.errors import RuleViolation
 from leadbill.core.money import check_currency
 from leadbill.core.periods import require_utc
@@ -115,8 +116,11 @@ def _apply(session: Session, entity: BillingEntity, fields: EntityFields) -> Non
         except RuleViolation as error:  # core names it "currency"
             raise InvalidInput("default_currency", error.reason) from None
     email = values.get("email", entity.email)
-    if fields.email is not None and email and "@" not in email:
-        raise InvalidInput("email", f"{email!r} is not an e-mail address")
+    if fields.email is not None and email:
+        try:
+            values["email"] = check_email(email, "email")
+        except RuleViolation as error:
+            raise from_rule(error) from None
     if fields.invoice_prefix is not None:
         values["invoice_prefix"] = _prefix("invoice_prefix", fields.invoice_prefix)
     if fields.credit_note_prefix is not None:

@@ -20,9 +20,11 @@ from sqlalchemy.orm import Session
 from leadbill.accounts.models import Account
 from leadbill.accounts.service import get_account
 from leadbill.auth.service import Role
+from leadbill.core.email_address import check_email
+from leadbill.core.errors import RuleViolation
 from leadbill.core.periods import require_utc
 from leadbill.core.wording import count_of
-from leadbill.errors import Conflict, InvalidInput
+from leadbill.errors import Conflict, InvalidInput, from_rule
 from leadbill.portal.models import User
 from leadbill.settings import Settings
 
@@ -70,10 +72,10 @@ class LockoutPolicy:
 
 def normalised_email(value: str) -> str:
     """An e-mail as stored and looked up: trimmed and case-folded."""
-    email = value.strip().lower()
-    if "@" not in email or len(email) > 254 or email.startswith("@") or email.endswith("@"):
-        raise InvalidInput("email", f"{value!r} is not an e-mail address")
-    return email
+    try:
+        return check_email(value, "email").lower()
+    except RuleViolation as error:
+        raise from_rule(error) from None
 
 
 def create_user(

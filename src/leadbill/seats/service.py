@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from leadbill.accounts.models import Account
 from leadbill.billing.invoices import issue_invoice
 from leadbill.billing.models import Invoice
+from leadbill.core.email_address import check_email
 from leadbill.core.errors import RuleViolation
 from leadbill.core.money import Money
 from leadbill.core.periods import require_not_ahead, require_utc
@@ -30,9 +31,11 @@ SEAT_CODE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 def _person(name: str | None, email: str | None, role: str) -> tuple[str, str]:
     if not name or not name.strip():
         raise InvalidInput(f"{role}_name", "must not be empty")
-    if not email or "@" not in email:
-        raise InvalidInput(f"{role}_email", f"{email!r} is not an e-mail address")
-    return name.strip(), email.strip()
+    try:
+        address = check_email(email, f"{role}_email")
+    except RuleViolation as error:
+        raise from_rule(error) from None
+    return name.strip(), address
 
 
 def create_seat(
