@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from leadbill.leads.models import LeadEvent
+from leadbill.leads.models import Lead, LeadEvent
 from tests.api.conftest import World
 
 
@@ -274,3 +274,36 @@ def test_a_batch_that_lost_a_race_is_run_again_then_503(
     assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
     assert busy.json()["type"] == "https://leadbill.dev/problems/busy"
     assert _stored(sessions) == 1
+
+
+def test_an_event_takes_every_column_of_the_csv_format(
+    client: TestClient, world: World, sessions: sessionmaker[Session]
+) -> None:
+    from leadbill.leads.csv_format import COLUMNS
+
+    event = _event(
+        1,
+        category="plumbing",
+        campaign="spring",
+        company="Acme Plumbing",
+        company_domain="acme-plumbing.com",
+    )
+    assert set(COLUMNS) - set(event) <= {
+        "name",
+        "phone",
+        "email",
+        "postal_code",
+        "source",
+        "call_result",
+        "duration_seconds",
+        "detail",
+    }
+    response = client.post(
+        "/v1/lead-events", json={"events": [event]}, headers=world.auth("ingest")
+    )
+    assert _results(response) == [("accepted", None, None)]
+    with sessions() as session:
+        lead = session.scalars(select(Lead).where(Lead.external_id == "L1")).one()
+    assert (lead.category, lead.campaign, lead.company) == ("plumbing", "spring", "Acme Plumbing")
+    properties = client.get("/openapi.json").json()["components"]["schemas"]["LeadEventIn"]
+    assert set(properties["properties"]) == set(COLUMNS)

@@ -82,6 +82,10 @@ class LeadEventIn(BaseModel):
         default=None, ge=0, le=MAX_DURATION_SECONDS, description="whole seconds, at most a day"
     )
     detail: str | None = _text("detail")
+    category: str | None = _text("category", "plumbing", "the lead's category (pay per lead)")
+    campaign: str | None = _text("campaign", "spring-promo", "the campaign it came from")
+    company: str | None = _text("company", None, "found contacts: the contact's company")
+    company_domain: str | None = _text("company_domain", None, "and its web domain")
     _problem: tuple[str, str] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
