@@ -29,6 +29,10 @@ from tests.integration.test_subscription_changes import APRIL, DAY_11, on_packag
 from tests.integration.usage_fixtures import ingest, lead_rows
 
 MAY = utc(2026, 5, 1)
+# When the dialler sends each group: after its last call (an event may not be dated
+# more than a day after it is received), before the upgrade and before May.
+RECEIVED_BEFORE = APRIL + timedelta(days=6)
+RECEIVED_AFTER = DAY_11 + timedelta(days=7)
 
 
 def _called(account: Account, prefix: str, first: datetime, count: int) -> list[dict[str, str]]:
@@ -60,9 +64,9 @@ def test_r7_summary_rates_each_segment_as_the_invoice_does(
 ) -> None:
     with sessions.begin() as session:
         account, subscription = on_package(session)
-        ingest(session, _called(account, "before", APRIL, 120), APRIL)
+        ingest(session, _called(account, "before", APRIL, 120), RECEIVED_BEFORE)
         _upgrade(session, subscription)
-        ingest(session, _called(account, "after", DAY_11, 150), DAY_11)
+        ingest(session, _called(account, "after", DAY_11, 150), RECEIVED_AFTER)
     with sessions.begin() as session:
         account = session.scalars(select(Account).filter_by(code="agent")).one()
         summary = billing_summary(session, account, utc(2026, 4, 30))
@@ -114,9 +118,9 @@ def test_r7_explain_lists_each_segment_leads_and_its_overage(
 ) -> None:
     with sessions.begin() as session:
         account, subscription = on_package(session)
-        ingest(session, _called(account, "before", APRIL, 120), APRIL)
+        ingest(session, _called(account, "before", APRIL, 120), RECEIVED_BEFORE)
         _upgrade(session, subscription)
-        ingest(session, _called(account, "after", DAY_11, 150), DAY_11)
+        ingest(session, _called(account, "after", DAY_11, 150), RECEIVED_AFTER)
     run_billing(sessions, MAY)
     with sessions.begin() as session:
         number = session.scalar(
@@ -158,7 +162,7 @@ def test_r7_explain_lists_each_segment_leads_and_its_overage(
 def test_r7_thresholds_follow_the_new_segment_allowance(session: Session) -> None:
     account, subscription = on_package(session)
     # 50 leads before the upgrade: below 80 % of the old segment's 100.
-    ingest(session, _called(account, "before", APRIL, 50), APRIL)
+    ingest(session, _called(account, "before", APRIL, 50), RECEIVED_BEFORE)
     assert _crossings(session) == []
     _upgrade(session, subscription)
     # The new segment has 133 leads: 80 % is its 107th lead (not the period's 160th).
