@@ -34,17 +34,8 @@ def _column_type(column: Any) -> Any:
 
 def _json_texts(documents: Iterable[Any]) -> list[str | None]:
     """JSON documents as text; one shared by many rows (an issuer's snapshot) is encoded once."""
-    encoded: dict[int, str] = {}
-    texts: list[str | None] = []
-    for document in documents:
-        if document is None:
-            texts.append(None)
-            continue
-        found = encoded.get(id(document))
-        if found is None:
-            found = encoded[id(document)] = json.dumps(document)
-        texts.append(found)
-    return texts
+    encode = _once_per_document(json.dumps)
+    return [None if document is None else encode(document) for document in documents]
 
 
 def unnest_source(

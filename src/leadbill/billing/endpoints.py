@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -42,6 +42,7 @@ from leadbill.billing.schemas import (
 )
 from leadbill.billing.service import run_billing
 from leadbill.console import now
+from leadbill.core.periods import HORIZON
 from leadbill.documents.files import InvoiceFormat, invoice_file
 from leadbill.errors import InvalidInput, NotFound
 from leadbill.pagination import (
@@ -60,7 +61,6 @@ from leadbill.settings import Settings
 router = APIRouter(tags=["billing"], route_class=LeadbillRoute, responses=PROBLEM_RESPONSES)
 READERS = (*STAFF_READERS, Role.CUSTOMER)
 BILLERS = (Role.ADMIN, Role.BILLING)
-RUN_HORIZON = timedelta(days=1)
 AS_OF_HELP = "count `days_overdue` at this instant (default: now)"
 
 
@@ -70,7 +70,7 @@ def create_billing_run(
 ) -> BillingRunOut:
     """Invoice every period that ended by `as_of` (admin, billing); running again adds nothing."""
     allow(caller, *BILLERS)
-    if body.as_of > now() + RUN_HORIZON:
+    if body.as_of > now() + HORIZON:
         # A run issues final invoices for every period ended by as_of: one years ahead
         # would invoice periods that have not happened (and take as long as they are many).
         raise InvalidInput("as_of", "must not be more than a day ahead of the clock")

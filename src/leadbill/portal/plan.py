@@ -37,6 +37,7 @@ from leadbill.portal.web import (
 )
 from leadbill.subscriptions.models import Subscription
 from leadbill.subscriptions.service import (
+    Cancellation,
     PlanChangePreview,
     cancel_subscription,
     cancellation_at,
@@ -65,6 +66,11 @@ def _advice(db: Session, account: Account, request: Request) -> tuple[PlanAdvice
         return advise_account(db, account, as_of=clock_of(request), periods=ADVICE_PERIODS), ""
     except Conflict as error:
         return None, error.detail
+
+
+def _cancellation(db: Session, subscription: Subscription, request: Request) -> Cancellation:
+    """The recorded cancellation, or what cancelling now would do (billing may lag)."""
+    return cancellation_of(db, subscription) or cancellation_at(db, subscription, clock_of(request))
 
 
 def _page(
@@ -100,8 +106,7 @@ def _page(
         plan_terms=terms(plan),
         scheduled=scheduled,
         # When it ends, and what still renews first (billing may lag the clock).
-        cancellation=cancellation_of(db, subscription)
-        or cancellation_at(db, subscription, clock_of(request)),
+        cancellation=_cancellation(db, subscription, request),
         others=[(other, terms(other)) for other in others],
         advice=advice,
         no_advice=no_advice,
@@ -260,8 +265,7 @@ def cancel_confirmation(request: Request, visitor: SignedIn, db: DbSession) -> R
         title="Cancel the subscription",
         account=account,
         subscription=subscription,
-        cancellation=cancellation_of(db, subscription)
-        or cancellation_at(db, subscription, clock_of(request)),
+        cancellation=_cancellation(db, subscription, request),
         plan=db.get_one(Plan, subscription.plan_id),
     )
 

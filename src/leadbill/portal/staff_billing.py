@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated
 
@@ -24,6 +23,7 @@ from leadbill.billing.invoices import get_invoice
 from leadbill.billing.models import Invoice, Payment
 from leadbill.billing.payments import record_payment
 from leadbill.billing.service import BillingRunResult, run_billing
+from leadbill.core.periods import HORIZON
 from leadbill.credit_notes.models import CreditNote
 from leadbill.errors import InvalidInput
 from leadbill.portal.paging import instant_cursor, keyset_page, older_than
@@ -45,9 +45,6 @@ from leadbill.portal.web import (
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 
-# As the API: a run issues final invoices for every period ended by as_of, so one far
-# ahead of the clock would invoice periods that have not happened.
-RUN_HORIZON = timedelta(days=1)
 RECENT_RUN_INVOICES = 25
 
 
@@ -148,7 +145,7 @@ def run(
     factory = session_factory_of(request)
     try:
         instant = read_instant(as_of, visitor.time_zone, "as_of")
-        if instant > clock_of(request) + RUN_HORIZON:
+        if instant > clock_of(request) + HORIZON:
             raise InvalidInput("as_of", "must not be more than a day ahead of the clock")
     except InvalidInput as error:
         with factory() as db, db.begin():
