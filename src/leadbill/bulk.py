@@ -12,12 +12,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import JSON, Table, text
 from sqlalchemy.orm import Session
 
-from leadbill.db import UTCDateTime
+from leadbill.db import MoneyAmount, UTCDateTime
 
 
 def is_postgresql(session: Session) -> bool:
@@ -94,10 +97,37 @@ def sqlite_instant(value: datetime | None) -> str | None:
     return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
+def sqlite_money(value: Decimal | None) -> str | None:
+    """An amount as SQLite keeps it: its exact text, as MoneyAmount writes it."""
+    if value is None:
+        return None
+    if not isinstance(value, Decimal):
+        raise TypeError("money columns take Decimal")
+    return str(value)
+
+
+def _once_per_value(process: Any) -> Any:
+    """`process`, run once per distinct value: a batch's instants repeat (the run's
+    instant, period boundaries shared by every subscription of an anchor)."""
+    done: dict[Any, Any] = {}
+
+    def run(value: Any) -> Any:
+        try:
+            return done[value]
+        except KeyError:
+            done[value] = converted = process(value)
+            return converted
+
+    return run
+
+
 def _sqlite_processor(column_type: Any, dialect: Any) -> Any:
-    # Instants are most of a billing batch's values: one call each instead of two.
+    # Instants are most of a billing batch's values: one call each instead of two,
+    # and one per distinct instant.
     if isinstance(column_type, UTCDateTime):
-        return sqlite_instant
+        return _once_per_value(sqlite_instant)
+    if isinstance(column_type, MoneyAmount):
+        return sqlite_money
     process = column_type.dialect_impl(dialect).bind_processor(dialect)
     if isinstance(column_type, JSON) and process is not None:
         return _once_per_document(process)
@@ -120,6 +150,54 @@ def _once_per_document(process: Any) -> Any:
     return run
 
 
+def _sqlite_values(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> list[list[Any]]:
+    """The rows' values in `columns` order, each through its column type's bind processor."""
+    dialect = session.get_bind().dialect
+    processors = [_sqlite_processor(_column_type(table.c[name]), dialect) for name in columns]
+    pick = itemgetter(*columns)
+    converted = (
+        [list(pick(row)) for row in rows]
+        if len(columns) > 1
+        else [[row[columns[0]]] for row in rows]
+    )
+    for index, process in enumerate(processors):
+        if process is not None:
+            for values in converted:
+                values[index] = process(values[index])
+    return converted
+
+
+def bulk_update(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Update rows by their first column (the key) to the values of the others.
+
+    PostgreSQL: one `UPDATE ... FROM unnest(...)`; SQLite: one prepared statement
+    run for every row (executemany) with values converted once, by column.
+    """
+    if not rows:
+        return
+    key, *assigned = list(rows[0])
+    if is_postgresql(session):
+        source, params = unnest_source(session, table, [key, *assigned], rows)
+        names = quoted(session, [key, *assigned])
+        assignments = ", ".join(f"{name} = u.{name}" for name in assigned)
+        session.execute(
+            text(
+                f"UPDATE {table.name} SET {assignments} FROM {source} AS u({names})"
+                f" WHERE {table.name}.{key} = u.{key}"
+            ),
+            params,
+        )
+        return
+    values = _sqlite_values(session, table, [*assigned, key], rows)
+    assignments = ", ".join(f"{name} = ?" for name in assigned)
+    session.flush()
+    session.connection().exec_driver_sql(
+        f"UPDATE {table.name} SET {assignments} WHERE {key} = ?", [tuple(v) for v in values]
+    )
+
+
 def _sqlite_insert(
     session: Session,
     table: Table,
@@ -136,13 +214,7 @@ def _sqlite_insert(
     omitted = [c.name for c in table.c if c.name not in columns and c.default is not None]
     if omitted:  # a Python-side default needs SQLAlchemy's own insert
         raise ValueError(f"{table.name}: give {', '.join(omitted)} explicitly")
-    dialect = session.get_bind().dialect
-    processors = [_sqlite_processor(_column_type(table.c[name]), dialect) for name in columns]
-    converted = [[row[name] for name in columns] for row in rows]
-    for index, process in enumerate(processors):
-        if process is not None:
-            for values in converted:
-                values[index] = process(values[index])
+    converted = _sqlite_values(session, table, columns, rows)
     placeholders = "(" + ", ".join("?" * len(columns)) + ")"
     head = f"INSERT INTO {table.name} ({quoted(session, columns)}) VALUES "
     tail = f" RETURNING {returning}" if returning else ""
@@ -153,7 +225,7 @@ def _sqlite_insert(
     for start in range(0, len(converted), per_statement):
         chunk = converted[start : start + per_statement]
         sql = head + ", ".join([placeholders] * len(chunk)) + tail
-        flat = tuple(value for values in chunk for value in values)
+        flat = tuple(chain.from_iterable(chunk))
         result = connection.exec_driver_sql(sql, flat)
         if returning:
             returned.extend(result.all())

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select, text, update
+from sqlalchemy import Table, select, text
 from sqlalchemy.orm import Session
 
 import leadbill.models  # noqa: F401  (every table, so that foreign keys resolve)
 from leadbill.accounts.models import Account
 from leadbill.billing.models import Invoice, InvoiceLine
-from leadbill.bulk import bulk_insert, is_postgresql, unnest_source
+from leadbill.bulk import bulk_insert, bulk_update, is_postgresql
 from leadbill.core.plans import CountingPolicy
 from leadbill.db import Base, UTCDateTime
 from leadbill.leads.models import Lead
@@ -104,7 +104,8 @@ def lock_due_subscriptions(
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=skip_locked, of=subscriptions)
-    return [DueSubscription(**row._asdict()) for row in session.execute(query)]
+    # Rows in DueSubscription's field order, so each becomes one without a dict.
+    return [DueSubscription(*row) for row in session.execute(query)]
 
 
 def plans_by_id(session: Session, plan_ids: Iterable[int]) -> dict[int, Plan]:
@@ -462,55 +463,9 @@ def insert_periods(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     bulk_insert(session, segments, rows)
 
 
-_SUBSCRIPTION_UPDATE = {
-    "b_id": "id",
-    "b_status": "status",
-    "b_index": "current_period_index",
-    "b_start": "current_period_start",
-    "b_end": "current_period_end",
-    "b_ended_at": "ended_at",
-    "b_plan_id": "plan_id",
-    "b_licences": "licences",
-    "b_scheduled_licences": "scheduled_licences",
-    "b_scheduled_plan_id": "scheduled_plan_id",
-}
-
-
 def update_subscriptions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Bulk update the billed subscriptions: their new current period, or their end."""
-    if not rows:
-        return
-    if is_postgresql(session):
-        renamed = [
-            {column: row[key] for key, column in _SUBSCRIPTION_UPDATE.items()} for row in rows
-        ]
-        columns = list(_SUBSCRIPTION_UPDATE.values())
-        source, params = unnest_source(session, subscriptions, columns, renamed)
-        assignments = ", ".join(f"{name} = u.{name}" for name in columns[1:])
-        session.execute(
-            text(
-                f"UPDATE subscriptions SET {assignments} "
-                f"FROM {source} AS u({', '.join(columns)}) WHERE subscriptions.id = u.id"
-            ),
-            params,
-        )
-        return
-    statement = (
-        update(subscriptions)
-        .where(subscriptions.c.id == bindparam("b_id"))
-        .values(
-            status=bindparam("b_status"),
-            current_period_index=bindparam("b_index"),
-            current_period_start=bindparam("b_start", type_=UTCDateTime()),
-            current_period_end=bindparam("b_end", type_=UTCDateTime()),
-            ended_at=bindparam("b_ended_at", type_=UTCDateTime()),
-            plan_id=bindparam("b_plan_id"),
-            licences=bindparam("b_licences"),
-            scheduled_licences=bindparam("b_scheduled_licences"),
-            scheduled_plan_id=bindparam("b_scheduled_plan_id"),
-        )
-    )
-    session.execute(statement, list(rows))
+    """Bulk update the billed subscriptions (rows keyed by `id`): their new period, or their end."""
+    bulk_update(session, subscriptions, rows)
 
 
 def invoices_by_id(session: Session, invoice_ids: Sequence[int]) -> list[Invoice]:

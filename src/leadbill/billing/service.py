@@ -271,17 +271,17 @@ def _subscription_rows(boundaries: list[Boundary]) -> list[dict[str, Any]]:
     last = {b.subscription.id: b for b in boundaries}  # boundaries are in time order
     return [
         {
-            "b_id": b.subscription.id,
-            "b_status": "active" if b.opening else "ended",
-            "b_index": (b.opening or b.closing).index,
-            "b_start": (b.opening or b.closing).start,
-            "b_end": (b.opening or b.closing).end,
-            "b_ended_at": None if b.opening else b.at,
+            "id": b.subscription.id,
+            "status": "active" if b.opening else "ended",
+            "current_period_index": (b.opening or b.closing).index,
+            "current_period_start": (b.opening or b.closing).start,
+            "current_period_end": (b.opening or b.closing).end,
+            "ended_at": None if b.opening else b.at,
             # A renewal applies what was scheduled for it; an end keeps the last terms.
-            "b_plan_id": next_plan_id(b.subscription) if b.opening else closing_plan_id(b),
-            "b_licences": next_licences(b.subscription) if b.opening else b.subscription.licences,
-            "b_scheduled_licences": None if b.opening else b.subscription.scheduled_licences,
-            "b_scheduled_plan_id": None if b.opening else b.subscription.scheduled_plan_id,
+            "plan_id": next_plan_id(b.subscription) if b.opening else closing_plan_id(b),
+            "licences": next_licences(b.subscription) if b.opening else b.subscription.licences,
+            "scheduled_licences": None if b.opening else b.subscription.scheduled_licences,
+            "scheduled_plan_id": None if b.opening else b.subscription.scheduled_plan_id,
         }
         for b in last.values()
     ]

@@ -14,6 +14,7 @@ import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from leadbill.core.errors import RuleViolation
@@ -84,6 +85,9 @@ def _wall_to_utc(wall: datetime, zone: ZoneInfo) -> datetime:
     return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
+# Pure functions of their arguments, called for every subscription of a billing run,
+# whose subscriptions share a few anchors and time zones: each result is kept.
+@lru_cache(maxsize=65536)
 def period_at(anchor: datetime, time_zone: str, interval: Interval, index: int) -> Period:
     """The period number `index` of a subscription anchored at `anchor`."""
     if index < 0:
@@ -115,6 +119,7 @@ def period_containing(
     return period
 
 
+@lru_cache(maxsize=65536)
 def describe_period(period: Period, time_zone: str) -> str:
     """The period as the customer reads it: first and last local day, inclusive."""
     zone = check_time_zone(time_zone)
