@@ -1,7 +1,9 @@
-"""Set-based inserts for batches of thousands of rows (billing run, outboxes).
+"""Set-based inserts and updates for batches of thousands of rows (billing run, outboxes).
 
-PostgreSQL: one `INSERT ... SELECT * FROM unnest(...)` of one typed array per column,
-so a batch travels as a handful of parameters and the statement is planned once.
+PostgreSQL: the rows travel by COPY (psycopg's `cursor.copy`, whose row formatting
+is in C), straight into the table for an insert (ids taken from the table's
+sequence first when the caller needs them), into a temporary table for an
+update, which one `UPDATE ... FROM` then applies.
 SQLite: multi-row `INSERT ... VALUES` statements whose values went through each
 column type's own bind processor (SQLAlchemy's conversion, as an ORM insert does),
 without compiling the statement per row.
@@ -10,6 +12,7 @@ without compiling the statement per row.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -35,35 +38,6 @@ def _column_type(column: Any) -> Any:
     return column.type
 
 
-def _json_texts(documents: Iterable[Any]) -> list[str | None]:
-    """JSON documents as text; one shared by many rows (an issuer's snapshot) is encoded once."""
-    encode = _once_per_document(json.dumps)
-    return [None if document is None else encode(document) for document in documents]
-
-
-def unnest_source(
-    session: Session, table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]
-) -> tuple[str, dict[str, list[Any]]]:
-    """PostgreSQL: `unnest(...)` of one typed array per column, and its parameters.
-
-    The statement text does not depend on the number of rows, so it is parsed and
-    planned once, and a whole batch travels as a handful of array parameters.
-    """
-    dialect = session.get_bind().dialect
-    casts, params = [], {}
-    for number, name in enumerate(columns):
-        column_type = _column_type(table.c[name])
-        sql_type = column_type.compile(dialect=dialect)
-        if isinstance(column_type, JSON):
-            # A JSON document travels as its text, cast to json[] like any array.
-            casts.append(f"CAST(CAST(:a{number} AS TEXT[]) AS {sql_type}[])")
-            params[f"a{number}"] = _json_texts(row[name] for row in rows)
-            continue
-        casts.append(f"CAST(:a{number} AS {sql_type}[])")
-        params[f"a{number}"] = [row[name] for row in rows]
-    return f"unnest({', '.join(casts)})", params
-
-
 def quoted(session: Session, columns: Sequence[str]) -> str:
     quote = session.get_bind().dialect.identifier_preparer.quote
     return ", ".join(quote(name) for name in columns)
@@ -71,14 +45,104 @@ def quoted(session: Session, columns: Sequence[str]) -> str:
 
 def bulk_insert(
     session: Session, table: Table, rows: Sequence[dict[str, Any]], returning: str = ""
-) -> Any:
-    """Insert rows in one statement per chunk; on PostgreSQL from arrays via unnest."""
+) -> list[Any]:
+    """Insert rows; with `returning` (column names), those columns of each inserted row.
+
+    On PostgreSQL the ids come from the table's sequence before the COPY, so the
+    returned rows follow the given order, ids ascending.
+    """
     columns = list(rows[0])
+    if not is_postgresql(session):
+        return _sqlite_insert(session, table, columns, rows, returning)
+    wanted = [name.strip() for name in returning.split(",")] if returning else []
+    if "id" in wanted and "id" not in columns:
+        ids = _next_ids(session, table, len(rows))
+        rows = [{"id": id_, **row} for id_, row in zip(ids, rows, strict=True)]
+        columns = ["id", *columns]
+    copy_rows(session, table.name, columns, table, rows)
+    return [tuple(row[name] for name in wanted) for row in rows] if wanted else []
+
+
+def _next_ids(session: Session, table: Table, count: int) -> list[int]:
+    """`count` new ids from the sequence of the table's `id` column, ascending."""
+    taken = session.execute(
+        text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"),
+        {"table": table.name, "n": count},
+    )
+    return sorted(int(id_) for (id_,) in taken)
+
+
+def copy_rows(
+    session: Session,
+    target: str,
+    columns: Sequence[str],
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+) -> None:
+    """PostgreSQL: COPY the rows' `columns` into `target` (typed as `table`'s columns)."""
+    json_columns = [
+        index for index, name in enumerate(columns) if isinstance(_column_type(table.c[name]), JSON)
+    ]
+    pick = itemgetter(*columns)
+    values: Iterable[Any] = (
+        (pick(row) for row in rows) if len(columns) > 1 else ((row[columns[0]],) for row in rows)
+    )
+    if json_columns:
+        encode = _once_per_document(json.dumps)
+
+        def with_json(row: tuple[Any, ...]) -> list[Any]:
+            converted = list(row)
+            for index in json_columns:
+                if converted[index] is not None:
+                    converted[index] = encode(converted[index])
+            return converted
+
+        values = (with_json(row) for row in values)
+    session.flush()  # as session.execute would: pending objects first
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    names = quoted(session, columns)
+    with driver.cursor() as cursor, cursor.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+        for row in values:
+            copy.write_row(row)
+
+
+def bulk_update(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Update rows by their first column (the key) to the values of the others.
+
+    PostgreSQL: the rows are copied into a temporary table of the same column
+    types, and one `UPDATE ... FROM` applies them. SQLite: one prepared statement
+    run for every row (executemany) with values converted once, by column.
+    """
+    if not rows:
+        return
+    key, *assigned = list(rows[0])
     if is_postgresql(session):
-        source, params = unnest_source(session, table, columns, rows)
-        sql = f"INSERT INTO {table.name} ({quoted(session, columns)}) SELECT * FROM {source}"
-        return session.execute(text(sql + (f" RETURNING {returning}" if returning else "")), params)
-    return _sqlite_insert(session, table, columns, rows, returning)
+        names = quoted(session, [key, *assigned])
+        # One temporary table per table and set of columns, kept by the connection.
+        staging = f"staged_{table.name}_{zlib.crc32(names.encode()):08x}"
+        session.execute(
+            text(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS"
+                f" AS SELECT {names} FROM {table.name} WITH NO DATA"
+            )
+        )
+        session.execute(text(f"TRUNCATE {staging}"))
+        copy_rows(session, staging, [key, *assigned], table, rows)
+        assignments = ", ".join(f"{name} = u.{name}" for name in assigned)
+        session.execute(
+            text(
+                f"UPDATE {table.name} SET {assignments} FROM {staging} AS u"
+                f" WHERE {table.name}.{key} = u.{key}"
+            )
+        )
+        return
+    values = _sqlite_values(session, table, [*assigned, key], rows)
+    assignments = ", ".join(f"{name} = ?" for name in assigned)
+    session.flush()
+    session.connection().exec_driver_sql(
+        f"UPDATE {table.name} SET {assignments} WHERE {key} = ?", [tuple(v) for v in values]
+    )
 
 
 # Bound parameters per SQLite statement (SQLite allows 32,766 since 3.32).
@@ -167,35 +231,6 @@ def _sqlite_values(
             for values in converted:
                 values[index] = process(values[index])
     return converted
-
-
-def bulk_update(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Update rows by their first column (the key) to the values of the others.
-
-    PostgreSQL: one `UPDATE ... FROM unnest(...)`; SQLite: one prepared statement
-    run for every row (executemany) with values converted once, by column.
-    """
-    if not rows:
-        return
-    key, *assigned = list(rows[0])
-    if is_postgresql(session):
-        source, params = unnest_source(session, table, [key, *assigned], rows)
-        names = quoted(session, [key, *assigned])
-        assignments = ", ".join(f"{name} = u.{name}" for name in assigned)
-        session.execute(
-            text(
-                f"UPDATE {table.name} SET {assignments} FROM {source} AS u({names})"
-                f" WHERE {table.name}.{key} = u.{key}"
-            ),
-            params,
-        )
-        return
-    values = _sqlite_values(session, table, [*assigned, key], rows)
-    assignments = ", ".join(f"{name} = ?" for name in assigned)
-    session.flush()
-    session.connection().exec_driver_sql(
-        f"UPDATE {table.name} SET {assignments} WHERE {key} = ?", [tuple(v) for v in values]
-    )
 
 
 def _sqlite_insert(
