@@ -35,8 +35,18 @@ def test_users_create_stores_an_argon2_hash_and_the_user_can_sign_in(
 ) -> None:
     created = runner.invoke(
         app,
-        ["users", "create", "--email", "Bo@Acme.test", "--role", "customer", "--account", "acme"],
-        input="a long passphrase\na long passphrase\n",
+        [
+            "users",
+            "create",
+            "--email",
+            "Bo@Acme.test",
+            "--role",
+            "customer",
+            "--account",
+            "acme",
+            "--password",
+            "a long passphrase",
+        ],
     )
     assert created.exit_code == 0, created.output
     assert "bo@acme.test (customer of account acme) created" in created.output
