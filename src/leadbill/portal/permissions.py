@@ -36,6 +36,8 @@ READS_WEBHOOKS: tuple[Role, ...] = WEBHOOK_READERS
 REDELIVERS_WEBHOOKS: tuple[Role, ...] = WEBHOOK_READERS
 # GET /v1/mail-messages, GET /v1/mail-messages/{id} and POST .../resend, staff.
 READS_MAIL: tuple[Role, ...] = MAIL_STAFF
+# Inviting an account's portal users from its page (no API endpoint; the CLI's `users`).
+INVITES_USERS: tuple[Role, ...] = MAIL_STAFF
 # GET /v1/worker-jobs.
 READS_WORKER_JOBS: tuple[Role, ...] = JOB_READERS
 # POST and PATCH /v1/billing-entities, POST .../default (GET: every staff role).
@@ -69,6 +71,7 @@ ACTIONS: dict[str, tuple[Role, ...]] = {
     "redeliver_webhooks": REDELIVERS_WEBHOOKS,
     "read_worker_jobs": READS_WORKER_JOBS,
     "read_mail": READS_MAIL,
+    "invite_users": INVITES_USERS,
     "change_entities": CHANGES_ENTITIES,
     "change_tax_rates": CHANGES_TAX_RATES,
     "edit_billing_details": EDITS_BILLING_DETAILS,

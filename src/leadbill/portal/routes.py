@@ -25,6 +25,7 @@ from leadbill.portal import (
     staff_outbox,
     staff_receivables,
     staff_tax_rates,
+    staff_users,
     staff_webhooks,
 )
 from leadbill.portal.web import COOKIE_PATH, PortalRoute, SignedIn, redirect
@@ -91,6 +92,7 @@ def install(app: FastAPI) -> None:
         staff_webhooks.router,
         staff_jobs.router,
         staff_outbox.router,
+        staff_users.router,
         billing_details.router,
         staff_entities.router,
         staff_tax_rates.router,
