@@ -17,6 +17,7 @@ from leadbill.entities.models import BillingEntity
 from leadbill.jobs.models import WorkerJob
 from leadbill.leads.models import Lead, LeadActivityMonth, LeadDecision, LeadEvent
 from leadbill.mail.models import MailAttempt, MailMessage
+from leadbill.password_links.models import PasswordLink
 from leadbill.plans.models import Plan, PlanCategoryPrice
 from leadbill.portal.models import PortalSession, User
 from leadbill.reviews.models import Review, ReviewEvent
@@ -56,6 +57,7 @@ __all__ = [
     "MailAttempt",
     "MailMessage",
     "NumberSequence",
+    "PasswordLink",
     "Payment",
     "Plan",
     "PlanCategoryPrice",

@@ -45,6 +45,12 @@ class Settings:
     smtp_password: str | None = None
     mail_from: str | None = None
     portal_url: str = "http://127.0.0.1:8000"
+    # Password links by e-mail: how long an invitation's link works (days) and a
+    # password reset's (minutes), counted from when the message is sent; how many
+    # resets one user may be sent in an hour.
+    invitation_days: int = 7
+    password_reset_minutes: int = 60
+    password_resets_per_hour: int = 3
     # Lead events may be back-dated this many days before their account was created
     # (history brought along when a customer joins); earlier ones are typos.
     event_backdating_days: int = 366
@@ -79,6 +85,9 @@ class Settings:
             mail_from=(env.get("LEADBILL_MAIL_FROM") or "").strip() or None,
             portal_url=(env.get("LEADBILL_PORTAL_URL") or "").strip().rstrip("/")
             or "http://127.0.0.1:8000",
+            invitation_days=int(env.get("LEADBILL_INVITATION_DAYS") or "7"),
+            password_reset_minutes=int(env.get("LEADBILL_PASSWORD_RESET_MINUTES") or "60"),
+            password_resets_per_hour=int(env.get("LEADBILL_PASSWORD_RESETS_PER_HOUR") or "3"),
             event_backdating_days=int(env.get("LEADBILL_EVENT_BACKDATING_DAYS", "366")),
             billing_interval_minutes=float(env.get("LEADBILL_BILLING_INTERVAL_MINUTES") or "5"),
         )

@@ -19,6 +19,7 @@ from leadbill.accounts.models import Account
 from leadbill.auth.service import Role
 from leadbill.context import service as context
 from leadbill.entities.service import EntityFields, create_entity
+from leadbill.mail.models import MailMessage
 from leadbill.plans.service import create_plan
 from leadbill.taxes.service import create_rate
 from leadbill.webhooks.models import WebhookDelivery
@@ -168,6 +169,14 @@ CASES = [
     Case("get webhook delivery", "GET", "/v1/webhook-deliveries/{delivery}", BILLERS),
     Case("redeliver webhook", "POST", "/v1/webhook-deliveries/{delivery}/redeliver", BILLERS),
     Case("list worker jobs", "GET", "/v1/worker-jobs", BILLERS),
+    Case("list mail messages", "GET", "/v1/mail-messages", (*BILLERS, "customer")),
+    Case("get mail message", "GET", "/v1/mail-messages/{acme_mail}", (*BILLERS, "customer")),
+    Case(
+        "resend mail message",
+        "POST",
+        "/v1/mail-messages/{acme_mail}/resend",
+        (*BILLERS, "customer"),
+    ),
     Case(
         "filtered call report", "GET", f"/v1/accounts/acme/call-report?{AS_OF}&{FILTERS}", READERS
     ),
@@ -304,6 +313,8 @@ def _path(template: str, world: World) -> str:
         acme_block=world.extra.get("acme_block", 0),
         other_block=world.extra.get("other_block", 0),
         tax_rate=world.extra.get("tax_rate", 0),
+        acme_mail=world.extra.get("acme_mail", 0),
+        other_mail=world.extra.get("other_mail", 0),
     )
 
 
@@ -356,6 +367,16 @@ def fresh_account(client: TestClient, world: World, sessions: sessionmaker[Sessi
             world.extra[f"{code}_block"] = context.add_block_entry(
                 session, code, "domain", "blocked.example"
             ).id
+            # The "invoice issued" message of the account's first invoice.
+            world.extra[f"{code}_mail"] = (
+                session.scalars(
+                    select(MailMessage.id)
+                    .join(Account, Account.id == MailMessage.account_id)
+                    .where(Account.code == code)
+                    .order_by(MailMessage.id)
+                ).first()
+                or 0
+            )
     events = [
         {
             "idempotency_key": f"{code}-1",
@@ -519,6 +540,9 @@ OTHER_ACCOUNT = [
         BILLERS,
         {"reason": "gone"},
     ),
+    Case("list mail messages", "GET", "/v1/mail-messages?account=other", READERS),
+    Case("get mail message", "GET", "/v1/mail-messages/{other_mail}", READERS),
+    Case("resend mail message", "POST", "/v1/mail-messages/{other_mail}/resend", READERS),
 ]
 
 
@@ -534,6 +558,7 @@ def test_customer_gets_404_for_another_accounts_ids(
     # The same request for something that does not exist answers the same way.
     missing = case.path.replace("{other_sub}", "999999").replace("{other_invoice}", "INV-999999")
     missing = missing.replace("{other_block}", "999999").replace("{acme_block}", "999999")
+    missing = missing.replace("{other_mail}", "999999")
     missing = missing.replace("other", "ghost")
     body_missing = None
     if case.body is not None:

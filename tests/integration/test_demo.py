@@ -14,8 +14,11 @@ from leadbill.accounts.models import Account
 from leadbill.billing.models import Invoice
 from leadbill.demo import MONTH_TO_DATE, run_demo
 from leadbill.leads.models import Lead
+from leadbill.mail.messages import render
+from leadbill.mail.models import MailMessage
 from leadbill.plans.models import Plan
 from leadbill.reports.service import billing_summary
+from leadbill.settings import Settings
 from leadbill.subscriptions.service import current_subscription, preview_plan_change
 
 
@@ -103,6 +106,15 @@ def test_demo_bills_every_model(
             .where(Account.code == "bright-plumbing", Invoice.issued_at == OCTOBER_CHICAGO)
         ).one()
         assert (october.status, str(october.due_on)) == ("open", "2026-10-16")
+        # One customer user is invited: its invitation waits in the outbox, readable as
+        # `leadbill mail show` prints it, its one-time link made only when it is sent.
+        (invitation,) = session.scalars(
+            select(MailMessage).where(MailMessage.kind == "portal.invitation")
+        ).all()
+        assert (invitation.recipient, invitation.status) == ("gina@grow-gina.example", "pending")
+        shown = render(session, invitation, Settings(database_url=""))
+        assert "invites you to the secure billing portal of" in shown.text
+        assert "[one-time link, made when the message is sent and not kept]" in shown.text
 
 
 def test_the_portal_opens_the_demo_in_the_period_in_progress(

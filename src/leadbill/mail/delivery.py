@@ -129,6 +129,7 @@ def record(
         "last_error": result.error,
     }
     if outcome == "sent" and rendered is not None:
+        rendered = rendered.kept()  # a one-time link is never kept
         values.update(
             status="sent",
             sent_at=at,
@@ -193,7 +194,11 @@ def record(
 
 
 def _render(
-    sessions: sessionmaker[Session], claimed: Claimed, settings: Settings, templates: Environment
+    sessions: sessionmaker[Session],
+    claimed: Claimed,
+    settings: Settings,
+    templates: Environment,
+    at: datetime,
 ) -> Rendered | Sent:
     try:
         with sessions() as session:
@@ -202,7 +207,11 @@ def _render(
                 # Stored before addresses were checked: no attempt can ever reach it.
                 reason = f"not sent: {message.recipient!r} is not an e-mail address (billing_email)"
                 return Sent(False, None, reason[:500], 0, permanent=True)
-            return render(session, message, settings, templates)
+            made = render(session, message, settings, templates, issue=True, as_of=at)
+            # A password link's new token is stored before the message that carries it
+            # leaves; if the commit fails, nothing is sent.
+            session.commit()
+            return made
     except RenderError as error:
         return Sent(False, None, f"not rendered: {error}"[:500], 0)
 
@@ -227,7 +236,7 @@ def deliver_round(
             # A claim beyond the allowance means a worker stopped during the last attempt.
             _count(report, claimed, record(sessions, claimed, None, None, policy, clock()), False)
             continue
-        made = _render(sessions, claimed, settings, templates)
+        made = _render(sessions, claimed, settings, templates, clock())
         if isinstance(made, Sent):
             outcome = record(sessions, claimed, made, None, policy, clock())
             _count(report, claimed, outcome, True)

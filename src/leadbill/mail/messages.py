@@ -1,8 +1,11 @@
 """The messages leadbill sends, rendered from Jinja2 templates when they are sent.
 
 Each kind has a plain-text and an HTML template (`templates/<kind>.txt` and
-`.html`, the HTML autoescaped) and attaches its document's PDF, made by
-`leadbill.documents` exactly as the portal serves it. Dates are in the
+`.html`, the HTML autoescaped); a document's message attaches its PDF, made by
+`leadbill.documents` exactly as the portal serves it. A password link's
+message (invitation, reset) carries a one-time link whose token is made only
+when the worker sends it (`issue=True`); shown before that, or kept after, the
+link reads as `HIDDEN_LINK`, so neither the outbox nor its log holds a token. Dates are in the
 account's time zone and amounts in `format_money`. Undefined names in a
 template are errors (StrictUndefined), which the worker records as a failed
 attempt: a template error never loses the message.
@@ -10,8 +13,8 @@ attempt: a template error never loses the message.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -30,10 +33,14 @@ from leadbill.documents.formats import local, money
 from leadbill.entities.models import BillingEntity
 from leadbill.mail.addresses import is_address
 from leadbill.mail.models import MailMessage
-from leadbill.mail.service import CREDIT_NOTE_ISSUED, INVOICE_ISSUED
+from leadbill.mail.service import CREDIT_NOTE_ISSUED, INVOICE_ISSUED, LINK_KINDS
+from leadbill.password_links import service as links
+from leadbill.portal.models import User
 from leadbill.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "templates"
+# What a password link reads as wherever the message is shown or kept, not sent.
+HIDDEN_LINK = "[one-time link, made when the message is sent and not kept]"
 
 
 class RenderError(Exception):
@@ -60,6 +67,19 @@ class Rendered:
     html: str
     attachments: tuple[Attachment, ...]
     message_id: str
+    # The one-time link in the parts, hidden in what is kept (`kept`).
+    secret: str | None = None
+
+    def kept(self) -> Rendered:
+        """The message as the outbox keeps it once sent: a one-time link hidden."""
+        if not self.secret:
+            return self
+        return replace(
+            self,
+            text=self.text.replace(self.secret, HIDDEN_LINK),
+            html=self.html.replace(self.secret, HIDDEN_LINK),
+            secret=None,
+        )
 
     def email(self, at: datetime) -> EmailMessage:
         """The MIME message: text and HTML alternatives, then the attachments."""
@@ -159,16 +179,60 @@ def _credit_note_issued(
 _BUILDERS = {INVOICE_ISSUED: _invoice_issued, CREDIT_NOTE_ISSUED: _credit_note_issued}
 
 
+def _password_link(
+    session: Session, message: MailMessage, settings: Settings, as_of: datetime, issue: bool
+) -> tuple[dict[str, Any], str | None, str]:
+    link = links.link_of(session, message.id)
+    if link is None:
+        raise RenderError(f"mail message {message.id} has no password link")
+    account = session.get_one(Account, message.account_id)
+    user = session.get_one(User, link.user_id)
+    tz = account.time_zone
+    secret: str | None = None
+    expires = None
+    url = HIDDEN_LINK
+    if issue:
+        issued = links.issue_token(session, message, as_of=as_of, settings=settings)
+        url = secret = f"{settings.portal_url}/portal/password/{issued.token}"
+        expires = local(issued.expires_at, tz, "%Y-%m-%d %H:%M")
+    valid_for = links.lifetime(link.purpose, settings)
+    minutes = int(valid_for.total_seconds() // 60)
+    context = {
+        "account": account,
+        "email": user.email,
+        "operator": settings.operator_name,
+        "link": url,
+        "sign_in_link": f"{settings.portal_url}/portal/sign-in",
+        "valid_for": f"{minutes // 1440} days" if minutes % 1440 == 0 else f"{minutes} minutes",
+        "expires": expires,
+        "time_zone": tz,
+    }
+    return context, secret, _sender(session, settings, None, None)
+
+
 def render(
     session: Session,
     message: MailMessage,
     settings: Settings,
     templates: Environment | None = None,
+    *,
+    issue: bool = False,
+    as_of: datetime | None = None,
 ) -> Rendered:
-    """Make the message from its document and templates; RenderError says why it cannot be."""
+    """Make the message from its document and templates; RenderError says why it cannot be.
+
+    `issue` (the worker, about to send) makes a password link's token at `as_of`, in
+    the session, which the caller commits before sending.
+    """
     templates = templates or environment()
+    secret: str | None = None
     try:
-        context, attachments, sender = _BUILDERS[message.kind](session, message, settings)
+        if message.kind in LINK_KINDS:
+            at = as_of or datetime.now(UTC)
+            context, secret, sender = _password_link(session, message, settings, at, issue)
+            attachments: tuple[Attachment, ...] = ()
+        else:
+            context, attachments, sender = _BUILDERS[message.kind](session, message, settings)
         name = message.kind.replace(".", "_")
         subject = templates.get_template(f"{name}.subject.txt").render(context).strip()
         text = templates.get_template(f"{name}.txt").render(context)
@@ -185,4 +249,5 @@ def render(
         html=html,
         attachments=attachments,
         message_id=message.message_id,
+        secret=secret,
     )

@@ -8,7 +8,9 @@ the message is rendered when it is sent.
 
 The recipient is the account's billing e-mail when the message is queued. An
 address that is not one (stored before addresses were checked) does not stop
-the billing run: its message is stored `failed`, with the reason, and shown.
+the billing run: its message is stored `failed`, with the reason naming the
+field, and shown. A message to one person (`queue_to_user`) is refused instead,
+naming the field.
 """
 
 from __future__ import annotations
@@ -33,7 +35,11 @@ from leadbill.mail.models import MailAttempt, MailMessage
 
 INVOICE_ISSUED = "invoice.issued"
 CREDIT_NOTE_ISSUED = "credit_note.issued"
-KINDS = (INVOICE_ISSUED, CREDIT_NOTE_ISSUED)
+# A one-time link to the portal that sets a password (leadbill.password_links).
+PORTAL_INVITATION = "portal.invitation"
+PASSWORD_RESET = "portal.password_reset"
+LINK_KINDS = (PORTAL_INVITATION, PASSWORD_RESET)
+KINDS = (INVOICE_ISSUED, CREDIT_NOTE_ISSUED, *LINK_KINDS)
 STATUSES = ("pending", "sending", "sent", "failed")
 CHUNK = 1000
 
@@ -66,9 +72,10 @@ def _rows(
     for account_id, document_id in documents:
         if account_id not in emails:
             raise NotFound(f"account {account_id} does not exist")
-        # Not checked here (a billing run queues thousands): an account's address is
-        # checked when it is stored, and the worker refuses one that is not an address.
+        # An account's address is checked when it is stored; one stored before that
+        # was checked is refused here, in the row, so the billing run goes on.
         recipient = emails[account_id].strip()
+        valid = is_address(recipient)
         rows.append(
             {
                 "account_id": account_id,
@@ -76,10 +83,12 @@ def _rows(
                 column: document_id,
                 "recipient": recipient[:254],
                 "message_id": new_message_id(),
-                "status": "pending",
+                "status": "pending" if valid else "failed",
                 "attempts": 0,
                 "next_attempt_at": due,
-                "last_error": None,
+                "last_error": None
+                if valid
+                else f"billing_email: {recipient[:200]!r} is not an e-mail address",
                 "created_at": due,
             }
         )
@@ -114,6 +123,31 @@ def queue_credit_note_issued(
 ) -> int:
     """Queue the "credit note issued" message of one credit note, in the caller's transaction."""
     return _queue(session, CREDIT_NOTE_ISSUED, [(account_id, credit_note_id)], created_at)
+
+
+def queue_to_user(
+    session: Session, kind: str, account_id: int, recipient: str, *, created_at: datetime
+) -> MailMessage:
+    """Queue a message to one person (a password link), in the caller's transaction.
+
+    An address that is not one is refused, naming the field `email`.
+    """
+    if kind not in LINK_KINDS:
+        raise InvalidInput("kind", f"{kind!r} is not one of {', '.join(LINK_KINDS)}")
+    due = _utc(created_at, "created_at")
+    message = MailMessage(
+        account_id=account_id,
+        kind=kind,
+        recipient=check_address(recipient, "email"),
+        message_id=new_message_id(),
+        status="pending",
+        attempts=0,
+        next_attempt_at=due,
+        created_at=due,
+    )
+    session.add(message)
+    session.flush()
+    return message
 
 
 # The log ---------------------------------------------------------------------------------
@@ -195,6 +229,9 @@ def resend(
         raise NotFound(f"mail message {message_id} does not exist")
     if message.status == "sending":
         raise Conflict(f"mail message {message_id} is being sent; try again in a moment")
+    if address is not None and message.kind in LINK_KINDS:
+        # A password link goes only to its user: anyone else could take the account.
+        raise InvalidInput("to", "a password link is sent only to its user's address")
     if address is not None:
         message.recipient = address
     elif not is_address(message.recipient):

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from leadbill.console import now, out, unit_of_work
 from leadbill.output import OutputFormat, format_option, print_items
+from leadbill.password_links import service as password_links
 from leadbill.portal import users
 from leadbill.portal.models import User
 
@@ -27,21 +28,48 @@ def create(
     email: str = typer.Option(..., help="The e-mail the user signs in with"),
     role: str = typer.Option(..., help="customer, admin, billing, reviewer or viewer"),
     account: str | None = typer.Option(None, help="Account code (customer users only)"),
-    password: str = typer.Option(
-        ...,
-        prompt=True,
-        hide_input=True,
-        confirmation_prompt=True,
-        help=f"At least {users.MIN_PASSWORD_LENGTH} characters (prompted when not given)",
+    password: str | None = typer.Option(
+        None,
+        help=(
+            f"{users.MIN_PASSWORD_LENGTH} to {users.MAX_PASSWORD_LENGTH:,} characters; staff "
+            "are prompted when it is not given, a customer without one is invited"
+        ),
     ),
 ) -> None:
-    """Create a portal user; the password is stored only as an argon2 hash."""
+    """Create a portal user; the password is stored only as an argon2 hash.
+
+    A customer user created without --password gets an invitation by e-mail: a
+    one-time link to choose its password, queued in the mail outbox.
+    """
+    invited = password is None and role == "customer"
+    if password is None and not invited:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     with unit_of_work() as session:
-        user = users.create_user(
-            session, email=email, password=password, role=role, account_code=account, as_of=now()
-        )
+        if invited:
+            user, message = password_links.invite_customer(
+                session, email=email, account_code=account or "", as_of=now()
+            )
+        else:
+            user = users.create_user(
+                session,
+                email=email,
+                password=password,
+                role=role,
+                account_code=account,
+                as_of=now(),
+            )
     where = f" of account {account}" if account else ""
     out.print(f"user {user.id} {user.email} ({user.role}{where}) created")
+    if invited:
+        out.print(f"invitation queued as mail message {message.id}")
+
+
+@app.command("invite")
+def invite(email: str = typer.Argument(..., help="The customer user's e-mail")) -> None:
+    """Send a customer user a new invitation; its earlier links stop working once it is sent."""
+    with unit_of_work() as session:
+        message = password_links.invite_by_email(session, email, as_of=now())
+    out.print(f"invitation queued as mail message {message.id}")
 
 
 class PortalUserOut(BaseModel):

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from leadbill.password_links.service import invite_customer
 from leadbill.portal.users import create_user
 
 # The portal shows the demo as of an evening in November, the period in progress
@@ -19,6 +20,9 @@ DEMO_USERS = (
     ("qa@operator.example", "operator-demo-2026", "reviewer", None),
     ("admin@operator.example", "admin-demo-2026", "admin", None),
 )
+# A customer user invited by e-mail, who has not chosen a password yet: its invitation
+# waits in the outbox (`leadbill mail list --kind portal.invitation`, then `mail show`).
+DEMO_INVITED = ("gina@grow-gina.example", "grow-gina")
 DEMO_ENV = f"LEADBILL_PORTAL_SECURE_COOKIES=false LEADBILL_PORTAL_AS_OF={DEMO_PORTAL_AS_OF}"
 
 
@@ -28,6 +32,7 @@ def create_demo_users(session: Session, as_of: datetime) -> None:
         create_user(
             session, email=email, password=password, role=role, account_code=account, as_of=as_of
         )
+    invite_customer(session, email=DEMO_INVITED[0], account_code=DEMO_INVITED[1], as_of=as_of)
 
 
 def portal_instructions() -> str:
@@ -40,4 +45,8 @@ def portal_instructions() -> str:
     for email, password, role, account in DEMO_USERS:
         who = f"customer of {account}" if account else f"staff, {role}"
         lines.append(f"    {email}  password {password}  ({who})")
+    lines.append(
+        f"  {DEMO_INVITED[0]} (customer of {DEMO_INVITED[1]}) is invited and has no password yet;"
+        " its invitation: leadbill mail list --kind portal.invitation, then leadbill mail show ID"
+    )
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from leadbill.billing.endpoints import BILLERS
 from leadbill.entities.endpoints import EDITORS as ENTITY_EDITORS
 from leadbill.jobs.endpoints import READERS as JOB_READERS
 from leadbill.leads.endpoints import DECIDERS as LEAD_DECIDERS
+from leadbill.mail.endpoints import STAFF as MAIL_STAFF
 from leadbill.portal.web import Visitor, templates
 from leadbill.receivables.endpoints import WRITES_OFF
 from leadbill.reviews.endpoints import DECIDERS as REVIEW_DECIDERS
@@ -33,6 +34,10 @@ DECIDES_REVIEWS: tuple[Role, ...] = REVIEW_DECIDERS
 # GET /v1/webhook-endpoints, /v1/webhook-deliveries and POST .../redeliver.
 READS_WEBHOOKS: tuple[Role, ...] = WEBHOOK_READERS
 REDELIVERS_WEBHOOKS: tuple[Role, ...] = WEBHOOK_READERS
+# GET /v1/mail-messages, GET /v1/mail-messages/{id} and POST .../resend, staff.
+READS_MAIL: tuple[Role, ...] = MAIL_STAFF
+# Inviting an account's portal users from its page (no API endpoint; the CLI's `users`).
+INVITES_USERS: tuple[Role, ...] = MAIL_STAFF
 # GET /v1/worker-jobs.
 READS_WORKER_JOBS: tuple[Role, ...] = JOB_READERS
 # POST and PATCH /v1/billing-entities, POST .../default (GET: every staff role).
@@ -65,6 +70,8 @@ ACTIONS: dict[str, tuple[Role, ...]] = {
     "read_webhooks": READS_WEBHOOKS,
     "redeliver_webhooks": REDELIVERS_WEBHOOKS,
     "read_worker_jobs": READS_WORKER_JOBS,
+    "read_mail": READS_MAIL,
+    "invite_users": INVITES_USERS,
     "change_entities": CHANGES_ENTITIES,
     "change_tax_rates": CHANGES_TAX_RATES,
     "edit_billing_details": EDITS_BILLING_DETAILS,

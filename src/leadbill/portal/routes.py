@@ -12,6 +12,7 @@ from leadbill.portal import (
     customer,
     documents,
     licences,
+    passwords,
     plan,
     seats,
     signin,
@@ -21,8 +22,10 @@ from leadbill.portal import (
     staff_entities,
     staff_invoices,
     staff_jobs,
+    staff_outbox,
     staff_receivables,
     staff_tax_rates,
+    staff_users,
     staff_webhooks,
 )
 from leadbill.portal.web import COOKIE_PATH, PortalRoute, SignedIn, redirect
@@ -75,6 +78,7 @@ def install(app: FastAPI) -> None:
     for router in (
         home,
         signin.router,
+        passwords.router,
         customer.router,
         documents.router,
         staff.router,
@@ -87,6 +91,8 @@ def install(app: FastAPI) -> None:
         staff_receivables.router,
         staff_webhooks.router,
         staff_jobs.router,
+        staff_outbox.router,
+        staff_users.router,
         billing_details.router,
         staff_entities.router,
         staff_tax_rates.router,

@@ -36,6 +36,7 @@ from leadbill.portal.call_filters import (
 )
 from leadbill.portal.paging import keyset_page
 from leadbill.portal.permissions import DECIDES_LEADS, may, staff_only
+from leadbill.portal.staff_users import portal_users_of
 from leadbill.portal.web import (
     PortalRoute,
     SignedIn,
@@ -153,6 +154,7 @@ def account(request: Request, code: str, visitor: SignedIn, db: DbSession) -> Re
         seats=list_seats(db, found),
         invoices=invoices[:RECENT_INVOICES],
         reviews=review_queue(db, as_of=as_of, account_code=found.code, status="undecided"),
+        portal_users=portal_users_of(db, found.id),
     )
 
 

@@ -30,6 +30,10 @@ from leadbill.settings import Settings
 
 PORTAL_ROLES = (Role.ADMIN, Role.BILLING, Role.REVIEWER, Role.VIEWER, Role.CUSTOMER)
 MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024
+# The hash of a user who has not chosen a password yet (invited): no password matches
+# it, and it is not an argon2 hash, so no sign-in can ever succeed with it.
+NO_PASSWORD = "!"
 
 _hasher = PasswordHasher()
 # Verified when the e-mail is unknown, so that the answer takes as long as a real check.
@@ -78,16 +82,34 @@ def normalised_email(value: str) -> str:
         raise from_rule(error) from None
 
 
+def check_password(password: str, field: str = "password") -> str:
+    """A password as the portal accepts it: 10 to 1,024 characters."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(field, f"must be at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidInput(field, f"longer than {MAX_PASSWORD_LENGTH} characters")
+    return password
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of a password that passed `check_password`."""
+    return _hasher.hash(check_password(password))
+
+
 def create_user(
     session: Session,
     *,
     email: str,
-    password: str,
+    password: str | None,
     role: str,
     account_code: str | None = None,
     as_of: datetime,
 ) -> User:
-    """A new portal user; a customer belongs to exactly one account, staff to none."""
+    """A new portal user; a customer belongs to exactly one account, staff to none.
+
+    A customer may be created without a password (None): it is invited, and sets
+    its password from the invitation's link (`leadbill.password_links`).
+    """
     try:
         chosen = Role(role)
     except ValueError:
@@ -95,8 +117,10 @@ def create_user(
     if chosen not in PORTAL_ROLES:
         allowed = ", ".join(r.value for r in PORTAL_ROLES)
         raise InvalidInput("role", f"{role!r} is not one of {allowed}")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")
+    if password is None and chosen is not Role.CUSTOMER:
+        raise InvalidInput("password", "a staff user is created with a password")
+    if password is not None:
+        check_password(password)
     account: Account | None = None
     if chosen is Role.CUSTOMER:
         if not account_code:
@@ -106,7 +130,7 @@ def create_user(
         raise InvalidInput("account", f"only a customer user belongs to an account, not {role}")
     user = User(
         email=normalised_email(email),
-        password_hash=_hasher.hash(password),
+        password_hash=_hasher.hash(password) if password is not None else NO_PASSWORD,
         role=chosen.value,
         account_id=account.id if account else None,
         created_at=require_utc(as_of, "as_of"),
@@ -137,7 +161,8 @@ def sign_in(
     except InvalidInput:
         address = ""
     user = session.scalar(select(User).where(User.email == address).with_for_update())
-    if user is None:
+    if user is None or user.password_hash == NO_PASSWORD:
+        # As long as a real check: neither an unknown nor an invited e-mail shows.
         _verify(_UNKNOWN_USER_HASH, password)
         raise SignInRefused(policy.refused_text)
     if user.locked_until is not None and as_of < user.locked_until:
@@ -164,6 +189,16 @@ def _verify(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def find_user(session: Session, email: str) -> User | None:
+    """The user of an e-mail (trimmed, case-folded); None when there is none or it is
+    not an address."""
+    try:
+        address = normalised_email(email)
+    except InvalidInput:
+        return None
+    return session.scalar(select(User).where(User.email == address))
 
 
 def list_users(session: Session) -> list[tuple[User, str | None]]:

@@ -12,6 +12,7 @@ from leadbill.billing.models import Invoice
 from leadbill.console import instant_option, local_midnight, now, out, unit_of_work
 from leadbill.core.money import format_money
 from leadbill.output import OutputFormat, format_option, print_item
+from leadbill.password_links.service import invite_billing_contact
 from leadbill.plans.models import Plan
 from leadbill.plans.service import get_plan
 from leadbill.subscriptions import service
@@ -45,11 +46,15 @@ def create(
             start=start_at,
             licences=licences,
         )
+        # A new customer contact gets a portal user and its invitation, in this transaction.
+        contact = invite_billing_contact(session, customer, as_of=now())
         out.print(
             f"subscription {subscription.id} created; first period "
             f"{subscription.current_period_start:%Y-%m-%d %H:%M} to "
             f"{subscription.current_period_end:%Y-%m-%d %H:%M} UTC"
         )
+        if contact is not None:
+            out.print(f"portal user {contact.email} created and invited")
 
 
 def _utc(instant: datetime) -> str:

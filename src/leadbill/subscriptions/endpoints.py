@@ -18,6 +18,7 @@ from leadbill.billing.models import Invoice
 from leadbill.console import now
 from leadbill.errors import InvalidInput
 from leadbill.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page_info
+from leadbill.password_links.service import invite_billing_contact
 from leadbill.plans.service import get_plan
 from leadbill.schemas import PROBLEM_RESPONSES, money
 from leadbill.subscriptions import service
@@ -69,6 +70,8 @@ def create_subscription(
     subscription = service.create_subscription(
         session, account=account, plan=plan, start=body.start, licences=body.licences
     )
+    # A new customer contact gets a portal user and its invitation, in this transaction.
+    invite_billing_contact(session, account, as_of=now())
     return SubscriptionOut.of(session, subscription)
 
 
