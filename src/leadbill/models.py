@@ -17,6 +17,7 @@ from leadbill.entities.models import BillingEntity
 from leadbill.jobs.models import WorkerJob
 from leadbill.leads.models import Lead, LeadActivityMonth, LeadDecision, LeadEvent
 from leadbill.mail.models import MailAttempt, MailMessage
+from leadbill.notifications.models import MailNotification, NotificationSetting
 from leadbill.plans.models import Plan, PlanCategoryPrice
 from leadbill.portal.models import PortalSession, User
 from leadbill.reviews.models import Review, ReviewEvent
@@ -55,6 +56,8 @@ __all__ = [
     "LeadPolicySettings",
     "MailAttempt",
     "MailMessage",
+    "MailNotification",
+    "NotificationSetting",
     "NumberSequence",
     "Payment",
     "Plan",
