@@ -12,6 +12,7 @@ from leadbill.portal import (
     customer,
     documents,
     licences,
+    notifications,
     plan,
     seats,
     signin,
@@ -88,6 +89,7 @@ def install(app: FastAPI) -> None:
         staff_webhooks.router,
         staff_jobs.router,
         billing_details.router,
+        notifications.router,
         staff_entities.router,
         staff_tax_rates.router,
     ):
