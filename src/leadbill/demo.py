@@ -514,6 +514,10 @@ def run_demo(sessions: sessionmaker[Session], directory: Path | None = None) -> 
         "  .venv/bin/leadbill reviews list --status all --as-of 2026-11-02\n"
         "  .venv/bin/leadbill reviews history pipe-pros\n"
         "  .venv/bin/leadbill credit-notes show CN-000001\n"
+        "  .venv/bin/leadbill mail list --kind review.decided"
+        "      # the e-mails in the outbox (see README, E-mail)\n"
+        "  .venv/bin/leadbill mail list --kind usage.threshold_reached\n"
+        "  .venv/bin/leadbill mail show N      # N: an id from the list; text and HTML parts\n"
         "  .venv/bin/leadbill --help"
     )
     out.print()

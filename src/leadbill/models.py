@@ -17,6 +17,7 @@ from leadbill.entities.models import BillingEntity
 from leadbill.jobs.models import WorkerJob
 from leadbill.leads.models import Lead, LeadActivityMonth, LeadDecision, LeadEvent
 from leadbill.mail.models import MailAttempt, MailMessage
+from leadbill.notifications.models import MailNotification, NotificationSetting
 from leadbill.password_links.models import PasswordLink
 from leadbill.plans.models import Plan, PlanCategoryPrice
 from leadbill.portal.models import PortalSession, User
@@ -56,6 +57,8 @@ __all__ = [
     "LeadPolicySettings",
     "MailAttempt",
     "MailMessage",
+    "MailNotification",
+    "NotificationSetting",
     "NumberSequence",
     "PasswordLink",
     "Payment",

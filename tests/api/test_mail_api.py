@@ -172,3 +172,12 @@ def test_a_subscription_for_a_new_contact_invites_its_billing_email(
     with sessions() as session:
         user = session.scalars(select(User).where(User.email == "owner@fresh.test")).one()
     assert (user.role, user.password_hash) == ("customer", "!")
+
+
+def test_the_kind_filter_offers_every_kind_the_outbox_queues() -> None:
+    from typing import get_args
+
+    from leadbill.mail.schemas import MailKind
+    from leadbill.mail.service import KINDS
+
+    assert sorted(get_args(MailKind)) == sorted(KINDS)

@@ -139,3 +139,30 @@ def test_the_portal_opens_the_demo_in_the_period_in_progress(
         # (4400.00 - 2400.00) x 198/721: from Nov 22 23:00 UTC to the period end, Dec 1
         # 05:00 UTC, of a period of 30 days and the hour New York gave back on Nov 1.
         assert preview.fee_difference.amount == Decimal("549.24")
+
+
+def test_the_demo_leaves_review_decisions_usage_alerts_and_receipts_in_the_outbox(
+    sessions: sessionmaker[Session], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sqlalchemy import func
+
+    from leadbill.mail.messages import render
+    from leadbill.mail.models import MailMessage
+    from leadbill.settings import Settings
+
+    run_demo(sessions, tmp_path)
+    assert "leadbill mail list --kind review.decided" in capsys.readouterr().out
+    with sessions() as session:
+        grouped = select(MailMessage.kind, func.count()).group_by(MailMessage.kind)
+        counts = {kind: number for kind, number in session.execute(grouped)}
+        assert counts["review.decided"] >= 1
+        assert counts["usage.threshold_reached"] >= 1
+        assert counts["payment.received"] >= 1
+        # Each renders, as `leadbill mail show` prints it.
+        settings = Settings(database_url="", mail_from="billing@operator.test")
+        for kind in ("review.decided", "usage.threshold_reached", "payment.received"):
+            message = session.scalars(
+                select(MailMessage).where(MailMessage.kind == kind).limit(1)
+            ).one()
+            rendered = render(session, message, settings)
+            assert rendered.text.startswith("Hello ") and rendered.html.startswith("<!doctype")

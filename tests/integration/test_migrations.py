@@ -98,3 +98,37 @@ def test_a_database_with_leads_and_invoices_goes_down_to_0005_and_up_again(
     assert _row_counts(engine, tables) == before
     _migrate_to(engine, "head", "upgrade")
     assert _row_counts(engine, tables) == before
+
+
+def test_0021_drops_only_the_notification_tables_and_keeps_the_outbox(engine: Engine) -> None:
+    """Down to 0020 the outbox keeps every message (its table is not altered); up again the
+    notification tables are back, empty, and new notifications are queued as before."""
+    from tests.integration.usage_fixtures import ingest, lead_rows, plan, subscribed
+
+    sessions = session_factory(engine)
+    with sessions.begin() as session:
+        customer = subscribed(session, "kept", plan(session, "pkg-kept", "100.00", 1, "5.00"))
+        ingest(
+            session,
+            lead_rows(customer, "L1", utc(2026, 1, 5), [utc(2026, 1, 5, 1)]),
+            utc(2026, 1, 7),
+        )
+    tables = ("mail_messages", "mail_notifications", "notification_settings")
+    # The fee's invoice, and one alert per threshold (80 % and 100 % of one lead).
+    assert _row_counts(engine, tables) == {
+        "mail_messages": 3,
+        "mail_notifications": 2,
+        "notification_settings": 0,
+    }
+    _migrate_to(engine, "0020", "downgrade")
+    names = inspect(engine).get_table_names()
+    assert "mail_notifications" not in names and "notification_settings" not in names
+    assert _row_counts(engine, ("mail_messages",)) == {"mail_messages": 3}
+    _migrate_to(engine, "head", "upgrade")
+    with sessions.begin() as session:
+        ingest(
+            session,
+            lead_rows(customer, "L2", utc(2026, 2, 5), [utc(2026, 2, 5, 1)]),
+            utc(2026, 2, 7),
+        )
+    assert _row_counts(engine, tables)["mail_notifications"] == 2

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, event
+from sqlalchemy import delete, event, select
 from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
@@ -21,6 +21,8 @@ from leadbill.billing.repository import ClosingPeriod, counted_by_category, coun
 from leadbill.core.plans import CountingPolicy
 from leadbill.leads.decisions import exclude_leads
 from leadbill.leads.service import ingest_events
+from leadbill.mail.models import MailMessage
+from leadbill.notifications.models import MailNotification
 from leadbill.plans.service import create_plan
 from leadbill.portal.usage import daily_counts
 from leadbill.reports import repository
@@ -222,7 +224,15 @@ def test_r9_summary_reads_the_period_leads_in_one_statement(session: Session) ->
 
 
 def _forget_crossings(session: Session, account: Account) -> None:
-    # Ingestion recorded the crossings already (before the staff decision): start again.
+    # Ingestion recorded the crossings already (before the staff decision): start again,
+    # with the usage alerts it queued for them.
+    alerts = select(MailNotification.mail_message_id).where(
+        MailNotification.account_id == account.id,
+        MailNotification.threshold_crossing_id.is_not(None),
+    )
+    queued = list(session.scalars(alerts))
+    session.execute(delete(MailNotification).where(MailNotification.mail_message_id.in_(queued)))
+    session.execute(delete(MailMessage).where(MailMessage.id.in_(queued)))
     session.execute(
         delete(UsageThresholdCrossing).where(UsageThresholdCrossing.account_id == account.id)
     )

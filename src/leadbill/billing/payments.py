@@ -24,6 +24,7 @@ from leadbill.core.errors import RuleViolation
 from leadbill.core.money import Money, check_currency, format_money, minor_unit, parse_decimal
 from leadbill.core.periods import require_utc
 from leadbill.errors import Conflict, InvalidInput, from_rule
+from leadbill.notifications.service import queue_payment_received
 from leadbill.webhooks import events as webhook_events
 from leadbill.webhooks.service import emit_many
 
@@ -192,6 +193,8 @@ def record_payment(
         if raced is None:
             raise
         return _replay(raced, invoice, value, code, received_at)
+    # The receipt goes to the mail outbox with the payment (a replay above queues none).
+    queue_payment_received(session, invoice.account_id, payment.id, created_at=received_at)
     if value == remaining:
         invoice.status = "paid"
         invoice.paid_at = received_at

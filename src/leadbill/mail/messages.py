@@ -2,10 +2,12 @@
 
 Each kind has a plain-text and an HTML template (`templates/<kind>.txt` and
 `.html`, the HTML autoescaped); a document's message attaches its PDF, made by
-`leadbill.documents` exactly as the portal serves it. A password link's
-message (invitation, reset) carries a one-time link whose token is made only
-when the worker sends it (`issue=True`); shown before that, or kept after, the
-link reads as `HIDDEN_LINK`, so neither the outbox nor its log holds a token. Dates are in the
+`leadbill.documents` exactly as the portal serves it, and a notification (review
+decided, usage alert, receipt: `leadbill.notifications`) attaches nothing. A
+password link's message (invitation, reset) carries a one-time link whose token
+is made only when the worker sends it (`issue=True`); shown before that, or kept
+after, the link reads as `HIDDEN_LINK`, so neither the outbox nor its log holds a
+token. Dates are in the
 account's time zone and amounts in `format_money`. Undefined names in a
 template are errors (StrictUndefined), which the worker records as a failed
 attempt: a template error never loses the message.
@@ -34,6 +36,8 @@ from leadbill.entities.models import BillingEntity
 from leadbill.mail.addresses import is_address
 from leadbill.mail.models import MailMessage
 from leadbill.mail.service import CREDIT_NOTE_ISSUED, INVOICE_ISSUED, LINK_KINDS
+from leadbill.notifications.messages import KINDS as NOTIFICATION_KINDS
+from leadbill.notifications.messages import context_of as notification_context
 from leadbill.password_links import service as links
 from leadbill.portal.models import User
 from leadbill.settings import Settings
@@ -176,7 +180,18 @@ def _credit_note_issued(
     return context, (Attachment(f"{note.number}.pdf", content),), sender
 
 
-_BUILDERS = {INVOICE_ISSUED: _invoice_issued, CREDIT_NOTE_ISSUED: _credit_note_issued}
+def _notification(
+    session: Session, message: MailMessage, settings: Settings
+) -> tuple[dict[str, Any], tuple[Attachment, ...], str]:
+    found = notification_context(session, message, settings)
+    return found.names, (), _sender(session, settings, found.issuer, found.entity_id)
+
+
+_BUILDERS = {
+    INVOICE_ISSUED: _invoice_issued,
+    CREDIT_NOTE_ISSUED: _credit_note_issued,
+    **dict.fromkeys(NOTIFICATION_KINDS, _notification),
+}
 
 
 def _password_link(

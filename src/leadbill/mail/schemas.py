@@ -13,7 +13,13 @@ from leadbill.pagination import PageInfo
 from leadbill.schemas import RequestModel
 
 MailKind = Literal[
-    "invoice.issued", "credit_note.issued", "portal.invitation", "portal.password_reset"
+    "invoice.issued",
+    "credit_note.issued",
+    "portal.invitation",
+    "portal.password_reset",
+    "review.decided",
+    "usage.threshold_reached",
+    "payment.received",
 ]
 MailStatus = Literal["pending", "sending", "sent", "failed"]
 

@@ -39,14 +39,20 @@ CREDIT_NOTE_ISSUED = "credit_note.issued"
 PORTAL_INVITATION = "portal.invitation"
 PASSWORD_RESET = "portal.password_reset"
 LINK_KINDS = (PORTAL_INVITATION, PASSWORD_RESET)
-KINDS = (INVOICE_ISSUED, CREDIT_NOTE_ISSUED, *LINK_KINDS)
+# Notifications (leadbill.notifications): each names its cause in mail_notifications.
+REVIEW_DECIDED = "review.decided"
+USAGE_THRESHOLD_REACHED = "usage.threshold_reached"
+PAYMENT_RECEIVED = "payment.received"
+NOTIFICATION_KINDS = (REVIEW_DECIDED, USAGE_THRESHOLD_REACHED, PAYMENT_RECEIVED)
+KINDS = (INVOICE_ISSUED, CREDIT_NOTE_ISSUED, *LINK_KINDS, *NOTIFICATION_KINDS)
 STATUSES = ("pending", "sending", "sent", "failed")
 CHUNK = 1000
 
 messages_table: Table = Base.metadata.tables[MailMessage.__tablename__]
 
 
-def _utc(value: datetime, field: str) -> datetime:
+def utc(value: datetime, field: str) -> datetime:
+    """The instant in UTC; a naive one is InvalidInput naming `field`."""
     try:
         return require_utc(value, field)
     except RuleViolation as error:
@@ -100,7 +106,7 @@ def _queue(
 ) -> int:
     if not documents:
         return 0
-    due = _utc(created_at, "created_at") if created_at else datetime.now(UTC)
+    due = utc(created_at, "created_at") if created_at else datetime.now(UTC)
     rows = _rows(session, kind, documents, due)
     # One set-based insert (a billing batch queues one message per invoice).
     bulk_insert(session, messages_table, [_complete(row) for row in rows])
@@ -134,7 +140,7 @@ def queue_to_user(
     """
     if kind not in LINK_KINDS:
         raise InvalidInput("kind", f"{kind!r} is not one of {', '.join(LINK_KINDS)}")
-    due = _utc(created_at, "created_at")
+    due = utc(created_at, "created_at")
     message = MailMessage(
         account_id=account_id,
         kind=kind,
@@ -220,7 +226,7 @@ def resend(
     message is rendered again when it is sent. `to` sends it to another address
     (an invalid one is refused, naming the field `to`).
     """
-    as_of = _utc(as_of, "as_of")
+    as_of = utc(as_of, "as_of")
     address = check_address(to, "to") if to is not None else None
     # Lock the row (PostgreSQL) so that a worker's claim and the resend do not interleave.
     session.execute(select(MailMessage.id).where(MailMessage.id == message_id).with_for_update())

@@ -27,6 +27,7 @@ from leadbill.core.tax_numbers import check_country
 from leadbill.entities.models import BillingEntity
 from leadbill.entities.service import list_entities
 from leadbill.errors import InvalidInput, LeadbillError
+from leadbill.notifications.service import OPTIONAL_KINDS, settings_of
 from leadbill.portal.permissions import EDITS_BILLING_DETAILS, may, staff_only
 from leadbill.portal.web import (
     PortalRoute,
@@ -145,7 +146,15 @@ def _page(
         countries=countries(),
         entities=list_entities(db) if staff else [],
         can_edit=not staff or may(visitor, EDITS_BILLING_DETAILS),
+        # The signed-in customer's own choice of optional e-mails (portal.notifications).
+        notifications=[] if staff else _notifications(db, visitor),
     )
+
+
+def _notifications(db: Session, visitor: Visitor) -> list[tuple[str, str, bool]]:
+    """Each optional kind: its value, how the form names it, and whether it is on."""
+    chosen = settings_of(db, visitor.user_id)
+    return [(kind, label, chosen[kind]) for kind, label in OPTIONAL_KINDS.items()]
 
 
 def _save(

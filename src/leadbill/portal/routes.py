@@ -12,6 +12,7 @@ from leadbill.portal import (
     customer,
     documents,
     licences,
+    notifications,
     passwords,
     plan,
     seats,
@@ -94,6 +95,7 @@ def install(app: FastAPI) -> None:
         staff_outbox.router,
         staff_users.router,
         billing_details.router,
+        notifications.router,
         staff_entities.router,
         staff_tax_rates.router,
     ):

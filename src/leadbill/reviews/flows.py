@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
@@ -46,15 +46,18 @@ from leadbill.credit_notes.service import credited_lines, issue_credit_note
 from leadbill.errors import Conflict, InvalidInput
 from leadbill.leads.decisions import record_decisions
 from leadbill.leads.models import Lead
+from leadbill.notifications.service import queue_review_decided
 from leadbill.plans.models import Plan
 from leadbill.plans.service import terms
 from leadbill.reviews import repository
-from leadbill.reviews.models import Review
+from leadbill.reviews.models import Review, ReviewEvent
 from leadbill.reviews.service import announce, checked, get_review, record_event, utc
 from leadbill.subscriptions.models import Subscription
 from leadbill.webhooks import events
 
 UNDECIDED = (Status.OPEN.value, Status.INFO_REQUESTED.value)
+# The entries of a review's trail that a decision writes (and its e-mail tells of).
+DECISION_EVENTS = ("info_requested", "rejected", "approved")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +145,17 @@ def decide_review(
 
 
 def _announce_decision(session: Session, review: Review, as_of: datetime, note: str | None) -> None:
+    """The webhook event and the customer's e-mail, in the decision's transaction."""
     lead = session.get_one(Lead, review.lead_id)
     announce(session, review, lead.external_id, events.REVIEW_DECIDED, as_of, note)
+    session.flush()
+    decided = session.scalars(
+        select(ReviewEvent.id)
+        .where(ReviewEvent.review_id == review.id, ReviewEvent.kind.in_(DECISION_EVENTS))
+        .order_by(ReviewEvent.id.desc())
+        .limit(1)
+    ).one()
+    queue_review_decided(session, review.account_id, decided, created_at=as_of)
 
 
 def _approve(session: Session, review: Review, actor: str, as_of: datetime) -> DecisionResult:

@@ -234,19 +234,23 @@ def recorded_thresholds(
     return found
 
 
-def insert_crossings(session: Session, rows: Sequence[dict[str, Any]]) -> set[tuple[int, int, int]]:
-    """Insert crossings; one already recorded is skipped. Returns the keys newly inserted."""
+def insert_crossings(
+    session: Session, rows: Sequence[dict[str, Any]]
+) -> dict[tuple[int, int, int], int]:
+    """Insert crossings; one already recorded is skipped. Returns the new ones' ids by key."""
     table: Table = Base.metadata.tables[UsageThresholdCrossing.__tablename__]
     make = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    inserted: set[tuple[int, int, int]] = set()
+    inserted: dict[tuple[int, int, int], int] = {}
     for chunk in _chunks(rows):
         statement = (
             make(table)
             .values(list(chunk))
             .on_conflict_do_nothing(index_elements=["subscription_id", "period_index", "threshold"])
-            .returning(table.c.subscription_id, table.c.period_index, table.c.threshold)
+            .returning(table.c.subscription_id, table.c.period_index, table.c.threshold, table.c.id)
         )
-        inserted.update((int(s), int(p), int(t)) for s, p, t in session.execute(statement))
+        inserted.update(
+            {(int(s), int(p), int(t)): int(id_) for s, p, t, id_ in session.execute(statement)}
+        )
     return inserted
 
 

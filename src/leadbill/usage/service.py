@@ -46,6 +46,7 @@ from leadbill.core.plans import CountingPolicy, PlanTerms
 from leadbill.core.proration import segment_allowance
 from leadbill.core.thresholds import thresholds_of
 from leadbill.errors import from_rule
+from leadbill.notifications.service import queue_thresholds_reached
 from leadbill.plans.service import terms
 from leadbill.usage import repository
 from leadbill.usage.repository import CrossingRow, WatchedSubscription
@@ -327,6 +328,12 @@ def record_threshold_crossings(
             )
             for c in new
         ],
+    )
+    # And the usage alert e-mails, in the same transaction (one insert for all).
+    queue_thresholds_reached(
+        session,
+        [(c.account_id, inserted[(c.subscription_id, c.period_index, c.threshold)]) for c in new],
+        created_at=as_of,
     )
     return new
 

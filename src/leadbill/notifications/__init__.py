@@ -1,0 +1,1 @@
+"""Notifications: the review decisions, usage alerts and receipts e-mailed to customers."""
