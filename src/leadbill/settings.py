@@ -50,6 +50,8 @@ class Settings:
     event_backdating_days: int = 366
     # The worker's billing run: minutes between runs (0: the worker does not bill).
     billing_interval_minutes: float = 5.0
+    # The worker's dunning run: minutes between runs (0: the worker sends no reminders).
+    dunning_interval_minutes: float = 60.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -81,6 +83,7 @@ class Settings:
             or "http://127.0.0.1:8000",
             event_backdating_days=int(env.get("LEADBILL_EVENT_BACKDATING_DAYS", "366")),
             billing_interval_minutes=float(env.get("LEADBILL_BILLING_INTERVAL_MINUTES") or "5"),
+            dunning_interval_minutes=float(env.get("LEADBILL_DUNNING_INTERVAL_MINUTES") or "60"),
         )
 
 

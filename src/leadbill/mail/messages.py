@@ -23,14 +23,16 @@ from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
 from leadbill.billing.models import Invoice
+from leadbill.billing.payments import balance_due
 from leadbill.credit_notes.service import get_credit_note
 from leadbill.documents import pdf
 from leadbill.documents.files import invoice_file
 from leadbill.documents.formats import local, money
+from leadbill.dunning.models import DunningReminder
 from leadbill.entities.models import BillingEntity
 from leadbill.mail.addresses import is_address
 from leadbill.mail.models import MailMessage
-from leadbill.mail.service import CREDIT_NOTE_ISSUED, INVOICE_ISSUED
+from leadbill.mail.service import CREDIT_NOTE_ISSUED, INVOICE_ISSUED, INVOICE_REMINDER
 from leadbill.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -156,7 +158,36 @@ def _credit_note_issued(
     return context, (Attachment(f"{note.number}.pdf", content),), sender
 
 
-_BUILDERS = {INVOICE_ISSUED: _invoice_issued, CREDIT_NOTE_ISSUED: _credit_note_issued}
+def _invoice_reminder(
+    session: Session, message: MailMessage, settings: Settings
+) -> tuple[dict[str, Any], tuple[Attachment, ...], str]:
+    reminder = session.get_one(DunningReminder, message.reminder_id)
+    invoice = session.get_one(Invoice, reminder.invoice_id)
+    account = session.get_one(Account, invoice.account_id)
+    number = invoice.number or str(invoice.id)
+    content, name = invoice_file(session, number, account.id, seller=settings.operator_name)
+    context = {
+        "account": account,
+        "issuer": (invoice.issuer or {}).get("legal_name") or settings.operator_name,
+        "number": number,
+        "total": money(invoice.total, invoice.currency),
+        "amount_due": money(balance_due(session, invoice), invoice.currency),
+        "issued_on": local(invoice.issued_at, account.time_zone, "%Y-%m-%d"),
+        "due_on": reminder.due_on.isoformat(),
+        "days_overdue": reminder.days_overdue,
+        "step": reminder.step,
+        "link": f"{settings.portal_url}/portal/invoices/{number}",
+        "time_zone": account.time_zone,
+    }
+    sender = _sender(session, settings, invoice.issuer, invoice.billing_entity_id)
+    return context, (Attachment(name, content),), sender
+
+
+_BUILDERS = {
+    INVOICE_ISSUED: _invoice_issued,
+    CREDIT_NOTE_ISSUED: _credit_note_issued,
+    INVOICE_REMINDER: _invoice_reminder,
+}
 
 
 def render(

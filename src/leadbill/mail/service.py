@@ -33,8 +33,9 @@ from leadbill.mail.models import MailAttempt, MailMessage
 
 INVOICE_ISSUED = "invoice.issued"
 CREDIT_NOTE_ISSUED = "credit_note.issued"
-KINDS = (INVOICE_ISSUED, CREDIT_NOTE_ISSUED)
-STATUSES = ("pending", "sending", "sent", "failed")
+INVOICE_REMINDER = "invoice.reminder"
+KINDS = (INVOICE_ISSUED, CREDIT_NOTE_ISSUED, INVOICE_REMINDER)
+STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
 CHUNK = 1000
 
 messages_table: Table = Base.metadata.tables[MailMessage.__tablename__]
@@ -61,7 +62,9 @@ def _rows(
         chunk = account_ids[offset : offset + CHUNK]
         query = select(Account.id, Account.billing_email).where(Account.id.in_(chunk))
         emails.update({int(id_): email for id_, email in session.execute(query)})
-    column = "invoice_id" if kind == INVOICE_ISSUED else "credit_note_id"
+    column = {INVOICE_ISSUED: "invoice_id", INVOICE_REMINDER: "reminder_id"}.get(
+        kind, "credit_note_id"
+    )
     rows = []
     for account_id, document_id in documents:
         if account_id not in emails:
@@ -99,7 +102,7 @@ def _queue(
 
 
 def _complete(row: dict[str, Any]) -> dict[str, Any]:
-    return {"invoice_id": None, "credit_note_id": None, **row}
+    return {"invoice_id": None, "credit_note_id": None, "reminder_id": None, **row}
 
 
 def queue_invoices_issued(
@@ -114,6 +117,13 @@ def queue_credit_note_issued(
 ) -> int:
     """Queue the "credit note issued" message of one credit note, in the caller's transaction."""
     return _queue(session, CREDIT_NOTE_ISSUED, [(account_id, credit_note_id)], created_at)
+
+
+def queue_reminders(
+    session: Session, reminders: Sequence[tuple[int, int]], *, created_at: datetime
+) -> int:
+    """Queue a dunning reminder per (account id, reminder id), in the caller's transaction."""
+    return _queue(session, INVOICE_REMINDER, reminders, created_at)
 
 
 # The log ---------------------------------------------------------------------------------
