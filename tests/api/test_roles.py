@@ -168,6 +168,10 @@ CASES = [
     Case("get webhook delivery", "GET", "/v1/webhook-deliveries/{delivery}", BILLERS),
     Case("redeliver webhook", "POST", "/v1/webhook-deliveries/{delivery}/redeliver", BILLERS),
     Case("list worker jobs", "GET", "/v1/worker-jobs", BILLERS),
+    Case("list dunning", "GET", f"/v1/dunning?{AS_OF}", (*BILLERS, "customer")),
+    Case("list account dunning", "GET", "/v1/dunning?account=acme", (*BILLERS, "customer")),
+    # Not paused: the allowed roles reach the rule (409), the others are refused.
+    Case("resume subscription", "POST", "/v1/subscriptions/{acme_sub}/resume", BILLERS, None, 409),
     Case(
         "filtered call report", "GET", f"/v1/accounts/acme/call-report?{AS_OF}&{FILTERS}", READERS
     ),
@@ -426,6 +430,8 @@ OTHER_ACCOUNT = [
     ),
     Case("get subscription", "GET", "/v1/subscriptions/{other_sub}", READERS),
     Case("cancel subscription", "POST", "/v1/subscriptions/{other_sub}/cancel", BILLERS),
+    Case("resume subscription", "POST", "/v1/subscriptions/{other_sub}/resume", BILLERS),
+    Case("list dunning", "GET", "/v1/dunning?account=other", (*BILLERS, "customer")),
     Case(
         "create seat", "POST", "/v1/accounts/other/seats", BILLERS, {"code": "x", "primary": PERSON}
     ),

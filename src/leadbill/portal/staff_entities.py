@@ -7,7 +7,9 @@ beside its field.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
 from sqlalchemy.orm import Session
 
 from leadbill.auth.dependencies import DbSession
@@ -39,6 +41,8 @@ from leadbill.portal.web import (
 )
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
+# A field the change form may leave out: None keeps the setting.
+KeptText = Annotated[str | None, Form(max_length=200)]
 
 FIELDS = (
     "legal_name",
@@ -272,8 +276,8 @@ def change_entity(
     credit_note_prefix: Text = "",
     payment_terms_days: Text = "",
     default_currency: Text = "",
-    dunning_steps: Text = "",
-    dunning_action: Text = "",
+    dunning_steps: KeptText = None,
+    dunning_action: KeptText = None,
     csrf_token: Text = "",
 ) -> Response:
     """Change an entity's settings (admin); issued documents keep the issuer they took."""
@@ -294,8 +298,9 @@ def change_entity(
         "credit_note_prefix": credit_note_prefix,
         "payment_terms_days": payment_terms_days,
         "default_currency": default_currency,
-        "dunning_steps": dunning_steps,
-        "dunning_action": dunning_action,
+        # Not posted (an older form): kept as they are.
+        "dunning_steps": found.dunning_steps if dunning_steps is None else dunning_steps,
+        "dunning_action": found.dunning_action if dunning_action is None else dunning_action,
     }
     try:
         with db.begin_nested():
