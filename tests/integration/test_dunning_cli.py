@@ -72,3 +72,21 @@ def test_entity_dunning_settings_from_the_cli(cli: None, sessions: sessionmaker[
     assert bad.exit_code == 2 and "--dunning-steps" in bad.output
     wrong = runner.invoke(app, ["entities", "update", "us", "--dunning-action", "nag"])
     assert wrong.exit_code != 0 and "dunning_action" in wrong.output
+
+
+def test_the_worker_runs_the_dunning_job_and_its_status_shows_it(
+    cli: None, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world(sessions)
+    monkeypatch.delenv("LEADBILL_SMTP_HOST", raising=False)
+    _run("worker", "--once", "--billing-every", "0")
+    status = json.loads(_run("worker", "status", "--format", "json"))
+    dunning = next(job for job in status["data"] if job["name"] == "dunning")
+    assert (dunning["interval_seconds"], dunning["last_outcome"], dunning["runs"]) == (
+        3600,
+        "ok",
+        1,
+    )
+    assert "reminders queued" in dunning["last_summary"]
+    off = _run("worker", "--once", "--billing-every", "0", "--dunning-every", "0")
+    assert "dunning" not in off

@@ -7,10 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadbill.api import create_app
 from leadbill.dunning.service import run_dunning
+from leadbill.entities.models import BillingEntity
 from leadbill.settings import Settings
 from tests.integration.receivables_world import (
     AS_OF,
@@ -68,3 +70,43 @@ def test_viewers_get_no_dunning_page(client: TestClient, world: ReceivablesWorld
     sign_in(client, USERS["viewer"])
     assert client.get("/portal/staff/dunning").status_code == 403
     assert "/portal/staff/dunning" not in client.get("/portal/staff/receivables").text
+
+
+def test_admin_sets_an_entity_dunning_schedule_on_its_page(
+    client: TestClient, world: ReceivablesWorld, sessions: sessionmaker[Session]
+) -> None:
+    token = sign_in(client, USERS["admin"])
+    page = client.get("/portal/staff/billing-entities/us")
+    assert page.status_code == 200
+    assert 'name="dunning_steps"' in page.text and 'value="0,3,7,14"' in page.text
+    form = {
+        "legal_name": "Leadbill Demo Inc.",
+        "address_line1": "1 Main St",
+        "address_line2": "",
+        "city": "Denver",
+        "postal_code": "",
+        "region": "",
+        "country": "US",
+        "tax_id": "",
+        "email": "",
+        "invoice_prefix": "INV-",
+        "credit_note_prefix": "CN-",
+        "payment_terms_days": "15",
+        "default_currency": "USD",
+        "csrf_token": token,
+    }
+    repeated = client.post(
+        "/portal/staff/billing-entities/us",
+        data={**form, "dunning_steps": "0,3,3", "dunning_action": "none"},
+    )
+    assert repeated.status_code == 422
+    assert "repeats 3; steps are distinct" in repeated.text
+    assert 'value="0,3,3"' in repeated.text  # what was typed
+    saved = client.post(
+        "/portal/staff/billing-entities/us",
+        data={**form, "dunning_steps": "1, 10,5", "dunning_action": "pause_service"},
+    )
+    assert saved.status_code == 303, saved.text
+    with sessions() as session:
+        entity = session.scalars(select(BillingEntity).where(BillingEntity.code == "us")).one()
+        assert (entity.dunning_steps, entity.dunning_action) == ("1,5,10", "pause_service")
