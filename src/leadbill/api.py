@@ -16,6 +16,7 @@ from leadbill import problems
 from leadbill.accounts.endpoints import router as accounts
 from leadbill.billing.endpoints import router as billing
 from leadbill.context.endpoints import router as account_context
+from leadbill.dunning.endpoints import router as dunning
 from leadbill.entities.endpoints import router as billing_entities
 from leadbill.jobs.endpoints import router as worker_jobs
 from leadbill.leads.endpoints import decisions as lead_decisions
@@ -64,6 +65,7 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     for router in (plans, accounts, subscriptions, seats, lead_events, billing, reports, webhooks):
         app.include_router(router, prefix=PREFIX)
     app.include_router(receivables, prefix=PREFIX)
+    app.include_router(dunning, prefix=PREFIX)
     app.include_router(reviews, prefix=PREFIX)
     app.include_router(worker_jobs, prefix=PREFIX)
     app.include_router(mail, prefix=PREFIX)

@@ -16,6 +16,7 @@ from leadbill.billing.export_commands import app as export_app
 from leadbill.console import out, print_error, sessions
 from leadbill.context.commands import app as context_app
 from leadbill.credit_notes.commands import app as credit_notes_app
+from leadbill.dunning.commands import app as dunning_app
 from leadbill.entities.commands import app as entities_app
 from leadbill.leads.commands import app as import_app
 from leadbill.leads.review_commands import app as leads_app
@@ -117,5 +118,6 @@ register_billing(app)
 register_receivables(invoices=invoices_app, reports=reports_app)
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(mail_app, name="mail")
+app.add_typer(dunning_app, name="dunning")
 app.add_typer(worker_app, name="worker")
 app.add_typer(users_app, name="users")

@@ -35,6 +35,7 @@ from leadbill.billing.service import run_billing
 from leadbill.console import bold, out
 from leadbill.core.money import format_money
 from leadbill.core.periods import Period, describe_period
+from leadbill.jobs.service import register, run_due
 from leadbill.leads.csv_format import COLUMNS
 from leadbill.leads.service import ingest_events
 from leadbill.plans.service import create_plan, get_plan
@@ -49,6 +50,7 @@ from leadbill.subscriptions.service import (
     create_subscription,
     current_subscription,
 )
+from leadbill.worker import dunning_job
 
 CATALOGUE_AT = datetime(2026, 7, 1, tzinfo=UTC)
 LADDER = [
@@ -469,6 +471,10 @@ def run_demo(sessions: sessionmaker[Session], directory: Path | None = None) -> 
                 reference=f"demo-{invoice.number}",
                 received_at=invoice.issued_at + timedelta(days=3),
             )
+    # The worker, run once on the portal's day, sends the contractor's unpaid invoices
+    # their reminders (the dunning job): they wait in the mail outbox.
+    portal_day = datetime.fromisoformat(DEMO_PORTAL_AS_OF.replace("Z", "+00:00"))
+    run_dunning_once(sessions, portal_day)
     with sessions() as session:
         for account in session.scalars(select(Account).order_by(Account.id)):
             print_account(session, account)
@@ -478,7 +484,6 @@ def run_demo(sessions: sessionmaker[Session], directory: Path | None = None) -> 
         }
     contractor.print_disputes(sessions, disputes, BILL_AS_OF)
     # What customers owe on the portal's day, by days past due: the contractor is late.
-    portal_day = datetime.fromisoformat(DEMO_PORTAL_AS_OF.replace("Z", "+00:00"))
     with sessions() as session:
         report = aging_report(session, portal_day)
     out.print(aging_table(report))
@@ -518,10 +523,22 @@ def run_demo(sessions: sessionmaker[Session], directory: Path | None = None) -> 
         "      # the e-mails in the outbox (see README, E-mail)\n"
         "  .venv/bin/leadbill mail list --kind usage.threshold_reached\n"
         "  .venv/bin/leadbill mail show N      # N: an id from the list; text and HTML parts\n"
+        f"  .venv/bin/leadbill dunning list --as-of {DEMO_PORTAL_AS_OF}"
+        "      # the contractor's unpaid invoices and their reminders\n"
+        "  .venv/bin/leadbill mail list --kind invoice.reminder\n"
         "  .venv/bin/leadbill --help"
     )
     out.print()
     out.print(portal_instructions())
+
+
+def run_dunning_once(sessions: sessionmaker[Session], as_of: datetime) -> None:
+    """The worker's dunning job, once at `as_of`, recorded in the job table as a worker would."""
+    job = dunning_job(sessions, timedelta(hours=1))
+    register(sessions, [job], as_of)
+    for ran in run_due(sessions, [job], lambda: as_of, "demo"):
+        summary = ran.result.summary if ran.result else ran.error
+        out.print(f"worker (once, {DEMO_PORTAL_AS_OF}): {ran.name}: {summary}")
 
 
 def _october_invoice(session: Session, code: str) -> str:

@@ -13,6 +13,7 @@ from leadbill.context.models import (
 )
 from leadbill.credit_notes.models import CreditApplication, CreditNote, CreditNoteLine
 from leadbill.db import Base
+from leadbill.dunning.models import DunningInvoice, DunningReminder
 from leadbill.entities.models import BillingEntity
 from leadbill.jobs.models import WorkerJob
 from leadbill.leads.models import Lead, LeadActivityMonth, LeadDecision, LeadEvent
@@ -47,6 +48,8 @@ __all__ = [
     "CreditNote",
     "CreditNoteLine",
     "CustomerContact",
+    "DunningInvoice",
+    "DunningReminder",
     "IdempotentResponse",
     "Invoice",
     "InvoiceLine",

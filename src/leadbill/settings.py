@@ -56,6 +56,8 @@ class Settings:
     event_backdating_days: int = 366
     # The worker's billing run: minutes between runs (0: the worker does not bill).
     billing_interval_minutes: float = 5.0
+    # The worker's dunning run: minutes between runs (0: the worker sends no reminders).
+    dunning_interval_minutes: float = 60.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -90,6 +92,7 @@ class Settings:
             password_resets_per_hour=int(env.get("LEADBILL_PASSWORD_RESETS_PER_HOUR") or "3"),
             event_backdating_days=int(env.get("LEADBILL_EVENT_BACKDATING_DAYS", "366")),
             billing_interval_minutes=float(env.get("LEADBILL_BILLING_INTERVAL_MINUTES") or "5"),
+            dunning_interval_minutes=float(env.get("LEADBILL_DUNNING_INTERVAL_MINUTES") or "60"),
         )
 
 

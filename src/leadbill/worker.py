@@ -1,7 +1,8 @@
 """Background work outside requests: `leadbill worker` runs the periodic jobs.
 
 The jobs are the billing run (every 5 minutes by default, `as_of` = now),
-webhook delivery and mail delivery (every round). Their schedule, leases and
+dunning (reminders of unpaid invoices, every 60 minutes by default, `as_of` =
+now), webhook delivery and mail delivery (every round). Their schedule, leases and
 last runs are the job table (`leadbill.jobs`): several workers, on one
 machine or many sharing a PostgreSQL database, never run one job at once;
 the others skip it. A job that fails is recorded and retried with backoff,
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from leadbill.billing.service import run_billing
 from leadbill.console import out, print_error, sessions
+from leadbill.dunning.service import run_dunning
 from leadbill.errors import InvalidInput
 from leadbill.jobs.commands import status
 from leadbill.jobs.service import Job, JobResult, Ran, register, run_due
@@ -45,6 +47,9 @@ from leadbill.webhooks.delivery import DeliveryPolicy, RoundReport
 # job to another worker after this. A run that outlasts it may overlap the next,
 # which the billing run's row locks make safe (each period is still billed once).
 BILLING_LEASE = timedelta(minutes=30)
+# A dunning run may hold its job as long; two runs at once are safe (each reminder
+# step is unique per invoice), so the lease only keeps workers from doing it twice.
+DUNNING_LEASE = timedelta(minutes=30)
 
 
 def holder_name() -> str:
@@ -69,6 +74,22 @@ def billing_job(factory: sessionmaker[Session], every: timedelta) -> Job:
     return Job("billing", every, max(BILLING_LEASE, every), run)
 
 
+def dunning_job(factory: sessionmaker[Session], every: timedelta) -> Job:
+    """Queue every reminder step due by the run's start, take the final actions."""
+
+    def run(as_of: datetime) -> JobResult:
+        result = run_dunning(factory, as_of)
+        done = result.reminders + result.overdue + result.uncollectible + result.paused
+        return JobResult(
+            f"as of {as_of:%Y-%m-%dT%H:%M:%SZ}: {result.reminders} reminders queued, "
+            f"{result.overdue} newly overdue, {result.uncollectible} marked uncollectible, "
+            f"{result.paused} services paused, {result.cancelled} reminders cancelled",
+            notable=bool(done or result.cancelled),
+        )
+
+    return Job("dunning", every, max(DUNNING_LEASE, every), run)
+
+
 def _webhooks_summary(report: RoundReport) -> str:
     return (
         f"attempted {report.attempted}: delivered {report.delivered}, "
@@ -81,6 +102,7 @@ def _mail_summary(report: RoundReport) -> str:
     return (
         f"attempted {report.attempted}: sent {report.delivered}, "
         f"retrying {report.retrying}, failed {report.failed}"
+        + (f", cancelled {report.cancelled}" if report.cancelled else "")
         + (f", superseded {report.superseded}" if report.superseded else "")
     )
 
@@ -184,8 +206,15 @@ def _billing_every(minutes: float | None, settings: Settings) -> timedelta | Non
     return timedelta(minutes=chosen) if chosen > 0 else None
 
 
+def _dunning_every(minutes: float | None, settings: Settings) -> timedelta | None:
+    chosen = settings.dunning_interval_minutes if minutes is None else minutes
+    if chosen < 0:
+        raise InvalidInput("dunning_every", "must be 0 (no dunning) or more minutes")
+    return timedelta(minutes=chosen) if chosen > 0 else None
+
+
 worker_app = typer.Typer(
-    help="Run the periodic jobs: scheduled billing, webhook and mail delivery.",
+    help="Run the periodic jobs: scheduled billing, dunning, webhook and mail delivery.",
     add_completion=False,
 )
 
@@ -203,6 +232,12 @@ def worker(
         help="Minutes between billing runs; 0: no scheduled billing in this worker "
         "(default: LEADBILL_BILLING_INTERVAL_MINUTES, else 5)",
     ),
+    dunning_every: float | None = typer.Option(
+        None,
+        "--dunning-every",
+        help="Minutes between dunning runs (reminders of unpaid invoices); 0: no dunning in "
+        "this worker (default: LEADBILL_DUNNING_INTERVAL_MINUTES, else 60)",
+    ),
     timeout: float = typer.Option(10.0, min=0.1, help="HTTP and SMTP timeout in seconds"),
     max_attempts: int = typer.Option(8, min=1, max=100, help="Attempts before a delivery fails"),
     backoff: float = typer.Option(30.0, min=0, help="Seconds before the second attempt"),
@@ -219,6 +254,7 @@ def worker(
     try:
         settings = Settings.from_env()
         every = _billing_every(billing_every, settings)
+        dunning = _dunning_every(dunning_every, settings)
         policy = DeliveryPolicy(
             timeout=timeout,
             max_attempts=max_attempts,
@@ -241,6 +277,8 @@ def worker(
     factory = sessions()
     with webhook_delivery.http_client(policy) as http:
         jobs = [] if every is None else [billing_job(factory, every)]
+        if dunning is not None:
+            jobs.append(dunning_job(factory, dunning))
         jobs.append(webhooks_job(factory, policy, http, drain=once))
         if server is not None:
             jobs.append(mail_job(factory, policy, server, settings, drain=once))
@@ -276,4 +314,12 @@ def _serve(factory: sessionmaker[Session], jobs: Sequence[Job], interval: float)
 
 worker_app.command("status")(status)
 
-__all__ = ["billing_job", "mail_job", "run_forever", "webhooks_job", "worker", "worker_app"]
+__all__ = [
+    "billing_job",
+    "dunning_job",
+    "mail_job",
+    "run_forever",
+    "webhooks_job",
+    "worker",
+    "worker_app",
+]

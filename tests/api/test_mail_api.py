@@ -181,3 +181,12 @@ def test_the_kind_filter_offers_every_kind_the_outbox_queues() -> None:
     from leadbill.mail.service import KINDS
 
     assert sorted(get_args(MailKind)) == sorted(KINDS)
+
+
+def test_the_status_filter_offers_every_status_a_message_takes() -> None:
+    from typing import get_args
+
+    from leadbill.mail.schemas import MailStatus
+    from leadbill.mail.service import STATUSES
+
+    assert sorted(get_args(MailStatus)) == sorted(STATUSES)

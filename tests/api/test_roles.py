@@ -177,6 +177,10 @@ CASES = [
         "/v1/mail-messages/{acme_mail}/resend",
         (*BILLERS, "customer"),
     ),
+    Case("list dunning", "GET", f"/v1/dunning?{AS_OF}", (*BILLERS, "customer")),
+    Case("list account dunning", "GET", "/v1/dunning?account=acme", (*BILLERS, "customer")),
+    # Not paused: the allowed roles reach the rule (409), the others are refused.
+    Case("resume subscription", "POST", "/v1/subscriptions/{acme_sub}/resume", BILLERS, None, 409),
     Case(
         "filtered call report", "GET", f"/v1/accounts/acme/call-report?{AS_OF}&{FILTERS}", READERS
     ),
@@ -447,6 +451,8 @@ OTHER_ACCOUNT = [
     ),
     Case("get subscription", "GET", "/v1/subscriptions/{other_sub}", READERS),
     Case("cancel subscription", "POST", "/v1/subscriptions/{other_sub}/cancel", BILLERS),
+    Case("resume subscription", "POST", "/v1/subscriptions/{other_sub}/resume", BILLERS),
+    Case("list dunning", "GET", "/v1/dunning?account=other", (*BILLERS, "customer")),
     Case(
         "create seat", "POST", "/v1/accounts/other/seats", BILLERS, {"code": "x", "primary": PERSON}
     ),

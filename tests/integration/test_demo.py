@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from leadbill.accounts.models import Account
 from leadbill.billing.models import Invoice
 from leadbill.demo import MONTH_TO_DATE, run_demo
+from leadbill.dunning.models import DunningReminder
 from leadbill.leads.models import Lead
 from leadbill.mail.messages import render
 from leadbill.mail.models import MailMessage
@@ -58,6 +59,23 @@ def test_demo_bills_every_model(
         " previous_customer 2)" in printed
     )
     assert "not charged: 20 leads (block_list 5, no_contact_found 15)" in printed
+    # The worker ran once on the portal's day: the contractor's overdue October invoice
+    # (37 days past October 16 in Chicago) has its reminder in the outbox: only the
+    # latest step due, day 14, not all four at once.
+    assert "worker (once, 2026-11-22T23:00:00Z): dunning: as of 2026-11-22T23:00:00Z" in printed
+    with sessions() as session:
+        october = session.scalars(
+            select(Invoice)
+            .join(Account, Account.id == Invoice.account_id)
+            .where(Account.code == "bright-plumbing", Invoice.kind == "period")
+            .where(Invoice.issued_at == OCTOBER_CHICAGO)
+        ).one()
+        reminders = session.execute(
+            select(DunningReminder.step, DunningReminder.days_overdue, MailMessage.recipient)
+            .join(MailMessage, MailMessage.reminder_id == DunningReminder.id)
+            .where(DunningReminder.invoice_id == october.id)
+        ).all()
+        assert [tuple(row) for row in reminders] == [(14, 37, "billing@bright-plumbing.example")]
     with sessions() as session:
         # R19, R20: 3 licences for the year, then 2 x 1200.00 x 183/365.
         assert _totals(session, "acme-sales") == [

@@ -42,6 +42,7 @@ def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The CLI pointed at the test database, with no SMTP server configured."""
     monkeypatch.setenv("LEADBILL_DATABASE_URL", database_url)
     monkeypatch.setenv("LEADBILL_BILLING_INTERVAL_MINUTES", "0")  # delivery only, no billing
+    monkeypatch.setenv("LEADBILL_DUNNING_INTERVAL_MINUTES", "0")  # and no reminders
     monkeypatch.delenv("LEADBILL_SMTP_HOST", raising=False)
     monkeypatch.setenv("LEADBILL_MAIL_FROM", "billing@operator.test")
     monkeypatch.setattr(console.out, "width", 250)
@@ -108,6 +109,7 @@ def test_a_worker_killed_mid_delivery_sends_at_least_once_and_records_once(
         "LEADBILL_SMTP_SECURITY": "none",
         "LEADBILL_MAIL_FROM": "billing@operator.test",
         "LEADBILL_BILLING_INTERVAL_MINUTES": "0",
+        "LEADBILL_DUNNING_INTERVAL_MINUTES": "0",
     }
     worker = subprocess.Popen(
         [*WORKER, "--interval", "0.1", "--timeout", "5"],

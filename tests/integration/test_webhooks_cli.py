@@ -34,6 +34,7 @@ def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The CLI pointed at the test database."""
     monkeypatch.setenv("LEADBILL_DATABASE_URL", database_url)
     monkeypatch.setenv("LEADBILL_BILLING_INTERVAL_MINUTES", "0")  # delivery only, no billing
+    monkeypatch.setenv("LEADBILL_DUNNING_INTERVAL_MINUTES", "0")  # and no reminders
     monkeypatch.setattr(console.out, "width", 250)
     console.sessions.cache_clear()
     yield

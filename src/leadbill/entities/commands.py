@@ -7,6 +7,8 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from leadbill.console import now, out, unit_of_work
+from leadbill.core.dunning import parse_steps
+from leadbill.core.errors import RuleViolation
 from leadbill.entities import service
 from leadbill.entities.models import BillingEntity
 from leadbill.entities.schemas import BillingEntityOut
@@ -18,6 +20,18 @@ app = typer.Typer(
 )
 
 CLEARS = "an empty string clears it"
+STEPS_HELP = "Reminder days after the due date, e.g. 0,3,7,14 (distinct, 0-365, at most 10)"
+ACTION_HELP = "After the last reminder: none, uncollectible or pause_service"
+
+
+def _steps(text: str | None) -> tuple[int, ...] | None:
+    """The --dunning-steps option as days (None: not given)."""
+    if text is None:
+        return None
+    try:
+        return parse_steps(text)
+    except RuleViolation as error:
+        raise typer.BadParameter(error.reason, param_hint="--dunning-steps") from None
 
 
 def _lines(session: Session, entity: BillingEntity) -> list[tuple[str, str]]:
@@ -38,6 +52,8 @@ def _lines(session: Session, entity: BillingEntity) -> list[tuple[str, str]]:
         ("next numbers", ", ".join(service.next_numbers(session, entity))),
         ("payment terms", f"{entity.payment_terms_days} days"),
         ("default currency", entity.default_currency),
+        ("dunning steps", f"days {entity.dunning_steps.replace(',', ', ')} after the due date"),
+        ("dunning final action", entity.dunning_action),
     ]
 
 
@@ -61,6 +77,8 @@ def create(
     ),
     payment_terms_days: int | None = typer.Option(None, help="Days to pay (default 15)"),
     default_currency: str | None = typer.Option(None, help="ISO 4217 code (default USD)"),
+    dunning_steps: str | None = typer.Option(None, help=f"{STEPS_HELP} (default 0,3,7,14)"),
+    dunning_action: str | None = typer.Option(None, help=f"{ACTION_HELP} (default none)"),
 ) -> None:
     """Add a billing entity; the first one becomes the default."""
     fields = service.EntityFields(
@@ -77,6 +95,8 @@ def create(
         credit_note_prefix=credit_note_prefix,
         payment_terms_days=payment_terms_days,
         default_currency=default_currency,
+        dunning_steps=_steps(dunning_steps),
+        dunning_action=dunning_action,
     )
     with unit_of_work() as session:
         entity = service.create_entity(session, code=code, fields=fields, as_of=now())
@@ -104,6 +124,8 @@ def update(
     credit_note_prefix: str | None = typer.Option(None, help="A new number sequence from 000001"),
     payment_terms_days: int | None = typer.Option(None),
     default_currency: str | None = typer.Option(None),
+    dunning_steps: str | None = typer.Option(None, help=STEPS_HELP),
+    dunning_action: str | None = typer.Option(None, help=ACTION_HELP),
 ) -> None:
     """Change an entity's settings; finalized documents keep what they were issued with."""
     fields = service.EntityFields(
@@ -120,6 +142,8 @@ def update(
         credit_note_prefix=credit_note_prefix,
         payment_terms_days=payment_terms_days,
         default_currency=default_currency,
+        dunning_steps=_steps(dunning_steps),
+        dunning_action=dunning_action,
     )
     with unit_of_work() as session:
         entity = service.update_entity(session, code, fields, now())

@@ -37,6 +37,10 @@ class BillingEntity(Base):
     credit_note_prefix: Mapped[str] = mapped_column(String(12), unique=True)
     payment_terms_days: Mapped[int] = mapped_column(Integer)
     default_currency: Mapped[str] = mapped_column(String(3))
+    # Dunning (core.dunning): reminder steps in days after the due date, as "0,3,7,14",
+    # and the final action after the last one (none, uncollectible, pause_service).
+    dunning_steps: Mapped[str] = mapped_column(String(60), default="0,3,7,14")
+    dunning_action: Mapped[str] = mapped_column(String(16), default="none")
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -8,10 +8,11 @@ address line, city, country, prefixes, terms, currency) cannot be cleared.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from leadbill.core.dunning import MAX_STEP_DAYS, MAX_STEPS, parse_steps
 from leadbill.entities.models import BillingEntity
 from leadbill.entities.service import EntityFields
 from leadbill.errors import InvalidInput
@@ -20,6 +21,16 @@ from leadbill.schemas import RequestModel
 
 # The settings a change may clear; the others are required.
 OPTIONAL = ("address_line2", "postal_code", "region", "tax_id", "email")
+DunningAction = Literal["none", "uncollectible", "pause_service"]
+StepDays = Annotated[int, Field(ge=0, le=MAX_STEP_DAYS)]
+STEPS = (
+    "Reminder days after the due date (0: on the due date), distinct, at most "
+    f"{MAX_STEPS}; default [0, 3, 7, 14]"
+)
+ACTION = (
+    "After the last reminder (the day after its date): none, uncollectible (mark the "
+    "invoice uncollectible) or pause_service (pause the subscription's service)"
+)
 PREFIX = "1 to 12 letters, digits, '-', '_' or '/' before the digits of the numbers"
 
 
@@ -50,6 +61,19 @@ class _Settings(RequestModel):
     default_currency: str | None = Field(
         default=None, min_length=3, max_length=3, examples=["EUR"], description="ISO 4217 code"
     )
+    dunning_steps: list[StepDays] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_STEPS,
+        examples=[[0, 3, 7, 14]],
+        description=STEPS,
+    )
+    dunning_action: DunningAction | None = Field(default=None, description=ACTION)
+
+    def _dunning(self, given: dict[str, Any]) -> dict[str, Any]:
+        if given.get("dunning_steps") is not None:
+            given["dunning_steps"] = tuple(given["dunning_steps"])
+        return given
 
 
 class BillingEntityCreate(_Settings):
@@ -67,7 +91,7 @@ class BillingEntityCreate(_Settings):
 
     def fields(self) -> EntityFields:
         """The service's settings of the new entity (null: not given)."""
-        return EntityFields(**self.model_dump(exclude={"code"}))
+        return EntityFields(**self._dunning(self.model_dump(exclude={"code"})))
 
 
 class BillingEntityChange(_Settings):
@@ -92,7 +116,7 @@ class BillingEntityChange(_Settings):
                     raise InvalidInput(name, "is required and cannot be cleared")
                 value = ""
             given[name] = value
-        return EntityFields(**given)
+        return EntityFields(**self._dunning(given))
 
 
 class BillingEntityOut(BaseModel):
@@ -112,6 +136,8 @@ class BillingEntityOut(BaseModel):
     credit_note_prefix: str
     payment_terms_days: int
     default_currency: str
+    dunning_steps: list[int] = Field(description=STEPS)
+    dunning_action: DunningAction = Field(description=ACTION)
     is_default: bool = Field(description="Bills every account that names no entity")
     created_at: datetime
     updated_at: datetime
@@ -134,6 +160,8 @@ class BillingEntityOut(BaseModel):
             credit_note_prefix=entity.credit_note_prefix,
             payment_terms_days=entity.payment_terms_days,
             default_currency=entity.default_currency,
+            dunning_steps=list(parse_steps(entity.dunning_steps)),
+            dunning_action=entity.dunning_action,  # type: ignore[arg-type]
             is_default=entity.is_default,
             created_at=entity.created_at,
             updated_at=entity.updated_at,

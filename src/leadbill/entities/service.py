@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from leadbill.billing.models import NumberSequence
+from leadbill.core.dunning import DEFAULT_STEPS, NO_ACTION, check_action, check_steps, steps_text
 from leadbill.core.email_address import check_email
 from leadbill.core.errors import RuleViolation
 from leadbill.core.money import check_currency
@@ -52,6 +53,9 @@ class EntityFields:
     credit_note_prefix: str | None = None
     payment_terms_days: int | None = None
     default_currency: str | None = None
+    # Dunning (core.dunning): reminder days after the due date, and the final action.
+    dunning_steps: tuple[int, ...] | None = None
+    dunning_action: str | None = None
 
 
 _TEXT_LIMITS = {
@@ -127,6 +131,13 @@ def _apply(session: Session, entity: BillingEntity, fields: EntityFields) -> Non
         values["credit_note_prefix"] = _prefix("credit_note_prefix", fields.credit_note_prefix)
     if fields.payment_terms_days is not None:
         values["payment_terms_days"] = check_terms(fields.payment_terms_days)
+    try:
+        if fields.dunning_steps is not None:
+            values["dunning_steps"] = steps_text(check_steps(fields.dunning_steps))
+        if fields.dunning_action is not None:
+            values["dunning_action"] = check_action(fields.dunning_action)
+    except RuleViolation as error:
+        raise from_rule(error) from None
     for name in ("legal_name", "address_line1", "city"):
         if not values.get(name, getattr(entity, name)):
             raise InvalidInput(name, "is required")
@@ -192,6 +203,8 @@ def create_entity(
         credit_note_prefix=LEGACY_CREDIT_NOTE_PREFIX if first else "",
         payment_terms_days=15,
         default_currency="USD",
+        dunning_steps=steps_text(DEFAULT_STEPS),
+        dunning_action=NO_ACTION,
         is_default=first,
         created_at=at,
         updated_at=at,

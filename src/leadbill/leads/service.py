@@ -51,6 +51,7 @@ from leadbill.leads.activity import record_activity
 from leadbill.leads.csv_format import ParsedRow, parse_rows
 from leadbill.leads.policies import evaluate_leads
 from leadbill.settings import Settings
+from leadbill.subscriptions.pausing import paused_accounts
 from leadbill.usage.service import record_threshold_crossings
 
 # Rows per set-based step: big enough to amortise each statement, small enough
@@ -232,6 +233,7 @@ def _check_chunk(
     seated = {accounts[p[2]] for p in parsed if p[6] is not None and p[2] in accounts}
     seats = repository.seat_ids(session, seated) if seated else {}
     earliest = window.earliest(session, accounts.values())
+    paused = paused_accounts(session, accounts.values())
     latest = window.latest
     known: list[ParsedRow] = []
     keep = known.append
@@ -240,6 +242,10 @@ def _check_chunk(
         account_id = account_id_of(p[2])
         if account_id is None:
             reason = f"unknown account {p[2]!r}"
+            outcomes.append(RowOutcome(p[0], p[1], RowStatus.REJECTED, "account", reason))
+            continue
+        if paused and account_id in paused:
+            reason = paused[account_id]
             outcomes.append(RowOutcome(p[0], p[1], RowStatus.REJECTED, "account", reason))
             continue
         # The stored text (see repository.stored_instant) sorts as the instant does.

@@ -22,7 +22,7 @@ def _when(value: datetime | None) -> str:
 
 @app.command("list")
 def list_(
-    status: str | None = typer.Option(None, help="pending, sending, sent or failed"),
+    status: str | None = typer.Option(None, help="pending, sending, sent, failed or cancelled"),
     account: str | None = typer.Option(None, help="Only this account's messages"),
     kind: str | None = typer.Option(None, help=f"Only this kind: {', '.join(service.KINDS)}"),
     limit: int = typer.Option(50, min=1, max=10_000, help="How many, newest first"),

@@ -17,6 +17,10 @@ Outcomes: `sent`; `failed` at once on a permanent refusal (5xx), or after
 cannot be rendered (a template error, no From address) is a failed attempt
 like a refused connection: the row stays, with the error, and is retried.
 A message that ends `failed` emits the webhook event `mail.failed`.
+
+A dunning reminder is checked when it is claimed: if its invoice is no longer
+owed (paid, credited to zero, void or written off) it is not sent but recorded
+`cancelled`, with the reason, so a payment stops a reminder already queued.
 """
 
 from __future__ import annotations
@@ -31,9 +35,13 @@ from jinja2 import Environment
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from leadbill.billing.models import Invoice
+from leadbill.billing.payments import balance_due
+from leadbill.dunning.models import DunningReminder
 from leadbill.mail.addresses import is_address
 from leadbill.mail.messages import Rendered, RenderError, environment, render
 from leadbill.mail.models import MailAttempt, MailMessage
+from leadbill.mail.service import INVOICE_REMINDER
 from leadbill.mail.smtp import Sent, SmtpServer, send
 from leadbill.settings import Settings
 from leadbill.webhooks import events as webhook_events
@@ -193,16 +201,57 @@ def record(
     return outcome
 
 
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """A message that is no longer to be sent, and why."""
+
+    reason: str
+
+
+def not_owed(session: Session, reminder_id: int) -> str | None:
+    """Why a reminder's invoice needs no reminder any more (None: it is still owed)."""
+    reminder = session.get_one(DunningReminder, reminder_id)
+    invoice = session.get_one(Invoice, reminder.invoice_id)
+    label = invoice.number or f"draft {invoice.id}"
+    if invoice.status != "open":
+        return f"not sent: invoice {label} is {invoice.status}"
+    if balance_due(session, invoice) <= 0:
+        return f"not sent: invoice {label} has no balance due"
+    return None
+
+
+def record_cancelled(
+    sessions: sessionmaker[Session], claimed: Claimed, reason: str, at: datetime
+) -> str:
+    """Record a claimed message as cancelled (never sent); `superseded` if the lease is gone."""
+    with sessions() as session, session.begin():
+        moved = session.execute(  # type: ignore[attr-defined]
+            update(MailMessage)
+            .where(
+                MailMessage.id == claimed.message_id,
+                MailMessage.lease == claimed.lease,
+                MailMessage.status == "sending",
+            )
+            .values(status="cancelled", lease=None, last_attempt_at=at, last_error=reason[:500])
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    return "cancelled" if moved else "superseded"
+
+
 def _render(
     sessions: sessionmaker[Session],
     claimed: Claimed,
     settings: Settings,
     templates: Environment,
     at: datetime,
-) -> Rendered | Sent:
+) -> Rendered | Sent | Cancelled:
     try:
         with sessions() as session:
             message = session.get_one(MailMessage, claimed.message_id)
+            if message.kind == INVOICE_REMINDER and message.reminder_id is not None:
+                reason = not_owed(session, message.reminder_id)
+                if reason is not None:
+                    return Cancelled(reason)
             if not is_address(message.recipient):
                 # Stored before addresses were checked: no attempt can ever reach it.
                 reason = f"not sent: {message.recipient!r} is not an e-mail address (billing_email)"
@@ -237,7 +286,10 @@ def deliver_round(
             _count(report, claimed, record(sessions, claimed, None, None, policy, clock()), False)
             continue
         made = _render(sessions, claimed, settings, templates, clock())
-        if isinstance(made, Sent):
+        if isinstance(made, Cancelled):
+            outcome = record_cancelled(sessions, claimed, made.reason, clock())
+            _count(report, claimed, outcome, False)
+        elif isinstance(made, Sent):
             outcome = record(sessions, claimed, made, None, policy, clock())
             _count(report, claimed, outcome, True)
         else:

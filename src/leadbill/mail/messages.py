@@ -28,14 +28,16 @@ from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
 from leadbill.billing.models import Invoice
+from leadbill.billing.payments import balance_due
 from leadbill.credit_notes.service import get_credit_note
 from leadbill.documents import pdf
 from leadbill.documents.files import invoice_file
 from leadbill.documents.formats import local, money
+from leadbill.dunning.models import DunningReminder
 from leadbill.entities.models import BillingEntity
 from leadbill.mail.addresses import is_address
 from leadbill.mail.models import MailMessage
-from leadbill.mail.service import CREDIT_NOTE_ISSUED, INVOICE_ISSUED, LINK_KINDS
+from leadbill.mail.service import CREDIT_NOTE_ISSUED, INVOICE_ISSUED, INVOICE_REMINDER, LINK_KINDS
 from leadbill.notifications.messages import KINDS as NOTIFICATION_KINDS
 from leadbill.notifications.messages import context_of as notification_context
 from leadbill.password_links import service as links
@@ -187,10 +189,36 @@ def _notification(
     return found.names, (), _sender(session, settings, found.issuer, found.entity_id)
 
 
+def _invoice_reminder(
+    session: Session, message: MailMessage, settings: Settings
+) -> tuple[dict[str, Any], tuple[Attachment, ...], str]:
+    reminder = session.get_one(DunningReminder, message.reminder_id)
+    invoice = session.get_one(Invoice, reminder.invoice_id)
+    account = session.get_one(Account, invoice.account_id)
+    number = invoice.number or str(invoice.id)
+    content, name = invoice_file(session, number, account.id, seller=settings.operator_name)
+    context = {
+        "account": account,
+        "issuer": (invoice.issuer or {}).get("legal_name") or settings.operator_name,
+        "number": number,
+        "total": money(invoice.total, invoice.currency),
+        "amount_due": money(balance_due(session, invoice), invoice.currency),
+        "issued_on": local(invoice.issued_at, account.time_zone, "%Y-%m-%d"),
+        "due_on": reminder.due_on.isoformat(),
+        "days_overdue": reminder.days_overdue,
+        "step": reminder.step,
+        "link": f"{settings.portal_url}/portal/invoices/{number}",
+        "time_zone": account.time_zone,
+    }
+    sender = _sender(session, settings, invoice.issuer, invoice.billing_entity_id)
+    return context, (Attachment(name, content),), sender
+
+
 _BUILDERS = {
     INVOICE_ISSUED: _invoice_issued,
     CREDIT_NOTE_ISSUED: _credit_note_issued,
     **dict.fromkeys(NOTIFICATION_KINDS, _notification),
+    INVOICE_REMINDER: _invoice_reminder,
 }
 
 

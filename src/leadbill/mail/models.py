@@ -8,7 +8,8 @@ only inserts small rows. What was sent (subject, parts, attachment names) is
 kept on the row when it is sent, so `leadbill mail show` prints it exactly.
 
 A kind and its document are unique: one "invoice issued" message per invoice,
-one "credit note issued" per credit note (a database constraint, not a check).
+one "credit note issued" per credit note, one reminder per dunning step (database
+constraints, not checks).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ class MailMessage(Base):
 
     Status: `pending` (due at `next_attempt_at`), `sending` (claimed by a worker
     until `next_attempt_at`, its lease), `sent` (the SMTP server accepted it),
-    `failed` (refused for good, 5xx, or the last allowed attempt failed).
+    `failed` (refused for good, 5xx, or the last allowed attempt failed),
+    `cancelled` (not sent: a reminder whose invoice was paid, credited to zero,
+    void or written off before it went out; `last_error` says which).
     `attempts` counts the attempts since the message was last (re)queued.
     """
 
@@ -34,6 +37,7 @@ class MailMessage(Base):
     __table_args__ = (
         UniqueConstraint("kind", "invoice_id"),
         UniqueConstraint("kind", "credit_note_id"),
+        Index("uq_mail_messages_reminder_id", "reminder_id", unique=True),
         Index("ix_mail_messages_due", "status", "next_attempt_at"),
     )
 
@@ -42,6 +46,10 @@ class MailMessage(Base):
     kind: Mapped[str] = mapped_column(String(32))
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
     credit_note_id: Mapped[int | None] = mapped_column(ForeignKey("credit_notes.id"))
+    # A dunning reminder (kind invoice.reminder, a `dunning_reminders` id): one message
+    # per reminder step. No foreign key, so that SQLite adds and drops the column in
+    # place instead of recreating the outbox (which its attempts point at).
+    reminder_id: Mapped[int | None] = mapped_column(BigId)
     recipient: Mapped[str] = mapped_column(String(254))
     message_id: Mapped[str] = mapped_column(String(100), unique=True)  # the Message-ID header
     status: Mapped[str] = mapped_column(String(16))

@@ -15,13 +15,14 @@ from leadbill.schemas import RequestModel
 MailKind = Literal[
     "invoice.issued",
     "credit_note.issued",
+    "invoice.reminder",
     "portal.invitation",
     "portal.password_reset",
     "review.decided",
     "usage.threshold_reached",
     "payment.received",
 ]
-MailStatus = Literal["pending", "sending", "sent", "failed"]
+MailStatus = Literal["pending", "sending", "sent", "failed", "cancelled"]
 
 
 class MailMessageOut(BaseModel):

@@ -44,8 +44,16 @@ REVIEW_DECIDED = "review.decided"
 USAGE_THRESHOLD_REACHED = "usage.threshold_reached"
 PAYMENT_RECEIVED = "payment.received"
 NOTIFICATION_KINDS = (REVIEW_DECIDED, USAGE_THRESHOLD_REACHED, PAYMENT_RECEIVED)
-KINDS = (INVOICE_ISSUED, CREDIT_NOTE_ISSUED, *LINK_KINDS, *NOTIFICATION_KINDS)
-STATUSES = ("pending", "sending", "sent", "failed")
+# A dunning reminder (leadbill.dunning): one per invoice and step.
+INVOICE_REMINDER = "invoice.reminder"
+KINDS = (
+    INVOICE_ISSUED,
+    CREDIT_NOTE_ISSUED,
+    INVOICE_REMINDER,
+    *LINK_KINDS,
+    *NOTIFICATION_KINDS,
+)
+STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
 CHUNK = 1000
 
 messages_table: Table = Base.metadata.tables[MailMessage.__tablename__]
@@ -73,7 +81,9 @@ def _rows(
         chunk = account_ids[offset : offset + CHUNK]
         query = select(Account.id, Account.billing_email).where(Account.id.in_(chunk))
         emails.update({int(id_): email for id_, email in session.execute(query)})
-    column = "invoice_id" if kind == INVOICE_ISSUED else "credit_note_id"
+    column = {INVOICE_ISSUED: "invoice_id", INVOICE_REMINDER: "reminder_id"}.get(
+        kind, "credit_note_id"
+    )
     rows = []
     for account_id, document_id in documents:
         if account_id not in emails:
@@ -114,7 +124,7 @@ def _queue(
 
 
 def _complete(row: dict[str, Any]) -> dict[str, Any]:
-    return {"invoice_id": None, "credit_note_id": None, **row}
+    return {"invoice_id": None, "credit_note_id": None, "reminder_id": None, **row}
 
 
 def queue_invoices_issued(
@@ -154,6 +164,13 @@ def queue_to_user(
     session.add(message)
     session.flush()
     return message
+
+
+def queue_reminders(
+    session: Session, reminders: Sequence[tuple[int, int]], *, created_at: datetime
+) -> int:
+    """Queue a dunning reminder per (account id, reminder id), in the caller's transaction."""
+    return _queue(session, INVOICE_REMINDER, reminders, created_at)
 
 
 # The log ---------------------------------------------------------------------------------

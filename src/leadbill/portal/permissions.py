@@ -9,6 +9,7 @@ from __future__ import annotations
 from leadbill.accounts.endpoints import DETAILS_EDITORS
 from leadbill.auth.service import STAFF_READERS, Role
 from leadbill.billing.endpoints import BILLERS
+from leadbill.dunning.endpoints import READERS as DUNNING_READERS
 from leadbill.entities.endpoints import EDITORS as ENTITY_EDITORS
 from leadbill.jobs.endpoints import READERS as JOB_READERS
 from leadbill.leads.endpoints import DECIDERS as LEAD_DECIDERS
@@ -40,6 +41,8 @@ READS_MAIL: tuple[Role, ...] = MAIL_STAFF
 INVITES_USERS: tuple[Role, ...] = MAIL_STAFF
 # GET /v1/worker-jobs.
 READS_WORKER_JOBS: tuple[Role, ...] = JOB_READERS
+# GET /v1/dunning (staff roles; a customer key reads its own account's over the API).
+READS_DUNNING: tuple[Role, ...] = tuple(r for r in DUNNING_READERS if r is not Role.CUSTOMER)
 # POST and PATCH /v1/billing-entities, POST .../default (GET: every staff role).
 CHANGES_ENTITIES: tuple[Role, ...] = ENTITY_EDITORS
 # POST /v1/tax-rates and POST /v1/tax-rates/{id}/end (GET: every staff role).
@@ -72,6 +75,7 @@ ACTIONS: dict[str, tuple[Role, ...]] = {
     "read_worker_jobs": READS_WORKER_JOBS,
     "read_mail": READS_MAIL,
     "invite_users": INVITES_USERS,
+    "read_dunning": READS_DUNNING,
     "change_entities": CHANGES_ENTITIES,
     "change_tax_rates": CHANGES_TAX_RATES,
     "edit_billing_details": EDITS_BILLING_DETAILS,

@@ -7,10 +7,14 @@ beside its field.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
 from sqlalchemy.orm import Session
 
 from leadbill.auth.dependencies import DbSession
+from leadbill.core.dunning import parse_steps
+from leadbill.core.errors import RuleViolation
 from leadbill.entities.models import BillingEntity
 from leadbill.entities.service import (
     EntityFields,
@@ -21,7 +25,7 @@ from leadbill.entities.service import (
     next_numbers,
     update_entity,
 )
-from leadbill.errors import InvalidInput, LeadbillError
+from leadbill.errors import InvalidInput, LeadbillError, from_rule
 from leadbill.portal.billing_details import countries, form_errors, terms_days
 from leadbill.portal.permissions import CHANGES_ENTITIES, may, staff_only
 from leadbill.portal.web import (
@@ -37,6 +41,8 @@ from leadbill.portal.web import (
 )
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
+# A field the change form may leave out: None keeps the setting.
+KeptText = Annotated[str | None, Form(max_length=200)]
 
 FIELDS = (
     "legal_name",
@@ -52,7 +58,25 @@ FIELDS = (
     "credit_note_prefix",
     "payment_terms_days",
     "default_currency",
+    "dunning_steps",
+    "dunning_action",
 )
+# The final actions of dunning as the form offers them.
+DUNNING_ACTIONS = (
+    ("none", "None: keep reminding by the steps only"),
+    ("uncollectible", "Mark the invoice uncollectible"),
+    ("pause_service", "Pause the subscription's service"),
+)
+
+
+def _steps(typed: str, new: bool) -> tuple[int, ...] | None:
+    """The reminder days typed as 0,3,7,14 (on a new entity empty means the default)."""
+    if new and not typed.strip():
+        return None
+    try:
+        return parse_steps(typed)
+    except RuleViolation as error:
+        raise from_rule(error) from None
 
 
 def _form_of(entity: BillingEntity) -> dict[str, str]:
@@ -86,6 +110,8 @@ def _fields(typed: dict[str, str], *, new: bool) -> EntityFields:
         credit_note_prefix=text("credit_note_prefix"),
         payment_terms_days=days,
         default_currency=text("default_currency"),
+        dunning_steps=_steps(typed["dunning_steps"], new),
+        dunning_action=text("dunning_action"),
     )
 
 
@@ -113,6 +139,7 @@ def _list_page(
         errors=errors or {},
         error=error,
         countries=countries(),
+        dunning_actions=DUNNING_ACTIONS,
     )
 
 
@@ -142,6 +169,7 @@ def _entity_page(
         errors=errors or {},
         error=error,
         countries=countries(),
+        dunning_actions=DUNNING_ACTIONS,
     )
 
 
@@ -171,6 +199,8 @@ def add_entity(
     credit_note_prefix: Text = "",
     payment_terms_days: Text = "",
     default_currency: Text = "",
+    dunning_steps: Text = "",
+    dunning_action: Text = "",
     csrf_token: Text = "",
 ) -> Response:
     """Add a billing entity (admin); the first one becomes the default."""
@@ -191,6 +221,8 @@ def add_entity(
         "credit_note_prefix": credit_note_prefix,
         "payment_terms_days": payment_terms_days,
         "default_currency": default_currency,
+        "dunning_steps": dunning_steps,
+        "dunning_action": dunning_action,
     }
     try:
         with db.begin_nested():
@@ -244,6 +276,8 @@ def change_entity(
     credit_note_prefix: Text = "",
     payment_terms_days: Text = "",
     default_currency: Text = "",
+    dunning_steps: KeptText = None,
+    dunning_action: KeptText = None,
     csrf_token: Text = "",
 ) -> Response:
     """Change an entity's settings (admin); issued documents keep the issuer they took."""
@@ -264,6 +298,9 @@ def change_entity(
         "credit_note_prefix": credit_note_prefix,
         "payment_terms_days": payment_terms_days,
         "default_currency": default_currency,
+        # Not posted (an older form): kept as they are.
+        "dunning_steps": found.dunning_steps if dunning_steps is None else dunning_steps,
+        "dunning_action": found.dunning_action if dunning_action is None else dunning_action,
     }
     try:
         with db.begin_nested():

@@ -16,6 +16,7 @@ from leadbill.password_links.service import invite_billing_contact
 from leadbill.plans.models import Plan
 from leadbill.plans.service import get_plan
 from leadbill.subscriptions import service
+from leadbill.subscriptions.pausing import resume_service
 from leadbill.subscriptions.schemas import LicencePreviewOut, SubscriptionOut
 
 app = typer.Typer(help="Subscriptions: an account on a plan.", no_args_is_help=True)
@@ -107,6 +108,15 @@ def cancel(
         out.print(f"already cancelled, nothing changed: {text}" if already else text)
 
 
+@app.command("resume")
+def resume(account: str = typer.Argument(..., help="Account code")) -> None:
+    """Resume a service paused by dunning: the account's lead events are taken again."""
+    with unit_of_work() as session:
+        subscription = service.current_subscription(session, get_account(session, account))
+        resume_service(session, subscription)
+        out.print(f"subscription {subscription.id} of {account} resumed: lead events are taken")
+
+
 @app.command("show")
 def show(
     account: str = typer.Argument(..., help="Account code"), format_: OutputFormat = format_option()
@@ -122,6 +132,12 @@ def show(
             f"subscription {subscription.id}: plan {plan.code}, {subscription.status}"
             + (", cancels at period end" if subscription.cancel_at_period_end else "")
         )
+        if subscription.service_paused_at is not None:
+            out.print(
+                f"service paused since {subscription.service_paused_at:%Y-%m-%d %H:%M} UTC: "
+                f"{subscription.service_paused_reason} (lead events are refused; "
+                f"`leadbill subscriptions resume {account}`)"
+            )
         if plan.licence_price is not None:
             out.print(f"licences: {subscription.licences}")
         if subscription.scheduled_licences is not None:

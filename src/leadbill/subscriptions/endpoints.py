@@ -23,6 +23,7 @@ from leadbill.plans.service import get_plan
 from leadbill.schemas import PROBLEM_RESPONSES, money
 from leadbill.subscriptions import service
 from leadbill.subscriptions.models import Subscription
+from leadbill.subscriptions.pausing import resume_service
 from leadbill.subscriptions.schemas import (
     CancelIn,
     ChangeOut,
@@ -126,6 +127,16 @@ def cancel_subscription(
         session, subscription, at, by=acting_key(session, caller), clock=clock
     )
     return SubscriptionOut.of(session, cancelled)
+
+
+@router.post("/{subscription_id}/resume", response_model=SubscriptionOut)
+def resume_subscription(
+    subscription_id: SubscriptionId, session: DbSession, caller: Caller
+) -> SubscriptionOut:
+    """Resume a subscription whose service dunning paused (admin, billing): the account's
+    lead events are taken again. 409 when it is not paused."""
+    subscription = _visible(session, caller, subscription_id, *WRITERS)
+    return SubscriptionOut.of(session, resume_service(session, subscription))
 
 
 def _invoice_ref(invoice: Invoice | None) -> InvoiceRef | None:

@@ -44,6 +44,10 @@ class Subscription(Base):
     licences: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     scheduled_licences: Mapped[int | None] = mapped_column(Integer)
     scheduled_plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
+    # Service paused (dunning's final action, or staff): new lead events of the account
+    # are refused until staff resume it. None: the service runs.
+    service_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    service_paused_reason: Mapped[str | None] = mapped_column(String(300))
 
 
 class SubscriptionPeriod(Base):

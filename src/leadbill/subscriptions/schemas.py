@@ -57,6 +57,11 @@ class SubscriptionOut(BaseModel):
         "subscription, and invoice their fees, before it ends"
     )
     ended_at: datetime | None
+    service_paused_at: datetime | None = Field(
+        description="since when the service is paused (dunning's final action): the "
+        "account's new lead events are refused until staff resume it (null: running)"
+    )
+    service_paused_reason: str | None
     created_at: datetime
 
     @classmethod
@@ -92,6 +97,8 @@ class SubscriptionOut(BaseModel):
             ends_at=cancellation.ends_at if cancellation else subscription.ended_at,
             renewals_before_end=list(cancellation.renewals) if cancellation else [],
             ended_at=subscription.ended_at,
+            service_paused_at=subscription.service_paused_at,
+            service_paused_reason=subscription.service_paused_reason,
             created_at=subscription.created_at,
         )
 

@@ -15,7 +15,7 @@ that emit an event pass their result to `leadbill.webhooks.service.emit`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +23,7 @@ from leadbill.schemas import money
 
 INVOICE_FINALIZED = "invoice.finalized"
 INVOICE_PAID = "invoice.paid"
+INVOICE_OVERDUE = "invoice.overdue"
 CREDIT_NOTE_ISSUED = "credit_note.issued"
 REVIEW_SUBMITTED = "review.submitted"
 REVIEW_DECIDED = "review.decided"
@@ -34,6 +35,7 @@ MAIL_FAILED = "mail.failed"
 EVENT_TYPES = (
     INVOICE_FINALIZED,
     INVOICE_PAID,
+    INVOICE_OVERDUE,
     CREDIT_NOTE_ISSUED,
     REVIEW_SUBMITTED,
     REVIEW_DECIDED,
@@ -80,6 +82,19 @@ def invoice_data(
         "issued_at": instant(issued_at),
         "finalized_at": instant(finalized_at),
         "paid_at": instant(paid_at),
+    }
+
+
+def invoice_overdue_data(
+    invoice: dict[str, Any], *, due_on: date, days_overdue: int, amount_due: Decimal
+) -> dict[str, Any]:
+    """`data` of invoice.overdue: the invoice (as invoice.finalized has it), the date dunning
+    counts from, the days past it on the account's local date, and what is still due."""
+    return {
+        **invoice,
+        "due_on": due_on.isoformat(),
+        "days_overdue": days_overdue,
+        "amount_due": _money(amount_due, invoice["total"]["currency"]),
     }
 
 

@@ -15,6 +15,7 @@ from leadbill.webhooks.service import DeliveryRow
 EventType = Literal[
     "invoice.finalized",
     "invoice.paid",
+    "invoice.overdue",
     "credit_note.issued",
     "review.submitted",
     "review.decided",
