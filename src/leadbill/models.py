@@ -17,6 +17,7 @@ from leadbill.entities.models import BillingEntity
 from leadbill.jobs.models import WorkerJob
 from leadbill.leads.models import Lead, LeadActivityMonth, LeadDecision, LeadEvent
 from leadbill.mail.models import MailAttempt, MailMessage
+from leadbill.payment_methods.models import PaymentMethod
 from leadbill.plans.models import Plan, PlanCategoryPrice
 from leadbill.portal.models import PortalSession, User
 from leadbill.reviews.models import Review, ReviewEvent
@@ -57,6 +58,7 @@ __all__ = [
     "MailMessage",
     "NumberSequence",
     "Payment",
+    "PaymentMethod",
     "Plan",
     "PlanCategoryPrice",
     "PortalSession",

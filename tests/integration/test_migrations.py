@@ -98,3 +98,36 @@ def test_a_database_with_leads_and_invoices_goes_down_to_0005_and_up_again(
     assert _row_counts(engine, tables) == before
     _migrate_to(engine, "head", "upgrade")
     assert _row_counts(engine, tables) == before
+
+
+def test_0023_gives_finalized_invoices_their_creditor_reference_and_goes_back_down(
+    engine: Engine,
+) -> None:
+    """Invoices finalized before 0023 get the RF reference of their number; payments
+    recorded by hand read as bank transfers; the way down keeps every invoice."""
+    from leadbill.billing.payments import record_payment
+    from leadbill.core.bank import creditor_reference
+    from tests.integration.payment_world import invoices_of, world
+
+    sessions = session_factory(engine)
+    with sessions.begin() as session:
+        accounts = world(session, bank=False)
+        (invoice,) = invoices_of(session, accounts["se"])
+        record_payment(
+            session,
+            invoice=invoice,
+            amount="100.00",
+            currency="EUR",
+            reference="wire-1",
+            received_at=utc(2026, 10, 5),
+        )
+    _migrate_to(engine, "0019", "downgrade")
+    assert "payment_methods" not in inspect(engine).get_table_names()
+    assert _row_counts(engine, ("invoices", "payments")) == {"invoices": 2, "payments": 1}
+    _migrate_to(engine, "head", "upgrade")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT number, payment_reference FROM invoices")).all()
+        method = conn.execute(text("SELECT method, fee FROM payments")).one()
+    assert sorted(rows) == sorted((number, creditor_reference(number)) for number, _ in rows)
+    assert {number for number, _ in rows} == {"INV-000001", "SE-000001"}
+    assert tuple(method) == ("bank_transfer", None)

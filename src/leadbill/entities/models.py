@@ -37,6 +37,13 @@ class BillingEntity(Base):
     credit_note_prefix: Mapped[str] = mapped_column(String(12), unique=True)
     payment_terms_days: Mapped[int] = mapped_column(Integer)
     default_currency: Mapped[str] = mapped_column(String(3))
+    # Where customers pay by transfer: an IBAN (and BIC), or a US account number and
+    # ABA routing number; never both (core.bank checks each).
+    bank_name: Mapped[str | None] = mapped_column(String(100))
+    bank_iban: Mapped[str | None] = mapped_column(String(34))
+    bank_bic: Mapped[str | None] = mapped_column(String(11))
+    bank_account_number: Mapped[str | None] = mapped_column(String(17))
+    bank_routing_number: Mapped[str | None] = mapped_column(String(9))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
