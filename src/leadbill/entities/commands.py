@@ -7,6 +7,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from leadbill.console import now, out, unit_of_work
+from leadbill.core.bank import format_iban
 from leadbill.entities import service
 from leadbill.entities.models import BillingEntity
 from leadbill.entities.schemas import BillingEntityOut
@@ -38,6 +39,11 @@ def _lines(session: Session, entity: BillingEntity) -> list[tuple[str, str]]:
         ("next numbers", ", ".join(service.next_numbers(session, entity))),
         ("payment terms", f"{entity.payment_terms_days} days"),
         ("default currency", entity.default_currency),
+        ("bank", entity.bank_name or "-"),
+        ("IBAN", format_iban(entity.bank_iban) if entity.bank_iban else "-"),
+        ("BIC", entity.bank_bic or "-"),
+        ("account number", entity.bank_account_number or "-"),
+        ("routing number", entity.bank_routing_number or "-"),
     ]
 
 
@@ -61,6 +67,11 @@ def create(
     ),
     payment_terms_days: int | None = typer.Option(None, help="Days to pay (default 15)"),
     default_currency: str | None = typer.Option(None, help="ISO 4217 code (default USD)"),
+    bank_name: str | None = typer.Option(None, help=f"Bank printed with the account; {CLEARS}"),
+    iban: str | None = typer.Option(None, help=f"IBAN customers pay to; {CLEARS}"),
+    bic: str | None = typer.Option(None, help="BIC; derived from a new IBAN when left out"),
+    account_number: str | None = typer.Option(None, help=f"US account number; {CLEARS}"),
+    routing_number: str | None = typer.Option(None, help=f"US ABA routing number; {CLEARS}"),
 ) -> None:
     """Add a billing entity; the first one becomes the default."""
     fields = service.EntityFields(
@@ -77,6 +88,11 @@ def create(
         credit_note_prefix=credit_note_prefix,
         payment_terms_days=payment_terms_days,
         default_currency=default_currency,
+        bank_name=bank_name,
+        iban=iban,
+        bic=bic,
+        account_number=account_number,
+        routing_number=routing_number,
     )
     with unit_of_work() as session:
         entity = service.create_entity(session, code=code, fields=fields, as_of=now())
@@ -104,6 +120,11 @@ def update(
     credit_note_prefix: str | None = typer.Option(None, help="A new number sequence from 000001"),
     payment_terms_days: int | None = typer.Option(None),
     default_currency: str | None = typer.Option(None),
+    bank_name: str | None = typer.Option(None, help=f"Bank printed with the account; {CLEARS}"),
+    iban: str | None = typer.Option(None, help=f"IBAN customers pay to; {CLEARS}"),
+    bic: str | None = typer.Option(None, help="BIC; derived from a new IBAN when left out"),
+    account_number: str | None = typer.Option(None, help=f"US account number; {CLEARS}"),
+    routing_number: str | None = typer.Option(None, help=f"US ABA routing number; {CLEARS}"),
 ) -> None:
     """Change an entity's settings; finalized documents keep what they were issued with."""
     fields = service.EntityFields(
@@ -120,6 +141,11 @@ def update(
         credit_note_prefix=credit_note_prefix,
         payment_terms_days=payment_terms_days,
         default_currency=default_currency,
+        bank_name=bank_name,
+        iban=iban,
+        bic=bic,
+        account_number=account_number,
+        routing_number=routing_number,
     )
     with unit_of_work() as session:
         entity = service.update_entity(session, code, fields, now())

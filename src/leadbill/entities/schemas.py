@@ -19,7 +19,18 @@ from leadbill.pagination import PageInfo
 from leadbill.schemas import RequestModel
 
 # The settings a change may clear; the others are required.
-OPTIONAL = ("address_line2", "postal_code", "region", "tax_id", "email")
+OPTIONAL = (
+    "address_line2",
+    "postal_code",
+    "region",
+    "tax_id",
+    "email",
+    "bank_name",
+    "iban",
+    "bic",
+    "account_number",
+    "routing_number",
+)
 PREFIX = "1 to 12 letters, digits, '-', '_' or '/' before the digits of the numbers"
 
 
@@ -49,6 +60,34 @@ class _Settings(RequestModel):
     )
     default_currency: str | None = Field(
         default=None, min_length=3, max_length=3, examples=["EUR"], description="ISO 4217 code"
+    )
+    bank_name: str | None = Field(
+        default=None, max_length=100, examples=["SEB"], description="Printed with the account"
+    )
+    iban: str | None = Field(
+        default=None,
+        max_length=42,
+        examples=["SE4550000000058398257466"],
+        description="Where customers pay by transfer; checked (country format, check digits), "
+        "stored compact. Not with account_number and routing_number",
+    )
+    bic: str | None = Field(
+        default=None,
+        max_length=11,
+        examples=["ESSESESS"],
+        description="8 or 11 characters; derived from a new IBAN when left out (where known)",
+    )
+    account_number: str | None = Field(
+        default=None,
+        max_length=20,
+        examples=["000123456789"],
+        description="US account: 4-17 digits",
+    )
+    routing_number: str | None = Field(
+        default=None,
+        max_length=9,
+        examples=["111000025"],
+        description="US ABA routing number (9 digits, check digit verified)",
     )
 
 
@@ -112,6 +151,11 @@ class BillingEntityOut(BaseModel):
     credit_note_prefix: str
     payment_terms_days: int
     default_currency: str
+    bank_name: str | None
+    iban: str | None
+    bic: str | None
+    account_number: str | None
+    routing_number: str | None
     is_default: bool = Field(description="Bills every account that names no entity")
     created_at: datetime
     updated_at: datetime
@@ -134,6 +178,11 @@ class BillingEntityOut(BaseModel):
             credit_note_prefix=entity.credit_note_prefix,
             payment_terms_days=entity.payment_terms_days,
             default_currency=entity.default_currency,
+            bank_name=entity.bank_name,
+            iban=entity.bank_iban,
+            bic=entity.bank_bic,
+            account_number=entity.bank_account_number,
+            routing_number=entity.bank_routing_number,
             is_default=entity.is_default,
             created_at=entity.created_at,
             updated_at=entity.updated_at,

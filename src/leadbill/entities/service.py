@@ -62,7 +62,7 @@ class EntityFields:
 
 
 BANK_FIELDS = ("bank_name", "iban", "bic", "account_number", "routing_number")
-_BANK_COLUMNS = {
+BANK_COLUMNS = {
     "bank_name": "bank_name",
     "iban": "bank_iban",
     "bic": "bank_bic",
@@ -167,11 +167,12 @@ def _apply(session: Session, entity: BillingEntity, fields: EntityFields) -> Non
 def _bank_values(entity: BillingEntity, fields: EntityFields) -> dict[str, str | None]:
     """The entity's bank columns after the change, each checked (core.bank).
 
-    An IBAN changed without a BIC takes the BIC of its bank where schwifty knows it.
+    An IBAN without a BIC (or a new IBAN sent with the old BIC) takes the BIC of its bank
+    where schwifty knows it.
     An entity is paid either to an IBAN or to a US account and routing number.
     """
     after: dict[str, str | None] = {
-        name: getattr(entity, column) for name, column in _BANK_COLUMNS.items()
+        name: getattr(entity, column) for name, column in BANK_COLUMNS.items()
     }
     checks = {
         "iban": bank.check_iban,
@@ -187,8 +188,13 @@ def _bank_values(entity: BillingEntity, fields: EntityFields) -> dict[str, str |
             after[name] = one_line(given, name, 100)
         else:
             after[name] = checks[name](given) if given.strip() else None
-    if fields.iban is not None and fields.bic is None:
-        after["bic"] = bank.bic_of(after["iban"]) if after["iban"] else None
+    new_iban = fields.iban is not None and after["iban"] != entity.bank_iban
+    if after["iban"] and (not after["bic"] or (new_iban and after["bic"] == entity.bank_bic)):
+        # An IBAN without a BIC, or a new IBAN with the old BIC (a form sends it back),
+        # takes its bank's BIC where schwifty knows it; else the BIC typed is kept.
+        after["bic"] = bank.bic_of(after["iban"]) or after["bic"]
+    elif not after["iban"] and fields.iban is not None and fields.bic is None:
+        after["bic"] = None  # the IBAN was cleared: its BIC goes with it
     if after["bic"] and not after["iban"]:
         raise RuleViolation("bic", "needs an IBAN (a US account has a routing number)")
     if after["iban"] and (after["account_number"] or after["routing_number"]):
@@ -198,7 +204,7 @@ def _bank_values(entity: BillingEntity, fields: EntityFields) -> dict[str, str |
     if bool(after["account_number"]) != bool(after["routing_number"]):
         missing = "routing_number" if after["account_number"] else "account_number"
         raise RuleViolation(missing, "a US account needs both its account and routing numbers")
-    return {_BANK_COLUMNS[name]: value for name, value in after.items()}
+    return {BANK_COLUMNS[name]: value for name, value in after.items()}
 
 
 def _check_prefixes_free(

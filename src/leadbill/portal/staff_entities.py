@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from leadbill.auth.dependencies import DbSession
 from leadbill.entities.models import BillingEntity
 from leadbill.entities.service import (
+    BANK_COLUMNS,
+    BANK_FIELDS,
     EntityFields,
     create_entity,
     get_entity,
@@ -52,12 +54,13 @@ FIELDS = (
     "credit_note_prefix",
     "payment_terms_days",
     "default_currency",
+    *BANK_FIELDS,
 )
 
 
 def _form_of(entity: BillingEntity) -> dict[str, str]:
     """An entity's settings as its form shows them."""
-    form = {name: getattr(entity, name) for name in FIELDS}
+    form = {name: getattr(entity, BANK_COLUMNS.get(name, name)) for name in FIELDS}
     return {name: "" if value is None else str(value) for name, value in form.items()}
 
 
@@ -86,6 +89,7 @@ def _fields(typed: dict[str, str], *, new: bool) -> EntityFields:
         credit_note_prefix=text("credit_note_prefix"),
         payment_terms_days=days,
         default_currency=text("default_currency"),
+        **{name: text(name) for name in BANK_FIELDS},
     )
 
 
@@ -171,6 +175,11 @@ def add_entity(
     credit_note_prefix: Text = "",
     payment_terms_days: Text = "",
     default_currency: Text = "",
+    bank_name: Text = "",
+    iban: Text = "",
+    bic: Text = "",
+    account_number: Text = "",
+    routing_number: Text = "",
     csrf_token: Text = "",
 ) -> Response:
     """Add a billing entity (admin); the first one becomes the default."""
@@ -191,6 +200,11 @@ def add_entity(
         "credit_note_prefix": credit_note_prefix,
         "payment_terms_days": payment_terms_days,
         "default_currency": default_currency,
+        "bank_name": bank_name,
+        "iban": iban,
+        "bic": bic,
+        "account_number": account_number,
+        "routing_number": routing_number,
     }
     try:
         with db.begin_nested():
@@ -244,6 +258,11 @@ def change_entity(
     credit_note_prefix: Text = "",
     payment_terms_days: Text = "",
     default_currency: Text = "",
+    bank_name: Text = "",
+    iban: Text = "",
+    bic: Text = "",
+    account_number: Text = "",
+    routing_number: Text = "",
     csrf_token: Text = "",
 ) -> Response:
     """Change an entity's settings (admin); issued documents keep the issuer they took."""
@@ -264,6 +283,11 @@ def change_entity(
         "credit_note_prefix": credit_note_prefix,
         "payment_terms_days": payment_terms_days,
         "default_currency": default_currency,
+        "bank_name": bank_name,
+        "iban": iban,
+        "bic": bic,
+        "account_number": account_number,
+        "routing_number": routing_number,
     }
     try:
         with db.begin_nested():
