@@ -20,6 +20,7 @@ from leadbill.entities.endpoints import router as billing_entities
 from leadbill.jobs.endpoints import router as worker_jobs
 from leadbill.leads.endpoints import decisions as lead_decisions
 from leadbill.leads.endpoints import router as lead_events
+from leadbill.payment_methods.endpoints import router as payment_methods
 from leadbill.plans.endpoints import advice as plan_advice
 from leadbill.plans.endpoints import router as plans
 from leadbill.portal.routes import install as install_portal
@@ -65,6 +66,7 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     app.include_router(receivables, prefix=PREFIX)
     app.include_router(reviews, prefix=PREFIX)
     app.include_router(worker_jobs, prefix=PREFIX)
+    app.include_router(payment_methods, prefix=PREFIX)
     for router in (account_context, lead_decisions, plan_advice, billing_entities, tax_rates):
         app.include_router(router, prefix=PREFIX)
     install_portal(app)

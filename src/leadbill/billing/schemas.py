@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -78,6 +78,17 @@ class PaymentIn(RequestModel):
     received_at: Instant | None = Field(
         default=None, description="when the money arrived (default: now)"
     )
+    method: Literal["bank_transfer", "sepa_debit", "card", "other"] = Field(
+        default="bank_transfer", description="how the money came"
+    )
+    provider_reference: str | None = Field(
+        default=None,
+        max_length=128,
+        description="the bank's or provider's reference (e.g. a statement entry reference)",
+    )
+    fee: DecimalString | None = Field(
+        default=None, description="what the bank or provider kept, where known (0 to amount)"
+    )
 
 
 class PaymentOut(BaseModel):
@@ -87,6 +98,9 @@ class PaymentOut(BaseModel):
     amount: MoneyOut
     reference: str
     received_at: datetime
+    method: str = Field(description="bank_transfer, sepa_debit, card or other")
+    provider_reference: str | None
+    fee: MoneyOut | None = Field(description="what the provider kept (null: not known)")
 
     @classmethod
     def of(cls, payment: Payment, invoice_label: str) -> PaymentOut:
@@ -96,6 +110,9 @@ class PaymentOut(BaseModel):
             amount=money(payment.amount, payment.currency),
             reference=payment.reference,
             received_at=payment.received_at,
+            method=payment.method,
+            provider_reference=payment.provider_reference,
+            fee=money(payment.fee, payment.currency) if payment.fee is not None else None,
         )
 
 
