@@ -22,6 +22,7 @@ from leadbill.jobs.endpoints import router as worker_jobs
 from leadbill.leads.endpoints import decisions as lead_decisions
 from leadbill.leads.endpoints import router as lead_events
 from leadbill.mail.endpoints import router as mail
+from leadbill.payment_methods.endpoints import router as payment_methods
 from leadbill.plans.endpoints import advice as plan_advice
 from leadbill.plans.endpoints import router as plans
 from leadbill.portal.routes import install as install_portal
@@ -69,6 +70,7 @@ def create_app(sessions: sessionmaker[Session] | None = None) -> FastAPI:
     app.include_router(reviews, prefix=PREFIX)
     app.include_router(worker_jobs, prefix=PREFIX)
     app.include_router(mail, prefix=PREFIX)
+    app.include_router(payment_methods, prefix=PREFIX)
     for router in (account_context, lead_decisions, plan_advice, billing_entities, tax_rates):
         app.include_router(router, prefix=PREFIX)
     install_portal(app)

@@ -21,6 +21,7 @@ from leadbill.entities.commands import app as entities_app
 from leadbill.leads.commands import app as import_app
 from leadbill.leads.review_commands import app as leads_app
 from leadbill.mail.commands import app as mail_app
+from leadbill.payment_methods.commands import app as payment_methods_app
 from leadbill.plans.commands import app as plans_app
 from leadbill.portal.commands import app as users_app
 from leadbill.receivables.commands import register as register_receivables
@@ -104,6 +105,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(plans_app, name="plans")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(entities_app, name="entities")
+app.add_typer(payment_methods_app, name="payment-methods")
 app.add_typer(taxes_app, name="taxes")
 app.add_typer(subscriptions_app, name="subscriptions")
 app.add_typer(seats_app, name="seats")

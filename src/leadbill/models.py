@@ -20,6 +20,7 @@ from leadbill.leads.models import Lead, LeadActivityMonth, LeadDecision, LeadEve
 from leadbill.mail.models import MailAttempt, MailMessage
 from leadbill.notifications.models import MailNotification, NotificationSetting
 from leadbill.password_links.models import PasswordLink
+from leadbill.payment_methods.models import PaymentMethod
 from leadbill.plans.models import Plan, PlanCategoryPrice
 from leadbill.portal.models import PortalSession, User
 from leadbill.reviews.models import Review, ReviewEvent
@@ -65,6 +66,7 @@ __all__ = [
     "NumberSequence",
     "PasswordLink",
     "Payment",
+    "PaymentMethod",
     "Plan",
     "PlanCategoryPrice",
     "PortalSession",

@@ -286,6 +286,14 @@ CASES = [
         {"valid_to": "2030-12-31"},
     ),
     Case("get billing details", "GET", "/v1/accounts/acme/billing-details", READERS),
+    Case("get payment method", "GET", "/v1/accounts/acme/payment-method", READERS),
+    Case(
+        "set payment method",
+        "PUT",
+        "/v1/accounts/acme/payment-method",
+        BILLERS,
+        {"kind": "bank_transfer"},
+    ),
     Case(
         "set billing details",
         "PUT",
@@ -532,6 +540,14 @@ OTHER_ACCOUNT = [
     Case("invoice line leads", "GET", "/v1/invoices/{other_invoice}/lines/1/leads", READERS),
     Case("plan advice", "GET", "/v1/accounts/other/plan-advice", READERS),
     Case("get billing details", "GET", "/v1/accounts/other/billing-details", READERS),
+    Case("get payment method", "GET", "/v1/accounts/other/payment-method", READERS),
+    Case(
+        "set payment method",
+        "PUT",
+        "/v1/accounts/other/payment-method",
+        READERS,
+        {"kind": "bank_transfer"},
+    ),
     Case(
         "set billing details",
         "PUT",

@@ -132,3 +132,36 @@ def test_0021_drops_only_the_notification_tables_and_keeps_the_outbox(engine: En
             utc(2026, 2, 7),
         )
     assert _row_counts(engine, tables)["mail_notifications"] == 2
+
+
+def test_0023_gives_finalized_invoices_their_creditor_reference_and_goes_back_down(
+    engine: Engine,
+) -> None:
+    """Invoices finalized before 0023 get the RF reference of their number; payments
+    recorded by hand read as bank transfers; the way down keeps every invoice."""
+    from leadbill.billing.payments import record_payment
+    from leadbill.core.bank import creditor_reference
+    from tests.integration.payment_world import invoices_of, world
+
+    sessions = session_factory(engine)
+    with sessions.begin() as session:
+        accounts = world(session, bank=False)
+        (invoice,) = invoices_of(session, accounts["se"])
+        record_payment(
+            session,
+            invoice=invoice,
+            amount="100.00",
+            currency="EUR",
+            reference="wire-1",
+            received_at=utc(2026, 10, 5),
+        )
+    _migrate_to(engine, "0022", "downgrade")
+    assert "payment_methods" not in inspect(engine).get_table_names()
+    assert _row_counts(engine, ("invoices", "payments")) == {"invoices": 2, "payments": 1}
+    _migrate_to(engine, "head", "upgrade")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT number, payment_reference FROM invoices")).all()
+        method = conn.execute(text("SELECT method, fee FROM payments")).one()
+    assert sorted(rows) == sorted((number, creditor_reference(number)) for number, _ in rows)
+    assert {number for number, _ in rows} == {"INV-000001", "SE-000001"}
+    assert tuple(method) == ("bank_transfer", None)

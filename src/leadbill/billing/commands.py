@@ -404,6 +404,11 @@ def record(
     reference: str = typer.Option(..., help="Payment reference, unique per account"),
     currency: str | None = typer.Option(None, help="Default: the invoice currency"),
     received_at: str | None = typer.Option(None, help="Instant received (default: now)"),
+    method: str = typer.Option("bank_transfer", help="bank_transfer, sepa_debit, card or other"),
+    provider_reference: str | None = typer.Option(
+        None, help="The bank's or provider's reference (at most 128 characters)"
+    ),
+    fee: str | None = typer.Option(None, help="What the provider kept, where known"),
 ) -> None:
     """Record a payment against an invoice."""
     at = instant_option(received_at, "received_at") if received_at else now()
@@ -416,6 +421,9 @@ def record(
             currency=currency or invoice.currency,
             reference=reference,
             received_at=at,
+            method=method,
+            provider_reference=provider_reference,
+            fee=fee,
         )
         balance = payment_service.balance_due(session, invoice)
         out.print(

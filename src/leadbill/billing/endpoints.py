@@ -167,6 +167,9 @@ def create_payment(
         currency=body.currency,
         reference=body.reference,
         received_at=body.received_at or now(),
+        method=body.method,
+        provider_reference=body.provider_reference,
+        fee=body.fee,
     )
     return PaymentRecorded(
         payment=PaymentOut.of(payment, _label(invoice)),

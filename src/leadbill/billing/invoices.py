@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from leadbill.billing.models import Invoice, InvoiceLine, NumberSequence, Payment
 from leadbill.billing.taxation import AccountBilling, account_billing, format_number, tax_rates
+from leadbill.core.bank import creditor_reference
 from leadbill.core.errors import RuleViolation
 from leadbill.core.money import Money
 from leadbill.core.periods import require_utc
@@ -99,6 +100,15 @@ def totals_of(lines: Sequence[Line], currency: str) -> dict[str, Decimal]:
     """The total columns of an invoice with these lines: net, tax and the total to pay."""
     net, tax, due = document_amounts(lines, currency)
     return {"net_total": net, "tax_total": tax, "total": due}
+
+
+def payment_reference_of(number: str) -> str | None:
+    """The creditor reference (ISO 11649) of an invoice number; None if it has too many
+    letters and digits for one (more than 21: a 12-character prefix past 10^9 invoices)."""
+    try:
+        return creditor_reference(number)
+    except RuleViolation:
+        return None
 
 
 def finalized_fields(
@@ -231,6 +241,7 @@ def _finalize(
         setattr(invoice, name, value)
     (value,) = take_numbers(session, 1, billing.invoice_prefix)
     invoice.number = format_number(billing.invoice_prefix, value)
+    invoice.payment_reference = payment_reference_of(invoice.number)
     invoice.status = finalized_status(invoice.total)
     invoice.finalized_at = as_of
     if invoice.status == "paid":

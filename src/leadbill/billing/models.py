@@ -73,6 +73,9 @@ class Invoice(Base):
     tax_mention: Mapped[str | None] = mapped_column(String(300))
     uncollectible_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     uncollectible_reason: Mapped[str | None] = mapped_column(String(300))
+    # The ISO 11649 creditor reference the customer quotes when paying by transfer
+    # (core.bank.creditor_reference of the number), set at finalization.
+    payment_reference: Mapped[str | None] = mapped_column(String(25), index=True)
 
 
 class InvoiceLine(Base):
@@ -107,8 +110,16 @@ class NumberSequence(Base):
     next_value: Mapped[int] = mapped_column(Integer)
 
 
+PAYMENT_METHODS = ("bank_transfer", "sepa_debit", "card", "other")
+
+
 class Payment(Base):
-    """Money received against one invoice. The reference is unique per account."""
+    """Money received against one invoice. The reference is unique per account.
+
+    `method` is how the money came (PAYMENT_METHODS); `provider_reference` is what
+    the bank or payment provider calls it (a statement's entry reference, a charge
+    id); `fee` is what the provider kept of it, where known (NULL: not known).
+    """
 
     __tablename__ = "payments"
     __table_args__ = (UniqueConstraint("account_id", "reference"),)
@@ -120,6 +131,11 @@ class Payment(Base):
     currency: Mapped[str] = mapped_column(String(3))
     reference: Mapped[str] = mapped_column(String(128))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    method: Mapped[str] = mapped_column(
+        String(16), default="bank_transfer", server_default="bank_transfer"
+    )
+    provider_reference: Mapped[str | None] = mapped_column(String(128))
+    fee: Mapped[Decimal | None] = mapped_column(MoneyAmount())
 
 
 # A finalized invoice is immutable: only its status and the instants that record a

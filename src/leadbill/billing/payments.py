@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leadbill.billing.invoices import invoice_event
-from leadbill.billing.models import Invoice, Payment
+from leadbill.billing.models import PAYMENT_METHODS, Invoice, Payment
 from leadbill.core.errors import RuleViolation
 from leadbill.core.money import Money, check_currency, format_money, minor_unit, parse_decimal
 from leadbill.core.periods import require_utc
@@ -83,6 +83,7 @@ def list_payments(session: Session, *, account_id: int | None = None) -> list[Pa
 
 
 def _same(payment: Payment, invoice: Invoice, amount: Decimal, currency: str, at: datetime) -> bool:
+    # Method, provider reference and fee describe the payment; they do not make it another.
     return (
         payment.invoice_id == invoice.id
         and payment.amount == amount
@@ -130,6 +131,21 @@ def _parse(invoice: Invoice, amount: object, currency: str) -> tuple[Decimal, st
     return rounded, code
 
 
+def _fee(fee: Decimal | str, amount: Decimal, currency: str) -> Decimal:
+    """A provider's fee: zero up to the payment's amount, in the currency's minor unit."""
+    try:
+        value = parse_decimal(fee, "fee")
+    except RuleViolation as error:
+        raise from_rule(error) from None
+    if value < 0 or value > amount:
+        raise InvalidInput("fee", f"{value} must be from 0 to the payment's amount {amount}")
+    if Money(value, currency).rounded().amount != value:
+        raise InvalidInput(
+            "fee", f"{value} has more than {minor_unit(currency)} decimal places for {currency}"
+        )
+    return Money(value, currency).rounded().amount
+
+
 def record_payment(
     session: Session,
     *,
@@ -138,8 +154,14 @@ def record_payment(
     currency: str,
     reference: str,
     received_at: datetime,
+    method: str = "bank_transfer",
+    provider_reference: str | None = None,
+    fee: Decimal | str | None = None,
 ) -> Payment:
     """Record money received against an invoice; the invoice is paid once covered.
+
+    `method` is how it came (PAYMENT_METHODS); `provider_reference` what the bank or
+    provider calls it; `fee` what the provider kept, where known (at most the amount).
 
     Re-sending a payment with the same reference returns the stored payment when
     it is identical, and is refused with Conflict when it differs.
@@ -154,6 +176,14 @@ def record_payment(
         received_at = require_utc(received_at, "received_at")
     except RuleViolation as error:
         raise from_rule(error) from None
+
+    if method not in PAYMENT_METHODS:
+        raise InvalidInput("method", f"{method!r} is not one of {', '.join(PAYMENT_METHODS)}")
+    if provider_reference is not None:
+        provider_reference = provider_reference.strip() or None
+        if provider_reference is not None and len(provider_reference) > 128:
+            raise InvalidInput("provider_reference", "must be at most 128 characters")
+    fee_value = None if fee is None or str(fee).strip() == "" else _fee(fee, value, code)
 
     existing = _existing(session, invoice.account_id, reference)
     if existing is not None:
@@ -183,6 +213,9 @@ def record_payment(
         currency=code,
         reference=reference,
         received_at=received_at,
+        method=method,
+        provider_reference=provider_reference,
+        fee=fee_value,
     )
     try:
         with session.begin_nested():

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from leadbill.billing.explain import InvoiceExplanation
+from leadbill.billing.instructions import PaymentInstructions, payment_instructions
 from leadbill.billing.invoices import invoice_lines
 from leadbill.billing.models import Invoice, InvoiceLine, Payment
 from leadbill.billing.payments import amount_paid, balance_due, payments_of
@@ -77,6 +78,17 @@ class PaymentIn(RequestModel):
     received_at: Instant | None = Field(
         default=None, description="when the money arrived (default: now)"
     )
+    method: Literal["bank_transfer", "sepa_debit", "card", "other"] = Field(
+        default="bank_transfer", description="how the money came"
+    )
+    provider_reference: str | None = Field(
+        default=None,
+        max_length=128,
+        description="the bank's or provider's reference (e.g. a statement entry reference)",
+    )
+    fee: DecimalString | None = Field(
+        default=None, description="what the bank or provider kept, where known (0 to amount)"
+    )
 
 
 class PaymentOut(BaseModel):
@@ -86,6 +98,9 @@ class PaymentOut(BaseModel):
     amount: MoneyOut
     reference: str
     received_at: datetime
+    method: str = Field(description="bank_transfer, sepa_debit, card or other")
+    provider_reference: str | None
+    fee: MoneyOut | None = Field(description="what the provider kept (null: not known)")
 
     @classmethod
     def of(cls, payment: Payment, invoice_label: str) -> PaymentOut:
@@ -95,6 +110,9 @@ class PaymentOut(BaseModel):
             amount=money(payment.amount, payment.currency),
             reference=payment.reference,
             received_at=payment.received_at,
+            method=payment.method,
+            provider_reference=payment.provider_reference,
+            fee=money(payment.fee, payment.currency) if payment.fee is not None else None,
         )
 
 
@@ -121,6 +139,10 @@ class InvoiceOut(BaseModel):
     )
     uncollectible_at: datetime | None
     uncollectible_reason: str | None
+    payment_reference: str | None = Field(
+        description="the ISO 11649 creditor reference (RF...) to quote with a bank transfer, "
+        "derived from the number at finalization (null for a draft)"
+    )
 
     @classmethod
     def fields(cls, invoice: Invoice, account_code: str, days_overdue: int) -> dict[str, Any]:
@@ -140,7 +162,37 @@ class InvoiceOut(BaseModel):
             "days_overdue": days_overdue,
             "uncollectible_at": invoice.uncollectible_at,
             "uncollectible_reason": invoice.uncollectible_reason,
+            "payment_reference": invoice.payment_reference,
         }
+
+
+class PaymentInstructionsOut(BaseModel):
+    """How to pay the invoice's balance by bank transfer, from the issuer as finalized."""
+
+    payee: str = Field(description="the account holder: the issuer's legal name")
+    bank_name: str | None
+    iban: str | None = Field(description="compact IBAN (null for a US account)")
+    bic: str | None
+    account_number: str | None = Field(description="US account number (null with an IBAN)")
+    routing_number: str | None = Field(description="US ABA routing number")
+    reference: str = Field(description="what to quote: the RF creditor reference")
+    amount: MoneyOut = Field(description="the balance due")
+    due_on: date | None
+
+    @classmethod
+    def of(cls, found: PaymentInstructions) -> PaymentInstructionsOut:
+        """The API shape of an invoice's transfer instructions."""
+        return cls(
+            payee=found.payee,
+            bank_name=found.bank_name,
+            iban=found.iban,
+            bic=found.bic,
+            account_number=found.account_number,
+            routing_number=found.routing_number,
+            reference=found.reference,
+            amount=money(found.amount, found.currency),
+            due_on=found.due_on,
+        )
 
 
 class InvoiceDetail(InvoiceOut):
@@ -159,6 +211,10 @@ class InvoiceDetail(InvoiceOut):
     payments: list[PaymentOut]
     amount_paid: MoneyOut
     balance_due: MoneyOut
+    payment_instructions: PaymentInstructionsOut | None = Field(
+        description="bank transfer instructions (null for a draft, or when the issuer had no "
+        "bank account)"
+    )
 
     @classmethod
     def of(
@@ -167,6 +223,8 @@ class InvoiceDetail(InvoiceOut):
         """The API shape of a stored invoice with its lines, payments and balance."""
         currency = invoice.currency
         label = invoice.number or str(invoice.id)
+        balance = balance_due(session, invoice)
+        instructions = payment_instructions(invoice, balance)
         return cls(
             **InvoiceOut.fields(invoice, account_code, days_overdue),
             net_total=money(invoice.net_total, currency),
@@ -177,7 +235,10 @@ class InvoiceDetail(InvoiceOut):
             lines=[InvoiceLineOut.of(x, currency) for x in invoice_lines(session, invoice.id)],
             payments=[PaymentOut.of(p, label) for p in payments_of(session, invoice.id)],
             amount_paid=money(amount_paid(session, invoice), currency),
-            balance_due=money(balance_due(session, invoice), currency),
+            balance_due=money(balance, currency),
+            payment_instructions=(
+                PaymentInstructionsOut.of(instructions) if instructions is not None else None
+            ),
         )
 
 

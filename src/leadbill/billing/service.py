@@ -35,6 +35,7 @@ from leadbill.billing.invoices import (
     finalized_fields,
     finalized_status,
     line_rows,
+    payment_reference_of,
     take_numbers,
     totals_of,
 )
@@ -255,6 +256,7 @@ def _invoice_row(
         "boundary_index": b.index,
         "kind": "period",
         "number": number,
+        "payment_reference": payment_reference_of(number) if number else None,
         "status": status,
         "currency": b.subscription.currency,
         **totals,

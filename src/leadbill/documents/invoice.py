@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
+from leadbill.billing.instructions import PaymentInstructions, payment_instructions
 from leadbill.billing.invoices import get_invoice, invoice_lines, stored_lines
 from leadbill.billing.models import Invoice, InvoiceLine, Payment
 from leadbill.billing.payments import balance_due, payments_of
@@ -40,6 +41,11 @@ class InvoiceDocument:
         return document_totals(
             stored_lines(self.lines, self.invoice.currency), self.invoice.currency
         )
+
+    @property
+    def instructions(self) -> PaymentInstructions | None:
+        """How to pay the balance by bank transfer (None: the issuer had no bank account)."""
+        return payment_instructions(self.invoice, self.balance)
 
     @property
     def paid(self) -> Decimal:

@@ -123,7 +123,7 @@ class _Document(FPDF):
         self.set_font(FONT, size=10)
         for label, value in rows:
             self.set_font(FONT, "B", 10)
-            self.cell(32, 6, label)
+            self.cell(36, 6, label)
             self.set_font(FONT, size=10)
             self.cell(0, 6, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
@@ -273,6 +273,26 @@ def invoice_pdf(document: InvoiceDocument, *, seller: str) -> bytes:
         pdf.ln(1)
         pdf.set_font(FONT, "B", 9)
         pdf.multi_cell(0, 5, invoice.tax_mention, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font(FONT, size=10)
+    instructions = document.instructions
+    if instructions is not None and document.balance > 0:
+        pdf.heading("How to pay")
+        pdf.pairs(
+            [
+                *instructions.printed(),
+                ("Amount", money(instructions.amount, cur)),
+                ("Due date", instructions.due_on.isoformat() if instructions.due_on else "-"),
+            ]
+        )
+        pdf.set_font(FONT, size=9)
+        pdf.multi_cell(
+            0,
+            5,
+            f"Quote the reference {instructions.printed()[-1][1]} with your transfer, so that "
+            "your payment is matched to this invoice.",
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
         pdf.set_font(FONT, size=10)
     pdf.heading("Payments")
     if document.payments:

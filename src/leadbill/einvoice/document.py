@@ -71,6 +71,28 @@ class TaxSubtotal:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CreditTransfer:
+    """How the buyer pays by transfer (BG-16, BG-17): to an IBAN (payment means 58, a
+    SEPA credit transfer) or to another account (30, a credit transfer)."""
+
+    iban: str | None = None
+    """BT-84 as an IBAN, compact."""
+    account_id: str | None = None
+    """BT-84 as a proprietary account id (a US account number), when there is no IBAN."""
+    account_name: str | None = None
+    """BT-85, the payee's name on the account."""
+    bic: str | None = None
+    """BT-86, the payee's bank."""
+    information: str | None = None
+    """BT-82, the payment means in words (e.g. the ABA routing number of a US account)."""
+
+    @property
+    def means_code(self) -> str:
+        """BT-81 (UNTDID 4461): 58 SEPA credit transfer to an IBAN, else 30 credit transfer."""
+        return "58" if self.iban else "30"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EInvoice:
     """A finalized invoice or credit note with its parties, lines, VAT breakdown and totals."""
 
@@ -97,5 +119,8 @@ class EInvoice:
     due_payable: Decimal
     """grand_total - prepaid_amount."""
     payment_terms: str | None = None
+    payment_reference: str | None = None
+    """BT-83, the remittance information the buyer quotes (the RF creditor reference)."""
+    credit_transfer: CreditTransfer | None = None
     notes: tuple[str, ...] = ()
     """Legal mentions printed on the document, e.g. "Reverse charge, Article 196 ..."."""

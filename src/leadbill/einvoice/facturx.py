@@ -23,7 +23,7 @@ from drafthorse.models.accounting import ApplicableTradeTax
 from drafthorse.models.document import Document
 from drafthorse.models.note import IncludedNote
 from drafthorse.models.party import TaxRegistration, TradeParty
-from drafthorse.models.payment import PaymentTerms
+from drafthorse.models.payment import PaymentMeans, PaymentTerms
 from drafthorse.models.tradelines import LineItem
 from drafthorse.pdf import attach_xml
 from lxml import etree
@@ -38,7 +38,13 @@ from pypdf.generic import (
 )
 
 from leadbill.einvoice import rules
-from leadbill.einvoice.document import DocumentLine, EInvoice, Party, TaxSubtotal
+from leadbill.einvoice.document import (
+    CreditTransfer,
+    DocumentLine,
+    EInvoice,
+    Party,
+    TaxSubtotal,
+)
 
 SCHEMA = "FACTUR-X_EN16931"
 LEVEL = "EN 16931"
@@ -72,7 +78,11 @@ def facturx_xml(document: EInvoice) -> bytes:
         cii.trade.items.add(_line(line))
 
     settlement = cii.trade.settlement
+    if document.payment_reference:
+        settlement.payment_reference = document.payment_reference
     settlement.currency_code = document.currency
+    if document.credit_transfer is not None:
+        settlement.payment_means.add(_payment_means(document.credit_transfer))
     for subtotal in document.tax_subtotals:
         settlement.trade_tax.add(_subtotal(subtotal))
     if document.due_date or document.payment_terms:
@@ -137,6 +147,22 @@ def _party(target: TradeParty, party: Party, with_vat_id: bool) -> None:
         scheme = rules.tax_scheme(party.tax_id)
         if scheme == "FC" or with_vat_id:
             target.tax_registrations.add(TaxRegistration(id=(scheme, party.tax_id)))
+
+
+def _payment_means(transfer: CreditTransfer) -> PaymentMeans:
+    means = PaymentMeans()
+    means.type_code = transfer.means_code
+    if transfer.information:
+        means.information.add(transfer.information)
+    if transfer.iban:
+        means.payee_account.iban = transfer.iban
+    if transfer.account_name:
+        means.payee_account.account_name = transfer.account_name
+    if transfer.account_id and not transfer.iban:
+        means.payee_account.proprietary_id = transfer.account_id
+    if transfer.bic:
+        means.payee_institution.bic = transfer.bic
+    return means
 
 
 def _line(line: DocumentLine) -> LineItem:

@@ -21,7 +21,14 @@ from leadbill.billing.invoices import invoice_lines, stored_lines
 from leadbill.billing.models import Invoice
 from leadbill.core.rating import LineKind
 from leadbill.core.tax import document_totals
-from leadbill.einvoice.document import DocumentLine, EInvoice, Party, TaxCategory, TaxSubtotal
+from leadbill.einvoice.document import (
+    CreditTransfer,
+    DocumentLine,
+    EInvoice,
+    Party,
+    TaxCategory,
+    TaxSubtotal,
+)
 from leadbill.errors import Conflict
 
 # EN 16931 wants a reason on every line of tax that is not charged.
@@ -43,6 +50,25 @@ def _party(snapshot: dict[str, Any], fallback_country: str) -> Party:
         country=str(snapshot.get("country") or fallback_country),
         tax_id=snapshot.get("tax_id"),
         email=snapshot.get("email"),
+    )
+
+
+def _credit_transfer(issuer: dict[str, Any]) -> CreditTransfer | None:
+    """The issuer snapshot's bank account as BG-16/BG-17 (None: it had none)."""
+    iban, account = issuer.get("iban"), issuer.get("account_number")
+    if not (iban or account):
+        return None
+    routing = issuer.get("routing_number")
+    bank = issuer.get("bank_name")
+    words = [f"Bank transfer to {bank}" if bank else "Bank transfer"]
+    if routing and not iban:
+        words.append(f"ABA routing number {routing}")
+    return CreditTransfer(
+        iban=iban,
+        account_id=None if iban else account,
+        account_name=issuer.get("legal_name"),
+        bic=issuer.get("bic") if iban else None,
+        information=", ".join(words),
     )
 
 
@@ -125,5 +151,7 @@ def einvoice_of(session: Session, invoice: Invoice) -> EInvoice:
             if terms is not None and invoice.due_on is not None
             else None
         ),
+        payment_reference=invoice.payment_reference or invoice.number,
+        credit_transfer=_credit_transfer(invoice.issuer),
         notes=(invoice.tax_mention,) if invoice.tax_mention else (),
     )

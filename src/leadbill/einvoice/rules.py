@@ -53,6 +53,7 @@ def check(document: EInvoice) -> None:
     _check_tax_ids(document)
     _check_breakdown(document)
     _check_totals(document)
+    _check_payment(document)
 
 
 def _check_header(document: EInvoice) -> None:
@@ -234,3 +235,16 @@ def _equal(field: str, rule: str, actual: Decimal, expected: Decimal, what: str)
 
 def _sum(amounts: Iterable[Decimal]) -> Decimal:
     return sum(amounts, Decimal(0))
+
+
+def _check_payment(document: EInvoice) -> None:
+    """BR-61: a credit transfer (means 30 or 58) names the account to pay to."""
+    transfer = document.credit_transfer
+    if transfer is None:
+        return
+    if not (transfer.iban or transfer.account_id):
+        raise RuleViolation(
+            "credit_transfer", "BR-61: a credit transfer names the payee's account (BT-84)"
+        )
+    if document.payment_reference is not None and not document.payment_reference.strip():
+        raise RuleViolation("payment_reference", "BT-83: the remittance information is not empty")

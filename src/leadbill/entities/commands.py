@@ -7,6 +7,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from leadbill.console import now, out, unit_of_work
+from leadbill.core.bank import format_iban
 from leadbill.core.dunning import parse_steps
 from leadbill.core.errors import RuleViolation
 from leadbill.entities import service
@@ -54,6 +55,11 @@ def _lines(session: Session, entity: BillingEntity) -> list[tuple[str, str]]:
         ("default currency", entity.default_currency),
         ("dunning steps", f"days {entity.dunning_steps.replace(',', ', ')} after the due date"),
         ("dunning final action", entity.dunning_action),
+        ("bank", entity.bank_name or "-"),
+        ("IBAN", format_iban(entity.bank_iban) if entity.bank_iban else "-"),
+        ("BIC", entity.bank_bic or "-"),
+        ("account number", entity.bank_account_number or "-"),
+        ("routing number", entity.bank_routing_number or "-"),
     ]
 
 
@@ -79,6 +85,11 @@ def create(
     default_currency: str | None = typer.Option(None, help="ISO 4217 code (default USD)"),
     dunning_steps: str | None = typer.Option(None, help=f"{STEPS_HELP} (default 0,3,7,14)"),
     dunning_action: str | None = typer.Option(None, help=f"{ACTION_HELP} (default none)"),
+    bank_name: str | None = typer.Option(None, help=f"Bank printed with the account; {CLEARS}"),
+    iban: str | None = typer.Option(None, help=f"IBAN customers pay to; {CLEARS}"),
+    bic: str | None = typer.Option(None, help="BIC; derived from a new IBAN when left out"),
+    account_number: str | None = typer.Option(None, help=f"US account number; {CLEARS}"),
+    routing_number: str | None = typer.Option(None, help=f"US ABA routing number; {CLEARS}"),
 ) -> None:
     """Add a billing entity; the first one becomes the default."""
     fields = service.EntityFields(
@@ -97,6 +108,11 @@ def create(
         default_currency=default_currency,
         dunning_steps=_steps(dunning_steps),
         dunning_action=dunning_action,
+        bank_name=bank_name,
+        iban=iban,
+        bic=bic,
+        account_number=account_number,
+        routing_number=routing_number,
     )
     with unit_of_work() as session:
         entity = service.create_entity(session, code=code, fields=fields, as_of=now())
@@ -126,6 +142,11 @@ def update(
     default_currency: str | None = typer.Option(None),
     dunning_steps: str | None = typer.Option(None, help=STEPS_HELP),
     dunning_action: str | None = typer.Option(None, help=ACTION_HELP),
+    bank_name: str | None = typer.Option(None, help=f"Bank printed with the account; {CLEARS}"),
+    iban: str | None = typer.Option(None, help=f"IBAN customers pay to; {CLEARS}"),
+    bic: str | None = typer.Option(None, help="BIC; derived from a new IBAN when left out"),
+    account_number: str | None = typer.Option(None, help=f"US account number; {CLEARS}"),
+    routing_number: str | None = typer.Option(None, help=f"US ABA routing number; {CLEARS}"),
 ) -> None:
     """Change an entity's settings; finalized documents keep what they were issued with."""
     fields = service.EntityFields(
@@ -144,6 +165,11 @@ def update(
         default_currency=default_currency,
         dunning_steps=_steps(dunning_steps),
         dunning_action=dunning_action,
+        bank_name=bank_name,
+        iban=iban,
+        bic=bic,
+        account_number=account_number,
+        routing_number=routing_number,
     )
     with unit_of_work() as session:
         entity = service.update_entity(session, code, fields, now())

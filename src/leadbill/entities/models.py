@@ -41,6 +41,13 @@ class BillingEntity(Base):
     # and the final action after the last one (none, uncollectible, pause_service).
     dunning_steps: Mapped[str] = mapped_column(String(60), default="0,3,7,14")
     dunning_action: Mapped[str] = mapped_column(String(16), default="none")
+    # Where customers pay by transfer: an IBAN (and BIC), or a US account number and
+    # ABA routing number; never both (core.bank checks each).
+    bank_name: Mapped[str | None] = mapped_column(String(100))
+    bank_iban: Mapped[str | None] = mapped_column(String(34))
+    bank_bic: Mapped[str | None] = mapped_column(String(11))
+    bank_account_number: Mapped[str | None] = mapped_column(String(17))
+    bank_routing_number: Mapped[str | None] = mapped_column(String(9))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -20,7 +20,18 @@ from leadbill.pagination import PageInfo
 from leadbill.schemas import RequestModel
 
 # The settings a change may clear; the others are required.
-OPTIONAL = ("address_line2", "postal_code", "region", "tax_id", "email")
+OPTIONAL = (
+    "address_line2",
+    "postal_code",
+    "region",
+    "tax_id",
+    "email",
+    "bank_name",
+    "iban",
+    "bic",
+    "account_number",
+    "routing_number",
+)
 DunningAction = Literal["none", "uncollectible", "pause_service"]
 StepDays = Annotated[int, Field(ge=0, le=MAX_STEP_DAYS)]
 STEPS = (
@@ -74,6 +85,35 @@ class _Settings(RequestModel):
         if given.get("dunning_steps") is not None:
             given["dunning_steps"] = tuple(given["dunning_steps"])
         return given
+
+    bank_name: str | None = Field(
+        default=None, max_length=100, examples=["SEB"], description="Printed with the account"
+    )
+    iban: str | None = Field(
+        default=None,
+        max_length=42,
+        examples=["SE4550000000058398257466"],
+        description="Where customers pay by transfer; checked (country format, check digits), "
+        "stored compact. Not with account_number and routing_number",
+    )
+    bic: str | None = Field(
+        default=None,
+        max_length=11,
+        examples=["ESSESESS"],
+        description="8 or 11 characters; derived from a new IBAN when left out (where known)",
+    )
+    account_number: str | None = Field(
+        default=None,
+        max_length=20,
+        examples=["000123456789"],
+        description="US account: 4-17 digits",
+    )
+    routing_number: str | None = Field(
+        default=None,
+        max_length=9,
+        examples=["111000025"],
+        description="US ABA routing number (9 digits, check digit verified)",
+    )
 
 
 class BillingEntityCreate(_Settings):
@@ -138,6 +178,11 @@ class BillingEntityOut(BaseModel):
     default_currency: str
     dunning_steps: list[int] = Field(description=STEPS)
     dunning_action: DunningAction = Field(description=ACTION)
+    bank_name: str | None
+    iban: str | None
+    bic: str | None
+    account_number: str | None
+    routing_number: str | None
     is_default: bool = Field(description="Bills every account that names no entity")
     created_at: datetime
     updated_at: datetime
@@ -162,6 +207,11 @@ class BillingEntityOut(BaseModel):
             default_currency=entity.default_currency,
             dunning_steps=list(parse_steps(entity.dunning_steps)),
             dunning_action=entity.dunning_action,  # type: ignore[arg-type]
+            bank_name=entity.bank_name,
+            iban=entity.bank_iban,
+            bic=entity.bank_bic,
+            account_number=entity.bank_account_number,
+            routing_number=entity.bank_routing_number,
             is_default=entity.is_default,
             created_at=entity.created_at,
             updated_at=entity.updated_at,

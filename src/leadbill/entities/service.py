@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from leadbill.billing.models import NumberSequence
+from leadbill.core import bank
 from leadbill.core.dunning import DEFAULT_STEPS, NO_ACTION, check_action, check_steps, steps_text
 from leadbill.core.email_address import check_email
 from leadbill.core.errors import RuleViolation
@@ -56,7 +57,22 @@ class EntityFields:
     # Dunning (core.dunning): reminder days after the due date, and the final action.
     dunning_steps: tuple[int, ...] | None = None
     dunning_action: str | None = None
+    # Bank details for transfer instructions; "" clears one.
+    bank_name: str | None = None
+    iban: str | None = None
+    bic: str | None = None
+    account_number: str | None = None
+    routing_number: str | None = None
 
+
+BANK_FIELDS = ("bank_name", "iban", "bic", "account_number", "routing_number")
+BANK_COLUMNS = {
+    "bank_name": "bank_name",
+    "iban": "bank_iban",
+    "bic": "bank_bic",
+    "account_number": "bank_account_number",
+    "routing_number": "bank_routing_number",
+}
 
 _TEXT_LIMITS = {
     "legal_name": 200,
@@ -136,6 +152,7 @@ def _apply(session: Session, entity: BillingEntity, fields: EntityFields) -> Non
             values["dunning_steps"] = steps_text(check_steps(fields.dunning_steps))
         if fields.dunning_action is not None:
             values["dunning_action"] = check_action(fields.dunning_action)
+        values.update(_bank_values(entity, fields))
     except RuleViolation as error:
         raise from_rule(error) from None
     for name in ("legal_name", "address_line1", "city"):
@@ -155,6 +172,49 @@ def _apply(session: Session, entity: BillingEntity, fields: EntityFields) -> Non
         setattr(entity, name, value)
 
 
+def _bank_values(entity: BillingEntity, fields: EntityFields) -> dict[str, str | None]:
+    """The entity's bank columns after the change, each checked (core.bank).
+
+    An IBAN without a BIC (or a new IBAN sent with the old BIC) takes the BIC of its bank
+    where schwifty knows it.
+    An entity is paid either to an IBAN or to a US account and routing number.
+    """
+    after: dict[str, str | None] = {
+        name: getattr(entity, column) for name, column in BANK_COLUMNS.items()
+    }
+    checks = {
+        "iban": bank.check_iban,
+        "bic": bank.check_bic,
+        "account_number": bank.check_us_account_number,
+        "routing_number": bank.check_routing_number,
+    }
+    for name in BANK_FIELDS:
+        given = getattr(fields, name)
+        if given is None:
+            continue
+        if name == "bank_name":
+            after[name] = one_line(given, name, 100)
+        else:
+            after[name] = checks[name](given) if given.strip() else None
+    new_iban = fields.iban is not None and after["iban"] != entity.bank_iban
+    if after["iban"] and (not after["bic"] or (new_iban and after["bic"] == entity.bank_bic)):
+        # An IBAN without a BIC, or a new IBAN with the old BIC (a form sends it back),
+        # takes its bank's BIC where schwifty knows it; else the BIC typed is kept.
+        after["bic"] = bank.bic_of(after["iban"]) or after["bic"]
+    elif not after["iban"] and fields.iban is not None and fields.bic is None:
+        after["bic"] = None  # the IBAN was cleared: its BIC goes with it
+    if after["bic"] and not after["iban"]:
+        raise RuleViolation("bic", "needs an IBAN (a US account has a routing number)")
+    if after["iban"] and (after["account_number"] or after["routing_number"]):
+        raise RuleViolation(
+            "iban", "an entity is paid to an IBAN or to a US account and routing number, not both"
+        )
+    if bool(after["account_number"]) != bool(after["routing_number"]):
+        missing = "routing_number" if after["account_number"] else "account_number"
+        raise RuleViolation(missing, "a US account needs both its account and routing numbers")
+    return {BANK_COLUMNS[name]: value for name, value in after.items()}
+
+
 def _check_prefixes_free(
     session: Session, entity_id: int | None, invoice_prefix: str, credit_note_prefix: str
 ) -> None:
@@ -172,6 +232,20 @@ def _check_prefixes_free(
         )
         if other is not None:
             raise Conflict(f"{field} {prefix!r} is already used by billing entity {other!r}")
+    # Creditor references keep only a number's letters and digits (core.bank): INV- and
+    # INV/ would give two invoices the same reference.
+    compact = bank.compact_prefix(invoice_prefix)
+    for code, other_prefix in session.execute(
+        select(BillingEntity.code, BillingEntity.invoice_prefix).where(
+            BillingEntity.id != (entity_id or 0)
+        )
+    ):
+        if bank.compact_prefix(other_prefix) == compact:
+            raise Conflict(
+                f"invoice_prefix {invoice_prefix!r} has the letters and digits of billing "
+                f"entity {code!r}'s {other_prefix!r}: their invoices' payment references "
+                "would be the same"
+            )
 
 
 def ensure_sequence(session: Session, prefix: str) -> None:
@@ -294,4 +368,9 @@ def issuer_snapshot(entity: BillingEntity) -> dict[str, Any]:
         "country": entity.country,
         "tax_id": entity.tax_id,
         "email": entity.email,
+        "bank_name": entity.bank_name,
+        "iban": entity.bank_iban,
+        "bic": entity.bank_bic,
+        "account_number": entity.bank_account_number,
+        "routing_number": entity.bank_routing_number,
     }

@@ -125,6 +125,7 @@ def invoice(request: Request, number: str, visitor: SignedIn, db: DbSession) -> 
         lines=document.lines,
         payments=document.payments,
         balance=document.balance,
+        instructions=document.instructions,
         credit_notes=document.credit_notes,
         credited=document.credited,
         totals=document.totals,

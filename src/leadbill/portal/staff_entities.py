@@ -17,6 +17,8 @@ from leadbill.core.dunning import parse_steps
 from leadbill.core.errors import RuleViolation
 from leadbill.entities.models import BillingEntity
 from leadbill.entities.service import (
+    BANK_COLUMNS,
+    BANK_FIELDS,
     EntityFields,
     create_entity,
     get_entity,
@@ -60,6 +62,7 @@ FIELDS = (
     "default_currency",
     "dunning_steps",
     "dunning_action",
+    *BANK_FIELDS,
 )
 # The final actions of dunning as the form offers them.
 DUNNING_ACTIONS = (
@@ -81,7 +84,7 @@ def _steps(typed: str, new: bool) -> tuple[int, ...] | None:
 
 def _form_of(entity: BillingEntity) -> dict[str, str]:
     """An entity's settings as its form shows them."""
-    form = {name: getattr(entity, name) for name in FIELDS}
+    form = {name: getattr(entity, BANK_COLUMNS.get(name, name)) for name in FIELDS}
     return {name: "" if value is None else str(value) for name, value in form.items()}
 
 
@@ -112,6 +115,7 @@ def _fields(typed: dict[str, str], *, new: bool) -> EntityFields:
         default_currency=text("default_currency"),
         dunning_steps=_steps(typed["dunning_steps"], new),
         dunning_action=text("dunning_action"),
+        **{name: text(name) for name in BANK_FIELDS},
     )
 
 
@@ -201,6 +205,11 @@ def add_entity(
     default_currency: Text = "",
     dunning_steps: Text = "",
     dunning_action: Text = "",
+    bank_name: Text = "",
+    iban: Text = "",
+    bic: Text = "",
+    account_number: Text = "",
+    routing_number: Text = "",
     csrf_token: Text = "",
 ) -> Response:
     """Add a billing entity (admin); the first one becomes the default."""
@@ -223,6 +232,11 @@ def add_entity(
         "default_currency": default_currency,
         "dunning_steps": dunning_steps,
         "dunning_action": dunning_action,
+        "bank_name": bank_name,
+        "iban": iban,
+        "bic": bic,
+        "account_number": account_number,
+        "routing_number": routing_number,
     }
     try:
         with db.begin_nested():
@@ -278,6 +292,11 @@ def change_entity(
     default_currency: Text = "",
     dunning_steps: KeptText = None,
     dunning_action: KeptText = None,
+    bank_name: Text = "",
+    iban: Text = "",
+    bic: Text = "",
+    account_number: Text = "",
+    routing_number: Text = "",
     csrf_token: Text = "",
 ) -> Response:
     """Change an entity's settings (admin); issued documents keep the issuer they took."""
@@ -301,6 +320,11 @@ def change_entity(
         # Not posted (an older form): kept as they are.
         "dunning_steps": found.dunning_steps if dunning_steps is None else dunning_steps,
         "dunning_action": found.dunning_action if dunning_action is None else dunning_action,
+        "bank_name": bank_name,
+        "iban": iban,
+        "bic": bic,
+        "account_number": account_number,
+        "routing_number": routing_number,
     }
     try:
         with db.begin_nested():

@@ -1,0 +1,1 @@
+"""Payment methods: how an account pays its invoices."""
