@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from leadbill.portal import (
     billing_details,
     customer,
+    customer_reviews,
     documents,
     licences,
     plan,
@@ -76,6 +77,7 @@ def install(app: FastAPI) -> None:
         home,
         signin.router,
         customer.router,
+        customer_reviews.router,
         documents.router,
         staff.router,
         seats.router,
