@@ -389,8 +389,10 @@ def import_month_to_date(sessions: sessionmaker[Session], directory: Path) -> No
     rows = [
         row
         for row in generate_events(random.Random(20261101), [(2026, 11)], accounts)
+        + contractor.november_events()
         if datetime.fromisoformat(row["occurred_at"].replace("Z", "+00:00")) <= MONTH_TO_DATE
     ]
+    rows.sort(key=lambda row: (row["occurred_at"], row["idempotency_key"]))
     events_file = directory / "demo-events-november.csv"
     write_csv(rows, events_file)
     with sessions() as session, session.begin():

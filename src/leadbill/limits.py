@@ -8,6 +8,7 @@ with the same message.
 
 from __future__ import annotations
 
+from leadbill.core.reviews import EXPLANATION_MAX, EXPLANATION_MIN, NOTE_MAX
 from leadbill.errors import InvalidInput
 
 # A call longer than a day is a typo (or a line left open), not a call.
@@ -29,3 +30,10 @@ def check_count(field: str, value: int, *, low: int, high: int) -> int:
     if value > high:
         raise InvalidInput(field, f"must be at most {high:,}; {value:,} was given")
     return value
+
+
+# A review's explanation (R13), and a reviewer's note or question and a customer's reply
+# (R14), in characters; the core checks them (core.reviews), the forms and schemas say them.
+REVIEW_EXPLANATION_MIN = EXPLANATION_MIN
+REVIEW_EXPLANATION_MAX = EXPLANATION_MAX
+REVIEW_TEXT_MAX = NOTE_MAX

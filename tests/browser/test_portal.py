@@ -137,8 +137,8 @@ def test_r13_r14_customer_submits_a_review_and_a_reviewer_approves_it_in_place(
     lead.get_by_role("button", name="Submit for review").click()
     page.wait_for_url("**/portal/reviews")
     assert "Lead ACME-003 was submitted for review" in page.get_by_role("status").inner_text()
-    row = page.locator("tr", has_text="ACME-003")
-    assert "open" in row.inner_text()
+    row = page.locator("li.review", has_text="ACME-003")
+    assert "Under review" in row.inner_text()
     shots.take(page, "reviews-submitted")
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/portal/sign-in")
@@ -149,7 +149,7 @@ def test_r13_r14_customer_submits_a_review_and_a_reviewer_approves_it_in_place(
     _sign_in(page, server, "rosa@operator.test")
     assert page.url.endswith("/portal/staff/reviews")
     card = page.locator("li.review", has_text="ACME-003")
-    assert "solicitor" in card.inner_text()
+    assert "The caller was soliciting" in card.inner_text()
     shots.take(page, "review-queue")
     card.get_by_role("button", name="Approve").click()
     page.wait_for_url("**/portal/staff/reviews")
@@ -162,7 +162,7 @@ def test_r13_r14_customer_submits_a_review_and_a_reviewer_approves_it_in_place(
     page = customer.new_page()
     _sign_in(page, server, "ana@acme.test")
     page.goto(f"{server}/portal/reviews")
-    assert "approved" in page.locator("tr", has_text="ACME-003").inner_text()
+    assert "Approved" in page.locator("li.review", has_text="ACME-003").inner_text()
     customer.close()
 
 

@@ -17,6 +17,7 @@ from leadbill.credit_notes.models import CreditApplication, CreditNote
 from leadbill.credit_notes.service import get_credit_note
 from leadbill.errors import Conflict, InvalidInput, NotFound
 from leadbill.leads.models import Lead, LeadDecision
+from leadbill.leads.service import ingest_events
 from leadbill.reports.service import call_report
 from leadbill.reviews.flows import decide_review
 from leadbill.reviews.models import Review
@@ -36,6 +37,7 @@ from tests.integration.review_fixtures import (
     JUNE,
     MARCH,
     MAY,
+    _row,
     account_on,
     add_lead,
     called_package_plan,
@@ -91,6 +93,36 @@ def test_r13_unanswered_and_unrecorded_leads_are_refused(session: Session) -> No
         submit(session, "NOREC", utc(2026, 3, 3))
     assert unrecorded.value.condition is Condition.RECORDING
     assert session.scalar(select(func.count(Review.id))) == 0
+
+
+def _called_lead(session: Session, lead: str, results: list[str]) -> None:
+    """A phone lead called with these results (call_attempted), recorded."""
+    received = utc(2026, 3, 2)
+    rows = [_row("pipes", lead, "received", received, source="phone", phone="+13035550777")]
+    for n, result in enumerate(results, start=1):
+        rows.append(
+            _row(
+                "pipes", lead, "call_attempted", received + timedelta(minutes=n), call_result=result
+            )
+        )
+    rows.append(_row("pipes", lead, "recording_available", received + timedelta(minutes=9)))
+    assert ingest_events(session, rows, as_of=received).rejected == 0
+
+
+def test_r13_answered_a_wrong_number_call_was_answered_a_voicemail_was_not(
+    session: Session,
+) -> None:
+    account_on(session, ppl_plan(session))
+    _called_lead(session, "WRONG", ["voicemail", "wrong_number"])
+    _called_lead(session, "VOICEMAIL", ["busy", "voicemail"])
+    assert submit(session, "WRONG", utc(2026, 3, 3)).status == "open"
+    with pytest.raises(NotEligible) as refused:
+        submit(session, "VOICEMAIL", utc(2026, 3, 3))
+    assert refused.value.condition is Condition.ANSWERED
+    assert refused.value.detail == (
+        "lead VOICEMAIL is not eligible for review: the call was not answered: no call reached "
+        "a person (the last call: it went to voicemail) (condition: answered)"
+    )
 
 
 def test_r13_reason_and_explanation_are_checked(session: Session) -> None:

@@ -115,7 +115,7 @@ def test_r13_r15_customer_submits_a_review_and_a_reviewer_approves_it(
     client.cookies.clear()
     sign_in(client, "vic@operator.test")  # a viewer reads the queue but may not decide
     viewer_page = client.get("/portal/staff/reviews").text
-    assert "ACME-000" in viewer_page and "Approve" not in viewer_page
+    assert "ACME-000" in viewer_page and 'value="approve"' not in viewer_page
     client.cookies.clear()
     token = sign_in(client, "rosa@operator.test")
     queue = client.get("/portal/staff/reviews").text

@@ -190,7 +190,7 @@ def test_r16_reviewer_marks_a_lead_non_billable_from_the_staff_call_report(
     assert decided.headers["location"].endswith("/calls?period=0#lead-ACME-000")
     after = staff_client.get("/portal/staff/accounts/acme/calls").text
     assert "Lead ACME-000 is now not billable: wrong number." in after  # the flash
-    assert "wrong number by rosa@operator.test, " + when(AS_OF) in after
+    assert "Wrong number by rosa@operator.test, " + when(AS_OF) in after
     account = staff_client.get("/portal/staff/accounts/acme").text
     assert _figure(account, "counted_leads") == "6"
     assert _figure(account, "overage_so_far") == "10.00 USD"
@@ -407,7 +407,7 @@ def test_r15_credit_notes_list_shows_the_correction_and_its_invoice(
     sign_in(staff_client, "qa@op.test")
     page = staff_client.get("/portal/staff/credit-notes").text
     assert _row(page, f"credit-note-{number}") == (
-        f"{number} pipe {invoice_number} solicitor 2026-02-02 11:00 40.00 USD"
+        f"{number} pipe {invoice_number} The caller was soliciting 2026-02-02 11:00 40.00 USD"
     )
 
 

@@ -8,6 +8,7 @@ from fractions import Fraction
 
 import pytest
 
+from leadbill.core.billability import reason_label
 from leadbill.core.errors import RuleViolation
 from leadbill.core.money import Money
 from leadbill.core.reviews import (
@@ -17,6 +18,7 @@ from leadbill.core.reviews import (
     ReviewOutcome,
     ReviewRules,
     Status,
+    call_answered,
     check_explanation,
     credit_lines,
     credit_to_apply,
@@ -24,6 +26,7 @@ from leadbill.core.reviews import (
     eligibility,
     is_overdue,
     review_statistics,
+    status_label,
 )
 
 RECEIVED = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -168,3 +171,68 @@ def test_review_statistics() -> None:
     assert stats.approval_rate == Fraction(2, 3)
     assert stats.median_time_to_decision == 2 * day
     assert stats.leads_reviewed == 7
+
+
+# R13, condition by condition: each refusal says which one failed, in words.
+
+
+def test_r13_answered_a_wrong_number_call_was_answered_so_the_lead_is_eligible() -> None:
+    calls = [("call_attempted", "no_answer"), ("call_attempted", "wrong_number")]
+    assert call_answered(calls) is True
+    wrong = ReviewFacts(RECEIVED, call_answered(calls), True, 2, "wrong_number")
+    assert eligibility(wrong, RECEIVED + timedelta(days=1), RULES) is None
+
+
+def test_r13_answered_a_voicemail_is_not_an_answered_call_and_the_refusal_says_so() -> None:
+    calls = [("call_attempted", "busy"), ("call_attempted", "voicemail")]
+    assert call_answered(calls) is False
+    facts_ = ReviewFacts(RECEIVED, call_answered(calls), True, 2, "voicemail")
+    refusal = eligibility(facts_, RECEIVED + timedelta(days=1), RULES)
+    assert refusal is not None and refusal.condition is Condition.ANSWERED
+    assert refusal.text == (
+        "the call was not answered: no call reached a person (the last call: it went to voicemail)"
+    )
+
+
+def test_r13_answered_a_call_answered_event_counts_whatever_its_result_a_missed_one_never() -> None:
+    assert call_answered([("call_answered", None)]) is True
+    assert call_answered([("call_missed", "wrong_number")]) is False
+    assert call_answered([]) is False
+
+
+def test_r13_answered_a_lead_never_called_says_so() -> None:
+    never = ReviewFacts(RECEIVED, False, False, calls=0)
+    refusal = eligibility(never, RECEIVED + timedelta(days=1), RULES)
+    assert refusal is not None and refusal.condition is Condition.ANSWERED
+    assert refusal.text == "the call was not answered: the lead was never called"
+
+
+def test_r13_window_the_refusal_gives_the_deadline_in_the_accounts_time_zone() -> None:
+    refusal = eligibility(facts(), RECEIVED + timedelta(days=8), RULES, "America/Chicago")
+    assert refusal is not None and refusal.condition is Condition.WINDOW
+    assert refusal.deadline == RECEIVED + timedelta(days=7)
+    assert refusal.text == (
+        "the lead was received 7 days or more before submission: the time to submit it "
+        "ended on Mar 9, 2026 at 10:00 (America/Chicago)"
+    )
+
+
+def test_r13_recording_a_lead_without_a_recording_says_so() -> None:
+    refusal = eligibility(facts(recording=False), RECEIVED + timedelta(days=1), RULES)
+    assert refusal is not None
+    assert refusal.text == "call recording was not enabled when the lead was received"
+
+
+def test_r13_reviewed_a_lead_already_disputed_is_refused_before_any_other_condition() -> None:
+    old = ReviewFacts(RECEIVED, False, False, reviewed=True)
+    refusal = eligibility(old, RECEIVED + timedelta(days=30), RULES)
+    assert refusal is not None and refusal.condition is Condition.REVIEWED
+    assert "already submitted for review" in refusal.text
+
+
+def test_review_labels_are_plain_words() -> None:
+    assert reason_label("job_seeker") == "The caller was seeking employment"
+    assert reason_label("wrong_number") == "Wrong number"
+    assert reason_label("downgrade") == "downgrade"  # not a reason code: shown as it is
+    assert status_label("info_requested") == "More information requested"
+    assert status_label("open") == "Under review"

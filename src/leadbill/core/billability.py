@@ -118,6 +118,20 @@ REASON_TEXT = {
     Reason.BLOCK_LIST: "not billable: matches the account's block list",
 }
 
+
+def reason_label(reason: str) -> str:
+    """A reason code as people read it, without its counted / not billable prefix.
+
+    `job_seeker` is "The caller was seeking employment"; an unknown code is shown as it is.
+    """
+    try:
+        text = REASON_TEXT[Reason(reason)]
+    except ValueError:
+        return reason
+    words = text.partition(": ")[2] or text
+    return words[:1].upper() + words[1:]
+
+
 _COUNTED = {
     CountingPolicy.CALLED: (CALL_EVENTS, Reason.CALLED, Reason.NEVER_CALLED),
     CountingPolicy.RECEIVED_UNLESS_EXCLUDED: (

@@ -5,8 +5,9 @@ calendar are passed in; nothing here reads a clock or a holiday library.
 
 - Eligibility (R13): a lead may be submitted only if its call was answered, it
   was received less than the review window (7 days) before submission, and
-  call recording was enabled when it was received. The first condition that
-  fails is named.
+  call recording was enabled when it was received; and a lead is reviewed
+  once. The first condition that fails is named, in words a customer reads
+  (the window's with the instant it closed).
 - Due date (R14): N business days (3) after submission, counted in the
   operator's time zone, skipping weekends and the operator's public holidays.
 - Credit (R15): the difference between what an invoice charged for a period
@@ -23,6 +24,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
+from leadbill.core.billability import EventType
 from leadbill.core.errors import RuleViolation
 from leadbill.core.money import Money
 from leadbill.core.periods import _wall_to_utc, check_time_zone, require_utc
@@ -37,6 +39,7 @@ class Condition(enum.StrEnum):
     """An eligibility condition of R13; a refusal names the one that failed."""
 
     RECEIVED = "received"
+    REVIEWED = "reviewed"
     ANSWERED = "answered"
     WINDOW = "window"
     RECORDING = "recording"
@@ -44,9 +47,24 @@ class Condition(enum.StrEnum):
 
 CONDITION_TEXT = {
     Condition.RECEIVED: "the lead was never received",
+    Condition.REVIEWED: "the lead was already submitted for review (a lead is reviewed once)",
     Condition.ANSWERED: "the call was not answered",
     Condition.WINDOW: "the lead was received {window} or more before submission",
     Condition.RECORDING: "call recording was not enabled when the lead was received",
+}
+
+# Call results that say a person picked up. A wrong number is known only because
+# somebody answered: it is the first non-billable reason of R10, which is about
+# answered calls (seed 002). Voicemail, no answer, busy: nobody did (a missed call,
+# billable and not reviewable, R11).
+ANSWERED_RESULTS = frozenset({"answered", "wrong_number"})
+# How a refusal says what became of an unanswered lead's last call.
+UNANSWERED_TEXT = {
+    "voicemail": "it went to voicemail",
+    "no_answer": "nobody picked up",
+    "busy": "the line was busy",
+    "missed": "it was missed",
+    EventType.CALL_MISSED.value: "it was missed",
 }
 
 
@@ -61,6 +79,22 @@ class Status(enum.StrEnum):
 
 OPEN_STATUSES = (Status.OPEN, Status.INFO_REQUESTED)
 DECIDED_STATUSES = (Status.APPROVED, Status.REJECTED)
+
+# A status as people read it: the portal's pages, staff and customer alike.
+STATUS_TEXT = {
+    Status.OPEN: "Under review",
+    Status.INFO_REQUESTED: "More information requested",
+    Status.APPROVED: "Approved: not billed",
+    Status.REJECTED: "Rejected: stays billable",
+}
+
+
+def status_label(status: str) -> str:
+    """A review status in words (an unknown code is shown as it is)."""
+    try:
+        return STATUS_TEXT[Status(status)]
+    except ValueError:
+        return status
 
 
 class Decision(enum.StrEnum):
@@ -83,19 +117,43 @@ class ReviewRules:
 
 @dataclass(frozen=True, slots=True)
 class ReviewFacts:
-    """What eligibility needs to know about one lead."""
+    """What eligibility needs to know about one lead.
+
+    `last_call_result` (the last call's result, else its event type) and `calls`
+    only word a refusal; `reviewed` is whether the lead already has a review.
+    """
 
     received_at: datetime | None
     answered: bool
     recording_enabled: bool
+    calls: int = 1
+    last_call_result: str | None = None
+    reviewed: bool = False
+
+
+def call_answered(calls: Iterable[tuple[str, str | None]]) -> bool:
+    """Whether a call of the lead reached a person (R13), from (event type, result) pairs.
+
+    A `call_answered` event, or a `call_attempted` whose result says someone picked
+    up (`answered`, `wrong_number`). A `call_missed` never did.
+    """
+    return any(
+        kind == EventType.CALL_ANSWERED.value
+        or (kind == EventType.CALL_ATTEMPTED.value and result in ANSWERED_RESULTS)
+        for kind, result in calls
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """Why a lead may not be submitted: the failed condition and a sentence."""
+    """Why a lead may not be submitted: the failed condition and a sentence.
+
+    `deadline` is the instant the review window closed (the window condition).
+    """
 
     condition: Condition
     text: str
+    deadline: datetime | None = None
 
 
 def _describe(window: timedelta) -> str:
@@ -105,16 +163,43 @@ def _describe(window: timedelta) -> str:
     return str(window)
 
 
-def eligibility(facts: ReviewFacts, submitted_at: datetime, rules: ReviewRules) -> Refusal | None:
-    """The first R13 condition the lead fails at `submitted_at`, or None when eligible."""
+def _wall(instant: datetime, time_zone: str) -> str:
+    local = instant.astimezone(check_time_zone(time_zone))
+    return f"{local:%b} {local.day}, {local:%Y} at {local:%H:%M} ({time_zone})"
+
+
+def _unanswered(facts: ReviewFacts) -> str:
+    if facts.calls == 0:
+        return "the call was not answered: the lead was never called"
+    result = facts.last_call_result
+    what = UNANSWERED_TEXT.get(result or "", f"its result was {result}" if result else "")
+    base = CONDITION_TEXT[Condition.ANSWERED]
+    return f"{base}: no call reached a person (the last call: {what})" if what else base
+
+
+def eligibility(
+    facts: ReviewFacts, submitted_at: datetime, rules: ReviewRules, time_zone: str = "UTC"
+) -> Refusal | None:
+    """The first R13 condition the lead fails at `submitted_at`, or None when eligible.
+
+    In order: received, not reviewed yet, answered, inside the window, recorded.
+    Instants in a refusal are written in `time_zone`.
+    """
     submitted_at = require_utc(submitted_at, "submitted_at")
     if facts.received_at is None:
         return Refusal(Condition.RECEIVED, CONDITION_TEXT[Condition.RECEIVED])
+    if facts.reviewed:
+        return Refusal(Condition.REVIEWED, CONDITION_TEXT[Condition.REVIEWED])
     if rules.require_answered and not facts.answered:
-        return Refusal(Condition.ANSWERED, CONDITION_TEXT[Condition.ANSWERED])
-    if submitted_at - require_utc(facts.received_at, "received_at") >= rules.window:
-        text = CONDITION_TEXT[Condition.WINDOW].format(window=_describe(rules.window))
-        return Refusal(Condition.WINDOW, text)
+        return Refusal(Condition.ANSWERED, _unanswered(facts))
+    received = require_utc(facts.received_at, "received_at")
+    if submitted_at - received >= rules.window:
+        deadline = received + rules.window
+        text = (
+            CONDITION_TEXT[Condition.WINDOW].format(window=_describe(rules.window))
+            + f": the time to submit it ended on {_wall(deadline, time_zone)}"
+        )
+        return Refusal(Condition.WINDOW, text, deadline)
     if rules.require_recording and not facts.recording_enabled:
         return Refusal(Condition.RECORDING, CONDITION_TEXT[Condition.RECORDING])
     return None

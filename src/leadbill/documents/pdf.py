@@ -32,6 +32,7 @@ from fpdf.enums import XPos, YPos
 from fpdf.fonts import TTFFont
 
 from leadbill.accounts.models import Account
+from leadbill.core.billability import reason_label
 from leadbill.credit_notes.service import CreditNoteView
 from leadbill.documents.formats import last_day, local, money
 
@@ -347,7 +348,7 @@ def credit_note_pdf(view: CreditNoteView, account: Account, *, seller: str) -> b
             ("Issued", local(note.issued_at, tz, "%Y-%m-%d")),
             ("Invoice", view.invoice_number),
             ("Credits", view.subject),
-            ("Reason", note.reason),
+            ("Reason", reason_label(note.reason)),
             ("Total", money(note.total, cur)),
             ("Applied", money(view.applied)),
             ("Remaining", money(view.remaining)),

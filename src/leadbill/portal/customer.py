@@ -1,4 +1,6 @@
-"""Customer pages: dashboard, invoices, call report, reviews. Always the user's own account.
+"""Customer pages: dashboard, invoices, call report. Always the user's own account.
+
+The review pages (submit, the reviews, replies) are in `portal.customer_reviews`.
 
 Every figure comes from the services the API and CLI use: the billing summary,
 the call report, the invoices, the review flow. Another account's invoice or
@@ -9,13 +11,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from leadbill.auth.dependencies import DbSession, session_factory_of
 from leadbill.billing.invoices import list_invoices
 from leadbill.billing.payments import balances_due
-from leadbill.core.billability import NON_BILLABLE_REASONS, REASON_TEXT
-from leadbill.core.reviews import ReviewFacts, eligibility
+from leadbill.core.reviews import ReviewFacts, call_answered, eligibility
 from leadbill.documents.invoice import invoice_document
 from leadbill.portal.call_filters import (
     REASON_CHOICES,
@@ -24,30 +25,23 @@ from leadbill.portal.call_filters import (
     call_report_csv,
     period_scope,
 )
+from leadbill.portal.customer_reviews import REVIEW_LIMITS, REVIEW_REASONS
 from leadbill.portal.repository import page_review_facts
 from leadbill.portal.usage import chart, daily_counts
 from leadbill.portal.web import (
     PortalRoute,
     SignedIn,
-    check_csrf,
     clock_of,
     redirect,
     render,
-    set_flash,
 )
 from leadbill.receivables.service import invoice_overdue_days, overdue_days
 from leadbill.reports.repository import seat_codes
 from leadbill.reports.service import billing_summary, report_scope
 from leadbill.reviews.calendar import review_config
-from leadbill.reviews.service import review_queue, submit_review
 
 router = APIRouter(route_class=PortalRoute, include_in_schema=False)
 
-# The reasons a customer may give (R10): every non-billable reason of the fixed vocabulary.
-REVIEW_REASONS = [
-    (reason.value, REASON_TEXT[reason].removeprefix("not billable: "))
-    for reason in NON_BILLABLE_REASONS
-]
 CALLS_PAGE_SIZE = 50
 
 
@@ -159,11 +153,16 @@ def calls(
     eligible: dict[str, str | None] = {}
     for row in page.rows:
         kinds = events.get(row.lead_id, set())
-        refusal = eligibility(
-            ReviewFacts(row.received_at, "call_answered" in kinds, "recording_available" in kinds),
-            as_of,
-            rules,
+        calls = [(kind, result) for kind, result in kinds if kind != "recording_available"]
+        facts = ReviewFacts(
+            received_at=row.received_at,
+            answered=call_answered(calls),
+            recording_enabled=any(kind == "recording_available" for kind, _r in kinds),
+            calls=row.calls,
+            last_call_result=row.last_call_result,
+            reviewed=row.lead_id in reviews,
         )
+        refusal = eligibility(facts, as_of, rules, account.time_zone)
         eligible[row.lead_id] = None if refusal is None else refusal.text
     # A history restore after a reload asks with HX-Request too, and needs the whole page.
     fragment = "HX-Request" in request.headers and (
@@ -183,6 +182,7 @@ def calls(
         eligible=eligible,
         reviews=reviews,
         reasons=REVIEW_REASONS,
+        limits=REVIEW_LIMITS,
         form=form,
         seats=[] if fragment else [code for _id, code in seat_codes(db, account.id)],
         reason_choices=REASON_CHOICES,
@@ -204,46 +204,3 @@ def calls_csv(
     scope = period_scope(db, account, clock_of(request), period)
     form = filters.form()
     return call_report_csv(db, session_factory_of(request), scope, form, account.code)
-
-
-@router.post("/calls/{lead_id}/review")
-def submit_for_review(
-    request: Request,
-    lead_id: str,
-    visitor: SignedIn,
-    db: DbSession,
-    reason: Annotated[str, Form()] = "",
-    explanation: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str, Form()] = "",
-) -> Response:
-    """Submit one lead for review (R13); a refusal names the failed condition."""
-    check_csrf(visitor, csrf_token)
-    account = visitor.customer_account(db)
-    review = submit_review(
-        db,
-        account.code,
-        lead_id,
-        reason=reason,
-        explanation=explanation,
-        submitted_by=visitor.email,
-        as_of=clock_of(request),
-    )
-    set_flash(db, visitor, f"Lead {lead_id} was submitted for review (review {review.id}).")
-    return redirect("/portal/reviews")
-
-
-@router.get("/reviews")
-def reviews(request: Request, visitor: SignedIn, db: DbSession) -> Response:
-    """The account's reviews, with their status and decision."""
-    account = visitor.customer_account(db)
-    queue = review_queue(db, as_of=clock_of(request), account_code=account.code, status="all")
-    return render(
-        request,
-        "reviews.html",
-        visitor,
-        db,
-        nav="reviews",
-        title="Reviews",
-        account=account,
-        queue=queue,
-    )

@@ -8,15 +8,19 @@ from sqlalchemy.orm import Session
 
 from leadbill.password_links.service import invite_customer
 from leadbill.portal.users import create_user
+from leadbill.reviews.demo import CUSTOMER as CONTRACTOR_LOGIN
+from leadbill.reviews.demo import DISPUTABLE
 
 # The portal shows the demo as of an evening in November, the period in progress
 # (October and before are invoiced): usage so far, thresholds, the call report.
 DEMO_PORTAL_AS_OF = "2026-11-22T23:00:00Z"
-# (e-mail, password, role, account): customers of a package and of a licence plan, a
-# reviewer, and an admin who may also run billing, record payments and redeliver webhooks.
+# (e-mail, password, role, account): customers of a package, of a licence plan and of
+# pay per lead (the contractor, who disputes leads), a reviewer, and an admin who may
+# also run billing, record payments and redeliver webhooks.
 DEMO_USERS = (
     ("broker@summit-realty.example", "summit-demo-2026", "customer", "summit-realty"),
     ("lead@acme-sales.example", "acme-demo-2026", "customer", "acme-sales"),
+    ("dana@pipe-pros.example", "pipes-demo-2026", "customer", "pipe-pros"),
     ("qa@operator.example", "operator-demo-2026", "reviewer", None),
     ("admin@operator.example", "admin-demo-2026", "admin", None),
 )
@@ -27,7 +31,7 @@ DEMO_ENV = f"LEADBILL_PORTAL_SECURE_COOKIES=false LEADBILL_PORTAL_AS_OF={DEMO_PO
 
 
 def create_demo_users(session: Session, as_of: datetime) -> None:
-    """The demo's portal users (customers of summit-realty and acme-sales, a QA reviewer)."""
+    """The demo's portal users (customers of summit-realty, acme-sales and pipe-pros, staff)."""
     for email, password, role, account in DEMO_USERS:
         create_user(
             session, email=email, password=password, role=role, account_code=account, as_of=as_of
@@ -49,4 +53,8 @@ def portal_instructions() -> str:
         f"  {DEMO_INVITED[0]} (customer of {DEMO_INVITED[1]}) is invited and has no password yet;"
         " its invitation: leadbill mail list --kind portal.invitation, then leadbill mail show ID"
     )
+    lines.append(
+        f"  As {CONTRACTOR_LOGIN}, lead {DISPUTABLE} (Call report) may be submitted for review:"
+    )
+    lines.append("  qa@operator.example then asks, approves or rejects it in the review queue.")
     return "\n".join(lines)

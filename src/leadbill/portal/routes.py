@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from leadbill.portal import (
     billing_details,
     customer,
+    customer_reviews,
     documents,
     licences,
     notifications,
@@ -82,6 +83,7 @@ def install(app: FastAPI) -> None:
         signin.router,
         passwords.router,
         customer.router,
+        customer_reviews.router,
         documents.router,
         staff.router,
         seats.router,

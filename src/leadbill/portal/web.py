@@ -27,7 +27,9 @@ from leadbill.accounts.models import Account
 from leadbill.auth.dependencies import DbSession
 from leadbill.auth.service import Role
 from leadbill.console import now, parse_instant
+from leadbill.core.billability import reason_label
 from leadbill.core.errors import RuleViolation
+from leadbill.core.reviews import status_label
 
 # Re-exported: the pages format amounts and dates as the documents do.
 from leadbill.documents.formats import last_day as last_day
@@ -96,6 +98,9 @@ def instant_field(value: datetime, time_zone: str) -> str:
 templates.env.filters["money"] = money
 templates.env.globals["local"] = local
 templates.env.globals["last_day"] = last_day
+# Reason and review status codes in words, one mapping for every page (core).
+templates.env.globals["reason_label"] = reason_label
+templates.env.globals["status_label"] = status_label
 
 
 # A form field as typed (FastAPI reads it from the posted form).

@@ -9,7 +9,9 @@ water heaters 65.00) and disputes four leads in the autumn of 2026:
 - one rejected, after the reviewer asked for more and the customer replied;
 - one refused at once: the call was missed, so it is not eligible;
 
-and one more is still open at the end, overdue in the queue.
+and one more is still open at the end, overdue in the queue. In November, the
+period in progress on the portal's evening, `pp-202611-leak` is one its customer
+login can still dispute (`november_events`).
 """
 
 from __future__ import annotations
@@ -199,6 +201,35 @@ def contractor_events(months: list[tuple[int, int]]) -> list[dict[str, str]]:
             dispute.answered,
             f"+1773555{offset:04d}",
         )
+    return rows
+
+
+# November so far (the portal's period in progress): leads the contractor's login
+# (dana@pipe-pros.example) finds in its call report on the portal's evening of
+# November 22, one it may dispute and three that R13 refuses, each saying why.
+DISPUTABLE = "pp-202611-leak"
+NOVEMBER = (
+    # lead id, received, category, answered (and recorded)
+    (DISPUTABLE, _utc(2026, 11, 20, 16), "plumbing", True),
+    ("pp-202611-missed", _utc(2026, 11, 21, 15), "plumbing", False),
+    ("pp-202611-heater", _utc(2026, 11, 10, 17), "water_heater", True),
+    ("pp-202611-drain", _utc(2026, 11, 18, 14), "plumbing", True),
+)
+
+
+def november_events() -> list[dict[str, str]]:
+    """The contractor's November leads so far: one disputable on November 22 (R13).
+
+    `pp-202611-leak` was answered and recorded on November 20; `pp-202611-missed`
+    was missed; `pp-202611-heater` is older than 7 days; `pp-202611-drain` was
+    answered when call recording was off (no recording event).
+    """
+    rows: list[dict[str, str]] = []
+    for number, (lead_id, received, category, answered) in enumerate(NOVEMBER):
+        lead = _lead_rows(lead_id, received, category, answered, f"+1872555{number:04d}")
+        if lead_id == "pp-202611-drain":
+            lead = [row for row in lead if row["event_type"] != "recording_available"]
+        rows += lead
     return rows
 
 

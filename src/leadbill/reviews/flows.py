@@ -58,6 +58,11 @@ from leadbill.webhooks import events
 UNDECIDED = (Status.OPEN.value, Status.INFO_REQUESTED.value)
 # The entries of a review's trail that a decision writes (and its e-mail tells of).
 DECISION_EVENTS = ("info_requested", "rejected", "approved")
+# Why a decision without a note is refused: the customer reads the note.
+NOTE_NEEDED = {
+    Decision.REJECT: "is required to reject: tell the customer why the lead stays billable",
+    Decision.REQUEST_INFO: "is required to ask for more information: write the question",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +109,8 @@ def decide_review(
     chosen = _decision(decision)
     actor = checked(decided_by, "by", 1, 200)
     review = get_review(session, review_id)
+    if chosen is not Decision.APPROVE and not (note or "").strip():
+        raise InvalidInput("note", NOTE_NEEDED[chosen])
     if chosen is Decision.REQUEST_INFO:
         question = checked(note or "", "note", 1, NOTE_MAX)
         _move(session, review, {"status": Status.INFO_REQUESTED.value})

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
 from leadbill.billing.models import Invoice, InvoiceLine
-from leadbill.core.billability import EventType
+from leadbill.core.billability import CALL_EVENTS, EventType
 from leadbill.core.plans import CountingPolicy
-from leadbill.core.reviews import ReviewFacts
+from leadbill.core.reviews import ReviewFacts, call_answered
 from leadbill.leads.models import Lead, LeadDecision, LeadEvent
 from leadbill.plans.models import Plan
 from leadbill.reviews.models import Review, ReviewEvent
@@ -27,30 +27,33 @@ COUNTED_AT = {
 
 
 def review_facts(session: Session, lead: Lead) -> ReviewFacts:
-    """Received instant; whether a call was answered; whether a recording exists.
+    """Received instant; its calls (answered or not, the last result); recording; a review.
 
     Call tracking sends `recording_available` for a call it recorded, which it
     does only when recording was enabled when the lead came in: a lead without
     that event had recording off.
     """
-
-    def has(kind: EventType) -> bool:
-        return bool(
-            session.scalar(
-                select(
-                    exists().where(
-                        LeadEvent.account_id == lead.account_id,
-                        LeadEvent.lead_id == lead.id,
-                        LeadEvent.type == kind.value,
-                    )
-                )
-            )
+    kinds = [kind.value for kind in (*CALL_EVENTS, EventType.RECORDING_AVAILABLE)]
+    rows = session.execute(
+        select(LeadEvent.type, LeadEvent.call_result)
+        .where(
+            LeadEvent.account_id == lead.account_id,
+            LeadEvent.lead_id == lead.id,
+            LeadEvent.type.in_(kinds),
         )
-
+        .order_by(LeadEvent.occurred_at, LeadEvent.id)
+    ).all()
+    calls = [(kind, result) for kind, result in rows if kind != EventType.RECORDING_AVAILABLE]
+    reviewed = session.scalar(
+        select(exists().where(Review.account_id == lead.account_id, Review.lead_id == lead.id))
+    )
     return ReviewFacts(
         received_at=lead.received_at,
-        answered=has(EventType.CALL_ANSWERED),
-        recording_enabled=has(EventType.RECORDING_AVAILABLE),
+        answered=call_answered(calls),
+        recording_enabled=len(calls) < len(rows),
+        calls=len(calls),
+        last_call_result=(calls[-1][1] or calls[-1][0]) if calls else None,
+        reviewed=bool(reviewed),
     )
 
 
@@ -235,3 +238,19 @@ def leads_decided(session: Session, account_id: int, start: datetime, end: datet
             )
         )
     }
+
+
+def conversation_events(session: Session, review_ids: list[int]) -> list[ReviewEvent]:
+    """The questions (info_requested) and replies of these reviews, oldest first."""
+    if not review_ids:
+        return []
+    return list(
+        session.scalars(
+            select(ReviewEvent)
+            .where(
+                ReviewEvent.review_id.in_(review_ids),
+                ReviewEvent.kind.in_(("info_requested", "replied")),
+            )
+            .order_by(ReviewEvent.at, ReviewEvent.id)
+        )
+    )

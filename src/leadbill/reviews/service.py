@@ -21,6 +21,7 @@ from leadbill.core.periods import require_utc
 from leadbill.core.reviews import (
     NOTE_MAX,
     Condition,
+    Refusal,
     ReviewOutcome,
     ReviewStatistics,
     Status,
@@ -101,6 +102,22 @@ def find_lead(session: Session, account: Account, lead_id: str) -> Lead:
     return lead
 
 
+def review_eligibility(
+    session: Session,
+    account: Account,
+    lead_id: str,
+    *,
+    as_of: datetime,
+    config: ReviewConfig | None = None,
+) -> Refusal | None:
+    """Whether the account's lead may be submitted at `as_of` (R13): None, or why not."""
+    config = config or review_config()
+    lead = find_lead(session, account, lead_id)
+    return eligibility(
+        repository.review_facts(session, lead), utc(as_of), config.rules, account.time_zone
+    )
+
+
 def submit_review(
     session: Session,
     account_code: str,
@@ -130,7 +147,9 @@ def submit_review(
             f"lead {lead.external_id} already has review {existing.id} ({existing.status}); "
             f"a lead is reviewed once and that review is {state}"
         )
-    refusal = eligibility(repository.review_facts(session, lead), as_of, config.rules)
+    refusal = eligibility(
+        repository.review_facts(session, lead), as_of, config.rules, account.time_zone
+    )
     if refusal is not None:
         raise NotEligible(lead.external_id, refusal.condition, refusal.text)
     review = Review(
@@ -320,6 +339,16 @@ def audit_trail(
             session, account_id=account.id, lead_id=lead, review_id=review_id
         )
     ]
+
+
+def conversations(session: Session, review_ids: list[int]) -> dict[int, list[TrailEntry]]:
+    """Each review's questions from the reviewer and replies from the customer, oldest first."""
+    found: dict[int, list[TrailEntry]] = {}
+    for event in repository.conversation_events(session, review_ids):
+        found.setdefault(event.review_id, []).append(
+            TrailEntry(event.review_id, "", event.kind, event.actor, event.at, event.detail)
+        )
+    return found
 
 
 def statistics(
