@@ -507,7 +507,8 @@ def ingest_through_service(
         duplicate += result.duplicate
         rejected += result.rejected
     if profiler:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     return accepted, duplicate, rejected
 
 
