@@ -388,7 +388,7 @@ def test_fast_and_precise_parsers_agree(sqlite: bool) -> None:
     assert rejections == []
     assert parsed == [parse_row(row, line, sqlite) for line, row in enumerate(rows, start=2)]
     suffix = "" if sqlite else "+00:00"
-    assert [p[5] for p in parsed] == [
+    assert [p.occurred_at for p in parsed] == [
         f"2026-01-05 10:00:00.000000{suffix}",
         f"2026-01-05 10:00:00.250000{suffix}",
         f"2026-01-05 10:00:00.000000{suffix}",
@@ -396,7 +396,8 @@ def test_fast_and_precise_parsers_agree(sqlite: bool) -> None:
         f"2026-01-05 10:00:00.000000{suffix}",
         f"2026-01-05 10:00:00.000000{suffix}",
     ]
-    assert parsed[2][1] == "k3" and parsed[2][11] == "web" and parsed[5][13] == 12
+    assert parsed[2].idempotency_key == "k3" and parsed[2].source == "web"
+    assert parsed[5].duration_seconds == 12
     kept, refused = parse_rows(
         [
             _row("k7", "L1", "call_answered", "2026-01-05T10:00:00Z", duration_seconds="9" * 10),
@@ -410,7 +411,7 @@ def test_fast_and_precise_parsers_agree(sqlite: bool) -> None:
         ("duration_seconds", "'9999999999' is more than 86,400 seconds (a day)"),
         ("duration_seconds", "'86401' is more than 86,400 seconds (a day)"),
     ]
-    assert [p[13] for p in kept] == [86_400]
+    assert [p.duration_seconds for p in kept] == [86_400]
 
 
 def test_concurrent_senders_store_each_event_once(sessions: sessionmaker[Session]) -> None:

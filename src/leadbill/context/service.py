@@ -8,7 +8,7 @@ expects; invoiced periods never change (a correction there is a credit note).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -190,7 +190,11 @@ def add_block_entry(session: Session, account_code: str, kind: str, value: str) 
     account = get_account(session, account_code)
     if kind not in BLOCK_KINDS:
         raise InvalidInput("kind", f"{kind!r} is not one of {', '.join(BLOCK_KINDS)}")
-    normalise = {"domain": normalise_domain, "company": normalise_company, "email": normalise_email}
+    normalise: dict[str, Callable[[str], str | None]] = {
+        "domain": normalise_domain,
+        "company": normalise_company,
+        "email": normalise_email,
+    }
     key = normalise[kind](value)
     if key is None:
         raise InvalidInput("value", f"{value!r} is not a valid {kind}")

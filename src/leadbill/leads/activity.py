@@ -19,9 +19,11 @@ widens its month's row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from operator import attrgetter
+from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -60,6 +62,22 @@ _UPSERT = {
 }
 
 
+@dataclass(slots=True)
+class ActivitySpan:
+    """One lead's activity in one UTC month: a row of lead_activity_months."""
+
+    account_id: int
+    month: str  # the month's first day, 'YYYY-MM-01'
+    external_id: str
+    lead_id: int
+    first_at: str  # stored text, see repository.stored_instant
+    last_at: str
+
+
+_SPAN_COLUMNS = ("account_id", "month", "external_id", "lead_id", "first_at", "last_at")
+_span_values: Callable[[ActivitySpan], tuple[Any, ...]] = attrgetter(*_SPAN_COLUMNS)
+
+
 def record_activity(
     session: Session,
     fresh: Sequence[ParsedRow],
@@ -74,29 +92,32 @@ def record_activity(
     concurrent sender stored first: their stored version is the event, so they
     are left out (min/max would keep a wrong instant for good).
     """
-    rows: dict[tuple[int, str, str], list[str | int]] = {}
+    rows: dict[tuple[int, str, str], ActivitySpan] = {}
     for p in fresh:
-        if p[4] not in ACTIVITY_TYPES or (lost and (p[2], p[1]) in lost):
+        if p.event_type not in ACTIVITY_TYPES or (
+            lost and (p.account_id, p.idempotency_key) in lost
+        ):
             continue
-        at: str = p[5]
-        key = (p[2], at[:7], p[3])
-        row = rows.get(key)
-        if row is None:
-            rows[key] = [p[2], f"{at[:7]}-01", p[3], lead_ids[(p[2], p[3])], at, at]
-        elif at < str(row[4]):
-            row[4] = at
-        elif at > str(row[5]):
-            row[5] = at
+        at = p.occurred_at
+        key = (p.account_id, at[:7], p.lead_id)
+        span = rows.get(key)
+        if span is None:
+            lead_id = lead_ids[(p.account_id, p.lead_id)]
+            rows[key] = ActivitySpan(p.account_id, f"{at[:7]}-01", p.lead_id, lead_id, at, at)
+        elif at < span.first_at:
+            span.first_at = at
+        elif at > span.last_at:
+            span.last_at = at
     if not rows:
         return
     conn = session.connection()
     if dialect_name(session) == "postgresql":
         # Sorted by key: concurrent senders upsert shared rows in the same order (no deadlock).
-        ordered = [rows[key] for key in sorted(rows)]
+        ordered = [_span_values(rows[key]) for key in sorted(rows)]
         columns = [packed(column) for column in zip(*ordered, strict=True)]
         conn.exec_driver_sql(_UPSERT["postgresql"], tuple(columns))
     else:
-        conn.exec_driver_sql(_UPSERT["sqlite"], [tuple(row) for row in rows.values()])
+        conn.exec_driver_sql(_UPSERT["sqlite"], [_span_values(span) for span in rows.values()])
 
 
 def month_of(instant: datetime) -> date:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 from leadbill.core.billability import EventType
 from leadbill.errors import InvalidInput
@@ -148,13 +149,33 @@ _TYPE_LIST = ", ".join(str(value) for value in EventType)
 _OPTIONAL_TEXT = ("seat", "name", "phone", "email", "postal_code", "source", "call_result")
 _LEAD_TEXT = ("category", "campaign", "company", "company_domain")
 
-# One parsed row: line, idempotency_key, account, lead_id, event type, occurred_at
-# (stored text, see repository.stored_instant), seat, name, phone, email,
-# postal_code, source, call_result, duration_seconds, detail, category, campaign,
-# company, company_domain. Plain tuples keep a
-# million rows cheap;
-# lists, so that ids can replace codes in place.
-ParsedRow = list[Any]
+
+@dataclass(slots=True)
+class ParsedRow:
+    """One checked row, its values trimmed; `account_id` and `seat_id` are filled
+    once the account and seat codes are resolved (leads.service)."""
+
+    line: int
+    idempotency_key: str
+    account: str  # the account's code
+    lead_id: str  # the operator's own lead id
+    event_type: str
+    occurred_at: str  # stored text, see repository.stored_instant
+    seat: str | None  # the seat's code
+    name: str | None
+    phone: str | None
+    email: str | None
+    postal_code: str | None
+    source: str | None
+    call_result: str | None
+    duration_seconds: int | None
+    detail: str | None
+    category: str | None
+    campaign: str | None
+    company: str | None
+    company_domain: str | None
+    account_id: int = 0
+    seat_id: int | None = None
 
 
 class Rejection(NamedTuple):
@@ -252,7 +273,7 @@ def parse_row(row: Mapping[str, str | None], line: int, sqlite: bool) -> ParsedR
             )
     detail = _optional(row, "detail")
     category, campaign, company, company_domain = (_optional(row, c) for c in _LEAD_TEXT)
-    return [
+    return ParsedRow(
         line,
         key,
         account,
@@ -272,7 +293,7 @@ def parse_row(row: Mapping[str, str | None], line: int, sqlite: bool) -> ParsedR
         campaign,
         company,
         company_domain,
-    ]
+    )
 
 
 class _Slow(Exception):
@@ -289,7 +310,7 @@ def parse_rows(
 
     A fast path handles the usual row (clean values, UTC instants written with
     'Z') in one pass without function calls; anything else, valid or not, goes
-    through `parse_row`, which decides. Both give the same tuple for a valid row.
+    through `parse_row`, which decides. Both give the same row for a valid row.
     """
     parsed: list[ParsedRow] = []
     rejections: list[Rejection] = []
@@ -414,7 +435,7 @@ def parse_rows(
             if "\x00" in everything or "\x1f" in everything:
                 raise _Slow
             append(
-                [
+                ParsedRow(
                     line,
                     key,
                     account,
@@ -434,7 +455,7 @@ def parse_rows(
                     campaign,
                     company,
                     company_domain,
-                ]
+                )
             )
         except (_Slow, ValueError, TypeError, AttributeError):
             try:

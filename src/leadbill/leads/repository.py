@@ -15,9 +15,11 @@ parses to the same instant on PostgreSQL.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -28,14 +30,51 @@ from leadbill.errors import InvalidInput
 IN_CHUNK = 10_000
 
 LeadKey = tuple[int, str]
-# account_id, external_id, seat_id, name, phone, email, postal_code, source,
-# received_at, first_called_at, category, campaign, company, company_domain,
-# first_found_at, phone_e164, email_key: the aggregate of one chunk's accepted
-# events of a lead.
-LeadRow = Sequence[Any]
-# account_id, lead_id, idempotency_key, type, occurred_at, call_result,
-# duration_seconds, detail.
-EventRow = tuple[Any, ...]
+
+
+@dataclass(slots=True)
+class LeadRow:
+    """The aggregate of one chunk's accepted events of a lead, or a stored lead's columns.
+
+    The fields follow the `leads` columns that ingestion writes (`LEAD_FIELDS`, in
+    this order): attributes keep their first non-empty value, instants the earliest.
+    """
+
+    account_id: int
+    external_id: str
+    seat_id: int | None = None
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    postal_code: str | None = None
+    source: str | None = None
+    received_at: str | None = None  # stored text, see stored_instant
+    first_called_at: str | None = None
+    category: str | None = None
+    campaign: str | None = None
+    company: str | None = None
+    company_domain: str | None = None
+    first_found_at: str | None = None
+    phone_e164: str | None = None
+    email_key: str | None = None
+
+
+LEAD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(LeadRow))
+# A lead row's values in LEAD_FIELDS order, as the driver takes them.
+lead_values: Callable[[LeadRow], tuple[Any, ...]] = attrgetter(*LEAD_FIELDS)
+
+
+class EventRow(NamedTuple):
+    """One event as `lead_events` stores it (ids resolved, the instant as stored text)."""
+
+    account_id: int
+    lead_id: int
+    idempotency_key: str
+    type: str
+    occurred_at: str
+    call_result: str | None
+    duration_seconds: int | None
+    detail: str | None
 
 
 def dialect_name(session: Session) -> str:
@@ -245,35 +284,16 @@ def upsert_leads(session: Session, leads: Sequence[LeadRow], created_at: str) ->
         return {}
     conn = _connection(session)
     if dialect_name(session) == "postgresql":
-        columns = [packed(column) for column in zip(*leads, strict=True)]
+        values = map(lead_values, leads)
+        columns = [packed(column) for column in zip(*values, strict=True)]
         rows = conn.exec_driver_sql(_UPSERT_LEADS["postgresql"], (created_at, *columns)).all()
         return {(account_id, external_id): lead_id for account_id, external_id, lead_id in rows}
     return _upsert_leads_sqlite(conn, leads, created_at)
 
 
-_LEAD_COLUMNS = (
-    "account_id, external_id, seat_id, name, phone, email, postal_code, source, received_at,"
-    " first_called_at, category, campaign, company, company_domain, first_found_at, phone_e164,"
-    " email_key"
-)
-# The columns a merge may change, at LeadRow positions 2..16.
-_MERGED = (
-    "seat_id",
-    "name",
-    "phone",
-    "email",
-    "postal_code",
-    "source",
-    "received_at",
-    "first_called_at",
-    "category",
-    "campaign",
-    "company",
-    "company_domain",
-    "first_found_at",
-    "phone_e164",
-    "email_key",
-)
+_LEAD_COLUMNS = ", ".join(LEAD_FIELDS)
+# The columns a merge may change: every LeadRow field but the key.
+_MERGED = LEAD_FIELDS[2:]
 _SQLITE_FIND_LEADS = f"""
     SELECT l.account_id, l.external_id, l.id, {", ".join(f"l.{name}" for name in _MERGED)}
     FROM json_each(?) AS k
@@ -283,31 +303,42 @@ _SQLITE_FIND_LEADS = f"""
 _SQLITE_INSERT_LEADS = (
     f"INSERT INTO leads (id, {_LEAD_COLUMNS}, created_at) VALUES ({', '.join(['?'] * 19)})"
 )
-# LeadRow positions: attributes and the seat keep their first non-empty value; the
-# instants keep the earliest (stored text, so text order is time order).
-_FIRST_VALUE = (2, 3, 4, 5, 6, 7, 10, 11, 12, 13)
-_EARLIEST = (8, 9, 14)
+# Attributes and the seat keep their first non-empty value; the instants keep the
+# earliest (stored text, so text order is time order).
+_FIRST_VALUE = (
+    "seat_id",
+    "name",
+    "phone",
+    "email",
+    "postal_code",
+    "source",
+    "category",
+    "campaign",
+    "company",
+    "company_domain",
+)
+_EARLIEST = ("received_at", "first_called_at", "first_found_at")
 
 
-def _merged(stored: Sequence[Any], lead: LeadRow) -> list[Any]:
-    """The stored lead (LeadRow positions) with a chunk's aggregate merged in.
+def _merged(stored: LeadRow, lead: LeadRow) -> LeadRow:
+    """The stored lead with a chunk's aggregate merged in.
 
     The same rules as PostgreSQL's upsert (`_UPSERT_SET`): first non-empty
     value, earliest instant, and the normalised phone and e-mail follow the
     phone and e-mail they come from.
     """
-    merged = list(stored)
-    for index in _FIRST_VALUE:
-        if merged[index] is None:
-            merged[index] = lead[index]
-    for index in _EARLIEST:
-        new = lead[index]
-        if new is not None and (merged[index] is None or new < merged[index]):
-            merged[index] = new
-    if stored[4] is None:
-        merged[15] = lead[15]
-    if stored[5] is None:
-        merged[16] = lead[16]
+    merged = LeadRow(*lead_values(stored))
+    for name in _FIRST_VALUE:
+        if getattr(merged, name) is None:
+            setattr(merged, name, getattr(lead, name))
+    for name in _EARLIEST:
+        new, old = getattr(lead, name), getattr(merged, name)
+        if new is not None and (old is None or new < old):
+            setattr(merged, name, new)
+    if stored.phone is None:
+        merged.phone_e164 = lead.phone_e164
+    if stored.email is None:
+        merged.email_key = lead.email_key
     return merged
 
 
@@ -318,33 +349,33 @@ def _upsert_leads_sqlite(
     # one could not commit over a concurrent writer), so the leads found here and
     # the ids taken after max(id) cannot be raced: plain executemany, no upsert.
     ids: dict[LeadKey, int] = {}
-    stored: dict[LeadKey, Sequence[Any]] = {}
-    for row in conn.exec_driver_sql(
-        _SQLITE_FIND_LEADS, (json.dumps([lead[:2] for lead in leads]),)
-    ).all():
+    stored: dict[LeadKey, LeadRow] = {}
+    keys = [(lead.account_id, lead.external_id) for lead in leads]
+    for row in conn.exec_driver_sql(_SQLITE_FIND_LEADS, (json.dumps(keys),)).all():
         key = (row[0], row[1])
         ids[key] = row[2]
-        stored[key] = (row[0], row[1], *row[3:])
-    new = [lead for lead in leads if (lead[0], lead[1]) not in ids]
+        stored[key] = LeadRow(row[0], row[1], *row[3:])
+    new = [lead for lead in leads if (lead.account_id, lead.external_id) not in ids]
     if new:
         next_id = conn.exec_driver_sql("SELECT coalesce(max(id), 0) + 1 FROM leads").scalar_one()
         rows = []
         for number, lead in enumerate(new, start=next_id):
-            ids[(lead[0], lead[1])] = number
-            rows.append((number, *lead, created_at))
+            ids[(lead.account_id, lead.external_id)] = number
+            rows.append((number, *lead_values(lead), created_at))
         conn.exec_driver_sql(_SQLITE_INSERT_LEADS, rows)
     # A merge writes only the columns it changes, and only for leads it changes
     # (a later call of a lead already called changes nothing): every column written
     # rewrites its index entries.
-    updates: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
-    by_key = {(lead[0], lead[1]): lead for lead in leads}
+    updates: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+    by_key = dict(zip(keys, leads, strict=True))
     for key, before in stored.items():
         after = _merged(before, by_key[key])
-        changed = tuple(index for index in range(2, 17) if after[index] != before[index])
+        changed = tuple(name for name in _MERGED if getattr(after, name) != getattr(before, name))
         if changed:
-            updates.setdefault(changed, []).append((*(after[index] for index in changed), ids[key]))
+            values = (*(getattr(after, name) for name in changed), ids[key])
+            updates.setdefault(changed, []).append(values)
     for changed, rows in updates.items():
-        columns = ", ".join(f"{_MERGED[index - 2]} = ?" for index in changed)
+        columns = ", ".join(f"{name} = ?" for name in changed)
         conn.exec_driver_sql(f"UPDATE leads SET {columns} WHERE id = ?", rows)
     return ids
 
@@ -415,7 +446,7 @@ def insert_events(
         )
         if len(inserted) == len(events):
             return None
-        return {(e[0], e[2]) for e in events} - inserted
+        return {(e.account_id, e.idempotency_key) for e in events} - inserted
     result = conn.exec_driver_sql(
         _INSERT_EVENTS["sqlite"], [(*event, ingested_at) for event in events]
     )

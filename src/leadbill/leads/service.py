@@ -30,10 +30,10 @@ stored, so that duplicates change nothing and are reported.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from operator import attrgetter
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -50,6 +50,7 @@ from leadbill.leads import repository
 from leadbill.leads.activity import record_activity
 from leadbill.leads.csv_format import ParsedRow, parse_rows
 from leadbill.leads.policies import evaluate_leads
+from leadbill.leads.repository import EventRow, LeadKey, LeadRow
 from leadbill.settings import Settings
 from leadbill.subscriptions.pausing import paused_accounts
 from leadbill.usage.service import record_threshold_crossings
@@ -128,36 +129,26 @@ class IngestResult:
         return [o for o in self.outcomes if o.status is RowStatus.CONFLICT]
 
 
-# What an event records of itself, compared when its key comes again: ParsedRow
-# positions and names. Instants are compared as stored (UTC, to the microsecond), so
-# the same instant written in another offset is the same. The lead's details (seat,
-# name, phone, ...) are not the event's: they only fill what the lead lacks.
-_CONTENT = (
-    (3, "lead_id"),
-    (4, "event_type"),
-    (5, "occurred_at"),
-    (12, "call_result"),
-    (13, "duration_seconds"),
-    (14, "detail"),
-)
-
-
-def _content(p: ParsedRow) -> repository.EventContent:
-    return (p[3], p[4], p[5], p[12], p[13], p[14])
+# What an event records of itself, compared when its key comes again (ParsedRow
+# fields, in repository.EventContent's order). Instants are compared as stored (UTC,
+# to the microsecond), so the same instant written in another offset is the same. The
+# lead's details (seat, name, phone, ...) are not the event's: they only fill what the
+# lead lacks.
+_CONTENT = ("lead_id", "event_type", "occurred_at", "call_result", "duration_seconds", "detail")
+_content: Callable[[ParsedRow], repository.EventContent] = attrgetter(*_CONTENT)
 
 
 def _repeat(p: ParsedRow, kept: repository.EventContent, where: str) -> RowOutcome:
     """A row whose key is already taken: a duplicate, or a conflict naming what differs."""
     differing = tuple(
-        name
-        for (_index, name), new, old in zip(_CONTENT, _content(p), kept, strict=True)
-        if new != old
+        name for name, new, old in zip(_CONTENT, _content(p), kept, strict=True) if new != old
     )
+    key = p.idempotency_key
     if not differing:
-        return RowOutcome(p[0], p[1], RowStatus.DUPLICATE, "idempotency_key", where)
+        return RowOutcome(p.line, key, RowStatus.DUPLICATE, "idempotency_key", where)
     names = ", ".join(differing)
     reason = f"{where} with a different {names}: this row is not stored"
-    return RowOutcome(p[0], p[1], RowStatus.CONFLICT, "idempotency_key", reason, differing)
+    return RowOutcome(p.line, key, RowStatus.CONFLICT, "idempotency_key", reason, differing)
 
 
 def ingest_events(
@@ -229,8 +220,8 @@ def _check_chunk(
     before = len(outcomes)
     for line, key, field_name, reason in rejections:
         outcomes.append(RowOutcome(line, key, RowStatus.REJECTED, field_name, reason))
-    accounts = repository.account_ids(session, {p[2] for p in parsed})
-    seated = {accounts[p[2]] for p in parsed if p[6] is not None and p[2] in accounts}
+    accounts = repository.account_ids(session, {p.account for p in parsed})
+    seated = {accounts[p.account] for p in parsed if p.seat is not None and p.account in accounts}
     seats = repository.seat_ids(session, seated) if seated else {}
     earliest = window.earliest(session, accounts.values())
     paused = paused_accounts(session, accounts.values())
@@ -239,31 +230,37 @@ def _check_chunk(
     keep = known.append
     account_id_of = accounts.get
     for p in parsed:
-        account_id = account_id_of(p[2])
+        account_id = account_id_of(p.account)
         if account_id is None:
-            reason = f"unknown account {p[2]!r}"
-            outcomes.append(RowOutcome(p[0], p[1], RowStatus.REJECTED, "account", reason))
+            reason = f"unknown account {p.account!r}"
+            outcomes.append(
+                RowOutcome(p.line, p.idempotency_key, RowStatus.REJECTED, "account", reason)
+            )
             continue
         if paused and account_id in paused:
             reason = paused[account_id]
             outcomes.append(RowOutcome(p[0], p[1], RowStatus.REJECTED, "account", reason))
             continue
         # The stored text (see repository.stored_instant) sorts as the instant does.
-        occurred = p[5][:26]
+        occurred = p.occurred_at[:26]
         if occurred < earliest[account_id][0] or occurred > latest[0]:
             bound = earliest[account_id] if occurred < latest[0] else latest
             reason = f"{_shown(occurred)} is {bound[1]}"
-            outcomes.append(RowOutcome(p[0], p[1], RowStatus.REJECTED, "occurred_at", reason))
+            outcomes.append(
+                RowOutcome(p.line, p.idempotency_key, RowStatus.REJECTED, "occurred_at", reason)
+            )
             continue
-        if p[6] is not None:
-            seat_id = seats.get((account_id, p[6]))
+        if p.seat is not None:
+            seat_id = seats.get((account_id, p.seat))
             if seat_id is None:
-                reason = f"unknown seat {p[6]!r} on account {p[2]!r}"
-                outcomes.append(RowOutcome(p[0], p[1], RowStatus.REJECTED, "seat", reason))
+                reason = f"unknown seat {p.seat!r} on account {p.account!r}"
+                outcomes.append(
+                    RowOutcome(p.line, p.idempotency_key, RowStatus.REJECTED, "seat", reason)
+                )
                 continue
-            p[6] = seat_id
-        # Ids replace the codes, so storing needs no further lookup.
-        p[2] = account_id
+            p.seat_id = seat_id
+        # Ids beside the codes, so storing needs no further lookup.
+        p.account_id = account_id
         keep(p)
     result.rejected += len(outcomes) - before
     return known
@@ -325,10 +322,10 @@ def _store_chunk(
     outcomes = result.outcomes
     before = len(outcomes)
     for p in parsed:
-        account_key = (p[2], p[1])
+        account_key = (p.account_id, p.idempotency_key)
         seen = first_seen.setdefault(account_key, p)
         if seen is not p:
-            outcomes.append(_repeat(p, _content(seen), f"repeats line {seen[0]}"))
+            outcomes.append(_repeat(p, _content(seen), f"repeats line {seen.line}"))
         else:
             fresh.append(p)
     stamp = repository.stored_instant(as_of, dialect)
@@ -354,9 +351,10 @@ def _store_chunk(
         # events.
         stored = repository.existing_events(session, sorted(lost))
         for p in fresh:
-            if (p[2], p[1]) in lost:
-                outcomes.append(_repeat(p, stored[(p[2], p[1])], "already received"))
-                affected.add(lead_ids[(p[2], p[3])])
+            key = (p.account_id, p.idempotency_key)
+            if key in lost:
+                outcomes.append(_repeat(p, stored[key], "already received"))
+                affected.add(lead_ids[(p.account_id, p.lead_id)])
         repository.recompute_instants(session, affected, RECEIVED, CALL_TYPES, FOUND_TYPES)
     record_activity(session, fresh, lead_ids, lost)  # the call report's index (leads.activity)
     # Only a lead whose decisive facts this chunk may have changed can change verdict
@@ -367,7 +365,7 @@ def _store_chunk(
     conflicts = sum(1 for o in outcomes[before:] if o.status is RowStatus.CONFLICT)
     result.conflict += conflicts
     result.duplicate += len(parsed) - len(fresh) + (len(lost) if lost else 0) - conflicts
-    record_threshold_crossings(session, {p[2] for p in fresh}, as_of)  # usage thresholds
+    record_threshold_crossings(session, {p.account_id for p in fresh}, as_of)  # usage thresholds
 
 
 def _not_stored(
@@ -386,7 +384,7 @@ def _not_stored(
         return fresh
     candidates = []
     for p in fresh:
-        kept = stored.get((p[2], p[1]))
+        kept = stored.get((p.account_id, p.idempotency_key))
         if kept is not None:
             result.outcomes.append(_repeat(p, kept, "already received"))
         else:
@@ -396,94 +394,119 @@ def _not_stored(
 
 def _write_leads(
     session: Session, fresh: list[ParsedRow], stamp: str
-) -> tuple[dict[tuple[int, str], list[int | str | None]], dict[tuple[int, str], int], list[Any]]:
+) -> tuple[dict[LeadKey, LeadRow], dict[LeadKey, int], list[EventRow]]:
     """Create or merge the leads of these rows; their aggregates, ids and event rows."""
     leads = _lead_aggregates(fresh)
     _normalise_contacts(session, leads)
     lead_ids = repository.upsert_leads(session, list(leads.values()), stamp)
-    events = [(p[2], lead_ids[(p[2], p[3])], p[1], p[4], p[5], p[12], p[13], p[14]) for p in fresh]
+    events = [
+        EventRow(
+            p.account_id,
+            lead_ids[(p.account_id, p.lead_id)],
+            p.idempotency_key,
+            p.event_type,
+            p.occurred_at,
+            p.call_result,
+            p.duration_seconds,
+            p.detail,
+        )
+        for p in fresh
+    ]
     return leads, lead_ids, events
 
 
-def _lead_aggregates(
-    fresh: list[ParsedRow],
-) -> dict[tuple[int, str], list[int | str | None]]:
+def _lead_aggregates(fresh: list[ParsedRow]) -> dict[LeadKey, LeadRow]:
     """One row per lead: first non-empty seat and attributes, earliest instants.
 
-    The row is a LeadRow (repository); phone_e164 and email_key are filled by
-    `_normalise_contacts`.
+    phone_e164 and email_key are filled by `_normalise_contacts`.
     """
-    leads: dict[tuple[int, str], list[int | str | None]] = {}
+    leads: dict[LeadKey, LeadRow] = {}
     for p in fresh:
-        key = (p[2], p[3])
+        key = (p.account_id, p.lead_id)
         lead = leads.get(key)
-        event_type, at = p[4], p[5]
+        event_type, at = p.event_type, p.occurred_at
         if lead is None:
-            leads[key] = [
-                p[2],
-                p[3],
-                p[6],
-                p[7],
-                p[8],
-                p[9],
-                p[10],
-                p[11],
-                at if event_type == RECEIVED else None,
-                at if event_type in CALL_TYPES else None,
-                p[15],
-                p[16],
-                p[17],
-                p[18],
-                at if event_type in FOUND_TYPES else None,
-                None,
-                None,
-            ]
+            leads[key] = LeadRow(
+                p.account_id,
+                p.lead_id,
+                seat_id=p.seat_id,
+                name=p.name,
+                phone=p.phone,
+                email=p.email,
+                postal_code=p.postal_code,
+                source=p.source,
+                received_at=at if event_type == RECEIVED else None,
+                first_called_at=at if event_type in CALL_TYPES else None,
+                category=p.category,
+                campaign=p.campaign,
+                company=p.company,
+                company_domain=p.company_domain,
+                first_found_at=at if event_type in FOUND_TYPES else None,
+            )
             continue
-        for index in range(2, 8):
-            if lead[index] is None and p[index + 4] is not None:
-                lead[index] = p[index + 4]
-        for index in range(10, 14):
-            if lead[index] is None and p[index + 5] is not None:
-                lead[index] = p[index + 5]
+        if lead.seat_id is None:
+            lead.seat_id = p.seat_id
+        if lead.name is None:
+            lead.name = p.name
+        if lead.phone is None:
+            lead.phone = p.phone
+        if lead.email is None:
+            lead.email = p.email
+        if lead.postal_code is None:
+            lead.postal_code = p.postal_code
+        if lead.source is None:
+            lead.source = p.source
+        if lead.category is None:
+            lead.category = p.category
+        if lead.campaign is None:
+            lead.campaign = p.campaign
+        if lead.company is None:
+            lead.company = p.company
+        if lead.company_domain is None:
+            lead.company_domain = p.company_domain
         if event_type == RECEIVED:
-            if lead[8] is None or at < lead[8]:
-                lead[8] = at
+            if lead.received_at is None or at < lead.received_at:
+                lead.received_at = at
         elif event_type in CALL_TYPES:
-            if lead[9] is None or at < lead[9]:
-                lead[9] = at
-        elif event_type in FOUND_TYPES and (lead[14] is None or at < lead[14]):
-            lead[14] = at
+            if lead.first_called_at is None or at < lead.first_called_at:
+                lead.first_called_at = at
+        elif event_type in FOUND_TYPES and (
+            lead.first_found_at is None or at < lead.first_found_at
+        ):
+            lead.first_found_at = at
     return leads
 
 
-# LeadRow positions of what core.billability.automatic_exclusion reads: phone, email,
-# postal_code, source, received_at, campaign, company, company_domain.
-_DECISIVE = (4, 5, 6, 7, 8, 11, 12, 13)
+def _may_change_verdict(lead: LeadRow) -> bool:
+    """Whether this chunk gives the lead a fact its automatic reason depends on.
+
+    What core.billability.automatic_exclusion reads: phone, e-mail, postal code,
+    source, received instant, campaign, company and company domain.
+    """
+    return (
+        lead.phone is not None
+        or lead.email is not None
+        or lead.postal_code is not None
+        or lead.source is not None
+        or lead.received_at is not None
+        or lead.campaign is not None
+        or lead.company is not None
+        or lead.company_domain is not None
+    )
 
 
-def _may_change_verdict(lead: list[int | str | None]) -> bool:
-    """Whether this chunk gives the lead a fact its automatic reason depends on."""
-    return any(lead[index] is not None for index in _DECISIVE)
+def _normalise_contacts(session: Session, leads: dict[LeadKey, LeadRow]) -> None:
+    """Fill each lead's phone_e164 and email_key (core.contacts), in its account's region.
 
-
-def _normalise_contacts(
-    session: Session, leads: dict[tuple[int, str], list[int | str | None]]
-) -> None:
-    """Fill each lead's phone_e164 and email_key (core.contacts), in its account's region."""
+    Both normalisations keep a bounded cache across chunks (core.contacts), so a
+    number or address seen before costs a dictionary lookup.
+    """
     regions = {
         account_id: region
         for account_id, (region, _days) in settings_of(session, {k[0] for k in leads}).items()
     }
-    phones: dict[tuple[str, str], str | None] = {}
-    emails: dict[str, str | None] = {}
     for (account_id, _external_id), lead in leads.items():
-        phone, email = lead[4], lead[5]
-        if phone is not None:
-            key = (str(phone), regions[account_id])
-            if key not in phones:
-                phones[key] = normalise_phone(*key)
-            lead[15] = phones[key]
-        if email is not None:
-            if email not in emails:
-                emails[str(email)] = normalise_email(str(email))
-            lead[16] = emails[str(email)]
+        if lead.phone is not None:
+            lead.phone_e164 = normalise_phone(lead.phone, regions[account_id])
+        if lead.email is not None:
+            lead.email_key = normalise_email(lead.email)
