@@ -239,7 +239,9 @@ def _check_chunk(
             continue
         if paused and account_id in paused:
             reason = paused[account_id]
-            outcomes.append(RowOutcome(p[0], p[1], RowStatus.REJECTED, "account", reason))
+            outcomes.append(
+                RowOutcome(p.line, p.idempotency_key, RowStatus.REJECTED, "account", reason)
+            )
             continue
         # The stored text (see repository.stored_instant) sorts as the instant does.
         occurred = p.occurred_at[:26]
