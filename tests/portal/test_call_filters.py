@@ -259,7 +259,7 @@ def test_r16_a_staff_decision_shows_in_the_filtered_report_and_keeps_its_filters
     assert _leads(after) == WEST_CALLED - {"ACME-W1"}  # no longer counted (R16)
     excluded = client.get(f"{STAFF_CALLS}?reason=wrong_number").text
     assert _leads(excluded) == {"ACME-W1"}
-    assert "wrong number by rosa@operator.test" in excluded
+    assert "Wrong number by rosa@operator.test" in excluded
     # Filters that do not read as filters are dropped, not echoed into the redirect.
     odd = client.post(
         f"{STAFF_CALLS}/ACME-W3/decision",
