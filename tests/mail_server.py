@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 @dataclass
@@ -62,12 +63,32 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _login(user: str, password: str) -> Any:
+    """aiosmtpd's authenticator accepting exactly this login (AUTH PLAIN or LOGIN)."""
+
+    def check(_server: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any) -> Any:
+        given = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            user.encode(),
+            password.encode(),
+        )
+        return AuthResult(success=given)
+
+    return check
+
+
 @contextmanager
-def smtp_server() -> Iterator[tuple[Handler, int]]:
-    """Run a server on a free loopback port; yields its handler and port."""
+def smtp_server(login: tuple[str, str] | None = None) -> Iterator[tuple[Handler, int]]:
+    """Run a server on a free loopback port; yields its handler and port.
+
+    `login` (user, password): the server requires that login before it takes mail
+    (over plain SMTP: the loopback has no TLS).
+    """
     handler = Handler()
     port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    auth: dict[str, Any] = {}
+    if login is not None:
+        auth = {"authenticator": _login(*login), "auth_required": True, "auth_require_tls": False}
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **auth)
     controller.start()
     try:
         yield handler, port

@@ -44,6 +44,9 @@ class Settings:
     smtp_user: str | None = None
     smtp_password: str | None = None
     mail_from: str | None = None
+    # The SMTP passwords of billing entities with their own server, by variable name
+    # (LEADBILL_SMTP_PASSWORD_<CODE>, see leadbill.core.smtp_settings.password_variable).
+    entity_smtp_passwords: tuple[tuple[str, str], ...] = ()
     portal_url: str = "http://127.0.0.1:8000"
     # Password links by e-mail: how long an invitation's link works (days) and a
     # password reset's (minutes), counted from when the message is sent; how many
@@ -85,6 +88,13 @@ class Settings:
             smtp_user=(env.get("LEADBILL_SMTP_USER") or "").strip() or None,
             smtp_password=env.get("LEADBILL_SMTP_PASSWORD") or None,
             mail_from=(env.get("LEADBILL_MAIL_FROM") or "").strip() or None,
+            entity_smtp_passwords=tuple(
+                sorted(
+                    (name, value)
+                    for name, value in env.items()
+                    if name.startswith("LEADBILL_SMTP_PASSWORD_") and value
+                )
+            ),
             portal_url=(env.get("LEADBILL_PORTAL_URL") or "").strip().rstrip("/")
             or "http://127.0.0.1:8000",
             invitation_days=int(env.get("LEADBILL_INVITATION_DAYS") or "7"),

@@ -10,9 +10,10 @@ and the round goes on with the next job.
 
 The delivery itself lives in `leadbill.webhooks.delivery` and
 `leadbill.mail.delivery`; both outboxes share one policy (timeout, attempts,
-backoff, batch, concurrency). With no SMTP server configured
-(`LEADBILL_SMTP_HOST` unset, the embedded default) the worker has no mail
-job and messages stay in the outbox, readable with `leadbill mail show`.
+backoff, batch, concurrency). A billing entity with an SMTP server of its own
+sends its messages through it; the others go through `LEADBILL_SMTP_HOST`.
+With neither (the embedded default) messages stay in the outbox, readable
+with `leadbill mail show`.
 """
 
 from __future__ import annotations
@@ -126,12 +127,16 @@ def webhooks_job(
 def mail_job(
     factory: sessionmaker[Session],
     policy: DeliveryPolicy,
-    server: SmtpServer,
+    server: SmtpServer | None,
     settings: Settings,
     *,
     drain: bool,
 ) -> Job:
-    """Send one batch of the mail outbox (`drain`: everything due)."""
+    """Send one batch of the mail outbox (`drain`: everything due).
+
+    `server` None (no LEADBILL_SMTP_HOST): only the messages of billing entities with
+    an SMTP server of their own are sent; the others stay in the outbox.
+    """
     templates = environment()
 
     def run(_started: datetime) -> JobResult:
@@ -270,18 +275,27 @@ def worker(
     except InvalidInput as error:
         print_error(error.detail)
         raise typer.Exit(error.exit_code) from None
+    factory = sessions()
     if server is None:
-        out.print("mail: no SMTP server configured (LEADBILL_SMTP_HOST); messages stay queued")
+        with factory() as session:
+            own = mail_delivery.has_own_servers(session)
+        out.print(
+            "mail: no SMTP server configured (LEADBILL_SMTP_HOST); "
+            + (
+                "only billing entities with a server of their own send, the others' messages "
+                "stay queued"
+                if own
+                else "messages stay queued"
+            )
+        )
     if every is None:
         out.print("billing: not scheduled in this worker (--billing-every 0)")
-    factory = sessions()
     with webhook_delivery.http_client(policy) as http:
         jobs = [] if every is None else [billing_job(factory, every)]
         if dunning is not None:
             jobs.append(dunning_job(factory, dunning))
         jobs.append(webhooks_job(factory, policy, http, drain=once))
-        if server is not None:
-            jobs.append(mail_job(factory, policy, server, settings, drain=once))
+        jobs.append(mail_job(factory, policy, server, settings, drain=once))
         if once:
             holder = holder_name()
             register(factory, jobs, _wall_clock())

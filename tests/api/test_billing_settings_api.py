@@ -143,6 +143,47 @@ def test_entity_change_keeps_what_is_left_out_and_null_clears(
     assert client.patch(f"{ENTITIES}/ghost", json={}, headers=admin).status_code == 404
 
 
+def test_an_entity_gets_its_own_smtp_server_and_from_address_never_a_password(
+    client: TestClient, world: World
+) -> None:
+    admin = world.auth("admin")
+    _entities(client, world)
+    mail = {
+        "mail_from": "fakturor@leaddata.se",
+        "smtp_host": "smtp.leaddata.se",
+        "smtp_security": "tls",
+        "smtp_user": "fakturor",
+    }
+    changed = client.patch(f"{ENTITIES}/nordic", json=mail, headers=admin)
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert {name: body[name] for name in mail} == mail
+    assert body["smtp_port"] is None  # the security's usual port, 465
+    assert body["smtp_password_variable"] == "LEADBILL_SMTP_PASSWORD_NORDIC"
+    assert "smtp_password" not in body
+    password = client.patch(f"{ENTITIES}/nordic", json={"smtp_password": "x"}, headers=admin)
+    assert "not a known field" in _invalid(password, "smtp_password")
+    assert "65535" in _invalid(
+        client.patch(f"{ENTITIES}/nordic", json={"smtp_port": 70000}, headers=admin), "smtp_port"
+    )
+    assert "not a host name" in _invalid(
+        client.patch(f"{ENTITIES}/nordic", json={"smtp_host": "mail server"}, headers=admin),
+        "smtp_host",
+    )
+    _invalid(
+        client.patch(f"{ENTITIES}/nordic", json={"smtp_security": "ssl"}, headers=admin),
+        "smtp_security",
+    )
+    cleared = client.patch(
+        f"{ENTITIES}/nordic", json={"smtp_host": None, "smtp_port": None}, headers=admin
+    ).json()
+    assert (cleared["smtp_host"], cleared["smtp_port"], cleared["mail_from"]) == (
+        None,
+        None,
+        "fakturor@leaddata.se",
+    )
+
+
 def test_tax_rates_are_added_ended_and_never_overlap(client: TestClient, world: World) -> None:
     admin = world.auth("admin")
     moms = {"name": "Moms 25%", "rate": "25", "country": "se", "valid_from": "2020-01-01"}

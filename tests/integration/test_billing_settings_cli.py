@@ -94,6 +94,27 @@ def test_entities_are_created_changed_made_default_listed_and_shown(
         assert (us.tax_id, us.is_default) == ("12-3456789", False)
 
 
+def test_an_entity_sends_through_its_own_smtp_server_set_from_the_cli(
+    cli: None, sessions: sessionmaker[Session]
+) -> None:
+    _run("entities", "create", "us", *US)
+    _run("entities", "create", "nordic", *NORDIC)
+    set_up = _run(
+        "entities", "mail", "nordic", "--from", "fakturor@leaddata.se",
+        "--smtp-host", "smtp.leaddata.se", "--smtp-security", "tls", "--smtp-user", "fakturor",
+    )  # fmt: skip
+    assert "SMTP server smtp.leaddata.se:465 tls" in set_up
+    shown = _run("entities", "show", "nordic")
+    assert "mail from: fakturor@leaddata.se" in shown
+    assert "password from LEADBILL_SMTP_PASSWORD_NORDIC" in shown
+    assert "smtp_host:" in _run("entities", "mail", "nordic", "--smtp-host", "a b", code=2)
+    _run("entities", "mail", "nordic", "--smtp-host", "")
+    assert "SMTP server: - (the LEADBILL_SMTP_HOST server)" in _run("entities", "show", "nordic")
+    with sessions() as session:
+        nordic = get_entity(session, "nordic")
+        assert (nordic.smtp_host, nordic.smtp_user) == (None, "fakturor")
+
+
 def test_entity_refusals_exit_with_the_readmes_codes(cli: None) -> None:
     _run("entities", "create", "us", *US)
     # The last of a repeated option counts: NORDIC's, then these.

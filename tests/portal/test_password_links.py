@@ -342,7 +342,32 @@ def test_forgot_password_answers_the_same_for_a_known_and_an_unknown_address(
     assert known[0] == 200
     assert known == unknown == staff == not_an_address
     assert "If a portal user has this address, we sent it a link" in known[1]
-    assert _resets(sessions) == 1  # only the customer user's
+    assert _resets(sessions) == 2  # the customer user's and the staff user's
+
+
+def test_a_staff_user_who_forgot_the_password_is_sent_a_reset_that_works(
+    sessions: sessionmaker[Session], smtp: tuple[Handler, SmtpServer], portal: TestClient
+) -> None:
+    handler, server = smtp
+    _forgot(portal, "rosa@operator.test")
+    with sessions() as session:
+        (message,) = session.scalars(
+            select(MailMessage).where(MailMessage.recipient == "rosa@operator.test")
+        ).all()
+    assert message.account_id is None  # a staff user belongs to no account
+    _send(sessions, server)
+    (arrived,) = _arrived_to(handler, "rosa@operator.test")
+    text, html = _parts(arrived)
+    assert "reset the password of rosa@operator.test" in text
+    assert "billing portal of\r\nLead Ops (staff)" in text
+    assert "Times are in UTC." in text and "Lead Ops (staff)" in html
+    assert _set_password(portal, _token(arrived)).status_code == 303  # type: ignore[attr-defined]
+    with sessions() as session:
+        sent = session.get_one(MailMessage, message.id)
+    assert sent.status == "sent"
+    assert portal.get("/portal/staff/accounts").status_code == 200  # signed in by the link
+    with TestClient(portal.app, base_url="https://testserver", follow_redirects=False) as other:
+        sign_in(other, "rosa@operator.test", NEW_PASSWORD)
 
 
 def test_a_reset_link_arrives_sets_the_password_and_ends_the_other_sessions(

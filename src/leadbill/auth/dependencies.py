@@ -88,7 +88,7 @@ def visible_account(session: Session, principal: Principal, code: str, *roles: R
     return get_account(session, code)
 
 
-def owns(principal: Principal, account_id: int, what: str) -> None:
+def owns(principal: Principal, account_id: int | None, what: str) -> None:
     """Hide (404) a resource of another account from a customer key."""
     if principal.role is Role.CUSTOMER and principal.account_id != account_id:
         raise NotFound(f"{what} does not exist")

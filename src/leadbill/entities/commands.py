@@ -10,6 +10,7 @@ from leadbill.console import now, out, unit_of_work
 from leadbill.core.bank import format_iban
 from leadbill.core.dunning import parse_steps
 from leadbill.core.errors import RuleViolation
+from leadbill.core.smtp_settings import DEFAULT_PORT, password_variable
 from leadbill.entities import service
 from leadbill.entities.models import BillingEntity
 from leadbill.entities.schemas import BillingEntityOut
@@ -58,9 +59,20 @@ def _lines(session: Session, entity: BillingEntity) -> list[tuple[str, str]]:
         ("bank", entity.bank_name or "-"),
         ("IBAN", format_iban(entity.bank_iban) if entity.bank_iban else "-"),
         ("BIC", entity.bank_bic or "-"),
+        ("mail from", entity.mail_from or "-"),
+        ("SMTP server", _server(entity)),
         ("account number", entity.bank_account_number or "-"),
         ("routing number", entity.bank_routing_number or "-"),
     ]
+
+
+def _server(entity: BillingEntity) -> str:
+    if not entity.smtp_host:
+        return "- (the LEADBILL_SMTP_HOST server)"
+    security = entity.smtp_security or "starttls"
+    port = entity.smtp_port or DEFAULT_PORT[security]
+    login = f", login {entity.smtp_user} (password from {password_variable(entity.code)})"
+    return f"{entity.smtp_host}:{port} {security}" + (login if entity.smtp_user else "")
 
 
 @app.command("create")
@@ -174,6 +186,40 @@ def update(
     with unit_of_work() as session:
         entity = service.update_entity(session, code, fields, now())
         out.print(f"billing entity {entity.code} updated")
+
+
+@app.command("mail")
+def mail(
+    code: str = typer.Argument(..., help="The entity's code"),
+    mail_from: str | None = typer.Option(
+        None, "--from", help=f"From address of the entity's e-mails; {CLEARS}"
+    ),
+    smtp_host: str | None = typer.Option(
+        None, help=f"Its own SMTP server (host name or IP address); {CLEARS}"
+    ),
+    smtp_port: int | None = typer.Option(
+        None, min=0, max=65535, help="Port (0: the security's usual 587, 465 or 25)"
+    ),
+    smtp_security: str | None = typer.Option(None, help="starttls, tls or none"),
+    smtp_user: str | None = typer.Option(None, help=f"Login name; {CLEARS}"),
+) -> None:
+    """Send the entity's e-mails from its own address and SMTP server.
+
+    The password is never stored: the worker reads it from the environment variable
+    LEADBILL_SMTP_PASSWORD_<CODE> (the code in upper case, '-' as '_')."""
+    fields = service.EntityFields(
+        mail_from=mail_from,
+        smtp_host=smtp_host,
+        smtp_port=smtp_port,
+        smtp_security=smtp_security,
+        smtp_user=smtp_user,
+    )
+    with unit_of_work() as session:
+        entity = service.update_entity(session, code, fields, now())
+        out.print(
+            f"billing entity {entity.code}: mail from {entity.mail_from or '-'}, "
+            f"SMTP server {_server(entity)}"
+        )
 
 
 @app.command("default")

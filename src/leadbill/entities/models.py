@@ -48,6 +48,14 @@ class BillingEntity(Base):
     bank_bic: Mapped[str | None] = mapped_column(String(11))
     bank_account_number: Mapped[str | None] = mapped_column(String(17))
     bank_routing_number: Mapped[str | None] = mapped_column(String(9))
+    # Its own SMTP server and From address for the e-mails it sends (none: the
+    # LEADBILL_SMTP_* server and LEADBILL_MAIL_FROM). The password is never stored:
+    # the worker reads it from LEADBILL_SMTP_PASSWORD_<CODE> (mail.smtp).
+    mail_from: Mapped[str | None] = mapped_column(String(254))
+    smtp_host: Mapped[str | None] = mapped_column(String(253))
+    smtp_port: Mapped[int | None] = mapped_column(Integer)
+    smtp_security: Mapped[str | None] = mapped_column(String(8))
+    smtp_user: Mapped[str | None] = mapped_column(String(254))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

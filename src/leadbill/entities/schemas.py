@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from leadbill.core.dunning import MAX_STEP_DAYS, MAX_STEPS, parse_steps
+from leadbill.core.smtp_settings import password_variable
 from leadbill.entities.models import BillingEntity
 from leadbill.entities.service import EntityFields
 from leadbill.errors import InvalidInput
@@ -31,8 +32,14 @@ OPTIONAL = (
     "bic",
     "account_number",
     "routing_number",
+    "mail_from",
+    "smtp_host",
+    "smtp_port",
+    "smtp_security",
+    "smtp_user",
 )
 DunningAction = Literal["none", "uncollectible", "pause_service"]
+SmtpSecurity = Literal["starttls", "tls", "none"]
 StepDays = Annotated[int, Field(ge=0, le=MAX_STEP_DAYS)]
 STEPS = (
     "Reminder days after the due date (0: on the due date), distinct, at most "
@@ -115,6 +122,31 @@ class _Settings(RequestModel):
         description="US ABA routing number (9 digits, check digit verified)",
     )
 
+    mail_from: str | None = Field(
+        default=None,
+        max_length=254,
+        examples=["invoices@leaddata.se"],
+        description="The From address of the entity's e-mails (default: LEADBILL_MAIL_FROM, "
+        "else the entity's e-mail)",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        max_length=253,
+        examples=["smtp.leaddata.se"],
+        description="The entity's own SMTP server (host name or IP address); unset: the "
+        "LEADBILL_SMTP_HOST server. Its password is read from the worker's environment, "
+        "LEADBILL_SMTP_PASSWORD_<CODE> (see smtp_password_variable)",
+    )
+    smtp_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Default: 587 (starttls), 465 (tls), 25 (none)"
+    )
+    smtp_security: SmtpSecurity | None = Field(
+        default=None, description="starttls (default), tls (implicit TLS) or none"
+    )
+    smtp_user: str | None = Field(
+        default=None, max_length=254, description="The login name; unset: no login"
+    )
+
 
 class BillingEntityCreate(_Settings):
     """A new billing entity. The first one becomes the default and continues the INV- and
@@ -154,7 +186,7 @@ class BillingEntityChange(_Settings):
             if value is None:
                 if name not in OPTIONAL:
                     raise InvalidInput(name, "is required and cannot be cleared")
-                value = ""
+                value = 0 if name == "smtp_port" else ""
             given[name] = value
         return EntityFields(**self._dunning(given))
 
@@ -183,6 +215,14 @@ class BillingEntityOut(BaseModel):
     bic: str | None
     account_number: str | None
     routing_number: str | None
+    mail_from: str | None
+    smtp_host: str | None
+    smtp_port: int | None
+    smtp_security: SmtpSecurity | None
+    smtp_user: str | None
+    smtp_password_variable: str = Field(
+        description="The environment variable the worker reads this entity's SMTP password from"
+    )
     is_default: bool = Field(description="Bills every account that names no entity")
     created_at: datetime
     updated_at: datetime
@@ -212,6 +252,12 @@ class BillingEntityOut(BaseModel):
             bic=entity.bank_bic,
             account_number=entity.bank_account_number,
             routing_number=entity.bank_routing_number,
+            mail_from=entity.mail_from,
+            smtp_host=entity.smtp_host,
+            smtp_port=entity.smtp_port,
+            smtp_security=entity.smtp_security,  # type: ignore[arg-type]
+            smtp_user=entity.smtp_user,
+            smtp_password_variable=password_variable(entity.code),
             is_default=entity.is_default,
             created_at=entity.created_at,
             updated_at=entity.updated_at,

@@ -17,7 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from leadbill.billing.models import NumberSequence
-from leadbill.core import bank
+from leadbill.core import bank, smtp_settings
 from leadbill.core.dunning import DEFAULT_STEPS, NO_ACTION, check_action, check_steps, steps_text
 from leadbill.core.email_address import check_email
 from leadbill.core.errors import RuleViolation
@@ -63,6 +63,13 @@ class EntityFields:
     bic: str | None = None
     account_number: str | None = None
     routing_number: str | None = None
+    # Its own From address and SMTP server (core.smtp_settings); "" clears a text, 0 the
+    # port (then the security's usual port is used).
+    mail_from: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_security: str | None = None
+    smtp_user: str | None = None
 
 
 BANK_FIELDS = ("bank_name", "iban", "bic", "account_number", "routing_number")
@@ -153,6 +160,7 @@ def _apply(session: Session, entity: BillingEntity, fields: EntityFields) -> Non
         if fields.dunning_action is not None:
             values["dunning_action"] = check_action(fields.dunning_action)
         values.update(_bank_values(entity, fields))
+        values.update(_mail_values(fields))
     except RuleViolation as error:
         raise from_rule(error) from None
     for name in ("legal_name", "address_line1", "city"):
@@ -213,6 +221,29 @@ def _bank_values(entity: BillingEntity, fields: EntityFields) -> dict[str, str |
         missing = "routing_number" if after["account_number"] else "account_number"
         raise RuleViolation(missing, "a US account needs both its account and routing numbers")
     return {BANK_COLUMNS[name]: value for name, value in after.items()}
+
+
+def _mail_values(fields: EntityFields) -> dict[str, str | int | None]:
+    """The entity's From address and SMTP server columns that the change gives, checked."""
+    values: dict[str, str | int | None] = {}
+    if fields.mail_from is not None:
+        values["mail_from"] = (
+            check_email(fields.mail_from, "mail_from") if fields.mail_from.strip() else None
+        )
+    texts = (
+        ("smtp_host", smtp_settings.check_host),
+        ("smtp_security", smtp_settings.check_security),
+        ("smtp_user", smtp_settings.check_user),
+    )
+    for name, check in texts:
+        given = getattr(fields, name)
+        if given is not None:
+            values[name] = check(given, name) if given.strip() else None
+    if fields.smtp_port is not None:
+        values["smtp_port"] = (
+            smtp_settings.check_port(fields.smtp_port) if fields.smtp_port else None
+        )
+    return values
 
 
 def _check_prefixes_free(

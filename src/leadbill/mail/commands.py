@@ -46,7 +46,13 @@ def list_(
             else:
                 last = f"due {_when(m.next_attempt_at)}"
             table.add_row(
-                str(m.id), m.kind, row.account, m.recipient, m.status, str(m.attempts), last
+                str(m.id),
+                m.kind,
+                row.account or "(staff)",
+                m.recipient,
+                m.status,
+                str(m.attempts),
+                last,
             )
         out.print(table)
 

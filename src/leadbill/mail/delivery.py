@@ -30,19 +30,23 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from jinja2 import Environment
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from leadbill.accounts.models import BillingDetails
 from leadbill.billing.models import Invoice
 from leadbill.billing.payments import balance_due
+from leadbill.credit_notes.models import CreditNote
 from leadbill.dunning.models import DunningReminder
+from leadbill.entities.models import BillingEntity
 from leadbill.mail.addresses import is_address
 from leadbill.mail.messages import Rendered, RenderError, environment, render
 from leadbill.mail.models import MailAttempt, MailMessage
 from leadbill.mail.service import INVOICE_REMINDER
-from leadbill.mail.smtp import Sent, SmtpServer, send
+from leadbill.mail.smtp import Sent, Servers, SmtpServer, send
 from leadbill.settings import Settings
 from leadbill.webhooks import events as webhook_events
 from leadbill.webhooks.delivery import DeliveryPolicy, RoundReport
@@ -54,13 +58,43 @@ class Claimed:
     """A message a worker holds until its lease ends."""
 
     message_id: int
-    account_id: int
+    account_id: int | None  # None: a message to a staff user
     attempts: int
     lease: str
 
 
-def due_ids(session: Session, as_of: datetime, limit: int) -> list[int]:
-    """Messages due by `as_of` (pending, or sending with an expired lease), locked."""
+def _entity_of_message() -> ColumnElement[Any]:
+    """The billing entity whose server sends a message, as SQL: its document's issuer,
+    else its account's entity, else the default entity."""
+    reminded = (
+        select(Invoice.billing_entity_id)
+        .join(DunningReminder, DunningReminder.invoice_id == Invoice.id)
+        .where(DunningReminder.id == MailMessage.reminder_id)
+        .scalar_subquery()
+    )
+    return func.coalesce(
+        select(Invoice.billing_entity_id)
+        .where(Invoice.id == MailMessage.invoice_id)
+        .scalar_subquery(),
+        select(CreditNote.billing_entity_id)
+        .where(CreditNote.id == MailMessage.credit_note_id)
+        .scalar_subquery(),
+        reminded,
+        select(BillingDetails.billing_entity_id)
+        .where(BillingDetails.account_id == MailMessage.account_id)
+        .scalar_subquery(),
+        select(BillingEntity.id).where(BillingEntity.is_default.is_(True)).scalar_subquery(),
+    )
+
+
+def due_ids(
+    session: Session, as_of: datetime, limit: int, *, own_servers_only: bool = False
+) -> list[int]:
+    """Messages due by `as_of` (pending, or sending with an expired lease), locked.
+
+    `own_servers_only` (no default server): only the messages of billing entities
+    with an SMTP server of their own; the others wait in the outbox.
+    """
     query = (
         select(MailMessage.id)
         .where(
@@ -70,18 +104,31 @@ def due_ids(session: Session, as_of: datetime, limit: int) -> list[int]:
         .order_by(MailMessage.next_attempt_at, MailMessage.id)
         .limit(limit)
     )
+    if own_servers_only:
+        with_server = select(BillingEntity.id).where(BillingEntity.smtp_host.is_not(None))
+        query = query.where(_entity_of_message().in_(with_server))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return [int(id_) for id_ in session.scalars(query)]
 
 
+def has_own_servers(session: Session) -> bool:
+    """Whether some billing entity sends through an SMTP server of its own."""
+    found = session.scalar(select(BillingEntity.id).where(BillingEntity.smtp_host.is_not(None)))
+    return found is not None
+
+
 def claim_due(
-    sessions: sessionmaker[Session], policy: DeliveryPolicy, as_of: datetime
+    sessions: sessionmaker[Session],
+    policy: DeliveryPolicy,
+    as_of: datetime,
+    *,
+    own_servers_only: bool = False,
 ) -> list[Claimed]:
     """Claim a batch of due messages in one short transaction; count the attempt."""
     lease = secrets.token_hex(16)
     with sessions() as session, session.begin():
-        ids = due_ids(session, as_of, policy.batch_size)
+        ids = due_ids(session, as_of, policy.batch_size, own_servers_only=own_servers_only)
         if not ids:
             return []
         session.execute(
@@ -100,7 +147,10 @@ def claim_due(
             .where(MailMessage.id.in_(ids))
             .order_by(MailMessage.id)
         )
-        return [Claimed(int(id_), int(account), int(n), lease) for id_, account, n in rows]
+        return [
+            Claimed(int(id_), None if account is None else int(account), int(n), lease)
+            for id_, account, n in rows
+        ]
 
 
 def _outcome(claimed: Claimed, result: Sent, policy: DeliveryPolicy) -> str:
@@ -182,7 +232,8 @@ def record(
                     outcome=outcome,
                 )
             )
-        if outcome == "failed":
+        if outcome == "failed" and claimed.account_id is not None:
+            # Webhooks are an account's; a staff user's message failing is in the log only.
             message = session.get_one(MailMessage, claimed.message_id)
             emit(
                 session,
@@ -241,10 +292,10 @@ def record_cancelled(
 def _render(
     sessions: sessionmaker[Session],
     claimed: Claimed,
-    settings: Settings,
+    servers: Servers,
     templates: Environment,
     at: datetime,
-) -> Rendered | Sent | Cancelled:
+) -> tuple[Rendered, SmtpServer] | Sent | Cancelled:
     try:
         with sessions() as session:
             message = session.get_one(MailMessage, claimed.message_id)
@@ -256,36 +307,55 @@ def _render(
                 # Stored before addresses were checked: no attempt can ever reach it.
                 reason = f"not sent: {message.recipient!r} is not an e-mail address (billing_email)"
                 return Sent(False, None, reason[:500], 0, permanent=True)
-            made = render(session, message, settings, templates, issue=True, as_of=at)
+            entity = session.get(BillingEntity, _message_entity(session, message))
+            server = servers.for_entity(entity)
+            if server is None:
+                code = entity.code if entity is not None else "(none)"
+                reason = (
+                    f"not sent: billing entity {code} has no SMTP server and there is no default"
+                )
+                return Sent(False, None, reason, 0)
+            made = render(session, message, servers.settings, templates, issue=True, as_of=at)
             # A password link's new token is stored before the message that carries it
             # leaves; if the commit fails, nothing is sent.
             session.commit()
-            return made
+            return made, server
     except RenderError as error:
         return Sent(False, None, f"not rendered: {error}"[:500], 0)
+
+
+def _message_entity(session: Session, message: MailMessage) -> int | None:
+    return session.scalar(
+        select(_entity_of_message()).select_from(MailMessage).where(MailMessage.id == message.id)
+    )
 
 
 def deliver_round(
     sessions: sessionmaker[Session],
     policy: DeliveryPolicy,
-    server: SmtpServer,
+    server: SmtpServer | None,
     settings: Settings,
     *,
     as_of: datetime | None = None,
     templates: Environment | None = None,
 ) -> RoundReport:
-    """Claim one batch of due messages, render them, send them concurrently, record each."""
+    """Claim one batch of due messages, render them, send them concurrently, record each.
+
+    `server` is the default server (LEADBILL_SMTP_*); a billing entity with a server of
+    its own sends its messages through it. With neither, a message stays queued.
+    """
     clock: Callable[[], datetime] = (lambda: as_of) if as_of else (lambda: datetime.now(UTC))
     templates = templates or environment()
+    servers = Servers(server, settings, policy.timeout)
     report = RoundReport()
-    batch = claim_due(sessions, policy, clock())
-    sendable: list[tuple[Claimed, Rendered]] = []
+    batch = claim_due(sessions, policy, clock(), own_servers_only=server is None)
+    sendable: list[tuple[Claimed, Rendered, SmtpServer]] = []
     for claimed in batch:
         if claimed.attempts > policy.max_attempts:
             # A claim beyond the allowance means a worker stopped during the last attempt.
             _count(report, claimed, record(sessions, claimed, None, None, policy, clock()), False)
             continue
-        made = _render(sessions, claimed, settings, templates, clock())
+        made = _render(sessions, claimed, servers, templates, clock())
         if isinstance(made, Cancelled):
             outcome = record_cancelled(sessions, claimed, made.reason, clock())
             _count(report, claimed, outcome, False)
@@ -293,12 +363,15 @@ def deliver_round(
             outcome = record(sessions, claimed, made, None, policy, clock())
             _count(report, claimed, outcome, True)
         else:
-            sendable.append((claimed, made))
+            rendered, to = made
+            sendable.append((claimed, rendered, to))
     with ThreadPoolExecutor(max_workers=policy.concurrency) as pool:
-        futures = {pool.submit(send, server, made, clock()): (c, made) for c, made in sendable}
+        futures = {
+            pool.submit(send, to, rendered, clock()): (c, rendered) for c, rendered, to in sendable
+        }
         for future in as_completed(futures):
-            claimed, made = futures[future]
-            outcome = record(sessions, claimed, future.result(), made, policy, clock())
+            claimed, rendered = futures[future]
+            outcome = record(sessions, claimed, future.result(), rendered, policy, clock())
             _count(report, claimed, outcome, True)
     return report
 
@@ -313,7 +386,7 @@ def _count(report: RoundReport, claimed: Claimed, outcome: str, attempted: bool)
 def deliver_due(
     sessions: sessionmaker[Session],
     policy: DeliveryPolicy,
-    server: SmtpServer,
+    server: SmtpServer | None,
     settings: Settings,
     *,
     as_of: datetime | None = None,

@@ -69,7 +69,8 @@ def _visible(session: Session, caller: Principal, message_id: int) -> service.Me
     allow(caller, *READERS)
     message = service.get_message(session, message_id)
     owns(caller, message.account_id, f"mail message {message_id}")
-    return service.MessageRow(message, session.get_one(Account, message.account_id).code)
+    account = session.get(Account, message.account_id) if message.account_id else None
+    return service.MessageRow(message, account.code if account else None)
 
 
 def _detail(session: Session, row: service.MessageRow) -> MailMessageDetail:

@@ -26,7 +26,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadbill.accounts.models import Account
+from leadbill.accounts.models import Account, BillingDetails
 from leadbill.billing.models import Invoice
 from leadbill.billing.payments import balance_due
 from leadbill.credit_notes.service import get_credit_note
@@ -75,6 +75,8 @@ class Rendered:
     message_id: str
     # The one-time link in the parts, hidden in what is kept (`kept`).
     secret: str | None = None
+    # The billing entity that sends it (its own SMTP server, if it has one).
+    entity_id: int | None = None
 
     def kept(self) -> Rendered:
         """The message as the outbox keeps it once sent: a one-time link hidden."""
@@ -115,27 +117,47 @@ def environment(directory: Path = TEMPLATES) -> Environment:
     )
 
 
-def _sender(
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who sends a message: its From address and the billing entity whose server sends it."""
+
+    sender: str
+    entity_id: int | None
+
+
+def _origin(
     session: Session, settings: Settings, issuer: dict[str, Any] | None, entity_id: int | None
-) -> str:
+) -> Origin:
+    """The entity's own From address, else LEADBILL_MAIL_FROM, else the issuer's e-mail.
+
+    `entity_id` None: the default entity (a message to a staff user, or from before
+    billing entities).
+    """
+    entity = session.get(BillingEntity, entity_id) if entity_id is not None else None
+    if entity is None:
+        entity = session.scalar(select(BillingEntity).where(BillingEntity.is_default.is_(True)))
+    found = entity.id if entity is not None else None
+    if entity is not None and entity.mail_from:
+        return Origin(entity.mail_from, found)
     if settings.mail_from:
-        return settings.mail_from
-    email = (issuer or {}).get("email")
-    if not email and entity_id is not None:
-        entity = session.get(BillingEntity, entity_id)
-        email = entity.email if entity else None
-    if not email:
-        email = session.scalar(
-            select(BillingEntity.email).where(BillingEntity.is_default.is_(True))
-        )
+        return Origin(settings.mail_from, found)
+    email = (issuer or {}).get("email") or (entity.email if entity is not None else None)
     if not email or not is_address(email):
         raise RenderError("no From address: set LEADBILL_MAIL_FROM or the billing entity's e-mail")
-    return str(email)
+    return Origin(str(email), found)
+
+
+def _account_entity(session: Session, account_id: int | None) -> int | None:
+    if account_id is None:
+        return None
+    return session.scalar(
+        select(BillingDetails.billing_entity_id).where(BillingDetails.account_id == account_id)
+    )
 
 
 def _invoice_issued(
     session: Session, message: MailMessage, settings: Settings
-) -> tuple[dict[str, Any], tuple[Attachment, ...], str]:
+) -> tuple[dict[str, Any], tuple[Attachment, ...], Origin]:
     invoice = session.get_one(Invoice, message.invoice_id)
     account = session.get_one(Account, invoice.account_id)
     number = invoice.number or str(invoice.id)
@@ -153,13 +175,13 @@ def _invoice_issued(
         "pdf_link": f"{settings.portal_url}/portal/invoices/{number}/pdf",
         "time_zone": tz,
     }
-    sender = _sender(session, settings, invoice.issuer, invoice.billing_entity_id)
+    sender = _origin(session, settings, invoice.issuer, invoice.billing_entity_id)
     return context, (Attachment(name, content),), sender
 
 
 def _credit_note_issued(
     session: Session, message: MailMessage, settings: Settings
-) -> tuple[dict[str, Any], tuple[Attachment, ...], str]:
+) -> tuple[dict[str, Any], tuple[Attachment, ...], Origin]:
     view = get_credit_note(session, str(message.credit_note_id))
     note = view.note
     account = session.get_one(Account, note.account_id)
@@ -178,20 +200,21 @@ def _credit_note_issued(
         "pdf_link": f"{settings.portal_url}/portal/credit-notes/{note.number}/pdf",
         "time_zone": tz,
     }
-    sender = _sender(session, settings, note.issuer, note.billing_entity_id)
+    sender = _origin(session, settings, note.issuer, note.billing_entity_id)
     return context, (Attachment(f"{note.number}.pdf", content),), sender
 
 
 def _notification(
     session: Session, message: MailMessage, settings: Settings
-) -> tuple[dict[str, Any], tuple[Attachment, ...], str]:
+) -> tuple[dict[str, Any], tuple[Attachment, ...], Origin]:
     found = notification_context(session, message, settings)
-    return found.names, (), _sender(session, settings, found.issuer, found.entity_id)
+    entity_id = found.entity_id or _account_entity(session, message.account_id)
+    return found.names, (), _origin(session, settings, found.issuer, entity_id)
 
 
 def _invoice_reminder(
     session: Session, message: MailMessage, settings: Settings
-) -> tuple[dict[str, Any], tuple[Attachment, ...], str]:
+) -> tuple[dict[str, Any], tuple[Attachment, ...], Origin]:
     reminder = session.get_one(DunningReminder, message.reminder_id)
     invoice = session.get_one(Invoice, reminder.invoice_id)
     account = session.get_one(Account, invoice.account_id)
@@ -210,7 +233,7 @@ def _invoice_reminder(
         "link": f"{settings.portal_url}/portal/invoices/{number}",
         "time_zone": account.time_zone,
     }
-    sender = _sender(session, settings, invoice.issuer, invoice.billing_entity_id)
+    sender = _origin(session, settings, invoice.issuer, invoice.billing_entity_id)
     return context, (Attachment(name, content),), sender
 
 
@@ -224,13 +247,14 @@ _BUILDERS = {
 
 def _password_link(
     session: Session, message: MailMessage, settings: Settings, as_of: datetime, issue: bool
-) -> tuple[dict[str, Any], str | None, str]:
+) -> tuple[dict[str, Any], str | None, Origin]:
     link = links.link_of(session, message.id)
     if link is None:
         raise RenderError(f"mail message {message.id} has no password link")
-    account = session.get_one(Account, message.account_id)
+    # A staff user (no account) reads its times in UTC.
+    account = session.get(Account, message.account_id) if message.account_id else None
     user = session.get_one(User, link.user_id)
-    tz = account.time_zone
+    tz = account.time_zone if account is not None else "UTC"
     secret: str | None = None
     expires = None
     url = HIDDEN_LINK
@@ -250,7 +274,11 @@ def _password_link(
         "expires": expires,
         "time_zone": tz,
     }
-    return context, secret, _sender(session, settings, None, None)
+    return (
+        context,
+        secret,
+        _origin(session, settings, None, _account_entity(session, message.account_id)),
+    )
 
 
 def render(
@@ -285,7 +313,7 @@ def render(
     except Exception as error:  # a template or document error is recorded, never raised on
         raise RenderError(f"{type(error).__name__}: {error}") from error
     return Rendered(
-        sender=sender,
+        sender=sender.sender,
         recipient=message.recipient,
         subject=" ".join(subject.split())[:300],
         text=text,
@@ -293,4 +321,5 @@ def render(
         attachments=attachments,
         message_id=message.message_id,
         secret=secret,
+        entity_id=sender.entity_id,
     )

@@ -42,7 +42,8 @@ class MailMessage(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    # None: a message to a staff user (a password reset), who belongs to no account.
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
     credit_note_id: Mapped[int | None] = mapped_column(ForeignKey("credit_notes.id"))
@@ -76,7 +77,7 @@ class MailAttempt(Base):
     __table_args__ = (UniqueConstraint("message_id", "number"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("mail_messages.id"))
     number: Mapped[int] = mapped_column(Integer)  # 1, 2, … over the message's whole life
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime())

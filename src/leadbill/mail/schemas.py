@@ -30,7 +30,7 @@ class MailMessageOut(BaseModel):
 
     id: int
     kind: str
-    account: str
+    account: str | None = Field(description="The account's code; null: a message to a staff user")
     recipient: str
     status: str
     attempts: int = Field(description="Attempts since the message was last (re)queued")

@@ -142,9 +142,11 @@ def queue_credit_note_issued(
 
 
 def queue_to_user(
-    session: Session, kind: str, account_id: int, recipient: str, *, created_at: datetime
+    session: Session, kind: str, account_id: int | None, recipient: str, *, created_at: datetime
 ) -> MailMessage:
     """Queue a message to one person (a password link), in the caller's transaction.
+
+    `account_id` None: a staff user, who belongs to no account.
 
     An address that is not one is refused, naming the field `email`.
     """
@@ -181,7 +183,7 @@ class MessageRow:
     """A message with its account's code."""
 
     message: MailMessage
-    account: str
+    account: str | None  # None: a message to a staff user
 
 
 def list_messages(
@@ -196,7 +198,7 @@ def list_messages(
     """Messages, newest first (by id), filtered by status, account or kind."""
     query = (
         select(MailMessage, Account.code)
-        .join(Account, Account.id == MailMessage.account_id)
+        .outerjoin(Account, Account.id == MailMessage.account_id)
         .order_by(MailMessage.id.desc())
         .limit(limit)
     )

@@ -14,11 +14,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from leadbill.core.smtp_settings import DEFAULT_PORT, SECURITY, password_variable
+from leadbill.entities.models import BillingEntity
 from leadbill.errors import InvalidInput
 from leadbill.mail.messages import Rendered
 from leadbill.settings import Settings
 
-SECURITY = ("starttls", "tls", "none")
 MAX_ERROR_LENGTH = 500
 
 
@@ -32,6 +33,8 @@ class SmtpServer:
     user: str | None = None
     password: str | None = None
     timeout: float = 10.0
+    # Where the password comes from, named when it is missing.
+    password_variable: str = "LEADBILL_SMTP_PASSWORD"
 
     def __post_init__(self) -> None:
         if self.security not in SECURITY:
@@ -54,6 +57,48 @@ class SmtpServer:
             password=settings.smtp_password,
             timeout=timeout,
         )
+
+    @classmethod
+    def of_entity(
+        cls, entity: BillingEntity, settings: Settings, timeout: float = 10.0
+    ) -> SmtpServer | None:
+        """A billing entity's own server; None when it has none (it uses the default).
+
+        Its password comes from LEADBILL_SMTP_PASSWORD_<CODE> in the worker's
+        environment; a login without one logs in with an empty password, which the
+        server refuses, and the message is retried until the variable is set.
+        """
+        if not entity.smtp_host:
+            return None
+        security = entity.smtp_security or "starttls"
+        passwords = dict(settings.entity_smtp_passwords)
+        return cls(
+            host=entity.smtp_host,
+            port=entity.smtp_port or DEFAULT_PORT[security],
+            security=security,
+            user=entity.smtp_user,
+            password=passwords.get(password_variable(entity.code)),
+            timeout=timeout,
+            password_variable=password_variable(entity.code),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Servers:
+    """Which server sends a message: its billing entity's own, else the default one.
+
+    The default is the LEADBILL_SMTP_* server (None: messages of entities without a
+    server of their own stay in the outbox).
+    """
+
+    default: SmtpServer | None
+    settings: Settings
+    timeout: float = 10.0
+
+    def for_entity(self, entity: BillingEntity | None) -> SmtpServer | None:
+        """The server of the entity's messages (None: none can send them)."""
+        own = SmtpServer.of_entity(entity, self.settings, self.timeout) if entity else None
+        return own or self.default
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +135,9 @@ def _text(reply: bytes | str) -> str:
 def send(server: SmtpServer, rendered: Rendered, at: datetime) -> Sent:
     """Send one message in its own connection; never raises for a server's answer."""
     started = time.monotonic()
+    if server.user and not server.password:
+        # Retried: the operator sets the variable and restarts the worker.
+        return _failure(started, None, f"no SMTP password: set {server.password_variable}", False)
     message = rendered.email(at)
     try:
         with _connect(server) as connection:

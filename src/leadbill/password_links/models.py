@@ -29,7 +29,9 @@ class PasswordLink(Base):
     __table_args__ = (Index("ix_password_links_user", "user_id", "purpose", "created_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id"), index=True
+    )  # None: staff
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     message_id: Mapped[int] = mapped_column(ForeignKey("mail_messages.id"), unique=True)
     purpose: Mapped[str] = mapped_column(String(16))  # invitation | reset

@@ -46,8 +46,8 @@ def _hash(token: str) -> str:
 
 
 def _queue(session: Session, user: User, purpose: str, as_of: datetime) -> MailMessage:
-    if user.account_id is None:
-        raise InvalidInput("email", "only customer users are sent password links")
+    if user.account_id is None and purpose != RESET:
+        raise InvalidInput("email", "only customer users are invited; staff reset their password")
     kind = mail.PORTAL_INVITATION if purpose == INVITATION else mail.PASSWORD_RESET
     message = mail.queue_to_user(session, kind, user.account_id, user.email, created_at=as_of)
     session.add(
@@ -99,15 +99,15 @@ def invite_billing_contact(session: Session, account: Account, *, as_of: datetim
 
 
 def request_reset(session: Session, email: str, *, as_of: datetime, settings: Settings) -> None:
-    """Queue a reset link for the customer user of `email`; nothing else, whatever it is.
+    """Queue a reset link for the portal user (customer or staff) of `email`; nothing else.
 
-    The caller answers the same whatever happened here: an unknown address, a staff
-    user or one past its hourly allowance queue nothing. No password is hashed on any
+    The caller answers the same whatever happened here: an unknown address or a user
+    past its hourly allowance queue nothing. No password is hashed on any
     path, so the time does not tell them apart either.
     """
     as_of = require_utc(as_of, "as_of")
     user = find_user(session, email[:400])
-    if user is None or user.account_id is None:
+    if user is None:
         return
     recent = session.scalar(
         select(func.count(PasswordLink.id)).where(

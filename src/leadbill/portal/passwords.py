@@ -131,7 +131,7 @@ def forgot_submit(
     email: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    """Queue a reset link for a customer user of this address; the same answer for any."""
+    """Queue a reset link for the portal user of this address; the same answer for any."""
     if not csrf_matches(request.cookies.get(SIGN_IN_CSRF_COOKIE), csrf_token):
         raise CsrfRefused()
     request_reset(db, email, as_of=clock_of(request), settings=settings_of(request))

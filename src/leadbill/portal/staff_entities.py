@@ -115,7 +115,11 @@ def _fields(typed: dict[str, str], *, new: bool) -> EntityFields:
         default_currency=text("default_currency"),
         dunning_steps=_steps(typed["dunning_steps"], new),
         dunning_action=text("dunning_action"),
-        **{name: text(name) for name in BANK_FIELDS},
+        bank_name=text("bank_name"),
+        iban=text("iban"),
+        bic=text("bic"),
+        account_number=text("account_number"),
+        routing_number=text("routing_number"),
     )
 
 

@@ -87,7 +87,7 @@ def message(request: Request, message_id: int, visitor: SignedIn, db: DbSession)
         nav="staff-outbox",
         title=f"Mail message {message_id}",
         message=found,
-        account=db.get_one(Account, found.account_id),
+        account=db.get(Account, found.account_id) if found.account_id else None,
         subject=subject,
         text=text,
         problem=problem,
