@@ -307,7 +307,8 @@ def _render(
                 # Stored before addresses were checked: no attempt can ever reach it.
                 reason = f"not sent: {message.recipient!r} is not an e-mail address (billing_email)"
                 return Sent(False, None, reason[:500], 0, permanent=True)
-            entity = session.get(BillingEntity, _message_entity(session, message))
+            entity_id = _message_entity(session, message)
+            entity = session.get(BillingEntity, entity_id) if entity_id is not None else None
             server = servers.for_entity(entity)
             if server is None:
                 code = entity.code if entity is not None else "(none)"
