@@ -277,12 +277,16 @@ def test_an_account_address_that_is_not_one_fails_its_message_and_billing_goes_o
     with sessions() as session:
         assert session.scalar(select(func.count(Invoice.id))) == 1
         (queued,) = session.scalars(select(MailMessage)).all()
-    # Refused when stored, naming the field; the invoice is issued all the same.
-    assert queued.status == "failed"
-    assert queued.last_error == "billing_email: 'odd@localhost' is not an e-mail address"
+    # The invoice is issued all the same; the worker refuses the address, naming the field.
+    assert queued.status == "pending"
     deliver_due(sessions, POLICY, server, SETTINGS, as_of=t0)
     with sessions() as session:
         message = session.get_one(MailMessage, queued.id)
-    # Never sent, without a word to the SMTP server.
-    assert (message.status, message.attempts) == ("failed", 0)
+    # Failed at its one attempt, without a word to the SMTP server, and never retried.
+    assert (message.status, message.attempts) == ("failed", 1)
+    assert (
+        message.last_error == "not sent: 'odd@localhost' is not an e-mail address (billing_email)"
+    )
     assert handler.arrived == []
+    later = t0 + timedelta(days=1)
+    assert deliver_due(sessions, POLICY, server, SETTINGS, as_of=later).attempted == 0
