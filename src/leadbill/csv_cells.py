@@ -25,7 +25,9 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 Cell = str | int | Decimal
 
 
-class _TextOutput(Protocol):
+class TextOutput(Protocol):
+    """Where a CSV file is written: a text file, standard output, a `StringIO`."""
+
     def write(self, text: str, /) -> object: ...
 
 
@@ -37,7 +39,7 @@ def neutralise(text: str) -> str:
 class ExportWriter:
     """`csv.writer` for the files leadbill exports: its text cells are neutralised."""
 
-    def __init__(self, output: _TextOutput, *, lineterminator: str = "\r\n") -> None:
+    def __init__(self, output: TextOutput, *, lineterminator: str = "\r\n") -> None:
         self._writer = csv.writer(output, lineterminator=lineterminator)
 
     def writerow(self, cells: Iterable[Cell]) -> None:

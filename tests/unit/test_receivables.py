@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import io
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -21,6 +22,8 @@ from leadbill.core.receivables import (
     empty_totals,
     is_receivable,
 )
+from leadbill.receivables.export import csv_text, write_csv
+from leadbill.receivables.service import AgingReport, AgingRow
 
 DUE = date(2026, 3, 15)
 
@@ -126,3 +129,25 @@ def test_no_balances_give_no_totals_and_empty_totals_read_zero() -> None:
     assert isinstance(totals, AgingTotals)
     assert str(totals.total) == "0 JPY"
     assert [str(totals.amount(b)) for b in BUCKETS] == ["0 JPY"] * 5
+
+
+def test_the_aging_csv_writes_amounts_as_numbers_and_never_a_formula() -> None:
+    # A credit balance is negative; a code stored before codes were checked may start
+    # with "=": the first must stay a number a spreadsheet sums, the second must not run.
+    totals = AgingTotals("USD", (usd("-5.00"), *(usd("0.00") for _ in BUCKETS[1:])))
+    row = AgingRow(entity="us", account="=HYPERLINK(1)", invoices=1, totals=totals)
+    report = AgingReport(
+        as_of=datetime(2026, 7, 1, tzinfo=UTC),
+        entity=None,
+        account=None,
+        accounts=[row],
+        entities=[],
+        totals=[],
+    )
+    text = csv_text(report)
+    assert text.splitlines()[1] == (
+        "2026-07-01T00:00:00Z,account,us,'=HYPERLINK(1),USD,1,-5.00,0.00,0.00,0.00,0.00,-5.00"
+    )
+    written = io.StringIO()
+    write_csv(report, written)  # the CLI's path writes the same bytes as the downloads
+    assert written.getvalue() == text

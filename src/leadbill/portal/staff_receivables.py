@@ -7,8 +7,6 @@ The as-of field is read in the operator's time zone, as the other staff pages do
 
 from __future__ import annotations
 
-import csv
-import io
 from itertools import groupby
 from typing import Annotated
 from urllib.parse import urlencode
@@ -31,7 +29,7 @@ from leadbill.portal.web import (
     read_instant,
     render,
 )
-from leadbill.receivables.export import COLUMNS, csv_rows
+from leadbill.receivables.export import csv_text
 from leadbill.receivables.service import AgingReport, aging_report
 from leadbill.reports.csv_rows import instant_text
 
@@ -105,13 +103,9 @@ def receivables_csv(
     """The aging report as CSV: the columns of `leadbill reports receivables --format csv`."""
     staff_only(visitor)
     report = _report(request, db, visitor.time_zone, as_of, entity, account)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(COLUMNS)
-    writer.writerows(csv_rows(report))
     name = f"receivables-{report.as_of:%Y-%m-%d}.csv"
     return Response(
-        buffer.getvalue(),
+        csv_text(report),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

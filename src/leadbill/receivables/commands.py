@@ -14,9 +14,8 @@ from leadbill.billing.invoices import get_invoice
 from leadbill.console import instant_option, now, out, unit_of_work
 from leadbill.core.money import format_money
 from leadbill.core.receivables import BUCKETS
-from leadbill.csv_cells import ExportWriter
 from leadbill.output import OutputFormat, format_option, print_item
-from leadbill.receivables.export import COLUMNS, csv_rows
+from leadbill.receivables.export import write_csv
 from leadbill.receivables.schemas import ReceivablesOut
 from leadbill.receivables.service import AgingReport, AgingRow, aging_report, mark_uncollectible
 from leadbill.reports.csv_rows import instant_text
@@ -78,9 +77,7 @@ def _write(report: AgingReport, format_: OutputFormat, handle: IO[str] | None) -
         print_item(format_, ReceivablesOut.of(report), handle)
         return
     if format_ is OutputFormat.CSV:
-        writer = ExportWriter(handle or sys.stdout)
-        writer.writerow(COLUMNS)
-        writer.writerows(csv_rows(report))
+        write_csv(report, handle or sys.stdout)
         return
     console = out if handle is None else Console(file=handle, width=200, markup=False)
     if report.is_empty:

@@ -3,8 +3,6 @@ invoice off as uncollectible (admin, billing)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -17,7 +15,7 @@ from leadbill.billing.endpoints import BILLERS
 from leadbill.billing.invoices import get_invoice
 from leadbill.billing.schemas import InvoiceOut
 from leadbill.console import now
-from leadbill.receivables.export import COLUMNS, csv_rows
+from leadbill.receivables.export import csv_text
 from leadbill.receivables.schemas import ReceivablesOut, UncollectibleIn
 from leadbill.receivables.service import aging_report, mark_uncollectible
 from leadbill.schemas import PROBLEM_RESPONSES, Instant
@@ -68,13 +66,9 @@ def receivables(
     report = aging_report(session, as_of or now(), entity=entity, account=account)
     if format_ == "json":
         return ReceivablesOut.of(report)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(COLUMNS)
-    writer.writerows(csv_rows(report))
     name = f"receivables-{report.as_of:%Y-%m-%d}.csv"
     return Response(
-        buffer.getvalue(),
+        csv_text(report),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
