@@ -126,6 +126,12 @@ def test_entity_refusals_exit_with_the_readmes_codes(cli: None) -> None:
     taken = [*NORDIC, "--invoice-prefix", "INV-"]
     assert "already used by billing entity 'us'" in _run("entities", "create", "x", *taken, code=5)
     assert "already exists" in _run("entities", "create", "us", *US, code=5)
+    # Codes told apart only by '-' and '_' would share one SMTP password variable.
+    _run("entities", "create", "se-x", *NORDIC)
+    other = [*NORDIC, "--invoice-prefix", "SX-", "--credit-note-prefix", "SXCN-"]
+    shared = _run("entities", "create", "se_x", *other, code=5)
+    assert "LEADBILL_SMTP_PASSWORD_SE_X, as billing entity 'se-x' does" in shared
+    assert "se_x" not in _run("entities", "list")
 
 
 def test_tax_rates_are_added_ended_and_listed(cli: None, sessions: sessionmaker[Session]) -> None:

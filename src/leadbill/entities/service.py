@@ -279,6 +279,21 @@ def _check_prefixes_free(
             )
 
 
+def _check_password_variable_free(session: Session, code: str) -> None:
+    """No other entity's SMTP password is read from the variable this code would read.
+
+    `us-east` and `us_east` both read LEADBILL_SMTP_PASSWORD_US_EAST: the second entity
+    would sign in to its SMTP server with the first one's password.
+    """
+    variable = smtp_settings.password_variable(code)
+    for other in session.scalars(select(BillingEntity.code)):
+        if smtp_settings.password_variable(other) == variable:
+            raise Conflict(
+                f"code {code!r} would read its SMTP password from {variable}, as billing "
+                f"entity {other!r} does: choose a code that differs in a letter or digit"
+            )
+
+
 def ensure_sequence(session: Session, prefix: str) -> None:
     """The counter row of a prefix, created at 1 when it does not exist yet."""
     exists = session.scalar(select(NumberSequence.name).where(NumberSequence.name == prefix))
@@ -299,6 +314,7 @@ def create_entity(
         raise from_rule(error) from None
     if session.scalar(select(BillingEntity.id).where(BillingEntity.code == code)) is not None:
         raise Conflict(f"billing entity {code!r} already exists")
+    _check_password_variable_free(session, code)
     if fields.country is None:
         raise InvalidInput("country", "is required")
     first = session.scalar(select(BillingEntity.id).limit(1)) is None
