@@ -15,6 +15,10 @@ Everything else is `bench/ingest_and_bill.py`'s: its generated stream, its
 accounts and plans, its copies of one ingested database for each billing run,
 its CPU figures (this process, and the PostgreSQL backends of the database).
 
+A billing run writes one row per batch of invoices; the worker (or the next
+reader of the outbox) makes the messages from them. That part is printed after
+each run with the outbox ("then the worker's catch-up"), outside the run's figures.
+
 Ingestion: each round ingests the stream into two fresh databases, one with
 and one without the outbox. Billing: each round bills two copies of one
 ingested database, one with and one without. It prints each figure and the
@@ -40,11 +44,12 @@ import leadbill.billing.service
 import leadbill.usage.service
 from leadbill.billing.service import run_billing
 from leadbill.db import make_engine, session_factory
+from leadbill.mail.service import catch_up
 from leadbill.migrate import upgrade
 
 # Where the ingestion and the billing run queue their messages.
 QUEUES = (
-    (leadbill.billing.service, "queue_invoices_issued"),
+    (leadbill.billing.service, "queue_billing_batch"),
     (leadbill.billing.invoices, "queue_invoices_issued"),
     (leadbill.usage.service, "queue_thresholds_reached"),
 )
@@ -97,8 +102,24 @@ def _bill(kind: str, url: str, number: int, enabled: bool) -> bench.Spent:
         spent.client = time.process_time() - cpu
         if kind == "postgresql":
             spent.server = bench.backend_cpu(database) - server
+        if enabled:
+            _catch_up(kind, sessions, database)
         engine.dispose()
     return spent
+
+
+def _catch_up(kind: str, sessions: Any, database: str) -> None:
+    """The worker's part, after the run: the batches' rows made into messages."""
+    spent = bench.Spent()
+    server = bench.backend_cpu(database) if kind == "postgresql" else 0.0
+    cpu, began = time.process_time(), time.perf_counter()
+    with sessions.begin() as session:
+        made = catch_up(session)
+    spent.wall = time.perf_counter() - began
+    spent.client = time.process_time() - cpu
+    if kind == "postgresql":
+        spent.server = bench.backend_cpu(database) - server
+    print(spent.line("  then the worker's catch-up:", made, "messages"))
 
 
 def _summary(name: str, runs: dict[bool, list[bench.Spent]], kind: str) -> None:

@@ -17,7 +17,7 @@ from leadbill.dunning.models import DunningInvoice, DunningReminder
 from leadbill.entities.models import BillingEntity
 from leadbill.jobs.models import WorkerJob
 from leadbill.leads.models import Lead, LeadActivityMonth, LeadDecision, LeadEvent
-from leadbill.mail.models import MailAttempt, MailMessage
+from leadbill.mail.models import MailAttempt, MailInvoiceBatch, MailMessage
 from leadbill.notifications.models import MailNotification, NotificationSetting
 from leadbill.password_links.models import PasswordLink
 from leadbill.payment_methods.models import PaymentMethod
@@ -60,6 +60,7 @@ __all__ = [
     "LeadEvent",
     "LeadPolicySettings",
     "MailAttempt",
+    "MailInvoiceBatch",
     "MailMessage",
     "MailNotification",
     "NotificationSetting",

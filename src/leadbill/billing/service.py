@@ -50,7 +50,7 @@ from leadbill.core.rating import Line, boundary_lines, charges_in_advance
 from leadbill.core.tax import TaxDecision, TaxRate, taxed_lines
 from leadbill.credit_notes.application import apply_credit_notes, record_applications
 from leadbill.errors import InvalidInput, from_rule
-from leadbill.mail.service import queue_invoices_issued
+from leadbill.mail.service import queue_billing_batch
 from leadbill.plans.service import terms
 from leadbill.webhooks import events as webhook_events
 from leadbill.webhooks.service import Event, emit_many, subscribed_types
@@ -480,8 +480,9 @@ def _bill_batch(
     # The webhook outbox is written by this batch's transaction: one bulk insert per table.
     wanted = subscribed_types(session, _BATCH_EVENTS)
     emit_many(session, _webhook_events(rated, rows, ids, plan_cache, wanted))
-    # And the mail outbox: an "invoice issued" message per finalized invoice (one insert).
-    queue_invoices_issued(
+    # And the mail outbox: one row naming the finalized invoices, which the outbox
+    # turns into an "invoice issued" message each before it is read or sent.
+    queue_billing_batch(
         session,
         [
             (b.subscription.account_id, ids[(b.subscription.id, b.index)])

@@ -45,7 +45,7 @@ from leadbill.entities.models import BillingEntity
 from leadbill.mail.addresses import is_address
 from leadbill.mail.messages import Rendered, RenderError, environment, render
 from leadbill.mail.models import MailAttempt, MailMessage
-from leadbill.mail.service import INVOICE_REMINDER
+from leadbill.mail.service import INVOICE_REMINDER, catch_up
 from leadbill.mail.smtp import Sent, Servers, SmtpServer, send
 from leadbill.settings import Settings
 from leadbill.webhooks import events as webhook_events
@@ -128,6 +128,7 @@ def claim_due(
     """Claim a batch of due messages in one short transaction; count the attempt."""
     lease = secrets.token_hex(16)
     with sessions() as session, session.begin():
+        catch_up(session)  # a billing batch's invoices become messages first
         ids = due_ids(session, as_of, policy.batch_size, own_servers_only=own_servers_only)
         if not ids:
             return []

@@ -7,6 +7,12 @@ the text, HTML and PDF are made when the worker sends it, so a billing run
 only inserts small rows. What was sent (subject, parts, attachment names) is
 kept on the row when it is sent, so `leadbill mail show` prints it exactly.
 
+A billing batch does not write a message per invoice: it writes one row for
+the whole batch (`MailInvoiceBatch`, the invoices it finalized), and the outbox
+turns it into the messages before it is next read or sent
+(`leadbill.mail.service.catch_up`), so billing pays for one small insert per
+batch. The batch row commits with its invoices or not at all.
+
 A kind and its document are unique: one "invoice issued" message per invoice,
 one "credit note issued" per credit note, one reminder per dunning step (database
 constraints, not checks).
@@ -16,7 +22,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadbill.db import Base, BigId, UTCDateTime
@@ -85,3 +91,19 @@ class MailAttempt(Base):
     duration_ms: Mapped[int] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(500))
     outcome: Mapped[str] = mapped_column(String(16))  # sent | retry | failed | superseded
+
+
+class MailInvoiceBatch(Base):
+    """The invoices one billing batch finalized, waiting to become "invoice issued" messages.
+
+    `invoices` is a list of [account id, invoice id] pairs; `created_at` is when the
+    batch queued them (each message's creation and first due time). No foreign keys:
+    the row lives only until the outbox catches up, and the messages it becomes
+    carry them.
+    """
+
+    __tablename__ = "mail_invoice_batches"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    invoices: Mapped[list[list[int]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -2,11 +2,17 @@
 
 `queue_invoices_issued` and `queue_credit_note_issued` are what other features
 call, with their own session: the message commits with the invoice or credit
-note that causes it, or not at all (a transactional outbox). Queuing is one
-query for the recipients and one bulk insert, so a billing batch stays cheap;
-the message is rendered when it is sent.
+note that causes it, or not at all (a transactional outbox). The message is
+rendered when it is sent.
 
-The recipient is the account's billing e-mail when the message is queued. An
+A billing batch's invoices are queued as one row for the whole batch
+(`queue_billing_batch`: one small insert, so the outbox costs billing nothing
+measurable). `catch_up` turns such rows into one message per invoice, and every
+reader of the outbox (the worker, `leadbill mail`, the API, the staff Outbox
+page) calls it first, so nobody sees the difference. Turning a batch into
+messages twice makes them once (a kind and its invoice are unique).
+
+The recipient is the account's billing e-mail when the message is made. An
 account's address is checked when it is stored, so queueing does not check it
 again (checking costs more than the insert: a third of a billing run's time).
 One stored before addresses were checked does not stop the billing run: the
@@ -24,17 +30,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from leadbill.accounts.models import Account
-from leadbill.bulk import bulk_insert
+from leadbill.bulk import bulk_insert, is_postgresql
 from leadbill.core.errors import RuleViolation
 from leadbill.core.periods import require_utc
 from leadbill.db import Base
 from leadbill.errors import Conflict, InvalidInput, NotFound, from_rule
 from leadbill.mail.addresses import check_address, is_address
-from leadbill.mail.models import MailAttempt, MailMessage
+from leadbill.mail.models import MailAttempt, MailInvoiceBatch, MailMessage
 
 INVOICE_ISSUED = "invoice.issued"
 CREDIT_NOTE_ISSUED = "credit_note.issued"
@@ -60,6 +67,7 @@ STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
 CHUNK = 1000
 
 messages_table: Table = Base.metadata.tables[MailMessage.__tablename__]
+batches_table: Table = Base.metadata.tables[MailInvoiceBatch.__tablename__]
 
 
 def utc(value: datetime, field: str) -> datetime:
@@ -133,6 +141,53 @@ def queue_invoices_issued(
     return _queue(session, INVOICE_ISSUED, invoices, created_at)
 
 
+def queue_billing_batch(
+    session: Session, invoices: Sequence[tuple[int, int]], *, created_at: datetime | None = None
+) -> int:
+    """Queue the "invoice issued" messages of a billing batch's (account id, invoice id)s.
+
+    One row for all of them, in the batch's transaction; `catch_up` makes the messages.
+    """
+    if not invoices:
+        return 0
+    due = utc(created_at, "created_at") if created_at else datetime.now(UTC)
+    pairs = [[int(account_id), int(invoice_id)] for account_id, invoice_id in invoices]
+    session.execute(insert(batches_table).values(invoices=pairs, created_at=due))
+    return len(pairs)
+
+
+def catch_up(session: Session) -> int:
+    """Turn the queued invoice batches into messages, in the caller's transaction.
+
+    Returns how many messages were made. A message that exists already (the batch
+    was turned by a concurrent caller, or the invoice was queued alone) is kept as
+    it is. On PostgreSQL a batch another transaction is turning is skipped: its
+    messages appear when that transaction commits.
+    """
+    query = select(MailInvoiceBatch).order_by(MailInvoiceBatch.id)
+    if is_postgresql(session):
+        query = query.with_for_update(skip_locked=True)
+    batches = list(session.scalars(query))
+    if not batches:
+        return 0
+    dialect_insert = postgresql.insert if is_postgresql(session) else sqlite.insert
+    made = 0
+    for batch in batches:
+        pairs = [(account_id, invoice_id) for account_id, invoice_id in batch.invoices]
+        for offset in range(0, len(pairs), CHUNK):
+            rows = _rows(session, INVOICE_ISSUED, pairs[offset : offset + CHUNK], batch.created_at)
+            statement = (
+                dialect_insert(messages_table)
+                .on_conflict_do_nothing()
+                .returning(messages_table.c.id)
+            )
+            made += len(session.execute(statement, [_complete(row) for row in rows]).all())
+    session.execute(
+        delete(batches_table).where(batches_table.c.id.in_([batch.id for batch in batches]))
+    )
+    return made
+
+
 def queue_credit_note_issued(
     session: Session, account_id: int, credit_note_id: int, *, created_at: datetime | None = None
 ) -> int:
@@ -194,7 +249,11 @@ def list_messages(
     before: int | None = None,
     limit: int = 100,
 ) -> list[MessageRow]:
-    """Messages, newest first (by id), filtered by status, account or kind."""
+    """Messages, newest first (by id), filtered by status, account or kind.
+
+    The queued invoice batches become messages first (`catch_up`).
+    """
+    catch_up(session)
     query = (
         select(MailMessage, Account.code)
         .outerjoin(Account, Account.id == MailMessage.account_id)
