@@ -123,11 +123,16 @@ def _queue(
 ) -> int:
     if not documents:
         return 0
-    due = utc(created_at, "created_at") if created_at else datetime.now(UTC)
+    due = _due(created_at)
     rows = _rows(session, kind, documents, due)
     # One set-based insert (a billing batch queues one message per invoice).
     bulk_insert(session, messages_table, [_complete(row) for row in rows])
     return len(rows)
+
+
+def _due(created_at: datetime | None) -> datetime:
+    """When a queued message was made and is first due: `created_at`, or now."""
+    return utc(created_at, "created_at") if created_at else datetime.now(UTC)
 
 
 def _complete(row: dict[str, Any]) -> dict[str, Any]:
@@ -150,7 +155,7 @@ def queue_billing_batch(
     """
     if not invoices:
         return 0
-    due = utc(created_at, "created_at") if created_at else datetime.now(UTC)
+    due = _due(created_at)
     pairs = [[int(account_id), int(invoice_id)] for account_id, invoice_id in invoices]
     session.execute(insert(batches_table).values(invoices=pairs, created_at=due))
     return len(pairs)
@@ -164,23 +169,22 @@ def catch_up(session: Session) -> int:
     it is. On PostgreSQL a batch another transaction is turning is skipped: its
     messages appear when that transaction commits.
     """
+    on_postgresql = is_postgresql(session)
     query = select(MailInvoiceBatch).order_by(MailInvoiceBatch.id)
-    if is_postgresql(session):
+    if on_postgresql:
         query = query.with_for_update(skip_locked=True)
     batches = list(session.scalars(query))
     if not batches:
         return 0
-    dialect_insert = postgresql.insert if is_postgresql(session) else sqlite.insert
+    dialect_insert = postgresql.insert if on_postgresql else sqlite.insert
+    statement = (
+        dialect_insert(messages_table).on_conflict_do_nothing().returning(messages_table.c.id)
+    )
     made = 0
     for batch in batches:
         pairs = [(account_id, invoice_id) for account_id, invoice_id in batch.invoices]
         for offset in range(0, len(pairs), CHUNK):
             rows = _rows(session, INVOICE_ISSUED, pairs[offset : offset + CHUNK], batch.created_at)
-            statement = (
-                dialect_insert(messages_table)
-                .on_conflict_do_nothing()
-                .returning(messages_table.c.id)
-            )
             made += len(session.execute(statement, [_complete(row) for row in rows]).all())
     session.execute(
         delete(batches_table).where(batches_table.c.id.in_([batch.id for batch in batches]))
